@@ -1,0 +1,344 @@
+"""Configuration: credentials (how to reach a site) and toolkits (what the tools may do there).
+
+Sources, highest first: CLI overrides > environment > TOML file > defaults. The environment offers a
+single-toolkit shortcut (`CONFLUENCE_URL`, `CONFLUENCE_USERNAME`, ...) for clients such as Claude Desktop.
+Secrets may be inline, `${ENV_VAR}` references or `*_file` paths; they are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from confluence_mcp.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_NAME",
+    "CredentialSettings",
+    "Hosting",
+    "IndexSettings",
+    "LLMSettings",
+    "Settings",
+    "Toolkit",
+    "ToolkitSettings",
+    "default_data_dir",
+    "load_settings",
+    "resolve_secret",
+]
+
+Hosting = Literal["cloud", "server"]
+DEFAULT_NAME = "default"
+CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
+SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def default_data_dir() -> Path:
+    """Where the embedded Postgres and other state live (`$XDG_DATA_HOME/confluence-mcp`)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "confluence-mcp"
+
+
+def resolve_secret(value: SecretStr | None, file: Path | None) -> str | None:
+    """Inline value, `${ENV_VAR}` reference or the first line of a file; None when unset."""
+    if file is not None:
+        return Path(file).expanduser().read_text(encoding="utf-8").strip()
+    if value is None:
+        return None
+    raw = value.get_secret_value()
+    match = _ENV_REF.match(raw.strip())
+    if match:
+        return os.environ.get(match.group(1)) or None
+    return raw
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CredentialSettings(_Strict):
+    """How to reach and authenticate to one Confluence site."""
+
+    base_url: str | None = None
+    auth: Literal["basic", "bearer"] | None = None
+    username: str | None = None
+    api_token: SecretStr | None = None
+    api_token_file: Path | None = None
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    custom_headers: dict[str, str] = Field(default_factory=dict)
+    verify_ssl: bool = True
+    timeout_seconds: float = 30.0
+    connect_timeout_seconds: float = 10.0
+
+    @property
+    def auth_kind(self) -> Literal["basic", "bearer"]:
+        if self.auth:
+            return self.auth
+        return "bearer" if (self.token or self.token_file) else "basic"
+
+    def secret(self) -> str | None:
+        """The API token (Basic) or personal access token (Bearer), resolved."""
+        if self.auth_kind == "bearer":
+            return resolve_secret(self.token, self.token_file)
+        return resolve_secret(self.api_token, self.api_token_file)
+
+
+class ToolkitSettings(_Strict):
+    """What the tools may do with one credential."""
+
+    credential: str = DEFAULT_NAME
+    space: str | None = None
+    hosting: Hosting | None = None
+    limit: int = Field(5, ge=1, le=250)
+    max_pages: int = Field(10, ge=1, le=10_000)
+    labels: list[str] = Field(default_factory=list)
+    retries: int = Field(2, ge=0, le=10)
+    retry_min_seconds: float = Field(10.0, ge=0)
+    retry_max_seconds: float = Field(60.0, ge=0)
+    tools: list[str] | None = None
+    read_only: bool = False
+    allowed_spaces: list[str] | None = None
+    upload_dir: Path | None = None
+
+
+class IndexSettings(_Strict):
+    """The semantic index: where vectors live and how they are made."""
+
+    database_url: SecretStr | None = None
+    data_dir: Path | None = None
+    embedder: Literal["local", "sentence-transformers", "openai"] = "local"
+    model: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    batch_size: int = Field(64, ge=1, le=2048)
+
+
+class LLMSettings(_Strict):
+    """An OpenAI-compatible chat endpoint for stepback search and summaries (optional)."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: SecretStr | None = None
+    timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """A toolkit joined with its credential, with hosting and allowed spaces resolved."""
+
+    name: str
+    settings: ToolkitSettings
+    credential: CredentialSettings
+    hosting: Hosting
+    allowed_spaces: tuple[str, ...]  # empty: every space the account can see
+    prefix: str  # "" for a single toolkit, "<name>_" when several are configured
+
+    @property
+    def space(self) -> str | None:
+        return self.settings.space
+
+    def space_allowed(self, key: str | None) -> bool:
+        return not self.allowed_spaces or (key or "").upper() in self.allowed_spaces
+
+
+class _ShortcutEnvSource(PydanticBaseSettingsSource):
+    """Maps the single-toolkit environment variables onto `credentials.default` / `toolkits.default`."""
+
+    CREDENTIAL = {
+        "CONFLUENCE_URL": "base_url",
+        "CONFLUENCE_USERNAME": "username",
+        "CONFLUENCE_API_TOKEN": "api_token",
+        "CONFLUENCE_TOKEN": "token",
+        "CONFLUENCE_VERIFY_SSL": "verify_ssl",
+    }
+    TOOLKIT = {
+        "CONFLUENCE_SPACE": "space",
+        "CONFLUENCE_HOSTING": "hosting",
+        "CONFLUENCE_MCP_LIMIT": "limit",
+        "CONFLUENCE_MCP_MAX_PAGES": "max_pages",
+        "CONFLUENCE_MCP_RETRIES": "retries",
+        "CONFLUENCE_MCP_RETRY_MIN_SECONDS": "retry_min_seconds",
+        "CONFLUENCE_MCP_RETRY_MAX_SECONDS": "retry_max_seconds",
+        "CONFLUENCE_MCP_READ_ONLY": "read_only",
+        "CONFLUENCE_MCP_UPLOAD_DIR": "upload_dir",
+    }
+    LISTS = {"CONFLUENCE_MCP_TOOLS": "tools", "CONFLUENCE_MCP_ALLOWED_SPACES": "allowed_spaces",
+             "CONFLUENCE_MCP_LABELS": "labels"}
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k: v for k, v in self.environ.items() if v != ""}
+        cred: dict[str, Any] = {f: env[k] for k, f in self.CREDENTIAL.items() if k in env}
+        kit: dict[str, Any] = {f: env[k] for k, f in self.TOOLKIT.items() if k in env}
+        for key, name in self.LISTS.items():
+            if key in env:
+                kit[name] = [part.strip() for part in env[key].split(",") if part.strip()]
+        if "CONFLUENCE_CUSTOM_HEADERS" in env:
+            try:
+                cred["custom_headers"] = json.loads(env["CONFLUENCE_CUSTOM_HEADERS"])
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"CONFLUENCE_CUSTOM_HEADERS is not valid JSON: {exc}") from exc
+        out: dict[str, Any] = {}
+        if cred:
+            out["credentials"] = {DEFAULT_NAME: cred}
+        if kit:
+            out["toolkits"] = {DEFAULT_NAME: kit}
+        index: dict[str, Any] = {}
+        if "CONFLUENCE_MCP_DATABASE_URL" in env:
+            index["database_url"] = env["CONFLUENCE_MCP_DATABASE_URL"]
+        if "CONFLUENCE_MCP_EMBEDDER" in env:
+            index["embedder"] = env["CONFLUENCE_MCP_EMBEDDER"]
+        if "CONFLUENCE_MCP_DATA_DIR" in env:
+            index["data_dir"] = env["CONFLUENCE_MCP_DATA_DIR"]
+        if index:
+            out["index"] = index
+        llm = {f: env[k] for k, f in {"CONFLUENCE_MCP_LLM_BASE_URL": "base_url",
+                                       "CONFLUENCE_MCP_LLM_MODEL": "model",
+                                       "CONFLUENCE_MCP_LLM_API_KEY": "api_key"}.items() if k in env}
+        if llm:
+            out["llm"] = llm
+        if "CONFLUENCE_MCP_LOG_LEVEL" in env:
+            out["log_level"] = env["CONFLUENCE_MCP_LOG_LEVEL"]
+        return out
+
+
+class Settings(BaseSettings):
+    """Everything confluence-mcp reads at start. Build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(extra="forbid")
+
+    credentials: dict[str, CredentialSettings] = Field(default_factory=dict)
+    toolkits: dict[str, ToolkitSettings] = Field(default_factory=dict)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    log_level: str = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings]
+        sources.append(_ShortcutEnvSource(settings_cls, _LOAD_CONTEXT.get("environ", os.environ)))
+        toml_path = _LOAD_CONTEXT.get("toml")
+        if toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    @property
+    def configured(self) -> bool:
+        """True when at least one credential names a site."""
+        return any(c.base_url for c in self.credentials.values())
+
+    def resolved_toolkits(self) -> list[Toolkit]:
+        """Join toolkits with credentials; raise ConfigError listing every problem."""
+        problems: list[str] = []
+        toolkits = dict(self.toolkits)
+        if not toolkits and self.credentials:
+            toolkits = {name: ToolkitSettings(credential=name) for name in self.credentials}
+        prefixed = len(toolkits) > 1
+        out: list[Toolkit] = []
+        for name, kit in toolkits.items():
+            where = f"toolkits.{name}"
+            cred = self.credentials.get(kit.credential)
+            if cred is None:
+                problems.append(f"{where}: credential '{kit.credential}' is not defined under [credentials]")
+                continue
+            problems += _credential_problems(kit.credential, cred)
+            problems += _toolkit_problems(where, kit)
+            hosting = kit.hosting or detect_hosting(cred.base_url or "")
+            spaces = kit.allowed_spaces if kit.allowed_spaces is not None else ([kit.space] if kit.space else [])
+            out.append(Toolkit(name, kit, cred, hosting, tuple(s.upper() for s in spaces),
+                               f"{name}_" if prefixed else ""))
+        if problems:
+            raise ConfigError(problems)
+        return out
+
+
+def detect_hosting(base_url: str) -> Hosting:
+    """Cloud for `*.atlassian.net` or a `/wiki` base path; Server/Data Center otherwise."""
+    lowered = base_url.lower().rstrip("/")
+    return "cloud" if ".atlassian.net" in lowered or lowered.endswith("/wiki") else "server"
+
+
+def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
+    where = f"credentials.{name}"
+    problems = []
+    if not cred.base_url:
+        problems.append(f"{where}: base_url is missing (set CONFLUENCE_URL or base_url in the config file)")
+    elif not re.match(r"^https?://", cred.base_url):
+        problems.append(f"{where}: base_url must start with http:// or https:// (got {cred.base_url!r})")
+    has_basic = bool(cred.api_token or cred.api_token_file)
+    has_bearer = bool(cred.token or cred.token_file)
+    if has_basic and has_bearer:
+        problems.append(f"{where}: give either api_token (Basic, with username) or token (Bearer PAT), not both")
+    if cred.auth_kind == "basic" and has_basic and not cred.username:
+        problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
+    if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
+        problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
+    for file in (cred.api_token_file, cred.token_file):
+        if file is not None and not Path(file).expanduser().is_file():
+            problems.append(f"{where}: secret file {file} does not exist")
+    return problems
+
+
+def _toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
+    problems = []
+    for key in [kit.space, *(kit.allowed_spaces or [])]:
+        if key is not None and not SPACE_KEY.match(key):
+            problems.append(f"{where}: space {key!r} looks like a space name; use its key (a short code like DOCS)")
+    if kit.retry_max_seconds < kit.retry_min_seconds:
+        problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
+    return problems
+
+
+_LOAD_CONTEXT: dict[str, Any] = {}
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read settings from overrides > environment > TOML file > defaults; ConfigError on any problem."""
+    environ = os.environ if environ is None else environ
+    path = config_path or environ.get(CONFIG_ENV)
+    if path is not None and not Path(path).expanduser().is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    _LOAD_CONTEXT.clear()
+    _LOAD_CONTEXT.update(environ=environ, toml=Path(path).expanduser() if path else None)
+    try:
+        return Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError([_describe(err) for err in exc.errors()]) from None
+    finally:
+        _LOAD_CONTEXT.clear()
+
+
+def _describe(err: Any) -> str:
+    loc = ".".join(str(part) for part in err.get("loc", ()))
+    return f"{loc}: {err.get('msg', 'invalid')}"
