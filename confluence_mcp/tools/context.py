@@ -1,0 +1,71 @@
+"""What a running tool can reach: its toolkit, the toolkit's Confluence client, the index service.
+
+The server binds each registered tool to one toolkit by setting `CURRENT_TOOLKIT` around the call; tools ask
+`current_kit(ctx)` for their `KitRuntime`. Policy checks that every tool needs live here, once.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.mcpserver import Context
+
+from confluence_mcp.config import Settings, Toolkit
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.errors import PolicyError
+
+__all__ = ["CURRENT_TOOLKIT", "AppState", "KitRuntime", "current_kit"]
+
+CURRENT_TOOLKIT: ContextVar[str] = ContextVar("confluence_mcp_toolkit")
+
+
+@dataclass
+class KitRuntime:
+    toolkit: Toolkit
+    client: ConfluenceClient
+    settings: Settings
+    # The index service is created on first use (see confluence_mcp.index); tools reach it via `index_service`.
+    index: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.toolkit.name
+
+    def default_space(self, space: str | None = None) -> str:
+        """The space to act in: the argument, else the toolkit's space; both checked against policy."""
+        key = (space or self.toolkit.space or "").strip()
+        if not key:
+            raise PolicyError(
+                "No space given and the toolkit has no default space: pass `space` (a key like DOCS) "
+                "or set `space` in the toolkit configuration."
+            )
+        self.require_space(key)
+        return key.upper() if not key.startswith("~") else key
+
+    def require_space(self, key: str | None) -> None:
+        """Refuse content outside the toolkit's allowed spaces."""
+        if not self.toolkit.space_allowed(key):
+            allowed = ", ".join(self.toolkit.allowed_spaces)
+            raise PolicyError(
+                f"Space {key or '(unknown)'} is outside this toolkit's allowed spaces ({allowed}). "
+                "Ask an administrator to add it to `allowed_spaces` if access is intended."
+            )
+
+    def require_writable(self) -> None:
+        if self.toolkit.settings.read_only:
+            raise PolicyError(f"Toolkit '{self.name}' is read-only; writes are disabled by configuration.")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    kits: dict[str, KitRuntime]
+
+
+def current_kit(ctx: Context[Any, Any]) -> KitRuntime:
+    """The runtime of the toolkit the current tool call is bound to."""
+    state: AppState = ctx.request_context.lifespan_context
+    return state.kits[CURRENT_TOOLKIT.get()]
