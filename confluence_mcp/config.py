@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -53,16 +53,12 @@ def default_data_dir() -> Path:
 
 
 def resolve_secret(value: SecretStr | None, file: Path | None) -> str | None:
-    """Inline value, `${ENV_VAR}` reference or the first line of a file; None when unset."""
+    """The inline value (`${ENV_VAR}` references are expanded at load) or the file's content; None when unset."""
     if file is not None:
         return Path(file).expanduser().read_text(encoding="utf-8").strip()
     if value is None:
         return None
-    raw = value.get_secret_value()
-    match = _ENV_REF.match(raw.strip())
-    if match:
-        return os.environ.get(match.group(1)) or None
-    return raw
+    return value.get_secret_value() or None
 
 
 class _Strict(BaseModel):
@@ -158,14 +154,14 @@ class Toolkit:
 class _ShortcutEnvSource(PydanticBaseSettingsSource):
     """Maps the single-toolkit environment variables onto `credentials.default` / `toolkits.default`."""
 
-    CREDENTIAL = {
+    CREDENTIAL: ClassVar[dict[str, str]] = {
         "CONFLUENCE_URL": "base_url",
         "CONFLUENCE_USERNAME": "username",
         "CONFLUENCE_API_TOKEN": "api_token",
         "CONFLUENCE_TOKEN": "token",
         "CONFLUENCE_VERIFY_SSL": "verify_ssl",
     }
-    TOOLKIT = {
+    TOOLKIT: ClassVar[dict[str, str]] = {
         "CONFLUENCE_SPACE": "space",
         "CONFLUENCE_HOSTING": "hosting",
         "CONFLUENCE_MCP_LIMIT": "limit",
@@ -176,8 +172,11 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         "CONFLUENCE_MCP_READ_ONLY": "read_only",
         "CONFLUENCE_MCP_UPLOAD_DIR": "upload_dir",
     }
-    LISTS = {"CONFLUENCE_MCP_TOOLS": "tools", "CONFLUENCE_MCP_ALLOWED_SPACES": "allowed_spaces",
-             "CONFLUENCE_MCP_LABELS": "labels"}
+    LISTS: ClassVar[dict[str, str]] = {
+        "CONFLUENCE_MCP_TOOLS": "tools",
+        "CONFLUENCE_MCP_ALLOWED_SPACES": "allowed_spaces",
+        "CONFLUENCE_MCP_LABELS": "labels",
+    }
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
@@ -332,11 +331,26 @@ def load_settings(
     _LOAD_CONTEXT.clear()
     _LOAD_CONTEXT.update(environ=environ, toml=Path(path).expanduser() if path else None)
     try:
-        return Settings(**dict(overrides or {}))
+        settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
     finally:
         _LOAD_CONTEXT.clear()
+    _expand_env_refs(settings, environ)
+    return settings
+
+
+def _expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets."""
+    holders: list[BaseModel] = [*settings.credentials.values(), settings.index, settings.llm]
+    for holder in holders:
+        for name in ("api_token", "token", "api_key", "database_url"):
+            value = getattr(holder, name, None)
+            if isinstance(value, SecretStr):
+                match = _ENV_REF.match(value.get_secret_value().strip())
+                if match:
+                    resolved = environ.get(match.group(1))
+                    setattr(holder, name, SecretStr(resolved) if resolved else None)
 
 
 def _describe(err: Any) -> str:

@@ -1,0 +1,94 @@
+"""Configuration: sources, precedence, secrets and one clear line per problem."""
+
+from pathlib import Path
+
+import pytest
+
+from confluence_mcp.config import detect_hosting, load_settings
+from confluence_mcp.errors import ConfigError
+
+CLOUD_ENV = {
+    "CONFLUENCE_URL": "https://acme.atlassian.net/wiki",
+    "CONFLUENCE_USERNAME": "me@acme.test",
+    "CONFLUENCE_API_TOKEN": "tok",
+    "CONFLUENCE_SPACE": "DOCS",
+}
+
+
+def test_env_shortcut_builds_a_single_toolkit() -> None:
+    env = {**CLOUD_ENV, "CONFLUENCE_MCP_TOOLS": "site_search, read_page_by_id",
+           "CONFLUENCE_MCP_READ_ONLY": "true", "CONFLUENCE_CUSTOM_HEADERS": '{"X-Team": "a"}'}
+    [kit] = load_settings(environ=env).resolved_toolkits()
+    assert kit.name == "default" and kit.prefix == ""
+    assert kit.hosting == "cloud"
+    assert kit.allowed_spaces == ("DOCS",)
+    assert kit.settings.tools == ["site_search", "read_page_by_id"]
+    assert kit.settings.read_only is True
+    assert kit.credential.custom_headers == {"X-Team": "a"}
+    assert kit.credential.secret() == "tok"
+
+
+def test_precedence_cli_over_env_over_toml(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        '[credentials.default]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n'
+        '[toolkits.default]\nspace = "FROMTOML"\nlimit = 7\nmax_pages = 30\n'
+    )
+    env = {"CONFLUENCE_SPACE": "FROMENV"}
+    settings = load_settings(toml, overrides={"toolkits": {"default": {"limit": 9}}}, environ=env)
+    [kit] = settings.resolved_toolkits()
+    assert kit.settings.space == "FROMENV"
+    assert kit.settings.limit == 9
+    assert kit.settings.max_pages == 30
+    assert kit.hosting == "server"
+    assert kit.credential.auth_kind == "bearer"
+
+
+def test_secrets_from_env_reference_and_file(tmp_path: Path) -> None:
+    secret = tmp_path / "token.txt"
+    secret.write_text("from-file\n")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        '[credentials.a]\nbase_url = "https://a.atlassian.net"\nusername = "u"\napi_token = "${A_TOKEN}"\n'
+        f'[credentials.b]\nbase_url = "https://b.example"\ntoken_file = "{secret}"\n'
+        '[toolkits.one]\ncredential = "a"\nspace = "ONE"\n'
+        '[toolkits.two]\ncredential = "b"\nspace = "TWO"\nallowed_spaces = ["TWO", "THREE"]\n'
+    )
+    settings = load_settings(toml, environ={"A_TOKEN": "from-env"})
+    one, two = settings.resolved_toolkits()
+    assert one.credential.secret() == "from-env"
+    assert two.credential.secret() == "from-file"
+    assert (one.prefix, two.prefix) == ("one_", "two_")
+    assert two.allowed_spaces == ("TWO", "THREE")
+    assert "from-env" not in repr(settings) and "from-file" not in repr(settings)
+
+
+def test_every_problem_is_reported_on_its_own_line() -> None:
+    env = {"CONFLUENCE_USERNAME": "u", "CONFLUENCE_API_TOKEN": "a", "CONFLUENCE_TOKEN": "b",
+           "CONFLUENCE_SPACE": "Engineering Docs"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env).resolved_toolkits()
+    problems = info.value.problems
+    assert any("base_url is missing" in p for p in problems)
+    assert any("not both" in p for p in problems)
+    assert any("looks like a space name" in p for p in problems)
+
+
+def test_unknown_keys_and_bad_values_fail_clearly(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[toolkits.default]\nlimit = 0\nspcae = "X"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={})
+    text = str(info.value)
+    assert "toolkits.default.limit" in text and "toolkits.default.spcae" in text
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings("/nonexistent/c.toml", environ={})
+
+
+def test_hosting_detection() -> None:
+    assert detect_hosting("https://x.atlassian.net") == "cloud"
+    assert detect_hosting("http://127.0.0.1:8090/wiki") == "cloud"
+    assert detect_hosting("https://confluence.corp/confluence") == "server"
