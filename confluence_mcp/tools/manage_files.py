@@ -1,0 +1,104 @@
+"""Attachment tool: upload a file to a page and optionally show it in the body.
+
+Files come inline (base64) or from the toolkit's `upload_dir` only; a path that resolves outside that directory
+(`..`, absolute paths elsewhere, symlinks out) is refused. Filenames and captions are XML-escaped, so they cannot
+inject markup into the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import mimetypes
+from pathlib import Path, PurePath
+from typing import Annotated, Literal
+from xml.sax.saxutils import escape, quoteattr
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from confluence_mcp.errors import BadRequest, PolicyError
+from confluence_mcp.tools.context import KitRuntime, current_kit
+from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import PageWrite, load_page, page_write, update_checked
+
+__all__ = ["add_file_to_page", "attachment_markup"]
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+
+
+def attachment_markup(filename: str, media_type: str, caption: str | None) -> str:
+    """Storage that shows an attachment: an image for image types, else a link to the file."""
+    ref = f"<ri:attachment ri:filename={quoteattr(filename)}/>"
+    if media_type.startswith("image/"):
+        cap = f"<ac:caption><p>{escape(caption)}</p></ac:caption>" if caption else ""
+        alt = f" ac:alt={quoteattr(caption)}" if caption else ""
+        return f"<p><ac:image{alt}>{ref}{cap}</ac:image></p>"
+    label = escape(caption or filename)
+    return f"<p><ac:link>{ref}<ac:plain-text-link-body><![CDATA[{label.replace(']]>', ']]]]><![CDATA[>')}]]>" \
+           f"</ac:plain-text-link-body></ac:link></p>"
+
+
+def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
+    root = kit.toolkit.settings.upload_dir
+    if root is None:
+        raise PolicyError("This toolkit has no upload_dir configured, so files cannot be read from disk: pass the "
+                          "file as file_base64 instead, or set upload_dir in the toolkit configuration.")
+    base = Path(root).expanduser().resolve()
+    target = (base / file_path).resolve()
+    if not target.is_relative_to(base):
+        raise PolicyError(f"Path {file_path!r} is outside the upload directory; only files under upload_dir "
+                          "can be attached.")
+    if not target.is_file():
+        raise BadRequest(f"No file {file_path!r} in the upload directory.")
+    if target.stat().st_size > MAX_UPLOAD_BYTES:
+        raise BadRequest(f"{file_path!r} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    return target.read_bytes(), target.name
+
+
+@tool("manage", "Add file to page", read_only=False)
+async def add_file_to_page(
+    page_id: Annotated[str, Field(description="Page to attach the file to")],
+    ctx: Context,
+    file_base64: Annotated[str | None, Field(description="File content, base64-encoded")] = None,
+    file_path: Annotated[str | None, Field(description="Path relative to the toolkit's upload_dir")] = None,
+    filename: Annotated[str | None, Field(description="Attachment name (required with file_base64)")] = None,
+    caption: Annotated[str | None, Field(description="Caption (images) or link text")] = None,
+    show_on_page: Annotated[bool, Field(description="Also show it in the page body (new page version)")] = True,
+    position: Annotated[Literal["append", "prepend"], Field(description="Where to show it")] = "append",
+    media_type: Annotated[str | None, Field(description="MIME type; guessed from the filename if omitted")] = None,
+) -> PageWrite:
+    """Attach a file to a page (a new attachment version if the name exists) and optionally show it in the body."""
+    kit = current_kit(ctx)
+    kit.require_writable()
+    if (file_base64 is None) == (file_path is None):
+        raise BadRequest("Give exactly one of file_base64 (with filename) or file_path (under upload_dir).")
+    if file_base64 is not None:
+        if not filename:
+            raise BadRequest("filename is required with file_base64.")
+        try:
+            content = base64.b64decode(file_base64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(f"file_base64 is not valid base64: {exc}.") from exc
+    else:
+        content, default_name = _read_upload(kit, file_path or "")
+        filename = filename or default_name
+    name = PurePath(filename.replace("\\", "/")).name.strip()
+    if not name or name in {".", ".."}:
+        raise BadRequest(f"{filename!r} is not a usable file name.")
+    kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    page = await load_page(kit.client, page_id, expand="body.storage,version,space")
+    kit.require_space((page.get("space") or {}).get("key"))
+    await kit.client.upload_attachment(page_id, name, content, media_type=kind, comment=caption)
+    if not show_on_page:
+        out = page_write(kit.client, page)
+        out.note = f"Attached {name} ({len(content)} bytes); the page body was not changed."
+        return out
+    old = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    snippet = attachment_markup(name, kind, caption)
+    storage = snippet + old if position == "prepend" else old + snippet
+    updated = await update_checked(kit.client, page, title=page["title"], storage=storage,
+                                   message=f"Added {name}", minor_edit=True)
+    out = page_write(kit.client, updated)
+    out.note = f"Attached {name} ({len(content)} bytes) and showed it on the page."
+    return out

@@ -1,0 +1,54 @@
+"""Label tool: add, remove or replace labels on pages through the label endpoints only.
+
+Unlike the seed toolkit, a label change never re-submits the body, so it creates no page version, notifies no
+watchers and cannot freeze or drop macros.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from confluence_mcp.errors import BadRequest
+from confluence_mcp.tools.context import current_kit
+from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import (
+    BulkResult,
+    LabelMode,
+    PageWrite,
+    apply_labels,
+    check_labels,
+    load_page,
+    page_write,
+    run_bulk,
+)
+
+__all__ = ["update_labels"]
+
+
+@tool("manage", "Update labels", read_only=False, idempotent=True)
+async def update_labels(
+    page_ids: Annotated[list[str], Field(description="Ids of the pages to label", min_length=1)],
+    new_labels: Annotated[list[str], Field(description="Labels: single lower-case words, no spaces")],
+    ctx: Context,
+    mode: Annotated[LabelMode, Field(
+        description="add (keep existing), remove (these only) or replace (exactly these)")] = "add",
+) -> BulkResult:
+    """Add, remove or replace labels on pages without touching their bodies (no new page version)."""
+    kit = current_kit(ctx)
+    kit.require_writable()
+    names = check_labels(new_labels)
+    if mode == "replace":
+        names = check_labels([*names, *kit.toolkit.settings.labels])
+    elif not names:
+        raise BadRequest(f"No labels to {mode}: pass new_labels.")
+
+    async def one(page_id: str) -> PageWrite:
+        page = await load_page(kit.client, page_id, expand="version,space")
+        kit.require_space((page.get("space") or {}).get("key"))
+        now = await apply_labels(kit.client, page_id, names, mode)
+        return page_write(kit.client, page, labels=now)
+
+    return await run_bulk(page_ids, lambda page_id: page_id, one)

@@ -1,0 +1,325 @@
+"""Helpers shared by the `manage*` tool modules: body conversion, result models, safe create and update, bulk runs.
+
+Everything here talks to Confluence only through `ConfluenceClient` and raises `confluence_mcp.errors` types with
+text that says which page, which space and what to check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote_plus, unquote_plus, urlsplit
+
+import anyio
+from pydantic import BaseModel, Field
+
+from confluence_mcp.confluence import cql
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.convert import (
+    LinkContext,
+    StorageParseError,
+    markdown_to_storage,
+    validate_storage,
+)
+from confluence_mcp.errors import (
+    BadRequest,
+    ConfluenceConnectionError,
+    ConfluenceMCPError,
+    NotFound,
+    ServerError,
+    VersionConflict,
+)
+from confluence_mcp.tools.context import KitRuntime
+from confluence_mcp.tools.manage_wiki import wiki_to_storage
+
+__all__ = [
+    "BULK_CONCURRENCY",
+    "BodyFormat",
+    "BulkItem",
+    "BulkResult",
+    "LabelMode",
+    "PageWrite",
+    "apply_labels",
+    "body_to_storage",
+    "check_labels",
+    "create_once",
+    "find_title_ci",
+    "kit_labels",
+    "link_context",
+    "load_page",
+    "page_write",
+    "raise_conflict",
+    "run_bulk",
+    "same_storage",
+    "update_checked",
+]
+
+BodyFormat = Literal["markdown", "storage", "wiki"]
+LabelMode = Literal["add", "remove", "replace"]
+BULK_CONCURRENCY = 4
+# Characters Confluence refuses in labels; refusing them here also stops markup sneaking in through a label.
+_BAD_LABEL = re.compile(r"[\s!#&()*,.:;<>?@\[\]^\"'/\\|{}=+$%`~]")
+_T = TypeVar("_T")
+
+
+class PageWrite(BaseModel):
+    """What every write tool returns: enough to find the page again, never the body unless asked."""
+
+    id: str
+    title: str
+    space: str
+    version: int | None = Field(None, description="Version number after the write")
+    url: str | None = None
+    status: str = "current"
+    labels: list[str] | None = None
+    body: str | None = Field(None, description="Storage body, only with include_body=true")
+    note: str | None = Field(None, description="What happened when it was not a plain write (e.g. no change)")
+
+
+class BulkItem(BaseModel):
+    """One item of a bulk write: which input it was and how it went."""
+
+    ref: str = Field(description="The item's title or page id as given")
+    ok: bool
+    id: str | None = None
+    title: str | None = None
+    version: int | None = None
+    url: str | None = None
+    error: str | None = None
+
+
+class BulkResult(BaseModel):
+    succeeded: int
+    failed: int
+    results: list[BulkItem]
+
+
+def page_write(client: ConfluenceClient, content: dict[str, Any], *, include_body: bool = False,
+               labels: list[str] | None = None, note: str | None = None) -> PageWrite:
+    """The `PageWrite` for a v1 Content object."""
+    space = (content.get("space") or {}).get("key") or ""
+    links = content.get("_links") or {}
+    body = ((content.get("body") or {}).get("storage") or {}).get("value") if include_body else None
+    return PageWrite(id=str(content.get("id")), title=content.get("title") or "", space=space,
+                     version=(content.get("version") or {}).get("number"), url=client.web_url(links.get("webui")),
+                     status=content.get("status") or "current", labels=labels, body=body, note=note)
+
+
+# -- body formats ------------------------------------------------------------------------------------------
+
+def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
+    """Links between pages as web URLs of this site, so markdown read from a page can be written back."""
+    site = client.site_url.rstrip("/")
+
+    def page_url(title: str, space_key: str | None) -> str | None:
+        key = space_key or space
+        return f"{site}/display/{key}/{quote_plus(title)}" if key else None
+
+    def page_from_url(url: str) -> tuple[str, str | None] | None:
+        if not url.startswith(site + "/"):
+            return None
+        parts = [p for p in urlsplit(url[len(site):]).path.split("/") if p]
+        if len(parts) == 3 and parts[0] == "display":
+            return unquote_plus(parts[2]), parts[1]
+        if len(parts) == 5 and parts[0] == "spaces" and parts[2] == "pages":
+            return unquote_plus(parts[4]), parts[1]
+        return None
+
+    return LinkContext(space_key=space, page_url=page_url, page_from_url=page_from_url)
+
+
+async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:
+    """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
+    if body_format == "markdown":
+        storage = markdown_to_storage(body, links=link_context(client, space))
+    elif body_format == "wiki":
+        storage = wiki_to_storage(body)
+    else:
+        storage = body
+    try:
+        validate_storage(storage)
+    except StorageParseError as exc:
+        hint = "" if body_format == "storage" else f" (converted from {body_format}; please report this)"
+        raise BadRequest(f"The body is not valid Confluence storage format: {exc}{hint}. "
+                         "Close every tag, self-close void elements (<br/>) and escape & < > in text.") from exc
+    return storage
+
+
+_BETWEEN_TAGS = re.compile(r">\s+<")
+
+
+def same_storage(left: str | None, right: str | None) -> bool:
+    """Equal up to whitespace between tags (Confluence may re-indent what it stores)."""
+    if left is None or right is None:
+        return left is right
+    return _BETWEEN_TAGS.sub("><", left.strip()) == _BETWEEN_TAGS.sub("><", right.strip())
+
+
+def check_labels(labels: Sequence[str]) -> list[str]:
+    """Lower-cased, de-duplicated labels; refuse ones Confluence would reject (spaces, punctuation, markup)."""
+    out: list[str] = []
+    for raw in labels:
+        name = raw.strip().lower()
+        if not name or _BAD_LABEL.search(name) or len(name) > 255:
+            raise BadRequest(f"Label {raw!r} is not allowed: labels are single words without spaces or any of "
+                             "! # & ( ) * , . : ; < > ? @ [ ] ^ \" ' / \\ | { } = + $ % ` ~ (use - or _ instead).")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+# -- lookups -----------------------------------------------------------------------------------------------
+
+async def find_title_ci(client: ConfluenceClient, space: str, title: str, *,
+                        expand: str = "version,space") -> dict[str, Any] | None:
+    """The page titled `title` in `space`, compared case-insensitively as Confluence does for uniqueness."""
+    exact = await client.find_page_by_title(space, title, expand=expand)
+    if exact is not None:
+        return exact
+    query = cql.and_(cql.clause("space", "=", space), cql.clause("type", "=", "page"),
+                     cql.text_clause("title", title))
+    try:
+        found = await client.content_search(query, limit=50, expand=expand)
+    except BadRequest:
+        return None  # a title with no searchable words: the exact lookup above was all we could do
+    wanted = title.strip().casefold()
+    for item in found.results:
+        if (item.get("title") or "").strip().casefold() == wanted:
+            return item
+    return None
+
+
+async def load_page(client: ConfluenceClient, page_id: str, *, expand: str) -> dict[str, Any]:
+    """GET a page, with a "not found" that says what to check."""
+    if not page_id.strip().isdigit():
+        raise BadRequest(f"Page id {page_id!r} is not a number: use the digits from the page URL or a search result.")
+    try:
+        return await client.get_page(page_id.strip(), expand=expand)
+    except NotFound as exc:
+        raise NotFound(f"Page {page_id} was not found or this account cannot see it: check the id, or whether "
+                       "it was deleted or restricted.", detail=exc.detail) from exc
+
+
+async def apply_labels(client: ConfluenceClient, page_id: str, names: Sequence[str], mode: LabelMode) -> list[str]:
+    """Change labels through the label endpoints only, so no page version is created; returns the labels now."""
+    wanted = check_labels(names)
+    current = [name.lower() for name in await client.get_labels(page_id)]
+    if mode == "add":
+        missing = [n for n in wanted if n not in current]
+        if missing:
+            await client.add_labels(page_id, missing)
+        return [*current, *missing]
+    remove = [n for n in current if n in wanted] if mode == "remove" else [n for n in current if n not in wanted]
+    for name in remove:
+        await client.remove_label(page_id, name)
+    kept = [n for n in current if n not in remove]
+    if mode == "replace":
+        missing = [n for n in wanted if n not in kept]
+        if missing:
+            await client.add_labels(page_id, missing)
+        kept += missing
+    return kept
+
+
+async def raise_conflict(client: ConfluenceClient, page_id: str, *, sent_from: int,
+                         cause: Exception | None = None) -> None:
+    """Refuse with the page's current version and who saved it, so the caller can re-read and merge."""
+    page = await client.get_page(page_id, expand="version,space")
+    version = page.get("version") or {}
+    current = version.get("number")
+    by = (version.get("by") or {}).get("displayName") or "someone"
+    when = version.get("when") or "recently"
+    raise VersionConflict(
+        f"Page {page_id} ('{page.get('title')}') is at version {current}, saved by {by} ({when}), but this "
+        f"edit was based on version {sent_from}. Nothing was written: re-read the page, merge your change and "
+        f"retry with expected_version={current}.",
+        current_version=current, changed_by=by,
+    ) from cause
+
+
+# -- safe create and update --------------------------------------------------------------------------------
+
+_RETRYABLE = (ServerError, ConfluenceConnectionError)
+
+
+async def create_once(client: ConfluenceClient, space: str, title: str, storage: str, *,
+                      parent_id: str | None, status: str, labels: Sequence[str], attempts: int = 3) -> dict[str, Any]:
+    """POST a page so that a retry after a timeout or 5xx never creates a second one.
+
+    Before every re-post (and on a "title already exists" answer to our own retry) the title is looked up: when a
+    page with that title and our body exists, the earlier attempt landed and its page is the result.
+    """
+    last: Exception | None = None
+    for attempt in range(attempts):
+        try:
+            return await client.create_page(space, title, storage, parent_id=parent_id, status=status,
+                                            labels=labels)
+        except BadRequest as exc:
+            if attempt == 0 or "already exist" not in str(exc).lower():
+                raise
+            last = exc
+        except _RETRYABLE as exc:
+            last = exc
+        landed = await find_title_ci(client, space, title, expand="version,space,body.storage")
+        if landed is not None:
+            body = ((landed.get("body") or {}).get("storage") or {}).get("value")
+            if same_storage(body, storage):
+                return landed
+            if isinstance(last, BadRequest):
+                break
+    assert last is not None
+    raise last
+
+
+async def update_checked(client: ConfluenceClient, page: dict[str, Any], *, title: str, storage: str | None,
+                         message: str | None, minor_edit: bool) -> dict[str, Any]:
+    """PUT read-version + 1; a 409 is our own retried write when the page now holds exactly what we sent."""
+    page_id = str(page["id"])
+    read_version = int(page["version"]["number"])
+    try:
+        return await client.update_page(page_id, title=title, storage=storage, version=read_version + 1,
+                                        message=message, minor_edit=minor_edit)
+    except VersionConflict as exc:
+        now = await client.get_page(page_id, expand="body.storage,version,space")
+        now_body = ((now.get("body") or {}).get("storage") or {}).get("value")
+        ours = storage if storage is not None else ((page.get("body") or {}).get("storage") or {}).get("value")
+        if (now.get("version") or {}).get("number") == read_version + 1 and now.get("title") == title \
+                and same_storage(now_body, ours):
+            return now
+        await raise_conflict(client, page_id, sent_from=read_version, cause=exc)
+        raise  # unreachable: raise_conflict always raises
+
+
+# -- bulk --------------------------------------------------------------------------------------------------
+
+async def run_bulk(items: Sequence[_T], ref: Callable[[_T], str],
+                   action: Callable[[_T], Awaitable[PageWrite]], *, limit: int = BULK_CONCURRENCY) -> BulkResult:
+    """Run `action` per item with bounded concurrency; every item gets a result, in input order."""
+    results: list[BulkItem | None] = [None] * len(items)
+    gate = anyio.Semaphore(limit)
+
+    async def one(index: int, item: _T) -> None:
+        async with gate:
+            try:
+                done = await action(item)
+                results[index] = BulkItem(ref=ref(item), ok=True, id=done.id, title=done.title,
+                                          version=done.version, url=done.url)
+            except ConfluenceMCPError as exc:
+                results[index] = BulkItem(ref=ref(item), ok=False, error=str(exc))
+            except (ValueError, KeyError) as exc:  # converter refusals (bad section name, unparsable body)
+                results[index] = BulkItem(ref=ref(item), ok=False, error=f"{type(exc).__name__}: {exc}")
+
+    async with anyio.create_task_group() as group:
+        for index, item in enumerate(items):
+            group.start_soon(one, index, item)
+    done = [r for r in results if r is not None]
+    ok = sum(1 for r in done if r.ok)
+    return BulkResult(succeeded=ok, failed=len(done) - ok, results=done)
+
+
+def kit_labels(kit: KitRuntime, extra: Sequence[str] = ()) -> list[str]:
+    """Labels for a new page: the caller's plus the toolkit's configured ones."""
+    return check_labels([*extra, *kit.toolkit.settings.labels])
+
+
