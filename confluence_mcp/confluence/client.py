@@ -1,11 +1,14 @@
-"""Async Confluence REST client (Cloud v1/v2 and Server/Data Center v1). CONTRACT STUB: being implemented.
+"""Async Confluence REST client (Cloud v1/v2 and Server/Data Center v1).
 
-The method names and signatures below are the contract the tools and the index code against; the bodies are
-filled in by the client work. Every method raises the typed errors of `confluence_mcp.errors`.
+The tools and the index code against the method names and signatures below. Every method raises the typed
+errors of `confluence_mcp.errors`. Transport (pooling, auth, retries, error text) lives in `http.py`, URL
+arithmetic in `urls.py`, cursors in `pagination.py`. Writes use v1 everywhere: v2 has no labels or uploads,
+and one write path keeps Cloud and Server behaviour identical.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -13,10 +16,14 @@ from typing import Any, Literal
 import httpx
 
 from confluence_mcp.config import Toolkit
+from confluence_mcp.confluence.http import HttpCore
+from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
+from confluence_mcp.confluence.urls import Api, SiteUrls, segment
+from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
 
-Api = Literal["v1", "v2", "site"]
+_NO_CHECK = {"X-Atlassian-Token": "no-check"}
 
 
 @dataclass
@@ -38,102 +45,268 @@ class ConfluenceClient:
 
     def __init__(self, toolkit: Toolkit, *, transport: httpx.AsyncBaseTransport | None = None,
                  max_concurrency: int = 8) -> None:
-        raise NotImplementedError
+        self.toolkit = toolkit
+        self._core = HttpCore(toolkit, transport=transport, max_concurrency=max_concurrency)
+        self.urls: SiteUrls = self._core.urls
+        self.site_url: str = self.urls.site_url
+        self.hosting: Literal["cloud", "server"] = toolkit.hosting
+        # Cursors survive restarts for the same credential, yet cannot be forged without its secret.
+        seed = f"{self.site_url}\n{toolkit.credential.secret() or ''}".encode()
+        key = hashlib.sha256(b"confluence-mcp cursor\n" + seed).digest() if toolkit.credential.secret() else None
+        self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
 
-    site_url: str
-    hosting: Literal["cloud", "server"]
+    async def __aenter__(self) -> ConfluenceClient:
+        return self
 
-    async def __aenter__(self) -> ConfluenceClient: ...
-    async def __aexit__(self, *exc: object) -> None: ...
-    async def aclose(self) -> None: ...
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._core.aclose()
 
     # -- transport --------------------------------------------------------------------------------
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json: Any = None, files: Any = None, data: Any = None,
                       headers: dict[str, str] | None = None, api: Api = "v1") -> httpx.Response:
         """Send with retries (429/502/503/504/connect/timeout only); raise typed errors for >= 400."""
-        raise NotImplementedError
+        return await self._core.send(method, self.urls.url(path, api), params=_clean(params), json=json,
+                                     files=files, data=data, headers=headers)
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1") -> Any:
-        raise NotImplementedError
+        return _json(await self.request("GET", path, params=params, api=api))
 
     async def paginate(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1",
                        page_size: int = 25, max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
         """Yield every result, following `_links.next` (start/limit or cursor), up to max_items."""
-        raise NotImplementedError
-        yield {}
+        if max_items is not None and max_items <= 0:
+            return
+        body = await self.get_json(path, params={**(params or {}), "limit": page_size}, api=api)
+        seen: set[str] = set()
+        count = 0
+        while True:
+            for item in body.get("results", []) if isinstance(body, dict) else []:
+                yield item
+                count += 1
+                if max_items is not None and count >= max_items:
+                    return
+            link = self._next_link(body)
+            if link is None or link in seen or not body.get("results"):
+                return
+            seen.add(link)
+            body = await self._get_link(link)
 
     def web_url(self, webui: str | None) -> str | None:
         """Absolute web-UI URL from a `_links.webui` value (relative to site_url)."""
-        raise NotImplementedError
+        return self.urls.web_url(webui)
 
     # -- reads ------------------------------------------------------------------------------------
     async def get_page(self, page_id: str, *,
                        expand: str = "body.storage,version,space,ancestors,metadata.labels") -> dict[str, Any]:
         """GET /content/{id} (v1 Content object)."""
-        raise NotImplementedError
+        result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
+        return result
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:
         """Exact title in a space (GET /content?spaceKey&title), or None."""
-        raise NotImplementedError
+        body = await self.get_json("content", params={"spaceKey": space, "title": title, "type": "page",
+                                                      "expand": expand, "limit": 5})
+        for item in body.get("results", []):
+            if item.get("title") == title:
+                return dict(item)
+        return None
 
     async def search(self, cql: str, *, limit: int, cursor: str | None = None,
                      excerpt: str = "highlight") -> ResultPage:
         """GET /search (SearchResult wrappers with excerpt/url/lastModified); cursor from a previous page."""
-        raise NotImplementedError
+        return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
 
     async def content_search(self, cql: str, *, limit: int, cursor: str | None = None,
                              expand: str | None = None) -> ResultPage:
         """GET /content/search (Content objects)."""
-        raise NotImplementedError
+        return await self._search_page("content/search", cql, limit, cursor, {"expand": expand})
 
     async def get_space(self, key: str, *, expand: str = "homepage") -> dict[str, Any]:
-        raise NotImplementedError
+        result: dict[str, Any] = await self.get_json(f"space/{segment(key)}", params={"expand": expand})
+        return result
 
     async def child_pages(self, page_id: str, *, expand: str | None = None,
                           max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-        yield {}
+        async for item in self.paginate(f"content/{segment(page_id)}/child/page", params={"expand": expand},
+                                        page_size=_page_size(max_items), max_items=max_items):
+            yield item
 
     async def descendant_pages(self, page_id: str, *, expand: str = "ancestors",
                                max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        raise NotImplementedError
-        yield {}
+        async for item in self.paginate(f"content/{segment(page_id)}/descendant/page",
+                                        params={"expand": expand}, page_size=_page_size(max_items),
+                                        max_items=max_items):
+            yield item
 
     async def attachments(self, page_id: str, *, limit: int = 25, cursor: str | None = None,
                           filename: str | None = None, media_type: str | None = None) -> ResultPage:
-        raise NotImplementedError
+        path = f"content/{segment(page_id)}/child/attachment"
+        if cursor:
+            body = await self._get_link(self._decode_cursor(cursor, path), limit=limit)
+        else:
+            body = await self.get_json(path, params={"limit": limit, "filename": filename,
+                                                     "mediaType": media_type, "expand": "version,container"})
+        return self._result_page(body)
 
     async def download(self, url_or_path: str) -> bytes:
         """Download an attachment by absolute URL (same site only) or a path relative to site_url."""
-        raise NotImplementedError
+        link = self.urls.origin_relative(url_or_path)
+        if link is None:
+            raise PolicyError(f"Refusing to download {url_or_path!r}: only links on the Confluence site "
+                              f"{self.urls.origin} are fetched with its credentials.")
+        response = await self._core.send("GET", self.urls.absolute(link), follow_redirects=True,
+                                         headers={"Accept": "*/*"})
+        return response.content
 
     async def get_labels(self, page_id: str) -> list[str]:
-        raise NotImplementedError
+        return [str(item.get("name")) async for item in
+                self.paginate(f"content/{segment(page_id)}/label", page_size=200)]
 
     # -- writes -----------------------------------------------------------------------------------
     async def add_labels(self, page_id: str, names: Sequence[str]) -> list[str]:
-        raise NotImplementedError
+        wanted = [{"prefix": "global", "name": name} for name in dict.fromkeys(n.strip() for n in names) if name]
+        if not wanted:
+            return await self.get_labels(page_id)
+        body = _json(await self.request("POST", f"content/{segment(page_id)}/label", json=wanted))
+        return [str(item.get("name")) for item in body.get("results", [])]
 
     async def remove_label(self, page_id: str, name: str) -> None:
-        raise NotImplementedError
+        # The query form also works for names containing "/", which the path form rejects.
+        await self.request("DELETE", f"content/{segment(page_id)}/label", params={"name": name})
 
     async def create_page(self, space: str, title: str, storage: str, *, parent_id: str | None = None,
                           status: str = "current", labels: Sequence[str] = ()) -> dict[str, Any]:
-        raise NotImplementedError
+        payload: dict[str, Any] = {
+            "type": "page", "title": title, "space": {"key": space}, "status": status,
+            "body": {"storage": {"value": storage, "representation": "storage"}},
+        }
+        if parent_id:
+            payload["ancestors"] = [{"id": str(parent_id)}]
+        names = [name for name in dict.fromkeys(labels) if name]
+        if names:
+            payload["metadata"] = {"labels": [{"prefix": "global", "name": name} for name in names]}
+        result: dict[str, Any] = _json(await self.request("POST", "content", json=payload,
+                                                          params={"expand": "version,space,ancestors"}))
+        return result
 
     async def update_page(self, page_id: str, *, title: str, storage: str | None, version: int,
                           status: str = "current", parent_id: str | None = None,
                           message: str | None = None, minor_edit: bool = False) -> dict[str, Any]:
         """PUT /content/{id} with version.number = `version` (the new number). storage None keeps the body."""
-        raise NotImplementedError
+        content_type = "page"
+        if storage is None:
+            # v1 needs a body on every page update: re-send the stored one so the body stays byte-identical.
+            current = await self.get_page(page_id, expand="body.storage")
+            storage = str(current.get("body", {}).get("storage", {}).get("value", ""))
+            content_type = str(current.get("type") or "page")
+        version_info: dict[str, Any] = {"number": version, "minorEdit": minor_edit}
+        if message:
+            version_info["message"] = message
+        payload: dict[str, Any] = {
+            "id": str(page_id), "type": content_type, "title": title, "status": status, "version": version_info,
+            "body": {"storage": {"value": storage, "representation": "storage"}},
+        }
+        if parent_id:
+            payload["ancestors"] = [{"id": str(parent_id)}]
+        result: dict[str, Any] = _json(await self.request(
+            "PUT", f"content/{segment(page_id)}", json=payload, params={"expand": "version,space,ancestors"}))
+        return result
 
     async def delete_page(self, page_id: str, *, purge: bool = False) -> None:
-        raise NotImplementedError
+        path = f"content/{segment(page_id)}"
+        try:
+            await self.request("DELETE", path)
+        except NotFound:
+            if not purge:
+                raise  # an already-trashed page can still be purged below
+        if purge:
+            await self.request("DELETE", path, params={"status": "trashed"})
 
     async def upload_attachment(self, page_id: str, filename: str, content: bytes, *,
                                 media_type: str = "application/octet-stream",
                                 comment: str | None = None) -> dict[str, Any]:
         """Upload, or add a new version when the filename already exists on the page."""
-        raise NotImplementedError
+        existing = await self.attachments(page_id, limit=5, filename=filename)
+        match = next((a for a in existing.results if a.get("title") == filename), None)
+        base = f"content/{segment(page_id)}/child/attachment"
+        path = f"{base}/{segment(str(match['id']))}/data" if match else base
+        form = {"minorEdit": "false", **({"comment": comment} if comment else {})}
+        response = await self.request("POST", path, files={"file": (filename, content, media_type)},
+                                      data=form, headers=_NO_CHECK)
+        body = _json(response)
+        if isinstance(body, dict) and isinstance(body.get("results"), list):
+            return dict(body["results"][0]) if body["results"] else {}
+        return dict(body)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def _search_page(self, path: str, cql: str, limit: int, cursor: str | None,
+                           extra: dict[str, Any]) -> ResultPage:
+        if cursor:
+            link = self._decode_cursor(cursor, path)
+            if cursor_query(link).get("cql", [cql])[0] != cql:
+                raise BadRequest("This cursor belongs to a different query; repeat the same query with it, "
+                                 "or search again without a cursor.")
+            body = await self._get_link(link, limit=limit)
+        else:
+            body = await self.get_json(path, params={"cql": cql, "limit": limit, **extra})
+        page = self._result_page(body)
+        for key in ("cqlQuery", "searchDuration", "start", "limit", "size"):
+            if key in body:
+                page.extra[key] = body[key]
+        return page
+
+    def _result_page(self, body: dict[str, Any]) -> ResultPage:
+        link = self._next_link(body)
+        total = body.get("totalSize", body.get("totalCount"))
+        return ResultPage(results=list(body.get("results", [])),
+                          next=self._cursors.encode(link) if link else None,
+                          total=total if isinstance(total, int) else None)
+
+    def _next_link(self, body: Any) -> str | None:
+        """`_links.next` as an origin-relative path under our API, or None (absent, foreign, outside the API)."""
+        links = body.get("_links") if isinstance(body, dict) else None
+        raw = links.get("next") if isinstance(links, dict) else None
+        if not isinstance(raw, str):
+            return None
+        link = self.urls.origin_relative(raw)
+        if link is None or not link.startswith(self.urls.api_path_prefixes()):
+            return None
+        return link
+
+    def _decode_cursor(self, cursor: str, listing_path: str) -> str:
+        expected = self.urls.site_path + "/rest/api/" + listing_path
+        try:
+            return self._cursors.decode(cursor, expected_path=expected)
+        except InvalidCursor as exc:
+            raise BadRequest(f"Invalid cursor: {exc}.") from None
+
+    async def _get_link(self, link: str, *, limit: int | None = None) -> Any:
+        params = {"limit": limit} if limit is not None else None
+        return _json(await self._core.send("GET", self.urls.absolute(link), params=params))
+
+
+def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Drop None values; httpx would send them as empty strings."""
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _page_size(max_items: int | None) -> int:
+    return 50 if max_items is None else max(1, min(max_items, 100))
+
+
+def _json(response: httpx.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise ConfluenceError(f"Confluence answered {response.request.method} {response.request.url.path} with "
+                         f"non-JSON content ({response.headers.get('content-type', 'unknown type')}); "
+                         "check base_url points at the Confluence site.") from None

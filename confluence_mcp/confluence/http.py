@@ -1,0 +1,140 @@
+"""The transport core under `ConfluenceClient`: one pooled httpx.AsyncClient, auth, bounded concurrency,
+tenacity retries (rule in `retry.py`) and error translation (`errors_map.py`)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import anyio
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from confluence_mcp import __version__ as package_version
+from confluence_mcp.config import Toolkit
+from confluence_mcp.confluence.errors_map import AuthDescription, connection_error, http_error
+from confluence_mcp.confluence.retry import (
+    RETRY_STATUSES,
+    RetryableStatus,
+    RetryPolicy,
+    parse_retry_after,
+    should_retry,
+)
+from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
+
+__all__ = ["HttpCore", "auth_header"]
+
+log = logging.getLogger("confluence_mcp.client")
+_MAX_REDIRECTS = 5
+
+
+def auth_header(toolkit: Toolkit) -> dict[str, str]:
+    """`Authorization` for the credential: Basic `username:api_token` or Bearer PAT; empty when no secret."""
+    cred = toolkit.credential
+    secret = cred.secret()
+    if not secret:
+        return {}
+    if cred.auth_kind == "bearer":
+        return {"Authorization": f"Bearer {secret}"}
+    raw = f"{cred.username or ''}:{secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+class HttpCore:
+    """Sends requests to one site with retries; raises `confluence_mcp.errors` types for failures."""
+
+    def __init__(self, toolkit: Toolkit, *, transport: httpx.AsyncBaseTransport | None = None,
+                 max_concurrency: int = 8) -> None:
+        cred = toolkit.credential
+        self.toolkit = toolkit
+        self.hosting = toolkit.hosting
+        self.urls = SiteUrls(normalise_site_url(cred.base_url or "", toolkit.hosting))
+        kit = toolkit.settings
+        self.policy = RetryPolicy(kit.retries, kit.retry_min_seconds, kit.retry_max_seconds)
+        self.auth = AuthDescription(cred.auth_kind, cred.username, bool(cred.secret()), toolkit.hosting,
+                                    self.urls.site_url)
+        headers = {"Accept": "application/json", "User-Agent": f"confluence-mcp/{package_version}"}
+        headers.update(cred.custom_headers)
+        headers.update(auth_header(toolkit))
+        self.http = httpx.AsyncClient(
+            headers=headers,
+            timeout=httpx.Timeout(cred.timeout_seconds, connect=cred.connect_timeout_seconds),
+            verify=cred.verify_ssl,
+            transport=transport,
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+            follow_redirects=False,  # redirects are followed by hand so credentials never leave the site
+        )
+        self._slots = anyio.Semaphore(max_concurrency)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def send(self, method: str, url: str, *, params: dict[str, Any] | None = None, json: Any = None,
+                   files: Any = None, data: Any = None, headers: dict[str, str] | None = None,
+                   follow_redirects: bool = False) -> httpx.Response:
+        """One logical request with retries; a typed error for transport failures and statuses >= 400."""
+        method = method.upper()
+        attempts = 0
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            retry_after = None
+            if isinstance(error, RetryableStatus):
+                retry_after = parse_retry_after(error.response.headers.get("retry-after"))
+            seconds = self.policy.wait_seconds(state.attempt_number, retry_after)
+            log.info("retrying %s %s in %.2fs (attempt %d failed: %s)", method, httpx.URL(url).path, seconds,
+                     state.attempt_number, error)
+            return seconds
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=wait,
+            retry=retry_if_exception(lambda error: should_retry(error, method)),
+            sleep=anyio.sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    response = await self._send_once(method, url, params=params, json=json, files=files,
+                                                     data=data, headers=headers)
+                    if response.status_code in RETRY_STATUSES:
+                        raise RetryableStatus(response)
+        except RetryableStatus as exc:
+            raise http_error(exc.response, auth=self.auth, attempts=attempts) from None
+        except httpx.HTTPError as exc:
+            path = httpx.URL(url).path
+            raise connection_error(exc, method=method, path=path, site_url=self.urls.site_url,
+                                   hosting=self.hosting, attempts=attempts) from None
+        if follow_redirects and response.is_redirect:
+            return await self._follow(response)
+        if response.status_code >= 400:
+            raise http_error(response, auth=self.auth, attempts=attempts)
+        return response
+
+    async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async with self._slots:
+            return await self.http.request(method, url, **kwargs)
+
+    async def _follow(self, response: httpx.Response) -> httpx.Response:
+        """Follow GET redirects (attachment downloads): same-origin ones with credentials, others without."""
+        for _ in range(_MAX_REDIRECTS):
+            target = str(response.request.url.join(response.headers["location"]))
+            if self.urls.same_origin(target):
+                response = await self.send("GET", target)
+                if not response.is_redirect:
+                    return response
+                continue
+            # Another host (e.g. a media CDN with a signed URL): a bare request, without auth or custom headers
+            # (`send` does not merge the client's default headers; cookies stay bound to their domain).
+            bare = httpx.Request("GET", target, extensions={"timeout": self.http.timeout.as_dict()})
+            async with self._slots:
+                response = await self.http.send(bare)
+            if response.is_redirect:
+                continue
+            if response.status_code >= 400:
+                raise http_error(response, auth=self.auth)
+            return response
+        raise http_error(response, auth=self.auth)
