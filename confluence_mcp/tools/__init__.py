@@ -1,1 +1,1 @@
-
+"""MCP tools, one module per group (search, content, generic, manage, index); see `registry` and `context`."""

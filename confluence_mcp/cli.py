@@ -1,0 +1,154 @@
+"""`confluence-mcp` command line: serve (default, stdio), sandbox, index, check.
+
+Subcommand modules are imported only when chosen, so `serve` starts fast (no numpy, models or Postgres on that
+path). Logs go to stderr only: on stdio, stdout is the protocol wire.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
+
+log = logging.getLogger("confluence_mcp")
+
+# Environment keys that point at a real site; ignored when the sandbox is forced so they cannot clash with it.
+_SITE_ENV = ("CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
+             "CONFLUENCE_SPACE", "CONFLUENCE_HOSTING", "CONFLUENCE_CUSTOM_HEADERS", "CONFLUENCE_MCP_CONFIG")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="PATH", help="TOML configuration file (default: $CONFLUENCE_MCP_CONFIG)")
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        type=str.upper, help="log level (logs go to stderr)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="confluence-mcp",
+                                     description="MCP server for Confluence Cloud and Server/Data Center.")
+    _add_common(parser)
+    sub = parser.add_subparsers(dest="command")
+    serve_p = sub.add_parser("serve", help="run the MCP server (default: stdio)")
+    _add_common(serve_p)
+    serve_p.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio",
+                         help="stdio (default), http (streamable HTTP at /mcp) or sse (legacy clients)")
+    serve_p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    serve_p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve_p.add_argument("--sandbox", action="store_true",
+                         help="start the built-in sandbox (demo seed) and serve against it")
+    sandbox_p = sub.add_parser("sandbox", help="run the local Confluence sandbox")
+    index_p = sub.add_parser("index", help="build and query the semantic index")
+    check_p = sub.add_parser("check", help="check URL, authentication, space and hosting; exit 0/1")
+    _add_common(check_p)
+    parser.set_defaults(_sandbox_parser=sandbox_p, _index_parser=index_p)
+    return parser
+
+
+def _configure_logging(level: str | None) -> None:
+    chosen = (level or os.environ.get("CONFLUENCE_MCP_LOG_LEVEL") or "INFO").upper()
+    logging.basicConfig(stream=sys.stderr, level=chosen,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def sandbox_overrides(base_url: str) -> dict[str, Any]:
+    """Settings overrides pointing a default toolkit (space DEMO) at a running sandbox."""
+    return {
+        "credentials": {"default": {"base_url": base_url, "auth": "basic", "username": "sandbox@example.com",
+                                    "api_token": "sandbox-token"}},
+        "toolkits": {"default": {"credential": "default", "space": "DEMO"}},
+    }
+
+
+def serve(args: argparse.Namespace) -> int:
+    from confluence_mcp.config import load_settings
+
+    environ = dict(os.environ)
+    settings = None
+    if not args.sandbox:
+        settings = load_settings(args.config, environ=environ)
+        if not settings.configured:
+            log.warning("No Confluence site configured (CONFLUENCE_URL or a config file); "
+                        "falling back to the built-in sandbox with its demo space DEMO.")
+    sandbox = None
+    if settings is None or not settings.configured:
+        from confluence_mcp.sandbox.runner import start_sandbox
+
+        sandbox = start_sandbox()
+        log.info("sandbox serving at %s", sandbox.base_url)
+        for key in _SITE_ENV:
+            environ.pop(key, None)
+        settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
+    if args.log_level:
+        settings.log_level = args.log_level
+    try:
+        from confluence_mcp.server import build_server
+
+        server = build_server(settings)
+        if args.transport == "http":
+            log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
+            server.run("streamable-http", host=args.host, port=args.port)
+        elif args.transport == "sse":
+            server.run("sse", host=args.host, port=args.port)
+        else:
+            server.run()
+    finally:
+        if sandbox is not None:
+            sandbox.stop()
+    return 0
+
+
+def _delegate(module_name: str, argv: Sequence[str], prog: str) -> int:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"confluence-mcp {prog}")
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(list(argv))) or 0)
+
+
+def check(args: argparse.Namespace) -> int:
+    import anyio
+
+    from confluence_mcp.check import check_connection, format_report
+    from confluence_mcp.config import load_settings
+
+    settings = load_settings(args.config)
+
+    async def run_check() -> Any:
+        result = check_connection(settings)
+        return await result if inspect.isawaitable(result) else result
+
+    report = anyio.run(run_check)
+    print(format_report(report))
+    return 0 if getattr(report, "ok", False) else 1
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # sandbox and index own their whole argument list.
+    if argv and argv[0] in ("sandbox", "index"):
+        _configure_logging(None)
+        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
+        sys.exit(_delegate(module, argv[1:], argv[0]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *argv])
+    _configure_logging(args.log_level)
+    from confluence_mcp.errors import ConfigError
+
+    try:
+        code = check(args) if args.command == "check" else serve(args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"confluence-mcp: config: {line}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

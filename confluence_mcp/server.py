@@ -1,0 +1,151 @@
+"""The MCP server: registers every tool spec per toolkit, enforces the tool policy, owns the clients.
+
+Policy filter order (fixed): tool group modules → enabled tools (`toolkit.tools`) → read-only mode (write tools
+dropped; the generic request tool stays but refuses non-GET). Only tools that pass are registered, so a hidden
+tool answers exactly like an unknown one, at list time and at call time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+
+from confluence_mcp import __version__
+from confluence_mcp.config import Settings, Toolkit
+from confluence_mcp.errors import ConfigError, ConfluenceMCPError
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime
+from confluence_mcp.tools.registry import ToolFn, ToolSpec, specs_in
+
+__all__ = ["TOOL_MODULES", "all_tool_specs", "build_server", "enabled_specs", "instructions_for"]
+
+log = logging.getLogger(__name__)
+
+# manage is split over several modules; each declares its own specs.
+TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index")
+
+
+def all_tool_specs() -> list[ToolSpec]:
+    """Every spec declared by the tool modules, in module then source order."""
+    specs: list[ToolSpec] = []
+    for short in TOOL_MODULES:
+        name = f"confluence_mcp.tools.{short}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a broken import inside an existing module must surface
+                raise
+            log.debug("tool module %s not present", name)
+            continue
+        specs += specs_in(module)
+    return specs
+
+
+def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
+    """The specs this toolkit exposes; unknown names in `tools` raise ConfigError naming the valid ones."""
+    by_name = {s.name: s for s in specs}
+    chosen = list(specs)
+    if kit.settings.tools is not None:
+        wanted = [t.strip() for t in kit.settings.tools if t.strip()]
+        bare = [t.removeprefix(kit.prefix) if kit.prefix else t for t in wanted]
+        unknown = [t for t, b in zip(wanted, bare, strict=True) if b not in by_name]
+        if unknown:
+            raise ConfigError(
+                f"toolkits.{kit.name}.tools: unknown tool(s) {', '.join(unknown)}; "
+                f"valid names: {', '.join(sorted(by_name))}"
+            )
+        chosen = [s for s in specs if s.name in set(bare)]
+    if kit.settings.read_only:
+        chosen = [s for s in chosen if s.read_only or s.method_dependent]
+    return chosen
+
+
+def _annotations(spec: ToolSpec) -> ToolAnnotations:
+    # Every hint explicit: unset hints read as destructive/open-world on the client side.
+    return ToolAnnotations(
+        title=spec.title,
+        read_only_hint=spec.read_only,
+        destructive_hint=spec.destructive,
+        idempotent_hint=spec.idempotent,
+        open_world_hint=True,
+    )
+
+
+def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
+    """Wrap a tool so calls run bound to one toolkit and our errors reach the model as ToolError text."""
+    fn = spec.fn
+
+    @functools.wraps(fn)
+    async def bound(*args: Any, **kwargs: Any) -> Any:
+        token = CURRENT_TOOLKIT.set(kit_name)
+        try:
+            return await fn(*args, **kwargs)
+        except ConfluenceMCPError as exc:
+            raise ToolError(str(exc)) from exc
+        finally:
+            CURRENT_TOOLKIT.reset(token)
+
+    # The SDK derives the input schema from the signature; keep the original one (annotations resolved).
+    bound.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    return bound
+
+
+def instructions_for(toolkits: list[Toolkit]) -> str:
+    """Short, truthful server instructions built from the configuration."""
+    lines = ["Confluence tools. Search first (results carry ids, excerpts and web URLs), then read pages by id."]
+    for kit in toolkits:
+        scope = ", ".join(kit.allowed_spaces) or "every space the account can read"
+        mode = "read-only" if kit.settings.read_only else "read-write"
+        prefix = f"Tools prefixed '{kit.prefix}': " if kit.prefix else ""
+        lines.append(f"{prefix}{kit.hosting} site, default space {kit.space or '(none)'}, "
+                     f"allowed spaces: {scope}, {mode}.")
+    return "\n".join(lines)
+
+
+def build_server(settings: Settings) -> MCPServer[AppState]:
+    """A fresh MCP server for these settings (no import-time globals); ConfigError on bad policy."""
+    from confluence_mcp.confluence.client import ConfluenceClient
+
+    toolkits = settings.resolved_toolkits()
+    if not toolkits:
+        raise ConfigError("no Confluence site configured: set CONFLUENCE_URL or add [credentials] to the config file")
+    specs = all_tool_specs()
+    plan = [(kit, enabled_specs(kit, specs)) for kit in toolkits]
+
+    @asynccontextmanager
+    async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with AsyncExitStack() as stack:
+            clients: dict[str, ConfluenceClient] = {}
+            kits: dict[str, KitRuntime] = {}
+            for kit in toolkits:
+                # One pooled client per credential; toolkits sharing a credential share its connections.
+                client = clients.get(kit.settings.credential)
+                if client is None:
+                    client = await stack.enter_async_context(ConfluenceClient(kit))
+                    clients[kit.settings.credential] = client
+                kits[kit.name] = KitRuntime(kit, client, settings)
+            yield AppState(settings, kits)
+
+    server: MCPServer[AppState] = MCPServer(
+        "confluence-mcp", version=__version__, instructions=instructions_for(toolkits), lifespan=lifespan,
+        log_level=_sdk_level(settings.log_level),
+    )
+    for kit, kit_specs in plan:
+        for spec in kit_specs:
+            server.add_tool(bind(spec, kit.name), name=f"{kit.prefix}{spec.name}", title=spec.title,
+                            annotations=_annotations(spec), structured_output=True)
+    log.info("registered %d tools for %d toolkit(s)", sum(len(s) for _, s in plan), len(plan))
+    return server
+
+
+def _sdk_level(level: str) -> Any:
+    upper = level.upper()
+    return upper if upper in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"} else "INFO"

@@ -1,0 +1,221 @@
+"""Read tools: a page as markdown (by id, URL or tiny link), a page tree, a page's attachments.
+
+Every read checks the page's space against the toolkit's allowed spaces before anything is returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
+
+import anyio
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from confluence_mcp.errors import BadRequest, NotFound, PolicyError
+from confluence_mcp.tools.context import KitRuntime, current_kit
+from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode, space_key_of
+from confluence_mcp.tools.registry import tool
+
+__all__ = [
+    "get_page_attachments",
+    "get_page_tree",
+    "page_body",
+    "read_page_by_id",
+    "resolve_page_ref",
+    "tiny_code_to_id",
+]
+
+PageRefArg = Annotated[str, Field(min_length=1, max_length=2000,
+                                  description="Page id (digits), a page URL, or a tiny link (/x/...).")]
+_PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
+_TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
+_CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
+
+
+def tiny_code_to_id(code: str) -> str:
+    """Decode a Confluence tiny-link code: URL-safe-ish base64 of the page id, little-endian, trailing A's cut."""
+    text = code.strip().replace("-", "/").replace("_", "+")
+    if not text or not re.fullmatch(r"[A-Za-z0-9+/]+", text):
+        raise BadRequest(f"{code!r} is not a Confluence tiny-link code")
+    text += "A" * (-len(text) % 4)
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"{code!r} is not a Confluence tiny-link code") from exc
+    value = int.from_bytes(raw, "little")
+    if value <= 0:
+        raise BadRequest(f"{code!r} is not a Confluence tiny-link code")
+    return str(value)
+
+
+async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
+    """A page id from a numeric id, a page URL (any Cloud or Server form) or a tiny link."""
+    ref = ref.strip()
+    if ref.isdigit():
+        return ref
+    parts = urlsplit(ref)
+    if parts.scheme and parts.scheme not in ("http", "https"):
+        raise BadRequest(f"Unsupported page reference {ref!r}: give a page id, a page URL or a tiny link.")
+    if parts.netloc:
+        site = urlsplit(kit.client.site_url)
+        if parts.netloc.lower() != site.netloc.lower():
+            raise PolicyError(f"{ref} is not on the configured Confluence site ({site.netloc}).")
+    path = parts.path
+    if match := re.search(r"/pages/(\d+)(?:/|$)", path):
+        return match.group(1)
+    if path.endswith("viewpage.action"):
+        page_ids = parse_qs(parts.query).get("pageId")
+        if page_ids and page_ids[0].isdigit():
+            return page_ids[0]
+    if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path.rstrip("/")):
+        return tiny_code_to_id(match.group(1))
+    if match := re.search(r"/display/(~?[A-Za-z0-9_]+)/([^/]+)$", path):
+        key, title = match.group(1), unquote_plus(match.group(2))
+        kit.require_space(key)
+        found = await kit.client.find_page_by_title(key, title)
+        if not found:
+            raise NotFound(f"No page titled {title!r} in space {key} (from {ref}).")
+        return str(found["id"])
+    raise BadRequest(f"Cannot find a page id in {ref!r}: give digits, a /spaces/KEY/pages/ID URL, "
+                     "a viewpage.action?pageId=N URL, a /display/KEY/Title URL or a /x/ tiny link.")
+
+
+def _link_context(kit: KitRuntime, page_id: str, space: str | None) -> Any:
+    from confluence_mcp.confluence.convert import LinkContext
+
+    site = kit.client.site_url.rstrip("/")
+
+    def page_url(title: str, space_key: str | None) -> str | None:
+        key = space_key or space
+        return f"{site}/display/{key}/{quote(title.replace(' ', '+'), safe='+')}" if key else None
+
+    def attachment_url(filename: str) -> str | None:
+        return f"{site}/download/attachments/{page_id}/{quote(filename)}"
+
+    return LinkContext(space_key=space, page_url=page_url, attachment_url=attachment_url)
+
+
+async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
+    """Read one page (policy-checked) and convert its storage body to markdown."""
+    from confluence_mcp.confluence.convert import storage_to_markdown
+
+    page = await kit.client.get_page(page_id, expand=_PAGE_EXPAND)
+    links = page.get("_links") or {}
+    space = space_key_of(page, links.get("webui"))
+    kit.require_space(space)
+    storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    context = _link_context(kit, str(page["id"]), space)
+    if len(storage) > _CONVERT_IN_THREAD:
+        markdown = await anyio.to_thread.run_sync(lambda: storage_to_markdown(storage, links=context))
+    else:
+        markdown = storage_to_markdown(storage, links=context)
+    labels = [lab.get("name") or lab.get("label") for lab in
+              ((page.get("metadata") or {}).get("labels") or {}).get("results", [])]
+    ancestors = page.get("ancestors") or []
+    return PageBody(
+        id=str(page["id"]), title=page.get("title") or "", space=space,
+        version=(page.get("version") or {}).get("number"), url=kit.client.web_url(links.get("webui")),
+        labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
+        markdown=markdown,
+    )
+
+
+@tool("content", "Read page", read_only=True)
+async def read_page_by_id(page_id: PageRefArg, ctx: Context) -> PageBody:
+    """Read a page as markdown with its title, space, version, labels, parent and web URL. Accepts a page id, a
+    page URL or a tiny link."""
+    kit = current_kit(ctx)
+    return await page_body(kit, await resolve_page_ref(kit, page_id))
+
+
+@tool("content", "Page tree", read_only=True)
+async def get_page_tree(
+    ctx: Context,
+    page_id: Annotated[str | None, Field(description="Root page (id, URL or tiny link); omit to list a space's "
+                                                     "page hierarchy from its top-level pages.")] = None,
+    space: Annotated[str | None, Field(description="Space key when page_id is omitted (default: the toolkit's "
+                                                   "space).")] = None,
+    max_depth: Annotated[int, Field(ge=1, le=20, description="Levels below the root to include.")] = 3,
+) -> PageTree:
+    """The descendants of a page (or the page hierarchy of a space) as a flat list of {id, title, parent_id, depth};
+    depth 1 = children of the root page, or a space's top-level pages."""
+    kit = current_kit(ctx)
+    if page_id:
+        root_id = await resolve_page_ref(kit, page_id)
+        root = await kit.client.get_page(root_id, expand="space,ancestors")
+        key = space_key_of(root)
+        kit.require_space(key)
+        base = len(root.get("ancestors") or [])
+        items = kit.client.descendant_pages(root_id, expand="ancestors", max_items=_TREE_CAP + 1)
+    else:
+        from confluence_mcp.confluence import cql
+
+        key = kit.default_space(space)
+        root_id, base = None, -1
+        items = _space_pages(kit, cql.scoped(None, [key]))
+    nodes: list[TreeNode] = []
+    seen = 0
+    async for content in items:
+        seen += 1
+        if seen > _TREE_CAP:
+            break
+        ancestors = content.get("ancestors") or []
+        depth = len(ancestors) - base
+        if depth <= max_depth:
+            parent = str(ancestors[-1]["id"]) if ancestors else None
+            nodes.append(TreeNode(id=str(content["id"]), title=content.get("title") or "", parent_id=parent,
+                                  depth=depth))
+    nodes.sort(key=lambda n: (n.depth, n.title.lower()))
+    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=seen > _TREE_CAP)
+
+
+async def _space_pages(kit: KitRuntime, query: str) -> Any:
+    """Every page of a space with its ancestors, in a few paginated CQL calls."""
+    cursor: str | None = None
+    fetched = 0
+    while fetched <= _TREE_CAP:
+        page = await kit.client.content_search(query, limit=100, cursor=cursor, expand="ancestors")
+        for content in page.results:
+            fetched += 1
+            yield content
+        cursor = page.next
+        if not cursor or not page.results:
+            return
+
+
+@tool("content", "Page attachments", read_only=True)
+async def get_page_attachments(
+    page_id: PageRefArg,
+    ctx: Context,
+    limit: Annotated[int, Field(ge=1, le=100, description="Attachments per page of results.")] = 25,
+    cursor: Annotated[str | None, Field(description="`next` from a previous call.")] = None,
+    filename: Annotated[str | None, Field(description="Only the attachment with this exact file name.")] = None,
+    media_type: Annotated[str | None, Field(description="Only attachments of this media type, e.g. "
+                                                        "application/pdf.")] = None,
+) -> AttachmentList:
+    """List a page's attachments (metadata and download URLs, no file contents), paginated."""
+    kit = current_kit(ctx)
+    resolved = await resolve_page_ref(kit, page_id)
+    page = await kit.client.get_page(resolved, expand="space")
+    kit.require_space(space_key_of(page))
+    listing = await kit.client.attachments(resolved, limit=limit, cursor=cursor, filename=filename,
+                                           media_type=media_type)
+    return AttachmentList(page_id=resolved, attachments=[_attachment(kit, a) for a in listing.results],
+                          next=listing.next)
+
+
+def _attachment(kit: KitRuntime, item: dict[str, Any]) -> AttachmentInfo:
+    extensions = item.get("extensions") or {}
+    size = extensions.get("fileSize")
+    return AttachmentInfo(
+        id=str(item.get("id")), title=item.get("title") or "",
+        media_type=(item.get("metadata") or {}).get("mediaType") or extensions.get("mediaType"),
+        file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
+        comment=extensions.get("comment") or None,
+        version=(item.get("version") or {}).get("number"),
+        download_url=kit.client.web_url((item.get("_links") or {}).get("download")),
+    )

@@ -1,0 +1,136 @@
+"""The escape hatch: one raw REST request to the configured site, confined to relative paths.
+
+Confinement happens before any request: absolute URLs, `//host`, backslashes and `..` segments (also when
+percent-encoded, at any depth) are refused; methods other than GET are refused in read-only mode. The tool is
+annotated destructive because it can DELETE. It is not confined to the toolkit's allowed spaces: disable it via
+the toolkit's `tools` list when strict space confinement matters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from confluence_mcp.errors import BadRequest, PolicyError
+from confluence_mcp.tools.context import KitRuntime, current_kit
+from confluence_mcp.tools.models import GenericResponse
+from confluence_mcp.tools.registry import tool
+
+__all__ = ["MAX_RESPONSE_CHARS", "confine_path", "execute_generic_confluence", "strip_noise"]
+
+MAX_RESPONSE_CHARS = 40_000
+_METHODS = ("GET", "POST", "PUT", "DELETE")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def confine_path(relative_url: str, site_url: str) -> str:
+    """A safe path relative to the site, or BadRequest/PolicyError explaining why not."""
+    raw = relative_url.strip()
+    decoded = raw
+    for _ in range(4):  # double/triple encoding must not smuggle anything through
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if _SCHEME.match(decoded) or decoded.startswith(("//", "\\")) or "\\" in decoded:
+        raise PolicyError(f"Refused {relative_url!r}: only paths relative to the configured site are allowed "
+                          "(e.g. /rest/api/content/123), not absolute URLs.")
+    if any(seg in ("..", ".") for seg in re.split(r"[/?#]", decoded.split("?", 1)[0])):
+        raise PolicyError(f"Refused {relative_url!r}: '..' or '.' path segments are not allowed.")
+    if re.search(r"[\x00-\x1f\x7f]", decoded):
+        raise BadRequest(f"Refused {relative_url!r}: control characters are not allowed in a path.")
+    path = raw if raw.startswith("/") else "/" + raw
+    # Cloud sites live under /wiki; accept paths written either way.
+    context = "/" + site_url.rstrip("/").split("/", 3)[3] if site_url.count("/") > 2 else ""
+    if context not in ("", "/") and path.startswith(context + "/"):
+        path = path[len(context):]
+    return path
+
+
+def strip_noise(value: Any) -> Any:
+    """Drop `_expandable` and keep only useful `_links` (webui, next, download) everywhere in a JSON value."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == "_expandable":
+                continue
+            if key == "_links" and isinstance(item, dict):
+                kept = {k: v for k, v in item.items() if k in ("webui", "next", "download", "tinyui")}
+                if kept:
+                    out[key] = kept
+                continue
+            out[key] = strip_noise(item)
+        return out
+    if isinstance(value, list):
+        return [strip_noise(v) for v in value]
+    return value
+
+
+def _parse_json_arg(name: str, value: Any) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            return None
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"`{name}` is not valid JSON: {exc}") from exc
+    return value
+
+
+def _truncate(body: Any) -> tuple[Any, bool, str | None]:
+    text = json.dumps(body, ensure_ascii=False)
+    if len(text) <= MAX_RESPONSE_CHARS:
+        return body, False, None
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        results = list(body["results"])
+        total = len(results)
+        while results and len(json.dumps({**body, "results": results}, ensure_ascii=False)) > MAX_RESPONSE_CHARS:
+            results = results[: max(0, len(results) * 3 // 4)]
+        if results:
+            note = (f"Response truncated: showing {len(results)} of {total} results; ask for fewer "
+                    "(limit=...) or page with start/cursor.")
+            return {**body, "results": results}, True, note
+    note = f"Response truncated to {MAX_RESPONSE_CHARS} of {len(text)} characters; narrow the request."
+    return text[:MAX_RESPONSE_CHARS], True, note
+
+
+@tool("generic", "Generic Confluence request", read_only=False, destructive=True, method_dependent=True)
+async def execute_generic_confluence(
+    method: Annotated[str, Field(pattern=r"(?i)^(GET|POST|PUT|DELETE)$", description="HTTP method: GET, POST, "
+                                                                                     "PUT or DELETE.")],
+    relative_url: Annotated[str, Field(min_length=1, max_length=2000, description="Path relative to the site, "
+                                       "e.g. /rest/api/content/123 or /api/v2/pages/123.")],
+    ctx: Context,
+    params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters as an object or JSON "
+                      "string. For non-GET calls without `body`, used as the JSON body (ELITEA behaviour).")
+                      ] = None,
+    body: Annotated[Any, Field(description="JSON body for POST/PUT.")] = None,
+) -> GenericResponse:
+    """Send one raw REST request to the configured Confluence site and return its JSON (noise removed, large
+    responses truncated with a note). Only relative paths; writes are refused in read-only mode."""
+    kit: KitRuntime = current_kit(ctx)
+    verb = method.upper()
+    if verb not in _METHODS:
+        raise BadRequest(f"Method {method!r} is not supported; use one of {', '.join(_METHODS)}.")
+    if verb != "GET" and kit.toolkit.settings.read_only:
+        raise PolicyError(f"Toolkit '{kit.name}' is read-only: {verb} requests are refused; only GET is allowed.")
+    path = confine_path(relative_url, kit.client.site_url)
+    query = _parse_json_arg("params", params)
+    payload = _parse_json_arg("body", body)
+    if verb != "GET" and payload is None and isinstance(query, dict | list):
+        query, payload = None, query
+    if query is not None and not isinstance(query, dict):
+        raise BadRequest("`params` must be a JSON object of query parameters.")
+    response = await kit.client.request(verb, path, params=query, json=payload, api="site")
+    try:
+        parsed: Any = response.json() if response.content else None
+    except ValueError:
+        parsed = response.text
+    shown, truncated, note = _truncate(strip_noise(parsed))
+    return GenericResponse(status=response.status_code, method=verb, url=path, body=shown, truncated=truncated,
+                           note=note)

@@ -1,0 +1,146 @@
+"""Result models shared by the tools: compact, typed, with web-UI URLs (never REST links).
+
+The tools return these pydantic models so clients get `structuredContent` plus an `outputSchema`; the JSON text
+the SDK derives from them carries no `_links`/`_expandable` noise because the models only hold what an agent needs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "AttachmentInfo",
+    "AttachmentList",
+    "GenericResponse",
+    "PageBodies",
+    "PageBody",
+    "PageId",
+    "PageRef",
+    "PageRefList",
+    "PageTree",
+    "SearchHit",
+    "SearchResults",
+    "TreeNode",
+    "clean_excerpt",
+    "space_key_of",
+]
+
+
+class SearchHit(BaseModel):
+    id: str
+    title: str
+    space: str | None = None
+    url: str | None = None
+    excerpt: str = ""
+    last_modified: str | None = None
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHit]
+    next: str | None = Field(None, description="Cursor for the next page; pass it back as `cursor`.")
+    note: str | None = Field(None, description="What was searched when nothing matched.")
+
+
+class PageId(BaseModel):
+    id: str
+    title: str
+    space: str
+    url: str | None = None
+
+
+class PageBody(BaseModel):
+    id: str
+    title: str
+    space: str | None = None
+    version: int | None = None
+    url: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    parent_id: str | None = None
+    markdown: str
+
+
+class PageRef(BaseModel):
+    id: str
+    title: str
+    space: str | None = None
+    url: str | None = None
+
+
+class PageRefList(BaseModel):
+    pages: list[PageRef]
+    next: str | None = None
+    note: str | None = None
+
+
+class PageBodies(BaseModel):
+    pages: list[PageBody]
+    truncated: bool = Field(False, description="True when more pages matched than `max_pages` allows.")
+    note: str | None = None
+
+
+class TreeNode(BaseModel):
+    id: str
+    title: str
+    parent_id: str | None = None
+    depth: int
+
+
+class PageTree(BaseModel):
+    root_id: str | None = None
+    space: str | None = None
+    pages: list[TreeNode]
+    truncated: bool = False
+
+
+class AttachmentInfo(BaseModel):
+    id: str
+    title: str
+    media_type: str | None = None
+    file_size: int | None = None
+    comment: str | None = None
+    version: int | None = None
+    download_url: str | None = None
+
+
+class AttachmentList(BaseModel):
+    page_id: str
+    attachments: list[AttachmentInfo]
+    next: str | None = None
+
+
+class GenericResponse(BaseModel):
+    status: int
+    method: str
+    url: str
+    body: Any = None
+    truncated: bool = False
+    note: str | None = None
+
+
+_HIGHLIGHT = re.compile(r"@@@hl@@@(.*?)@@@endhl@@@", re.DOTALL)
+
+
+def clean_excerpt(raw: str | None, *, max_chars: int = 300) -> str:
+    """Confluence highlight markers become **bold**; stray markers and whitespace runs are removed."""
+    text = _HIGHLIGHT.sub(r"**\1**", raw or "")
+    text = text.replace("@@@hl@@@", "").replace("@@@endhl@@@", "")
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+_SPACE_IN_URL = re.compile(r"/(?:spaces|display)/(~?[A-Za-z0-9_]+)")
+
+
+def space_key_of(content: dict[str, Any], *fallback_urls: str | None) -> str | None:
+    """The space key of a v1 content (expanded `space`), else parsed from a web URL."""
+    space = content.get("space")
+    if isinstance(space, dict) and space.get("key"):
+        return str(space["key"])
+    for url in (*fallback_urls, (content.get("_links") or {}).get("webui")):
+        match = _SPACE_IN_URL.search(url or "")
+        if match:
+            return match.group(1)
+    return None

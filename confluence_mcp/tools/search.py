@@ -1,0 +1,201 @@
+"""Search tools: CQL built only with `confluence_mcp.confluence.cql`, allowed spaces ANDed outside the query.
+
+Results are compact hits (id, title, space, web URL, excerpt, last modified) plus an opaque `next` cursor; no page
+bodies are fetched behind the caller's back except by `get_pages_with_label`, which says so and is capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from pydantic import Field
+
+from confluence_mcp.confluence import cql
+from confluence_mcp.errors import NotFound
+from confluence_mcp.tools.content import page_body
+from confluence_mcp.tools.context import KitRuntime, current_kit
+from confluence_mcp.tools.models import (
+    PageBodies,
+    PageId,
+    PageRef,
+    PageRefList,
+    SearchHit,
+    SearchResults,
+    clean_excerpt,
+    space_key_of,
+)
+from confluence_mcp.tools.registry import tool
+
+__all__ = [
+    "get_page_id_by_title",
+    "get_pages_with_label",
+    "list_pages_with_label",
+    "search_by_title",
+    "search_pages",
+    "site_search",
+]
+
+Query = Annotated[str, Field(min_length=1, max_length=500, description="Words to search for (plain text, not CQL).")]
+Limit = Annotated[int | None, Field(ge=1, le=250, description="Results per page (default: the toolkit's limit, "
+                                                                "capped by its max_pages).")]
+Cursor = Annotated[str | None, Field(description="`next` from a previous call, to get the following page.")]
+Space = Annotated[str | None, Field(description="Space key (a short code like DOCS) to narrow the search; must be "
+                                                "one of the toolkit's allowed spaces.")]
+Label = Annotated[str, Field(min_length=1, max_length=255, description="Label name, e.g. meeting-notes.")]
+
+# Bodies are read one request per page; keep the fan-out polite.
+_BODY_CONCURRENCY = 4
+
+
+def page_size(kit: KitRuntime, limit: int | None) -> int:
+    """The caller's limit, else the toolkit's; never above the toolkit's max_pages."""
+    settings = kit.toolkit.settings
+    return max(1, min(limit or settings.limit, settings.max_pages))
+
+
+def search_scope(kit: KitRuntime, space: str | None) -> tuple[str, ...]:
+    """The spaces a search may touch: the one asked for (policy-checked) or the toolkit's allowed spaces."""
+    if space:
+        return (kit.default_space(space),)
+    if kit.toolkit.allowed_spaces:
+        return kit.toolkit.allowed_spaces
+    return (kit.toolkit.space.upper(),) if kit.toolkit.space else ()
+
+
+def _where(spaces: tuple[str, ...]) -> str:
+    return f"space(s) {', '.join(spaces)}" if spaces else "all spaces the account can read"
+
+
+async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *, limit: int | None,
+                     cursor: str | None, what: str) -> SearchResults:
+    """Run a scoped CQL search and shape the hits; an empty answer says what was searched."""
+    full = cql.scoped(query_cql, spaces)
+    page = await kit.client.search(full, limit=page_size(kit, limit), cursor=cursor)
+    hits = [_hit(kit, item) for item in page.results]
+    hits = [h for h in hits if h is not None]
+    note = None
+    if not hits:
+        note = f"No pages found for {what} in {_where(spaces)}. Try other words, or search_pages for body text."
+    return SearchResults(results=hits, next=page.next, note=note)
+
+
+def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
+    content = item.get("content") or item
+    if not content.get("id"):
+        return None
+    webui = item.get("url") or (content.get("_links") or {}).get("webui")
+    container = (item.get("resultGlobalContainer") or {}).get("displayUrl")
+    return SearchHit(
+        id=str(content["id"]),
+        title=clean_excerpt(item.get("title") or content.get("title") or "", max_chars=500).replace("**", ""),
+        space=space_key_of(content, container, webui),
+        url=kit.client.web_url(webui),
+        excerpt=clean_excerpt(item.get("excerpt")),
+        last_modified=item.get("lastModified"),
+    )
+
+
+@tool("search", "Site search", read_only=True)
+async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
+                      space: Space = None) -> SearchResults:
+    """Relevance-ranked search across the toolkit's allowed spaces (Confluence's site search). Returns ids, titles,
+    excerpts and web URLs; read a hit with read_page_by_id."""
+    kit = current_kit(ctx)
+    # siteSearch is Cloud's UI ranking; Server/Data Center has no such field, so match title or text there.
+    if kit.toolkit.hosting == "cloud":
+        where = cql.text_clause("siteSearch", query)
+    else:
+        where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
+    return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
+                            what=f"{query!r}")
+
+
+@tool("search", "Search pages", read_only=True)
+async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
+                       space: Space = None) -> SearchResults:
+    """Search page titles and body text within the toolkit's space(s). Returns ids, titles, excerpts and web URLs
+    (no bodies); read a hit with read_page_by_id."""
+    kit = current_kit(ctx)
+    where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
+    return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
+                            what=f"title or text {query!r}")
+
+
+@tool("search", "Search by title", read_only=True)
+async def search_by_title(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
+                          space: Space = None) -> SearchResults:
+    """Find pages whose title contains the given words, within the toolkit's space(s)."""
+    kit = current_kit(ctx)
+    return await run_search(kit, cql.text_clause("title", query), search_scope(kit, space), limit=limit,
+                            cursor=cursor, what=f"title {query!r}")
+
+
+@tool("search", "Get page id by title", read_only=True)
+async def get_page_id_by_title(
+    title: Annotated[str, Field(min_length=1, max_length=255, description="Exact page title.")],
+    ctx: Context,
+    space: Annotated[str | None, Field(description="Space key (default: the toolkit's space).")] = None,
+) -> PageId:
+    """Look up a page's id by its exact title in a space (default: the toolkit's space)."""
+    kit = current_kit(ctx)
+    key = kit.default_space(space)
+    found = await kit.client.find_page_by_title(key, title)
+    if not found:
+        raise NotFound(f"No page titled {title!r} in space {key}. Titles must match exactly; "
+                       "use search_by_title to find similar titles.")
+    return PageId(id=str(found["id"]), title=found.get("title") or title, space=key,
+                  url=kit.client.web_url((found.get("_links") or {}).get("webui")))
+
+
+def _label_cql(label: str) -> str:
+    return cql.clause("label", "=", label.strip())
+
+
+@tool("search", "List pages with label", read_only=True)
+async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None, cursor: Cursor = None,
+                                space: Space = None) -> PageRefList:
+    """List ids and titles (no bodies) of pages carrying a label, within the toolkit's space(s)."""
+    kit = current_kit(ctx)
+    spaces = search_scope(kit, space)
+    page = await kit.client.content_search(cql.scoped(_label_cql(label), spaces), limit=page_size(kit, limit),
+                                           cursor=cursor, expand="space")
+    refs = [_ref(kit, c) for c in page.results]
+    note = None if refs else f"No pages labelled {label!r} in {_where(spaces)}."
+    return PageRefList(pages=refs, next=page.next, note=note)
+
+
+@tool("search", "Get pages with label", read_only=True)
+async def get_pages_with_label(
+    label: Label, ctx: Context, space: Space = None,
+    max_pages: Annotated[int | None, Field(ge=1, le=100, description="How many pages to return with bodies "
+                                                                    "(default and cap: the toolkit's max_pages).")
+                         ] = None,
+) -> PageBodies:
+    """Read the pages carrying a label, bodies included as markdown (capped at the toolkit's max_pages). Use
+    list_pages_with_label when titles are enough."""
+    kit = current_kit(ctx)
+    spaces = search_scope(kit, space)
+    cap = min(max_pages or kit.toolkit.settings.max_pages, kit.toolkit.settings.max_pages)
+    page = await kit.client.content_search(cql.scoped(_label_cql(label), spaces), limit=cap + 1)
+    ids = [str(c["id"]) for c in page.results if c.get("id")]
+    truncated = len(ids) > cap or page.next is not None
+    ids = ids[:cap]
+    gate = asyncio.Semaphore(_BODY_CONCURRENCY)
+
+    async def read(page_id: str) -> Any:
+        async with gate:
+            return await page_body(kit, page_id)
+
+    bodies = await asyncio.gather(*(read(i) for i in ids))
+    note = None if bodies else f"No pages labelled {label!r} in {_where(spaces)}."
+    if truncated:
+        note = f"Showing the first {cap} pages; more carry this label (see list_pages_with_label)."
+    return PageBodies(pages=list(bodies), truncated=truncated, note=note)
+
+
+def _ref(kit: KitRuntime, content: dict[str, Any]) -> PageRef:
+    webui = (content.get("_links") or {}).get("webui")
+    return PageRef(id=str(content["id"]), title=content.get("title") or "", space=space_key_of(content, webui),
+                   url=kit.client.web_url(webui))
