@@ -1,0 +1,280 @@
+"""Markdown → Confluence storage.
+
+markdown-it parses (CommonMark + GFM tables and strikethrough, raw HTML disabled so any tag in the input stays
+text); we render its syntax tree to storage ourselves, so every character of user text goes through one escape
+function and only the placeholders defined in `links` can produce raw storage, after validation.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from .links import (
+    ATTACHMENT_SCHEME,
+    PAGE_SCHEME,
+    STORAGE_FENCE,
+    STORAGE_SCHEME,
+    USER_SCHEMES,
+    LinkContext,
+    decode_inline_storage,
+    parse_page_reference,
+)
+from .xhtml import StorageParseError, escape_attribute, escape_text, validate_storage
+
+__all__ = ["ADMONITION_MACROS", "markdown_to_storage", "render_markdown"]
+
+# GitHub admonition kind -> Confluence macro. Reading uses the first four (a bijection); CAUTION and INFO are
+# accepted aliases when writing.
+ADMONITION_MACROS = {"NOTE": "info", "TIP": "tip", "IMPORTANT": "note", "WARNING": "warning",
+                     "CAUTION": "warning", "INFO": "info"}
+EXPAND_KIND = "EXPAND"  # > [!EXPAND] Title  ⇄  expand macro
+_ADMONITION_LINE = re.compile(r"^\[!([A-Za-z]+)\][ \t]*([^\n]*)(?:\n|$)")
+_TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
+_ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_STRIKE_SPAN = '<span style="text-decoration: line-through;">'
+
+_parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> str:
+    """Convert markdown to well-formed Confluence storage XHTML."""
+    storage, _ = render_markdown(markdown, links=links)
+    return storage
+
+
+def render_markdown(markdown: str, *, links: LinkContext | None = None, first_task_id: int = 1) -> tuple[str, int]:
+    """Render markdown; returns the storage and the next free task id (tasks are numbered in page order)."""
+    renderer = _StorageRenderer(links or LinkContext(), first_task_id)
+    tree = SyntaxTreeNode(_parser.parse(markdown))
+    return renderer.blocks(tree.children), renderer.next_task_id
+
+
+def _macro(name: str, parameters: dict[str, str], body: str = "", *, plain_body: str | None = None) -> str:
+    parts = [f'<ac:structured-macro ac:name="{escape_attribute(name)}" ac:schema-version="1">']
+    parts += [f'<ac:parameter ac:name="{escape_attribute(key)}">{escape_text(value)}</ac:parameter>'
+              for key, value in parameters.items()]
+    if plain_body is not None:
+        parts.append("<ac:plain-text-body><![CDATA[" + plain_body.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+                     "</ac:plain-text-body>")
+    else:
+        parts.append(f"<ac:rich-text-body>{body}</ac:rich-text-body>")
+    parts.append("</ac:structured-macro>")
+    return "".join(parts)
+
+
+def _plain_text(node: SyntaxTreeNode) -> str:
+    """The text of an inline subtree with formatting dropped (for labels and titles)."""
+    if node.type in ("text", "code_inline"):
+        return node.content
+    if node.type in ("softbreak", "hardbreak"):
+        return " "
+    if node.type == "image":
+        return node.content
+    return "".join(_plain_text(child) for child in node.children)
+
+
+class _StorageRenderer:
+    def __init__(self, links: LinkContext, first_task_id: int) -> None:
+        self.links = links
+        self.next_task_id = first_task_id
+
+    # ---- blocks -------------------------------------------------------------------------------------------
+    def blocks(self, nodes: list[SyntaxTreeNode]) -> str:
+        return "".join(self.block(node) for node in nodes)
+
+    def block(self, node: SyntaxTreeNode) -> str:
+        kind = node.type
+        if kind == "paragraph":
+            content = self.inline_children(node)
+            return content if node.hidden else f"<p>{content}</p>"
+        if kind == "heading":
+            return f"<{node.tag}>{self.inline_children(node)}</{node.tag}>"
+        if kind == "fence":
+            return self.fence(node.info.strip(), node.content)
+        if kind == "code_block":
+            return _macro("code", {}, plain_body=node.content.rstrip("\n"))
+        if kind == "hr":
+            return "<hr/>"
+        if kind == "blockquote":
+            return self.blockquote(node)
+        if kind == "bullet_list":
+            return self.task_list(node) if self.is_task_list(node) else f"<ul>{self.list_items(node)}</ul>"
+        if kind == "ordered_list":
+            start = node.attrs.get("start")
+            start_attribute = f' start="{start}"' if start not in (None, 1, "1") else ""
+            return f"<ol{start_attribute}>{self.list_items(node)}</ol>"
+        if kind == "table":
+            return self.table(node)
+        if kind == "inline":
+            return self.inline_children(node)
+        return self.blocks(node.children)  # unknown container: keep its content
+
+    def fence(self, info: str, content: str) -> str:
+        words = info.split()
+        language = words[0] if words else ""
+        if language == STORAGE_FENCE:
+            raw = content.rstrip("\n")
+            try:
+                validate_storage(raw, strict=True)
+            except StorageParseError:
+                return _macro("code", {}, plain_body=raw)  # shown as text, never trusted as markup
+            return raw
+        return _macro("code", {"language": language} if language else {}, plain_body=content.rstrip("\n"))
+
+    def blockquote(self, node: SyntaxTreeNode) -> str:
+        children = list(node.children)
+        first = children[0] if children else None
+        if first is not None and first.type == "paragraph" and first.children:
+            inline = first.children[0]
+            match = _ADMONITION_LINE.match(inline.content)
+            kind = match.group(1).upper() if match else ""
+            if match and (kind in ADMONITION_MACROS or kind == EXPAND_KIND):
+                title = match.group(2).strip()
+                rest = inline.content[match.end() :]
+                body = self.markdown_fragment(rest) + self.blocks(children[1:])
+                macro = ADMONITION_MACROS.get(kind, "expand")
+                return _macro(macro, {"title": title} if title else {}, body)
+        return f"<blockquote>{self.blocks(children)}</blockquote>"
+
+    def markdown_fragment(self, markdown: str) -> str:
+        if not markdown.strip():
+            return ""
+        renderer = _StorageRenderer(self.links, self.next_task_id)
+        storage = renderer.blocks(SyntaxTreeNode(_parser.parse(markdown)).children)
+        self.next_task_id = renderer.next_task_id
+        return storage
+
+    def list_items(self, node: SyntaxTreeNode) -> str:
+        return "".join(f"<li>{self.blocks(item.children)}</li>" for item in node.children)
+
+    @staticmethod
+    def task_marker(item: SyntaxTreeNode) -> re.Match[str] | None:
+        first = item.children[0] if item.children else None
+        if first is None or first.type != "paragraph" or not first.children:
+            return None
+        return _TASK_MARKER.match(first.children[0].content)
+
+    def is_task_list(self, node: SyntaxTreeNode) -> bool:
+        return bool(node.children) and all(self.task_marker(item) for item in node.children)
+
+    def task_list(self, node: SyntaxTreeNode) -> str:
+        tasks = []
+        for item in node.children:
+            marker = self.task_marker(item)
+            assert marker is not None
+            status = "incomplete" if marker.group(1) == " " else "complete"
+            paragraph = item.children[0]
+            text = paragraph.children[0].content[marker.end() :]
+            task_id = self.next_task_id
+            self.next_task_id += 1
+            body = self.inline_markdown(text) + self.blocks(item.children[1:])
+            tasks.append(f"<ac:task><ac:task-id>{task_id}</ac:task-id><ac:task-status>{status}</ac:task-status>"
+                         f"<ac:task-body>{body}</ac:task-body></ac:task>")
+        return f"<ac:task-list>{''.join(tasks)}</ac:task-list>"
+
+    def inline_markdown(self, markdown: str) -> str:
+        tokens = _parser.parseInline(markdown)
+        return self.inline_children(SyntaxTreeNode(tokens).children[0]) if tokens else ""
+
+    def table(self, node: SyntaxTreeNode) -> str:
+        rows = []
+        for section in node.children:  # thead / tbody
+            for row in section.children:
+                cells = "".join(f"<{cell.tag}>{self.inline_children(cell)}</{cell.tag}>" for cell in row.children)
+                rows.append(f"<tr>{cells}</tr>")
+        return f"<table><tbody>{''.join(rows)}</tbody></table>"
+
+    # ---- inline -------------------------------------------------------------------------------------------
+    def inline_children(self, node: SyntaxTreeNode) -> str:
+        return "".join(self.inline(child) for child in node.children)
+
+    def inline(self, node: SyntaxTreeNode) -> str:
+        kind = node.type
+        if kind == "inline":
+            return self.inline_children(node)
+        if kind == "text":
+            return escape_text(node.content)
+        if kind == "softbreak":
+            return "\n"
+        if kind == "hardbreak":
+            return "<br/>"
+        if kind == "code_inline":
+            return f"<code>{escape_text(node.content)}</code>"
+        if kind == "strong":
+            return f"<strong>{self.inline_children(node)}</strong>"
+        if kind == "em":
+            return f"<em>{self.inline_children(node)}</em>"
+        if kind == "s":
+            return f"{_STRIKE_SPAN}{self.inline_children(node)}</span>"
+        if kind == "link":
+            return self.link(node)
+        if kind == "image":
+            return self.image(node)
+        return self.inline_children(node)
+
+    def link(self, node: SyntaxTreeNode) -> str:
+        href = str(node.attrs.get("href", ""))
+        label = _plain_text(node)
+        if href.startswith(STORAGE_SCHEME):
+            raw = decode_inline_storage(href)
+            if raw is not None:
+                try:
+                    validate_storage(raw, strict=True)
+                    return raw
+                except StorageParseError:
+                    pass
+            return escape_text(f"[{label}]({href})")  # a broken placeholder stays visible as text
+        if href.startswith(PAGE_SCHEME):
+            reference = parse_page_reference(href)
+            if reference is not None:
+                return self.page_link(node, *reference)
+        for scheme, attribute in USER_SCHEMES.items():
+            if href.startswith(scheme) and len(href) > len(scheme):
+                user = escape_attribute(unquote(href[len(scheme) :]))
+                return f'<ac:link><ri:user {attribute}="{user}"/></ac:link>'
+        if href.startswith(ATTACHMENT_SCHEME) and len(href) > len(ATTACHMENT_SCHEME):
+            filename = unquote(href[len(ATTACHMENT_SCHEME) :])
+            body = self.link_body(node, label, filename)
+            return f'<ac:link><ri:attachment ri:filename="{escape_attribute(filename)}"/>{body}</ac:link>'
+        if href.startswith("#") and len(href) > 1:
+            anchor = escape_attribute(unquote(href[1:]))
+            return f'<ac:link ac:anchor="{anchor}">{self.link_body(node, label, None)}</ac:link>'
+        if self.links.page_from_url is not None and _ABSOLUTE_URL.match(href):
+            reference = self.links.page_from_url(href)
+            if reference is not None:
+                return self.page_link(node, *reference)
+        return f'<a href="{escape_attribute(href)}">{self.inline_children(node)}</a>'
+
+    def link_body(self, node: SyntaxTreeNode, label: str, default_label: str | None) -> str:
+        """Link text: omitted when it equals the target's own name, plain CDATA if unformatted, else rich."""
+        if label == default_label:
+            return ""
+        if all(child.type == "text" for child in node.children):
+            cdata = label.replace("]]>", "]]]]><![CDATA[>")
+            return f"<ac:plain-text-link-body><![CDATA[{cdata}]]></ac:plain-text-link-body>"
+        return f"<ac:link-body>{self.inline_children(node)}</ac:link-body>"
+
+    def page_link(self, node: SyntaxTreeNode, title: str, space: str | None) -> str:
+        in_other_space = space and space != self.links.space_key
+        space_attribute = f' ri:space-key="{escape_attribute(space)}"' if in_other_space else ""
+        body = self.link_body(node, _plain_text(node), title)
+        return f'<ac:link><ri:page ri:content-title="{escape_attribute(title)}"{space_attribute}/>{body}</ac:link>'
+
+    def image(self, node: SyntaxTreeNode) -> str:
+        src = str(node.attrs.get("src", ""))
+        alt = _plain_text(node)
+        alt_attribute = f' ac:alt="{escape_attribute(alt)}"' if alt else ""
+        if src.startswith(ATTACHMENT_SCHEME):
+            src = src[len(ATTACHMENT_SCHEME) :]
+        elif _ABSOLUTE_URL.match(src):
+            if not src.lower().startswith(("http:", "https:")):
+                return escape_text(f"![{alt}]({src})")
+            return f'<ac:image{alt_attribute}><ri:url ri:value="{escape_attribute(src)}"/></ac:image>'
+        filename = unquote(src)
+        if not filename:
+            return escape_text(f"![{alt}]()")
+        return f'<ac:image{alt_attribute}><ri:attachment ri:filename="{escape_attribute(filename)}"/></ac:image>'

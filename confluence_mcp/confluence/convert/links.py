@@ -1,0 +1,68 @@
+"""How converted documents refer to pages, users and attachments, and the markdown URL schemes we define."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, unquote
+
+__all__ = [
+    "ATTACHMENT_SCHEME",
+    "PAGE_SCHEME",
+    "STORAGE_FENCE",
+    "STORAGE_SCHEME",
+    "USER_SCHEMES",
+    "LinkContext",
+    "decode_inline_storage",
+    "encode_inline_storage",
+    "page_reference",
+    "parse_page_reference",
+]
+
+STORAGE_FENCE = "confluence-storage"  # ```confluence-storage <what>``` block carrying raw storage
+STORAGE_SCHEME = "confluence-storage:"  # [label](confluence-storage:<base64url of storage>) inline element
+PAGE_SCHEME = "confluence-page:"  # [label](confluence-page:SPACE/Title) when no page URL is available
+ATTACHMENT_SCHEME = "confluence-attachment:"  # [label](confluence-attachment:file.pdf)
+# Mentions: [@Name](confluence-user:<account id>) (Cloud), confluence-userkey: / confluence-username: (DC).
+USER_SCHEMES = {"confluence-user:": "ri:account-id", "confluence-userkey:": "ri:userkey",
+                "confluence-username:": "ri:username"}
+
+
+@dataclass
+class LinkContext:
+    """Callbacks resolving references between storage and markdown; each one is optional."""
+
+    space_key: str | None = None
+    page_url: Callable[[str, str | None], str | None] | None = None  # (title, space) -> web URL
+    page_from_url: Callable[[str], tuple[str, str | None] | None] | None = None  # web URL -> (title, space)
+    user_name: Callable[[str], str | None] | None = None  # account id / user key -> display name
+    attachment_url: Callable[[str], str | None] | None = None  # file name -> download URL
+
+
+def encode_inline_storage(storage: str) -> str:
+    return STORAGE_SCHEME + base64.urlsafe_b64encode(storage.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def decode_inline_storage(href: str) -> str | None:
+    """The storage carried by a `confluence-storage:` link, or None when it is not valid base64/UTF-8."""
+    payload = href[len(STORAGE_SCHEME) :].strip()
+    try:
+        return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def page_reference(title: str, space: str | None) -> str:
+    encoded_title = quote(title, safe="")
+    return f"{PAGE_SCHEME}{quote(space, safe='')}/{encoded_title}" if space else f"{PAGE_SCHEME}{encoded_title}"
+
+
+def parse_page_reference(href: str) -> tuple[str, str | None] | None:
+    rest = href[len(PAGE_SCHEME) :]
+    space, _, title = rest.rpartition("/") if "/" in rest else ("", "", rest)
+    title = unquote(title)
+    if not title:
+        return None
+    return title, unquote(space) or None

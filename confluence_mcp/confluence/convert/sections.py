@@ -1,0 +1,58 @@
+"""Replace the content under one heading, leaving every other byte of the storage untouched."""
+
+from __future__ import annotations
+
+import re
+from xml.etree.ElementTree import Element
+
+from .xhtml import top_level_nodes
+
+__all__ = ["SectionNotFound", "list_headings", "replace_section"]
+
+_HEADING = re.compile(r"^h([1-6])$")
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SectionNotFound(ValueError):
+    """No heading with the requested text; the message lists the headings that exist."""
+
+    def __init__(self, heading: str, available: list[str]) -> None:
+        self.heading, self.available = heading, available
+        listing = ", ".join(repr(title) for title in available) or "none"
+        super().__init__(f"No section with heading {heading!r}. Available headings: {listing}")
+
+
+def _heading_text(element: Element) -> str:
+    return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
+
+
+def _heading_level(element: Element) -> int | None:
+    match = _HEADING.match(element.tag) if isinstance(element.tag, str) else None
+    return int(match.group(1)) if match else None
+
+
+def list_headings(storage: str) -> list[str]:
+    """Texts of the top-level headings, in order."""
+    nodes, _ = top_level_nodes(storage)
+    return [_heading_text(node.element) for node in nodes if _heading_level(node.element)]
+
+
+def replace_section(storage: str, heading: str, new_storage: str) -> str:
+    """Replace what follows the heading `heading` up to the next heading of the same or higher level.
+
+    The match is case-insensitive on whitespace-trimmed text; the heading itself is kept.
+    """
+    nodes, body = top_level_nodes(storage)
+    wanted = _WHITESPACE.sub(" ", heading).strip().casefold()
+    for index, node in enumerate(nodes):
+        level = _heading_level(node.element)
+        if level is None or _heading_text(node.element).casefold() != wanted:
+            continue
+        end = len(body)
+        for following in nodes[index + 1 :]:
+            following_level = _heading_level(following.element)
+            if following_level is not None and following_level <= level:
+                end = following.start
+                break
+        return (body[: node.end] + new_storage.encode("utf-8") + body[end:]).decode("utf-8")
+    raise SectionNotFound(heading, list_headings(storage))
