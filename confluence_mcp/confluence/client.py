@@ -19,7 +19,7 @@ from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.http import HttpCore
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
-from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
 
@@ -94,6 +94,19 @@ class ConfluenceClient:
                 return
             seen.add(link)
             body = await self._get_link(link)
+
+    async def probe(self, url: str, *, params: dict[str, Any] | None = None) -> int | None:
+        """HTTP status of a GET on a same-site URL (no exception for error statuses); None when unreachable."""
+        link = self.urls.origin_relative(url)
+        if link is None:
+            raise PolicyError(f"Refusing to probe {url!r}: not on the Confluence site {self.urls.origin}.")
+        try:
+            response = await self._core.send("GET", self.urls.absolute(link), params=_clean(params))
+        except ConfluenceHTTPError as exc:
+            return exc.status
+        except ConfluenceError:
+            return None
+        return response.status_code
 
     def web_url(self, webui: str | None) -> str | None:
         """Absolute web-UI URL from a `_links.webui` value (relative to site_url)."""
