@@ -1,0 +1,86 @@
+"""Text analysis shared by indexing, querying and excerpts: tokenise, drop stopwords, stem.
+
+Tokens are runs of letters/digits (punctuation and `_` split words), lower-cased. Stopwords and single letters keep
+their position (so phrases still line up) but are not indexed. The stemmer is deliberately light and, above all,
+consistent: the same rules run on documents and queries, so "leave", "leaves" and "leaving" meet at "leav", and
+"policies"/"policy" at "policy".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+__all__ = ["STOPWORDS", "TOKEN", "analyze", "iter_token_spans", "stem", "term_of"]
+
+TOKEN = re.compile(r"[^\W_]+")
+
+_STOPWORD_TEXT = """
+    a an and are as at be but by for if in into is it no not of on or such that the their then there these
+    they this to was will with i me my we our you your he she him her his its them what which who whom do does
+    did am been being have has had having from up down out off over under again further than too very can
+    just should now were so s t
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+_VOWELS = frozenset("aeiouy")
+_KEEP_S_ENDINGS = ("ss", "us", "is")
+
+
+def _has_vowel(text: str) -> bool:
+    return any(char in _VOWELS for char in text)
+
+
+def _strip_plural(word: str) -> str:
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("sses"):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(_KEEP_S_ENDINGS):
+        return word[:-1]
+    return word
+
+
+def _strip_derivation(word: str) -> str:
+    for suffix, min_stem in (("ing", 3), ("ed", 3), ("ly", 4)):
+        if word.endswith(suffix):
+            root = word[: -len(suffix)]
+            if len(root) >= min_stem and _has_vowel(root):
+                return root
+    return word
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: plurals, -ing, -ed, -ly, a final -e, then a doubled final consonant."""
+    if len(word) < 3 or not word.isalpha():
+        return word
+    root = _strip_derivation(_strip_plural(word))
+    if root.endswith("e") and len(root) > 2:
+        root = root[:-1]
+    if len(root) > 2 and root[-1] == root[-2] and root[-1] not in _VOWELS:
+        root = root[:-1]
+    return root
+
+
+_STEM_CACHE: dict[str, str] = {}
+
+
+def term_of(token: str) -> str:
+    """The index term for one lower-cased token, or "" for a stopword/single letter."""
+    cached = _STEM_CACHE.get(token)
+    if cached is None:
+        cached = "" if token in STOPWORDS or (len(token) == 1 and token.isalpha()) else stem(token)
+        if len(_STEM_CACHE) < 500_000:
+            _STEM_CACHE[token] = cached
+    return cached
+
+
+def analyze(text: str) -> list[str]:
+    """The index terms of `text` by position ("" where a stopword sits)."""
+    return [term_of(token) for token in TOKEN.findall(text.lower())]
+
+
+def iter_token_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, lower-cased token) for every token of `text`, for excerpts and highlighting."""
+    for match in TOKEN.finditer(text):
+        yield match.start(), match.end(), match.group().lower()
