@@ -259,8 +259,8 @@ class _StorageRenderer:
         return f"<ac:link-body>{self.inline_children(node)}</ac:link-body>"
 
     def page_link(self, node: SyntaxTreeNode, title: str, space: str | None) -> str:
-        in_other_space = space and space != self.links.space_key
-        space_attribute = f' ri:space-key="{escape_attribute(space)}"' if in_other_space else ""
+        in_other_space = space is not None and space != self.links.space_key
+        space_attribute = f' ri:space-key="{escape_attribute(space)}"' if space and in_other_space else ""
         body = self.link_body(node, _plain_text(node), title)
         return f'<ac:link><ri:page ri:content-title="{escape_attribute(title)}"{space_attribute}/>{body}</ac:link>'
 

@@ -1,14 +1,355 @@
-"""Storage → markdown (placeholder version; replaced by the full converter)."""
+"""Storage → markdown that an LLM can read and that writes back to the same storage.
+
+Each top-level block is converted to natural markdown, then checked: rendering that markdown back with
+`render_markdown` must give canonically identical storage. When it does not (an element or attribute markdown
+cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Inline elements
+with no markdown form become `[label](confluence-storage:<base64>)` links. Standard HTML goes through markdownify;
+Confluence elements are pre-rendered to markdown and passed through it as `<x-md>` stand-ins.
+"""
 
 from __future__ import annotations
 
-from markdownify import markdownify
+import re
+from typing import Any
+from xml.etree.ElementTree import Element
 
-from .links import LinkContext
-from .xhtml import inner_xml, parse_fragment
+from markdownify import MarkdownConverter
 
-__all__ = ["storage_to_markdown"]
+from .from_markdown import EXPAND_KIND, render_markdown
+from .links import (
+    ATTACHMENT_SCHEME,
+    STORAGE_FENCE,
+    USER_SCHEMES,
+    LinkContext,
+    encode_inline_storage,
+    page_reference,
+)
+from .xhtml import StorageParseError, canonicalize, escape_attribute, escape_text, outer_xml, parse_fragment
+
+__all__ = ["escape_markdown", "storage_to_markdown"]
+
+ADMONITION_KINDS = {"info": "NOTE", "tip": "TIP", "note": "IMPORTANT", "warning": "WARNING"}
+_STANDARD_INLINE = frozenset({"strong", "em", "code", "br", "a"})
+_STANDARD_BLOCK = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr",
+                             "table", "tbody", "thead", "tr", "th", "td"})
+_STRIKE_STYLE = "text-decoration: line-through;"
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_ENTITY_LIKE = re.compile(r"&(#?[A-Za-z0-9]+;)")
+_LINE_START_SPECIAL = re.compile(r"^(\s*)([#>+=-]|\d+[.)])(?=\s|$)", re.MULTILINE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape text so markdown-it reads it back literally."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _ENTITY_LIKE.sub(r"\\&\1", text)
+    return _LINE_START_SPECIAL.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+
+
+def _label(text: str) -> str:
+    return escape_markdown(_WHITESPACE.sub(" ", text).strip())
+
+
+def _element_text(element: Element) -> str:
+    return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
+
+
+def _parameters(macro: Element) -> dict[str, str]:
+    return {p.get("ac:name", ""): "".join(p.itertext()) for p in macro if p.tag == "ac:parameter"}
+
+
+def _child(element: Element, tag: str) -> Element | None:
+    return next((child for child in element if child.tag == tag), None)
+
+
+class _Converter(MarkdownConverter):
+    """markdownify with our escaping and pass-through of pre-rendered Confluence elements."""
+
+    def __init__(self, rendered: list[str], **options: Any) -> None:
+        super().__init__(heading_style="ATX", strong_em_symbol="*", escape_underscores=False,
+                         escape_asterisks=False, **options)
+        self.rendered = rendered
+
+    def escape(self, text: str, parent_tags: set[str]) -> str:
+        return escape_markdown(text) if text else ""
+
+    def convert_x_md(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return self.rendered[int(el["data-i"])]
+
+    def convert_x_mdblock(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return "\n\n" + self.rendered[int(el["data-i"])] + "\n\n"
+
+
+class _MarkdownWriter:
+    def __init__(self, links: LinkContext) -> None:
+        self.links = links
+        self.task_id = 1
+
+    # ---- blocks with round-trip verification --------------------------------------------------------------
+    def blocks(self, container: Element) -> str:
+        """Markdown for the children of `container`, block by block, each verified to round-trip."""
+        pieces: list[str] = []
+        previous_list = ""
+        for node in self.block_nodes(container):
+            start_task = self.task_id
+            kind = node.tag if isinstance(node.tag, str) else ""
+            bullet = "*" if previous_list == "-" and kind in ("ul", "ac:task-list", "ol") else "-"
+            try:
+                markdown = self.block(node, bullet)
+            except (ValueError, KeyError, IndexError):
+                markdown = None
+            if markdown is not None and self.round_trips(markdown, node, start_task):
+                pieces.append(markdown)
+                previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
+            else:
+                self.task_id = start_task
+                pieces.append(self.storage_fence(node))
+                previous_list = ""
+        return "\n\n".join(piece for piece in pieces if piece)
+
+    @staticmethod
+    def block_nodes(container: Element) -> list[Element]:
+        """Top-level elements; loose text or inline runs between them are wrapped as their own nodes."""
+        nodes: list[Element] = []
+        if container.text and container.text.strip():
+            nodes.append(_text_node(container.text))
+        for child in container:
+            nodes.append(child)
+            if child.tail and child.tail.strip():
+                nodes.append(_text_node(child.tail))
+        return nodes
+
+    def round_trips(self, markdown: str, node: Element, start_task: int) -> bool:
+        end_task = self.task_id
+        try:
+            storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
+            return next_task == end_task and canonicalize(storage) == canonicalize(_storage_of(node))
+        except StorageParseError:
+            return False
+
+    @staticmethod
+    def storage_fence(node: Element) -> str:
+        storage = _storage_of(node)
+        what = node.tag if isinstance(node.tag, str) else "comment"
+        if what == "ac:structured-macro":
+            what = f"macro={node.get('ac:name', '')}"
+        fence = "```"
+        while fence in storage:
+            fence += "`"
+        return f"{fence}{STORAGE_FENCE} {what}\n{storage}\n{fence}"
+
+    def block(self, node: Element, bullet: str) -> str | None:
+        tag = node.tag
+        if tag == "ac:structured-macro":
+            return self.block_macro(node)
+        if tag == "ac:task-list":
+            return self.task_list(node, bullet)
+        if tag in _STANDARD_BLOCK:
+            return self.markdownify(node, bullet)
+        return None
+
+    def block_macro(self, macro: Element) -> str | None:
+        name = macro.get("ac:name", "")
+        parameters = _parameters(macro)
+        if name == "code":
+            body = _child(macro, "ac:plain-text-body")
+            if body is None or set(parameters) - {"language"}:
+                return None
+            code = body.text or ""
+            fence = "```"
+            while fence in code:
+                fence += "`"
+            return f"{fence}{parameters.get('language', '')}\n{code}\n{fence}"
+        kind = ADMONITION_KINDS.get(name) or (EXPAND_KIND if name == "expand" else None)
+        body = _child(macro, "ac:rich-text-body")
+        if kind is None or body is None or set(parameters) - {"title"}:
+            return None
+        title = parameters.get("title", "")
+        inner = self.blocks(body)
+        quoted = "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
+        header = f"> [!{kind}] {title}".rstrip()
+        return f"{header}\n>\n{quoted}" if inner else header
+
+    def task_list(self, node: Element, bullet: str) -> str | None:
+        lines = []
+        for task in node:
+            status, body = _child(task, "ac:task-status"), _child(task, "ac:task-body")
+            if task.tag != "ac:task" or status is None or body is None:
+                return None
+            self.task_id += 1
+            mark = "x" if (status.text or "").strip() == "complete" else " "
+            text = self.inline_markdown(body)
+            lines.append(f"{bullet} [{mark}] {text}".rstrip())
+        return "\n".join(lines)
+
+    # ---- standard HTML via markdownify ----------------------------------------------------------------------
+    def markdownify(self, node: Element, bullet: str) -> str:
+        rendered: list[str] = []
+        html = self.to_html(node, rendered)
+        converter = _Converter(rendered, bullets=bullet)
+        return str(converter.convert(html)).strip("\n")
+
+    def inline_markdown(self, container: Element) -> str:
+        rendered: list[str] = []
+        html = "<span>" + self.children_html(container, rendered) + "</span>"
+        return str(_Converter(rendered).convert(html)).strip()
+
+    def children_html(self, element: Element, rendered: list[str]) -> str:
+        parts = [escape_text(element.text or "")]
+        for child in element:
+            parts.append(self.to_html(child, rendered))
+            parts.append(escape_text(child.tail or ""))
+        return "".join(parts)
+
+    def to_html(self, element: Element, rendered: list[str]) -> str:
+        tag = element.tag
+        if not isinstance(tag, str):
+            return self.stand_in(self.inline_placeholder(element), rendered)
+        natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
+        if tag == "span" and element.attrib == {"style": _STRIKE_STYLE}:
+            return f"<del>{self.children_html(element, rendered)}</del>"
+        if (tag == "a" and set(element.attrib) != {"href"}) or (tag == "a" and element.get("href", "#")[:1] == "#"):
+            natural = False
+        if natural and tag not in ("a", "ol") and element.attrib:
+            natural = False
+        if tag == "ol" and set(element.attrib) - {"start"}:
+            natural = False
+        if natural:
+            attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in element.attrib.items())
+            return f"<{tag}{attributes}>{self.children_html(element, rendered)}</{tag}>"
+        if tag in ("ac:structured-macro", "ac:task-list"):
+            markdown = self.block(element, "-")
+            return self.stand_in(markdown or self.storage_fence(element), rendered, block=True)
+        return self.stand_in(self.inline_element(element), rendered)
+
+    @staticmethod
+    def stand_in(markdown: str, rendered: list[str], *, block: bool = False) -> str:
+        rendered.append(markdown)
+        tag = "x-mdblock" if block else "x-md"
+        return f'<{tag} data-i="{len(rendered) - 1}"></{tag}>'
+
+    # ---- Confluence inline elements -------------------------------------------------------------------------
+    def inline_element(self, element: Element) -> str:
+        natural = None
+        if element.tag == "ac:link":
+            natural = self.link(element)
+        elif element.tag == "ac:image":
+            natural = self.image(element)
+        return natural if natural is not None else self.inline_placeholder(element)
+
+    def inline_placeholder(self, element: Element) -> str:
+        return f"[{_label(_describe(element)) or 'element'}]({encode_inline_storage(_storage_of(element))})"
+
+    def link(self, link: Element) -> str | None:
+        children = [child for child in link if isinstance(child.tag, str)]
+        target = children[0] if children and children[0].tag.startswith("ri:") else None
+        body_elements = children[1:] if target is not None else children
+        if len(body_elements) > 1 or set(link.attrib) - {"ac:anchor"}:
+            return None
+        body = body_elements[0] if body_elements else None
+        if body is not None and body.tag == "ac:plain-text-link-body":
+            label = _label(body.text or "")
+        elif body is not None and body.tag == "ac:link-body":
+            label = self.inline_markdown(body)
+        elif body is not None:
+            return None
+        else:
+            label = ""
+        anchor = link.get("ac:anchor")
+        if anchor is not None:
+            if target is not None or not label:
+                return None
+            return f"[{label}](#{_url_part(anchor)})"
+        if target is None or (body is not None and not label):
+            return None
+        if target.tag == "ri:page" and set(target.attrib) <= {"ri:content-title", "ri:space-key"}:
+            title, space = target.get("ri:content-title", ""), target.get("ri:space-key")
+            if (body is not None and label == _label(title)) or (space == self.links.space_key and space):
+                return None
+            url = None
+            if self.links.page_url is not None:
+                url = self.links.page_url(title, space or self.links.space_key)
+            return f"[{label or _label(title)}]({_url_part(url) if url else page_reference(title, space)})"
+        if target.tag == "ri:attachment" and set(target.attrib) == {"ri:filename"} and not len(target):
+            filename = target.get("ri:filename", "")
+            if body is not None and label == _label(filename):
+                return None
+            return f"[{label or _label(filename)}]({ATTACHMENT_SCHEME}{_url_part(filename)})"
+        if target.tag == "ri:user" and body is None and len(target.attrib) == 1:
+            for scheme, attribute in USER_SCHEMES.items():
+                user = target.get(attribute)
+                if user:
+                    name = (self.links.user_name(user) if self.links.user_name else None) or user
+                    return f"[@{_label(name)}]({scheme}{_url_part(user)})"
+        return None
+
+    def image(self, image: Element) -> str | None:
+        if set(image.attrib) - {"ac:alt"} or len(image) != 1 or image.get("ac:alt") == "":
+            return None
+        alt = _label(image.get("ac:alt", ""))
+        source = image[0]
+        if source.tag == "ri:url" and set(source.attrib) == {"ri:value"}:
+            url = source.get("ri:value", "")
+            if re.match(r"^https?://\S+$", url):
+                return f"![{alt}]({_url_part(url)})"
+        if source.tag == "ri:attachment" and set(source.attrib) == {"ri:filename"} and not len(source):
+            return f"![{alt}]({_url_part(source.get('ri:filename', ''))})"
+        return None
+
+
+def _url_part(value: str) -> str:
+    """A link destination markdown-it reads back unchanged (angle brackets when it has spaces)."""
+    if re.search(r"[\s()<>]", value) or not value:
+        return "<" + value.replace("<", "%3C").replace(">", "%3E") + ">"
+    return value
+
+
+def _describe(element: Element) -> str:
+    """A short human label naming what an opaque inline element is."""
+    if not isinstance(element.tag, str):
+        return "comment"
+    tag = element.tag
+    if tag == "ac:structured-macro":
+        name = element.get("ac:name", "macro")
+        parameters = _parameters(element)
+        if name == "status":
+            return f"status: {parameters.get('title', '')}".strip()
+        if name == "jira":
+            return f"jira: {parameters.get('key', '')}".strip()
+        text = _element_text(element)
+        return f"macro {name}" + (f": {text[:60]}" if text else "")
+    if tag == "ac:emoticon":
+        return f"emoticon: {element.get('ac:name', '')}"
+    if tag == "time":
+        return f"date: {element.get('datetime', '')}"
+    if tag == "ac:link":
+        for child in element.iter():
+            if child.tag == "ri:user":
+                return "@user " + next(iter(child.attrib.values()), "")
+            if child.tag == "ri:attachment":
+                return f"attachment: {child.get('ri:filename', '')}"
+            if child.tag == "ri:page":
+                return f"page: {child.get('ri:content-title', '')}"
+    if tag == "ac:image":
+        for child in element.iter():
+            if child.tag == "ri:attachment":
+                return f"image: {child.get('ri:filename', '')}"
+            if child.tag == "ri:url":
+                return f"image: {child.get('ri:value', '')}"
+    text = _element_text(element)
+    return f"{tag.removeprefix('ac:')}: {text}" if text else tag
+
+
+def _text_node(text: str) -> Element:
+    node = Element("x-text")
+    node.text = text
+    return node
+
+
+def _storage_of(node: Element) -> str:
+    return node.text or "" if node.tag == "x-text" else outer_xml(node)
 
 
 def storage_to_markdown(storage: str, *, links: LinkContext | None = None) -> str:
-    return str(markdownify(inner_xml(parse_fragment(storage)), heading_style="ATX")).strip()
+    """Convert storage to markdown; elements markdown cannot express are kept as named placeholders."""
+    return _MarkdownWriter(links or LinkContext()).blocks(parse_fragment(storage))

@@ -12,6 +12,7 @@ import html.entities
 import re
 import xml.parsers.expat
 from dataclasses import dataclass
+from typing import cast
 from xml.etree.ElementTree import Comment, Element
 
 __all__ = [
@@ -107,7 +108,7 @@ class _TreeBuilder:
     def comment(self, text: str) -> None:
         if not self.stack:
             return
-        node = Comment(text)
+        node = cast(Element, Comment(text))
         self.stack[-1].append(node)
         if len(self.stack) == 1:
             start = self.parser.CurrentByteIndex - self.offset
