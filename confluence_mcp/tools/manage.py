@@ -27,6 +27,7 @@ from confluence_mcp.tools.write_support import (
     body_to_storage,
     check_labels,
     create_once,
+    delete_checked,
     find_title_ci,
     kit_labels,
     load_page,
@@ -92,11 +93,11 @@ async def _parent(kit: KitRuntime, space: str, parent_id: str | None, parent_tit
                              "parent must be in the same space.")
         return parent_id
     if parent_title:
-        parent = await find_title_ci(client, space, parent_title)
-        if parent is None:
+        found = await find_title_ci(client, space, parent_title)
+        if found is None:
             raise NotFound(f"No page titled '{parent_title}' in space {space} to use as parent: check the title or "
                            "pass parent_id.")
-        return str(parent["id"])
+        return str(found["id"])
     home = (await kit.client.get_space(space, expand="homepage")).get("homepage") or {}
     return str(home["id"]) if home.get("id") else None
 
@@ -355,7 +356,7 @@ async def delete_page(
     target = page_id or await _id_for_title(kit, space, page_title or "")
     page: dict[str, Any] = await load_page(kit.client, target, expand="version,space")
     kit.require_space((page.get("space") or {}).get("key"))
-    await kit.client.delete_page(target, purge=purge)
+    await delete_checked(kit.client, target, purge=purge)
     out = page_write(kit.client, page)
     out.status = "purged" if purge else "trashed"
     out.note = None if purge else "In the trash: a space administrator can restore it."

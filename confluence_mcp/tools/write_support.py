@@ -44,7 +44,9 @@ __all__ = [
     "body_to_storage",
     "check_labels",
     "create_once",
+    "delete_checked",
     "find_title_ci",
+    "idempotent",
     "kit_labels",
     "link_context",
     "load_page",
@@ -208,18 +210,32 @@ async def apply_labels(client: ConfluenceClient, page_id: str, names: Sequence[s
     if mode == "add":
         missing = [n for n in wanted if n not in current]
         if missing:
-            await client.add_labels(page_id, missing)
+            await idempotent(lambda: client.add_labels(page_id, missing))
         return [*current, *missing]
     remove = [n for n in current if n in wanted] if mode == "remove" else [n for n in current if n not in wanted]
     for name in remove:
-        await client.remove_label(page_id, name)
+        await _remove_label(client, page_id, name)
     kept = [n for n in current if n not in remove]
     if mode == "replace":
         missing = [n for n in wanted if n not in kept]
         if missing:
-            await client.add_labels(page_id, missing)
+            await idempotent(lambda: client.add_labels(page_id, missing))
         kept += missing
     return kept
+
+
+async def _remove_label(client: ConfluenceClient, page_id: str, name: str) -> None:
+    for attempt in range(3):
+        try:
+            await client.remove_label(page_id, name)
+            return
+        except NotFound:
+            if attempt == 0:
+                raise
+            return  # an earlier attempt that reported a 5xx did remove it
+        except _RETRYABLE:
+            if attempt == 2:
+                raise
 
 
 async def raise_conflict(client: ConfluenceClient, page_id: str, *, sent_from: int,
@@ -273,22 +289,59 @@ async def create_once(client: ConfluenceClient, space: str, title: str, storage:
 
 
 async def update_checked(client: ConfluenceClient, page: dict[str, Any], *, title: str, storage: str | None,
-                         message: str | None, minor_edit: bool) -> dict[str, Any]:
-    """PUT read-version + 1; a 409 is our own retried write when the page now holds exactly what we sent."""
+                         message: str | None, minor_edit: bool, attempts: int = 3) -> dict[str, Any]:
+    """PUT read-version + 1, so a newer version is never overwritten.
+
+    After a 409, a 5xx or a lost connection the page is re-read: holding exactly what we sent at read-version + 1
+    means our write landed (success); still at read-version means it did not (safe to send again, the version
+    number guards against applying it twice); anything else is someone else's edit (refused with details).
+    """
     page_id = str(page["id"])
     read_version = int(page["version"]["number"])
-    try:
-        return await client.update_page(page_id, title=title, storage=storage, version=read_version + 1,
-                                        message=message, minor_edit=minor_edit)
-    except VersionConflict as exc:
+    ours = storage if storage is not None else ((page.get("body") or {}).get("storage") or {}).get("value")
+    last: Exception | None = None
+    for _ in range(attempts):
+        try:
+            return await client.update_page(page_id, title=title, storage=storage, version=read_version + 1,
+                                            message=message, minor_edit=minor_edit)
+        except (VersionConflict, *_RETRYABLE) as exc:
+            last = exc
         now = await client.get_page(page_id, expand="body.storage,version,space")
+        now_version = (now.get("version") or {}).get("number")
         now_body = ((now.get("body") or {}).get("storage") or {}).get("value")
-        ours = storage if storage is not None else ((page.get("body") or {}).get("storage") or {}).get("value")
-        if (now.get("version") or {}).get("number") == read_version + 1 and now.get("title") == title \
-                and same_storage(now_body, ours):
+        if now_version == read_version + 1 and now.get("title") == title and \
+                (ours is None or same_storage(now_body, ours)):
             return now
-        await raise_conflict(client, page_id, sent_from=read_version, cause=exc)
-        raise  # unreachable: raise_conflict always raises
+        if now_version != read_version or isinstance(last, VersionConflict):
+            await raise_conflict(client, page_id, sent_from=read_version, cause=last)
+    assert last is not None
+    raise last
+
+
+async def delete_checked(client: ConfluenceClient, page_id: str, *, purge: bool, attempts: int = 3) -> None:
+    """DELETE (to trash, or purge); a 5xx whose delete did land is not reported as a failure."""
+    for attempt in range(attempts):
+        try:
+            await client.delete_page(page_id, purge=purge)
+            return
+        except NotFound:
+            if attempt == 0:
+                raise
+            return  # the earlier attempt that answered 5xx had already done it
+        except _RETRYABLE:
+            if attempt == attempts - 1:
+                raise
+
+
+async def idempotent(action: Callable[[], Awaitable[_T]], attempts: int = 3) -> _T:
+    """Repeat an idempotent write (label add/remove) after a 5xx or lost connection."""
+    for attempt in range(attempts):
+        try:
+            return await action()
+        except _RETRYABLE:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 # -- bulk --------------------------------------------------------------------------------------------------
