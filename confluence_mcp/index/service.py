@@ -1,0 +1,262 @@
+"""The index service a toolkit uses: one store (Postgres pool) and its embedder, created on first use.
+
+A server that never touches the index pays nothing: no model load, no Postgres start. Toolkits whose index settings
+are equal share one store per process (and per event loop, since a psycopg pool belongs to the loop it was opened
+on). Embedding runs in worker threads so the event loop keeps serving other requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import BaseModel, Field
+
+from confluence_mcp.config import IndexSettings, Settings
+from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
+from confluence_mcp.index.llm import PromptChunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from confluence_mcp.index.embedders import Embedder
+    from confluence_mcp.index.store import IndexStore
+    from confluence_mcp.tools.context import KitRuntime
+
+__all__ = [
+    "Citation",
+    "IndexHit",
+    "IndexService",
+    "SearchRequest",
+    "close_shared_stores",
+    "fuse",
+    "get_index_service",
+    "hits_for_prompt",
+    "open_service",
+    "run_index_search",
+]
+
+_STORES: dict[tuple[Any, ...], IndexStore] = {}
+_STORES_LOCK = threading.Lock()
+_OPENING: dict[tuple[Any, ...], asyncio.Lock] = {}
+
+
+class IndexService:
+    """The store plus the configured embedder; the index tools and the sync code work through it."""
+
+    def __init__(self, settings: IndexSettings, store: IndexStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._embedder: Embedder | None = None
+        self._embedder_lock = asyncio.Lock()
+
+    async def embedder(self) -> Embedder:
+        """The configured embedder, loaded once (in a worker thread: loading reads model files)."""
+        if self._embedder is None:
+            async with self._embedder_lock:
+                if self._embedder is None:
+                    from confluence_mcp.index.embedders import load_embedder
+
+                    self._embedder = await anyio.to_thread.run_sync(load_embedder, self.settings)
+        return self._embedder
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors for `texts`, computed in worker threads in the embedder's batch size."""
+        from confluence_mcp.index.embedders import embed_texts
+
+        return await embed_texts(await self.embedder(), texts)
+
+    async def ensure_collection(self, collection: str) -> None:
+        """Create the collection for the configured embedder; EmbedderMismatch if it was built with another."""
+        embedder = await self.embedder()
+        await self.store.ensure_collection(collection, embedder.model_id, embedder.dimensions)
+
+    async def drop_collection(self, collection: str) -> bool:
+        return bool(await self.store.drop_collection(collection))
+
+    async def collection_names(self) -> list[str]:
+        return [info.name for info in await self.store.list_collections()]
+
+    async def require_collection(self, collection: str) -> Any:
+        """The collection's info; IndexStoreError listing the existing ones when it does not exist,
+        EmbedderMismatch when it was built with another embedder than the configured one."""
+        collections = {info.name: info for info in await self.store.list_collections()}
+        info = collections.get(collection)
+        if info is None:
+            existing = ", ".join(sorted(collections)) or "none yet"
+            raise IndexStoreError(
+                f"No index collection named {collection!r}. Existing collections: {existing}. "
+                "Build one with index_data(collection=..., space=...)."
+            )
+        embedder = await self.embedder()
+        if info.embedder != embedder.model_id:
+            raise EmbedderMismatch(
+                f"Collection {collection!r} was built with embedder {info.embedder} but this server is configured "
+                f"with {embedder.model_id}; query it with the same [index] embedder, or rebuild it with "
+                "index_data(..., clean=true)."
+            )
+        return info
+
+
+def _store_key(settings: IndexSettings) -> tuple[Any, ...]:
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return (url, str(settings.data_dir or ""), id(asyncio.get_running_loop()))
+
+
+async def _shared_store(settings: IndexSettings) -> IndexStore:
+    """One open store per (database, event loop) in this process."""
+    from confluence_mcp.index.store import IndexStore
+
+    key = _store_key(settings)
+    with _STORES_LOCK:
+        opening = _OPENING.setdefault(key, asyncio.Lock())
+    async with opening:
+        store = _STORES.get(key)
+        if store is None:
+            store = await IndexStore.open(settings)
+            with _STORES_LOCK:
+                _STORES[key] = store
+        return store
+
+
+async def open_service(settings: Settings) -> IndexService:
+    """An index service for these settings (the store shared with other services on the same database)."""
+    return IndexService(settings.index, await _shared_store(settings.index))
+
+
+async def get_index_service(kit: KitRuntime) -> IndexService:
+    """The toolkit's index service, created on first use and kept in `kit.index`."""
+    if kit.index is None:
+        lock = kit.extras.setdefault("index_lock", asyncio.Lock())
+        async with lock:
+            if kit.index is None:
+                kit.index = await open_service(kit.settings)
+    service: IndexService = kit.index
+    return service
+
+
+async def close_shared_stores() -> None:
+    """Close the stores opened on the running event loop (server shutdown, end of a CLI run or a test)."""
+    loop_id = id(asyncio.get_running_loop())
+    with _STORES_LOCK:
+        mine = [key for key in _STORES if key[-1] == loop_id]
+        stores = [_STORES.pop(key) for key in mine]
+        for key in mine:
+            _OPENING.pop(key, None)
+    for store in stores:
+        await store.close()
+
+
+# -- searching ---------------------------------------------------------------------------------------------------
+
+_RRF_K = 60
+
+
+class IndexHit(BaseModel):
+    """One retrieved chunk."""
+
+    page_id: str
+    title: str
+    url: str | None = None
+    heading_path: str = Field("", description="Headings above the chunk, joined with ' › '.")
+    text: str
+    score: float
+
+
+class Citation(BaseModel):
+    """A source of a summary answer: `number` is the [n] used in the answer text."""
+
+    number: int
+    page_id: str
+    title: str
+    url: str | None = None
+    heading_path: str = ""
+
+    @classmethod
+    def of(cls, hit: IndexHit, number: int) -> Citation:
+        return cls(number=number, page_id=hit.page_id, title=hit.title, url=hit.url, heading_path=hit.heading_path)
+
+
+class SearchRequest(BaseModel):
+    """A search over one collection with its filters (the tool arguments, validated)."""
+
+    query: str
+    collection: str | None = None
+    top_k: int = 10
+    cut_off: float | None = None
+    space: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    page_ids: list[str] = Field(default_factory=list)
+    updated_after: datetime | None = None
+    one_per_page: bool = False
+    allowed_spaces: list[str] = Field(default_factory=list)
+
+    def describe(self, collection: str) -> str:
+        filters = [f"space {self.space}" if self.space else "",
+                   f"labels {', '.join(self.labels)}" if self.labels else "",
+                   f"page ids {', '.join(self.page_ids)}" if self.page_ids else "",
+                   f"updated after {self.updated_after.isoformat()}" if self.updated_after else "",
+                   f"score >= {self.cut_off}" if self.cut_off is not None else ""]
+        used = "; ".join(f for f in filters if f)
+        return f"collection {collection!r}" + (f" with filters: {used}" if used else " without filters")
+
+    def empty_note(self, collection: str, hits: list[IndexHit]) -> str | None:
+        if hits:
+            return None
+        return (f"No chunks matched {self.query!r} in {self.describe(collection)}. Try other words, drop filters "
+                "or the cut-off, or check with list_collections that the collection holds the pages you expect.")
+
+
+async def _resolve_collection(service: IndexService, name: str | None) -> str:
+    if name:
+        await service.require_collection(name)
+        return name
+    names = await service.collection_names()
+    if len(names) == 1:
+        await service.require_collection(names[0])
+        return names[0]
+    if not names:
+        raise IndexStoreError("There are no index collections yet: build one with index_data(collection=..., "
+                              "space=...).")
+    raise IndexStoreError(f"Several collections exist ({', '.join(sorted(names))}); pass `collection`.")
+
+
+async def run_index_search(service: IndexService, request: SearchRequest) -> tuple[str, list[IndexHit]]:
+    """Hybrid search of one collection; returns the collection searched and its hits."""
+    from confluence_mcp.index.search import SearchFilters, hybrid_search
+
+    collection = await _resolve_collection(service, request.collection)
+    vector = (await service.embed([request.query]))[0]
+    spaces = [request.space] if request.space else list(request.allowed_spaces)
+    filters = SearchFilters(space=spaces or None, labels=list(request.labels) or None,
+                            page_ids=list(request.page_ids) or None, updated_after=request.updated_after)
+    found = await hybrid_search(service.store, collection, request.query, vector, top_k=request.top_k,
+                                filters=filters, one_per_page=request.one_per_page, cut_off=request.cut_off)
+    return collection, [_hit(item) for item in found]
+
+
+def _hit(item: Any) -> IndexHit:
+    path = item.heading_path
+    heading = " › ".join(path) if isinstance(path, list | tuple) else str(path or "")
+    return IndexHit(page_id=str(item.page_id), title=str(item.title), url=item.url or None, heading_path=heading,
+                    text=str(item.text), score=round(float(item.score), 6))
+
+
+def fuse(rankings: list[list[IndexHit]], top_k: int) -> list[IndexHit]:
+    """Reciprocal-rank fusion of several hit lists (same chunk = same page, heading path and text)."""
+    scores: dict[tuple[str, str, str], float] = {}
+    first: dict[tuple[str, str, str], IndexHit] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking):
+            key = (hit.page_id, hit.heading_path, hit.text)
+            scores[key] = scores.get(key, 0.0) + 1.0 / (_RRF_K + rank + 1)
+            first.setdefault(key, hit)
+    ordered = sorted(scores, key=lambda k: -scores[k])[:top_k]
+    return [first[k].model_copy(update={"score": round(scores[k], 6)}) for k in ordered]
+
+
+def hits_for_prompt(hits: list[IndexHit]) -> list[PromptChunk]:
+    return [PromptChunk(title=h.title, url=h.url, heading_path=h.heading_path, text=h.text) for h in hits]

@@ -1,0 +1,340 @@
+"""Incremental indexing: list candidates cheaply, fetch and embed only what changed, remove what went away.
+
+A run is defined by its selection (space / CQL / labels / page ids, always inside the toolkit's allowed spaces).
+Versions come from one CQL listing without bodies; only new or changed pages are fetched (batched, bounded
+concurrency), converted to Markdown, chunked, embedded and written one page per transaction, so a run killed
+half-way loses nothing and a rerun finishes exactly. Removal is limited to pages this selection indexed before.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+from pydantic import BaseModel
+
+from confluence_mcp.confluence import cql as cqlb
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.convert import LinkContext, storage_to_markdown, storage_to_text
+from confluence_mcp.errors import BadRequest, NotFound, PolicyError
+from confluence_mcp.index.chunking import Chunk, chunk_markdown
+from confluence_mcp.index.service import IndexService
+from confluence_mcp.index.store import PageRecord
+
+__all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages"]
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, str], Awaitable[None]]
+_LIST_EXPAND = "version,space,metadata.labels"
+_BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
+_LIST_PAGE_SIZE = 100
+_FETCH_BATCH = 25  # bodies per /content/search request
+_FETCH_CONCURRENCY = 4
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
+_MAX_ATTACHMENT_BYTES = 512 * 1024
+_MAX_ATTACHMENTS = 50
+_PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
+
+
+class IndexReport(BaseModel):
+    """What an `index_data` run did."""
+
+    collection: str
+    selection: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which pages a run covers. Empty fields are not constraints; `allowed_spaces` is always applied."""
+
+    space: str | None = None
+    cql: str | None = None
+    labels: Sequence[str] = ()
+    page_ids: Sequence[str] = ()
+    allowed_spaces: Sequence[str] = ()
+
+    def query(self) -> str:
+        user_cql = _strip_order_by(self.cql) if self.cql else None
+        parts = [
+            cqlb.clause("space", "=", self.space) if self.space else None,
+            cqlb.in_("label", self.labels) if self.labels else None,
+            cqlb.in_("id", self.page_ids) if self.page_ids else None,
+            user_cql,
+        ]
+        if not any(parts) and not self.allowed_spaces:
+            raise PolicyError("Nothing selected to index: pass `space`, `cql`, `labels` or `page_ids`.")
+        return cqlb.scoped(cqlb.and_(*parts) or None, list(self.allowed_spaces), content_type="page")
+
+    def source(self) -> str:
+        """A stable key for this selection: pages it indexed are removed only by runs with the same key."""
+        return self.query()
+
+
+@dataclass
+class _Candidate:
+    page_id: str
+    version: int
+    space: str
+
+
+@dataclass
+class _RunState:
+    report: IndexReport
+    total: int
+    done: int = 0
+    pending: list[tuple[PageDocument, bool]] = field(default_factory=list)
+
+
+@dataclass
+class PageDocument:
+    """A fetched page ready to store: metadata plus its chunks."""
+
+    page_id: str
+    title: str
+    space: str
+    url: str
+    version: int
+    last_modified: datetime | None
+    labels: list[str]
+    chunks: list[Chunk] = field(default_factory=list)
+
+    def record(self, source: str) -> PageRecord:
+        return PageRecord(page_id=self.page_id, version=self.version, title=self.title, space=self.space,
+                          url=self.url, labels=tuple(self.labels), last_modified=self.last_modified, source=source)
+
+
+def _strip_order_by(cql: str) -> str:
+    return re.split(r"\border\s+by\b", cql, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+
+
+async def _noop_progress(done: int, total: int, message: str) -> None:
+    return None
+
+
+
+async def index_pages(
+    service: IndexService,
+    client: ConfluenceClient,
+    collection: str,
+    selection: Selection,
+    *,
+    include_comments: bool = False,
+    include_attachments: bool = False,
+    clean: bool = False,
+    progress: ProgressCallback | None = None,
+) -> IndexReport:
+    """Bring `collection` up to date with the pages `selection` matches; see the module docstring."""
+    started = time.perf_counter()
+    notify = progress or _noop_progress
+    query, source = selection.query(), selection.source()
+    report = IndexReport(collection=collection, selection=query)
+    if clean:
+        await service.drop_collection(collection)
+    await service.ensure_collection(collection)
+
+    await notify(0, 1, "listing pages")
+    candidates = await _list_candidates(client, query)
+    indexed_anywhere = await service.store.page_versions(collection)
+    indexed_here = await service.store.page_versions(collection, source=source)
+    changed = [c.page_id for c in candidates.values()
+               if c.page_id not in indexed_anywhere or indexed_anywhere[c.page_id][0] != c.version]
+    report.unchanged = len(candidates) - len(changed)
+    gone = sorted(set(indexed_here) - set(candidates))
+
+    state = _RunState(report, total=len(changed) + (1 if gone else 0))
+    await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
+    fetcher = _Fetcher(client, include_comments, include_attachments)
+    send, receive = anyio.create_memory_object_stream[PageDocument](max_buffer_size=_PAGES_PER_EMBED * 2)
+    async with anyio.create_task_group() as group:
+        group.start_soon(fetcher.produce, changed, send)
+        async with receive:
+            async for document in receive:
+                state.pending.append((document, document.page_id in indexed_anywhere))
+                if len(state.pending) >= _PAGES_PER_EMBED:
+                    await _flush(service, collection, source, state, notify)
+    await _flush(service, collection, source, state, notify)
+
+    if gone:
+        report.removed = await service.store.delete_pages(collection, gone)
+        state.done += 1
+        await notify(state.done, state.total, f"removed {len(gone)} pages")
+    await service.store.touch_collection(collection)
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+async def _flush(service: IndexService, collection: str, source: str, state: _RunState,
+                 notify: ProgressCallback) -> None:
+    """Embed the pending pages' chunks in one call, then write each page in its own transaction."""
+    if not state.pending:
+        return
+    batch, state.pending = state.pending, []
+    texts = [chunk.embed_text or chunk.text for document, _ in batch for chunk in document.chunks]
+    vectors = await service.embed(texts)
+    offset = 0
+    for document, existed in batch:
+        count = len(document.chunks)
+        page_vectors = vectors[offset:offset + count]
+        offset += count
+        await service.store.replace_page(collection, document.record(source), document.chunks, page_vectors)
+        state.report.chunks += count
+        if existed:
+            state.report.updated += 1
+        else:
+            state.report.added += 1
+        state.done += 1
+        await notify(state.done, state.total, document.title)
+
+
+async def _list_candidates(client: ConfluenceClient, query: str) -> dict[str, _Candidate]:
+    """Page id → version/space for every page the query matches, without bodies."""
+    found: dict[str, _Candidate] = {}
+    cursor: str | None = None
+    while True:
+        page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor, expand=_LIST_EXPAND)
+        for item in page.results:
+            if item.get("type", "page") != "page":
+                continue
+            version = int((item.get("version") or {}).get("number") or 0)
+            space = str((item.get("space") or {}).get("key") or "")
+            found[str(item["id"])] = _Candidate(str(item["id"]), version, space)
+        if not page.next or not page.results:
+            return found
+        cursor = page.next
+
+
+class _Fetcher:
+    """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
+
+    def __init__(self, client: ConfluenceClient, include_comments: bool, include_attachments: bool) -> None:
+        self.client = client
+        self.include_comments = include_comments
+        self.include_attachments = include_attachments
+        self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
+
+    async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
+        batches = [page_ids[i:i + _FETCH_BATCH] for i in range(0, len(page_ids), _FETCH_BATCH)]
+        async with send, anyio.create_task_group() as group:
+            for ids in batches:
+                group.start_soon(self._batch, ids, send)
+
+    async def _batch(self, ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
+        async with self.limiter:
+            contents = await self._bodies(ids)
+            extras = [await self._extras(content) for content in contents]
+        documents = await anyio.to_thread.run_sync(self._documents, contents, extras)
+        for document in documents:
+            await send.send(document)
+
+    async def _bodies(self, ids: list[str]) -> list[dict[str, Any]]:
+        """Bodies for `ids` in one CQL request; one GET per page when the site rejects `id IN (...)`."""
+        wanted = set(ids)
+        try:
+            page = await self.client.content_search(cqlb.in_("id", ids), limit=len(ids), expand=_BODY_EXPAND)
+            got = [item for item in page.results if str(item.get("id")) in wanted]
+            if len(got) == len(ids) or not page.next:
+                return got
+        except BadRequest:
+            log.info("site rejected a batched body fetch; falling back to one request per page")
+        contents = []
+        for page_id in ids:
+            try:
+                contents.append(await self.client.get_page(page_id, expand=_BODY_EXPAND))
+            except NotFound:
+                continue  # deleted between listing and fetching: the next run removes it
+        return contents
+
+    async def _extras(self, content: dict[str, Any]) -> list[str]:
+        """Markdown sections appended to the page: footer comments and attachment text."""
+        sections: list[str] = []
+        page_id = str(content["id"])
+        if self.include_comments:
+            sections += await comment_sections(self.client, page_id)
+        if self.include_attachments:
+            sections += await attachment_sections(self.client, page_id)
+        return sections
+
+    def _documents(self, contents: list[dict[str, Any]], extras: list[list[str]]) -> list[PageDocument]:
+        """Convert and chunk (CPU work, run in a worker thread)."""
+        return [self._document(content, extra) for content, extra in zip(contents, extras, strict=True)]
+
+    def _document(self, content: dict[str, Any], extra: list[str]) -> PageDocument:
+        space = str((content.get("space") or {}).get("key") or "")
+        storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
+        markdown = storage_to_markdown(storage, links=LinkContext(space_key=space or None)) if storage else ""
+        if extra:
+            markdown = "\n\n".join([markdown, *extra])
+        title = str(content.get("title") or "Untitled")
+        version = content.get("version") or {}
+        labels = [str(label.get("name")) for label in
+                  ((content.get("metadata") or {}).get("labels") or {}).get("results", []) if label.get("name")]
+        document = PageDocument(
+            page_id=str(content["id"]), title=title, space=space,
+            url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
+            version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
+            labels=labels,
+        )
+        document.chunks = chunk_markdown(title, markdown)
+        return document
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
+    """One Markdown section with the page's footer comments as plain text (empty when there are none)."""
+    lines = []
+    async for comment in client.paginate(f"/content/{page_id}/child/comment",
+                                         params={"expand": "body.storage,history", "depth": "all"}, page_size=50):
+        storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
+        text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
+        author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
+        if text.strip():
+            lines.append(f"- {author}: {' '.join(text.split())}")
+    return ["## Comments\n\n" + "\n".join(lines)] if lines else []
+
+
+async def attachment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
+    """A section per attachment: the text of text-like files, a metadata line for the others."""
+    sections = []
+    listing = await client.attachments(page_id, limit=_MAX_ATTACHMENTS)
+    for attachment in listing.results:
+        name = str(attachment.get("title") or "attachment")
+        media_type = str((attachment.get("metadata") or {}).get("mediaType")
+                         or (attachment.get("extensions") or {}).get("mediaType") or "")
+        size = int((attachment.get("extensions") or {}).get("fileSize") or 0)
+        download = (attachment.get("_links") or {}).get("download")
+        header = f"## Attachment: {name}"
+        if name.lower().endswith(_TEXT_SUFFIXES) and download and size <= _MAX_ATTACHMENT_BYTES:
+            try:
+                raw = await client.download(str(download))
+            except NotFound:
+                continue
+            text = raw[:_MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")
+            if name.lower().endswith((".html", ".htm", ".xml")):
+                text = await anyio.to_thread.run_sync(storage_to_text, text)
+            sections.append(f"{header}\n\n{text.strip()}")
+        else:
+            sections.append(f"{header}\n\nFile {name} ({media_type or 'unknown type'}, {size} bytes) "
+                            "attached to this page.")
+    return sections

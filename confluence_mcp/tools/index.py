@@ -1,0 +1,371 @@
+"""Semantic index tools: build a collection from pages, list/remove collections, hybrid search, stepback, summary.
+
+The index service starts on first use (embedded Postgres, embedder). Stepback and summary use an LLM: the configured
+OpenAI-compatible endpoint, else the client's sampling through the SDK's portable `Resolve`/`Sample` form (resolvers
+run before the tool body, so they find their toolkit from the request), else they say how to enable one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, cast
+
+from mcp.server.mcpserver import Context, Resolve, Sample
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CreateMessageResult
+from pydantic import BaseModel, Field
+
+from confluence_mcp.errors import ConfluenceMCPError
+from confluence_mcp.index import llm
+from confluence_mcp.index.service import (
+    Citation,
+    IndexHit,
+    SearchRequest,
+    fuse,
+    get_index_service,
+    hits_for_prompt,
+    run_index_search,
+)
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime, current_kit
+from confluence_mcp.tools.registry import tool
+
+__all__ = [
+    "index_data",
+    "list_collections",
+    "remove_index",
+    "search_index",
+    "stepback_search_index",
+    "stepback_summary_index",
+]
+
+Collection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
+    "Name of the index collection (any name, e.g. handbook)."))]
+IndexName = Annotated[str | None, Field(min_length=1, max_length=200, description=(
+    "Alias of `collection`, accepted for compatibility; give one of the two."))]
+OptionalCollection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
+    "Collection to search; optional when exactly one collection exists."))]
+Query = Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language.")]
+TopK = Annotated[int, Field(ge=1, le=100, description="How many results to return.")]
+SearchTop = Annotated[int | None, Field(ge=1, le=100, description="Alias of `top_k`, accepted for compatibility.")]
+CutOff = Annotated[float | None, Field(ge=0, description=(
+    "Drop results scoring below this value (scores are relative; omit to keep all)."))]
+Space = Annotated[str | None, Field(description="Only pages of this space key (e.g. DOCS).")]
+Labels = Annotated[list[str] | None, Field(description="Only pages carrying at least one of these labels.")]
+PageIds = Annotated[list[str] | None, Field(description="Only these page ids.")]
+UpdatedAfter = Annotated[datetime | None, Field(description="Only pages modified after this ISO date-time.")]
+OnePerPage = Annotated[bool, Field(description="Return at most one chunk (the best) per page.")]
+
+
+class IndexDataResult(IndexReport):
+    note: str | None = None
+
+
+class CollectionInfoOut(BaseModel):
+    name: str
+    embedder: str
+    dimension: int
+    pages: int
+    chunks: int
+    sources: list[str]
+    last_indexed: datetime | None = None
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfoOut]
+    note: str | None = None
+
+
+class RemoveIndexResult(BaseModel):
+    collection: str
+    removed: bool
+    note: str
+
+
+class SearchIndexResult(BaseModel):
+    collection: str
+    query: str
+    results: list[IndexHit]
+    note: str | None = None
+
+
+class StepbackSearchResult(SearchIndexResult):
+    stepback_query: str | None = None
+    llm: str = Field(description="Which LLM rewrote the query: configured, sampling or none.")
+
+
+class SummaryResult(BaseModel):
+    collection: str
+    query: str
+    answered: bool
+    answer: str
+    citations: list[Citation]
+    stepback_query: str | None = None
+    llm: str
+    results: list[IndexHit] = Field(default_factory=list, description="The chunks the answer was drawn from.")
+    note: str | None = None
+
+
+def _one(primary: str | None, alias: str | None, what: str) -> str | None:
+    if primary and alias and primary != alias:
+        raise ToolError(f"Give either `{what}` or its alias, not two different values ({primary!r}, {alias!r}).")
+    return primary or alias
+
+
+@tool("index", "Index pages for semantic search", read_only=False, destructive=False, idempotent=True)
+async def index_data(
+    ctx: Context,
+    collection: Collection = None,
+    index_name: IndexName = None,
+    space: Space = None,
+    cql: Annotated[str | None, Field(description="CQL selecting pages (ANDed with the allowed spaces).")] = None,
+    labels: Labels = None,
+    page_ids: PageIds = None,
+    include_comments: Annotated[bool, Field(description="Append footer comments to each page's text.")] = False,
+    include_attachments: Annotated[bool, Field(description=(
+        "Index text attachments (.txt .md .csv .json .html .xml); others add a metadata line."))] = False,
+    clean: Annotated[bool, Field(description="Drop the collection first and rebuild it from scratch.")] = False,
+) -> IndexDataResult:
+    """Build or refresh an index collection from pages (a space, CQL, labels or page ids). Incremental: only new or
+    changed pages are fetched and embedded; deleted or no longer matching pages are removed. Reports progress."""
+    kit = current_kit(ctx)
+    name = _one(collection, index_name, "collection")
+    if not name:
+        raise ToolError("Name the collection to build: pass `collection` (or its alias `index_name`).")
+    selected_space = kit.default_space(space) if (space or not (cql or labels or page_ids)) else None
+    selection = Selection(space=selected_space, cql=cql, labels=tuple(labels or ()), page_ids=tuple(page_ids or ()),
+                          allowed_spaces=kit.toolkit.allowed_spaces)
+    service = await get_index_service(kit)
+    last = -1
+
+    async def progress(done: int, total: int, message: str) -> None:
+        nonlocal last
+        if done > last:  # MCP progress must increase
+            last = done
+            await ctx.report_progress(done, total, message)
+
+    report = await index_pages(service, kit.client, name, selection, include_comments=include_comments,
+                               include_attachments=include_attachments, clean=clean, progress=progress)
+    note = None
+    if report.added + report.updated + report.unchanged == 0:
+        note = (f"No pages matched {report.selection}; check the space key, labels or CQL "
+                "(the selection is limited to this toolkit's allowed spaces).")
+    return IndexDataResult(**report.model_dump(), note=note)
+
+
+@tool("index", "List index collections", read_only=True)
+async def list_collections(ctx: Context) -> CollectionList:
+    """List the index collections with their embedder, size, sources and when they were last indexed."""
+    service = await get_index_service(current_kit(ctx))
+    infos = await service.store.list_collections()
+    collections = [CollectionInfoOut(name=i.name, embedder=i.embedder, dimension=i.dimension, pages=i.pages,
+                                     chunks=i.chunks, sources=list(i.sources), last_indexed=i.last_indexed)
+                   for i in infos]
+    note = None if collections else "No collections yet: build one with index_data(collection=..., space=...)."
+    return CollectionList(collections=collections, note=note)
+
+
+@tool("index", "Remove an index collection", read_only=False, destructive=True, idempotent=True)
+async def remove_index(
+    ctx: Context,
+    collection: Collection = None,
+    index_name: IndexName = None,
+) -> RemoveIndexResult:
+    """Delete an index collection with all its pages and vectors (the Confluence pages are not touched)."""
+    name = _one(collection, index_name, "collection")
+    if not name:
+        raise ToolError("Name the collection to remove: pass `collection` (or its alias `index_name`).")
+    service = await get_index_service(current_kit(ctx))
+    existing = await service.collection_names()
+    if name not in existing:
+        listed = ", ".join(sorted(existing)) or "none"
+        return RemoveIndexResult(collection=name, removed=False,
+                                 note=f"No collection named {name!r}; nothing removed. Existing: {listed}.")
+    await service.drop_collection(name)
+    return RemoveIndexResult(collection=name, removed=True, note=f"Collection {name!r} removed.")
+
+
+def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int, search_top: int | None,
+             cut_off: float | None, space: str | None, labels: list[str] | None, page_ids: list[str] | None,
+             updated_after: datetime | None, one_per_page: bool) -> SearchRequest:
+    if space:
+        kit.require_space(space)
+    return SearchRequest(query=query, collection=collection, top_k=search_top or top_k, cut_off=cut_off,
+                         space=space.upper() if space and not space.startswith("~") else space,
+                         labels=labels or [], page_ids=page_ids or [], updated_after=updated_after,
+                         one_per_page=one_per_page, allowed_spaces=list(kit.toolkit.allowed_spaces))
+
+
+@tool("index", "Search an index collection", read_only=True)
+async def search_index(
+    ctx: Context,
+    query: Query,
+    collection: OptionalCollection = None,
+    top_k: TopK = 10,
+    search_top: SearchTop = None,
+    cut_off: CutOff = None,
+    space: Space = None,
+    labels: Labels = None,
+    page_ids: PageIds = None,
+    updated_after: UpdatedAfter = None,
+    one_per_page: OnePerPage = False,
+) -> SearchIndexResult:
+    """Hybrid semantic + full-text search over an index collection; returns the best chunks with page title,
+    heading path, URL and score."""
+    kit = current_kit(ctx)
+    request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
+                       updated_after, one_per_page)
+    service = await get_index_service(kit)
+    name, hits = await run_index_search(service, request)
+    return SearchIndexResult(collection=name, query=query, results=hits, note=request.empty_note(name, hits))
+
+
+# -- LLM paths: resolvers run before the tool body, outside the toolkit binding ---------------------------------
+
+_LLM_TOOLS = ("stepback_search_index", "stepback_summary_index")
+
+
+def _resolver_kit(ctx: Context) -> KitRuntime:
+    """The toolkit of this call: the bound one, else the one whose prefix the called tool name carries."""
+    try:
+        return current_kit(ctx)
+    except LookupError:
+        pass
+    state = _state(ctx)
+    params = ctx.request_context.params or {}
+    called = str(params.get("name") or "")
+    for kit in sorted(state.kits.values(), key=lambda k: -len(k.toolkit.prefix)):
+        if called in {f"{kit.toolkit.prefix}{name}" for name in _LLM_TOOLS}:
+            return kit
+    if len(state.kits) == 1:
+        return next(iter(state.kits.values()))
+    raise ToolError("Could not tell which toolkit this call belongs to.")
+
+
+def _state(ctx: Context) -> AppState:
+    return cast(AppState, ctx.request_context.lifespan_context)
+
+
+def _llm_source(ctx: Context) -> str:
+    if llm.llm_configured(_state(ctx).settings.llm):
+        return "configured"
+    return "sampling" if llm.client_can_sample(ctx) else "none"
+
+
+async def _stepback_sample(query: str, ctx: Context) -> Sample | None:
+    """Ask the client's LLM for the stepback question, when sampling is the LLM source."""
+    if _llm_source(ctx) != "sampling":
+        return None
+    return llm.sample_request(*llm.stepback_prompt(query), max_tokens=200)
+
+
+class _Retrieval(BaseModel):
+    collection: str
+    stepback_query: str | None
+    hits: list[IndexHit]
+    note: str | None
+
+
+async def _retrieve(
+    ctx: Context, query: str, collection: str | None, top_k: int, search_top: int | None, cut_off: float | None,
+    space: str | None, labels: list[str] | None, page_ids: list[str] | None, updated_after: datetime | None,
+    one_per_page: bool, sampled: Annotated[CreateMessageResult | None, Resolve(_stepback_sample)],
+) -> _Retrieval:
+    """Stepback rewrite (configured LLM or the sampled one) + both searches fused."""
+    kit = _resolver_kit(ctx)
+    token = CURRENT_TOOLKIT.set(kit.name)
+    try:
+        request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
+                           updated_after, one_per_page)
+        service = await get_index_service(kit)
+        source = _llm_source(ctx)
+        broader = await llm.stepback_rewrite(kit.settings.llm, query) if source == "configured" else None
+        if source == "sampling":
+            broader = llm.clean_stepback(llm.sampled_text(sampled), query)
+        name, hits = await run_index_search(service, request)
+        if broader and broader.strip().lower() != query.strip().lower():
+            _, more = await run_index_search(service, request.model_copy(update={"query": broader}))
+            hits = fuse([hits, more], request.top_k)
+        return _Retrieval(collection=name, stepback_query=broader, hits=hits, note=request.empty_note(name, hits))
+    except ConfluenceMCPError as exc:
+        raise ToolError(str(exc)) from exc
+    finally:
+        CURRENT_TOOLKIT.reset(token)
+
+
+async def _summary_sample(query: str, ctx: Context,
+                          retrieval: Annotated[_Retrieval, Resolve(_retrieve)]) -> Sample | None:
+    if _llm_source(ctx) != "sampling" or not retrieval.hits:
+        return None
+    return llm.sample_request(*llm.summary_prompt(query, hits_for_prompt(retrieval.hits)), max_tokens=800)
+
+
+@tool("index", "Stepback search of an index collection", read_only=True)
+async def stepback_search_index(
+    ctx: Context,
+    retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
+    query: Query,
+    collection: OptionalCollection = None,
+    top_k: TopK = 10,
+    search_top: SearchTop = None,
+    cut_off: CutOff = None,
+    space: Space = None,
+    labels: Labels = None,
+    page_ids: PageIds = None,
+    updated_after: UpdatedAfter = None,
+    one_per_page: OnePerPage = False,
+) -> StepbackSearchResult:
+    """Like search_index, but an LLM also rewrites the question into a broader step-back question; both are
+    searched and the results fused. Without an LLM it runs plain hybrid search and says so."""
+    source = _llm_source(ctx)
+    notes = [retrieval.note] if retrieval.note else []
+    if source == "none":
+        notes.insert(0, f"Ran plain hybrid search without a stepback rewrite. {llm.NO_LLM_MESSAGE}")
+    return StepbackSearchResult(collection=retrieval.collection, query=query, results=retrieval.hits,
+                                stepback_query=retrieval.stepback_query, llm=source,
+                                note=" ".join(notes) or None)
+
+
+@tool("index", "Answer a question from an index collection", read_only=True)
+async def stepback_summary_index(
+    ctx: Context,
+    retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
+    sampled: Annotated[CreateMessageResult | None, Resolve(_summary_sample)],
+    query: Query,
+    collection: OptionalCollection = None,
+    top_k: TopK = 10,
+    search_top: SearchTop = None,
+    cut_off: CutOff = None,
+    space: Space = None,
+    labels: Labels = None,
+    page_ids: PageIds = None,
+    updated_after: UpdatedAfter = None,
+    one_per_page: OnePerPage = False,
+) -> SummaryResult:
+    """Answer a question ONLY from the indexed chunks (stepback search, then an LLM), citing title and URL per
+    claim; says `answered: false` when the chunks do not contain the answer."""
+    source = _llm_source(ctx)
+    hits = retrieval.hits
+    base: dict[str, Any] = {"collection": retrieval.collection, "query": query, "llm": source,
+                            "stepback_query": retrieval.stepback_query, "results": hits}
+    if not hits:
+        return SummaryResult(**base, answered=False, answer="", citations=[],
+                             note=retrieval.note or "No chunks were retrieved, so there is nothing to answer from.")
+    if source == "none":
+        return SummaryResult(**base, answered=False, answer="", citations=[],
+                             note=f"Retrieved {len(hits)} chunks but cannot summarise them. {llm.NO_LLM_MESSAGE}")
+    if source == "configured":
+        chat = llm.configured_llm(current_kit(ctx).settings.llm)
+        assert chat is not None
+        try:
+            text = await chat.complete(*llm.summary_prompt(query, hits_for_prompt(hits)), max_tokens=800)
+        finally:
+            await chat.aclose()
+    else:
+        text = llm.sampled_text(sampled)
+    summary = llm.parse_summary(text, len(hits))
+    citations = [Citation.of(hits[n - 1], n) for n in summary.cited]
+    note = None if summary.answered else (
+        "The retrieved chunks do not answer this question; try other words, a broader question or another "
+        "collection.")
+    return SummaryResult(**base, answered=summary.answered, answer=summary.answer, citations=citations, note=note)
