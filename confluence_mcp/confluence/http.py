@@ -75,6 +75,10 @@ class HttpCore:
                    follow_redirects: bool = False) -> httpx.Response:
         """One logical request with retries; a typed error for transport failures and statuses >= 400."""
         method = method.upper()
+        if params:
+            # httpx replaces a URL's query when given params; merge so links carrying a query keep it.
+            url = str(httpx.URL(url).copy_merge_params(params))
+            params = None
         attempts = 0
 
         def wait(state: RetryCallState) -> float:
