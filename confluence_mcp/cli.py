@@ -7,7 +7,6 @@ path). Logs go to stderr only: on stdio, stdout is the protocol wire.
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import sys
@@ -113,20 +112,27 @@ def _delegate(module_name: str, argv: Sequence[str], prog: str) -> int:
 
 
 def check(args: argparse.Namespace) -> int:
+    """Check every configured toolkit; print one report each; 0 when all pass."""
     import anyio
 
     from confluence_mcp.check import check_connection, format_report
     from confluence_mcp.config import load_settings
+    from confluence_mcp.errors import ConfigError
 
     settings = load_settings(args.config)
+    toolkits = settings.resolved_toolkits()
+    if not toolkits:
+        raise ConfigError("no Confluence site configured: set CONFLUENCE_URL or add [credentials] to the config file")
 
-    async def run_check() -> Any:
-        result = check_connection(settings)
-        return await result if inspect.isawaitable(result) else result
+    async def run_checks() -> bool:
+        all_ok = True
+        for kit in toolkits:
+            report = await check_connection(kit)
+            print(format_report(report))
+            all_ok = all_ok and report.ok
+        return all_ok
 
-    report = anyio.run(run_check)
-    print(format_report(report))
-    return 0 if getattr(report, "ok", False) else 1
+    return 0 if anyio.run(run_checks) else 1
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import ToolAnnotations
 
 from confluence_mcp import __version__
@@ -25,7 +26,8 @@ from confluence_mcp.errors import ConfigError, ConfluenceMCPError
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime
 from confluence_mcp.tools.registry import ToolFn, ToolSpec, specs_in
 
-__all__ = ["TOOL_MODULES", "all_tool_specs", "build_server", "enabled_specs", "instructions_for"]
+__all__ = ["TOOL_MODULES", "all_tool_specs", "bind", "build_server", "compact_schema", "enabled_specs",
+           "instructions_for", "make_tool"]
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +71,9 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
 
 
 def _annotations(spec: ToolSpec) -> ToolAnnotations:
-    # Every hint explicit: unset hints read as destructive/open-world on the client side.
+    # Every hint explicit: unset hints read as destructive/open-world on the client side. The title is sent once,
+    # as the tool's own `title`.
     return ToolAnnotations(
-        title=spec.title,
         read_only_hint=spec.read_only,
         destructive_hint=spec.destructive,
         idempotent_hint=spec.idempotent,
@@ -96,6 +98,53 @@ def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
     # The SDK derives the input schema from the signature; keep the original one (annotations resolved).
     bound.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return bound
+
+
+_SCHEMA_MAPS = {"properties", "$defs", "definitions", "patternProperties"}
+_SCHEMA_LISTS = {"anyOf", "oneOf", "allOf", "prefixItems"}
+_NULL = {"type": "null"}
+# Keywords that constrain only one JSON type, so they stay valid next to `type: [T, "null"]`.
+_TYPED_KEYWORDS = {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
+                   "maxLength", "pattern", "format", "items", "minItems", "maxItems", "uniqueItems"}
+
+
+def compact_schema(schema: Any, *, output: bool = False) -> Any:
+    """The same JSON Schema with less noise: no generated titles, no `default: null` (no defaults at all in
+    output schemas), and `anyOf [T, null]` written as `type: [T, "null"]`. Validation is unaffected: the SDK
+    validates arguments and results with the pydantic models, not with these published schemas."""
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if (key == "title" and isinstance(value, str)) or (key == "default" and (value is None or output)):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(value, dict):
+            out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            out[key] = [compact_schema(sub, output=output) for sub in value]
+        elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
+            out[key] = compact_schema(value, output=output)
+        else:
+            out[key] = value
+    branches = out.get("anyOf")
+    if isinstance(branches, list) and len(branches) == 2 and _NULL in branches:
+        other = branches[0] if branches[1] == _NULL else branches[1]
+        if set(other) <= _TYPED_KEYWORDS and isinstance(other.get("type"), str) and other["type"] != "object":
+            del out["anyOf"]
+            out.update(other)
+            out["type"] = [other["type"], "null"]
+    return out
+
+
+def make_tool(spec: ToolSpec, kit: Toolkit) -> Tool:
+    """The SDK tool for one spec bound to one toolkit, with compact schemas and a one-paragraph description."""
+    description = " ".join(inspect.cleandoc(spec.fn.__doc__ or spec.title).split())
+    made = Tool.from_function(bind(spec, kit.name), name=f"{kit.prefix}{spec.name}", title=spec.title,
+                              description=description, annotations=_annotations(spec), structured_output=True)
+    made.parameters = compact_schema(made.parameters)
+    if made.fn_metadata.output_schema is not None:
+        made.fn_metadata.output_schema = compact_schema(made.fn_metadata.output_schema, output=True)
+    return made
 
 
 def instructions_for(toolkits: list[Toolkit]) -> str:
@@ -134,14 +183,11 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                 kits[kit.name] = KitRuntime(kit, client, settings)
             yield AppState(settings, kits)
 
+    tools = [make_tool(spec, kit) for kit, kit_specs in plan for spec in kit_specs]
     server: MCPServer[AppState] = MCPServer(
         "confluence-mcp", version=__version__, instructions=instructions_for(toolkits), lifespan=lifespan,
-        log_level=_sdk_level(settings.log_level),
+        log_level=_sdk_level(settings.log_level), tools=tools,
     )
-    for kit, kit_specs in plan:
-        for spec in kit_specs:
-            server.add_tool(bind(spec, kit.name), name=f"{kit.prefix}{spec.name}", title=spec.title,
-                            annotations=_annotations(spec), structured_output=True)
     log.info("registered %d tools for %d toolkit(s)", sum(len(s) for _, s in plan), len(plan))
     return server
 
