@@ -35,7 +35,7 @@ _STANDARD_BLOCK = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol"
 _STRIKE_STYLE = "text-decoration: line-through;"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _ENTITY_LIKE = re.compile(r"&(#?[A-Za-z0-9]+;)")
-_LINE_START_SPECIAL = re.compile(r"^(\s*)([#>+=-]|\d+[.)])(?=\s|$)", re.MULTILINE)
+_LINE_START_SPECIAL = re.compile(r"^(\s*)(#{1,6}|-+|=+|\+|\d+(?=[.)]))(?=[.)]?(\s|$))", re.MULTILINE)
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -43,7 +43,12 @@ def escape_markdown(text: str) -> str:
     """Escape text so markdown-it reads it back literally."""
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY_LIKE.sub(r"\\&\1", text)
-    return _LINE_START_SPECIAL.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _LINE_START_SPECIAL.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, marker = match.group(1), match.group(2)
+    return f"{indent}{marker}\\" if marker[0].isdigit() else f"{indent}\\{marker}"
 
 
 def _label(text: str) -> str:
@@ -145,7 +150,10 @@ class _MarkdownWriter:
         if tag == "ac:task-list":
             return self.task_list(node, bullet)
         if tag in _STANDARD_BLOCK:
-            return self.markdownify(node, bullet)
+            markdown = self.markdownify(node, bullet)
+            if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
+                markdown = re.sub(r"^(\d+)\.", r"\1)", markdown, flags=re.MULTILINE)
+            return markdown
         return None
 
     def block_macro(self, macro: Element) -> str | None:
@@ -155,7 +163,7 @@ class _MarkdownWriter:
             body = _child(macro, "ac:plain-text-body")
             if body is None or set(parameters) - {"language"}:
                 return None
-            code = body.text or ""
+            code = (body.text or "").rstrip("\n")
             fence = "```"
             while fence in code:
                 fence += "`"
