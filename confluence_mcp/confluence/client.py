@@ -234,9 +234,9 @@ class ConfluenceClient:
         path = f"content/{segment(page_id)}"
         try:
             await self.request("DELETE", path)
-        except NotFound:
+        except (NotFound, BadRequest):
             if not purge:
-                raise  # an already-trashed page can still be purged below
+                raise  # an already-trashed page answers 404/400 here, yet can still be purged below
         if purge:
             await self.request("DELETE", path, params={"status": "trashed"})
 

@@ -1,0 +1,69 @@
+"""`check_connection` against the sandbox: what passes, and the actionable text of what fails."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from confluence_mcp.check import CheckReport, check_connection, format_report
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module", params=["cloud", "server"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
+    context = "/confluence" if request.param == "server" else ""
+    with start_sandbox(SandboxOptions(flavor=request.param, context_path=context)) as running:
+        yield running
+
+
+def items(report: CheckReport) -> dict[str, Any]:
+    return {item.name: item for item in report.items}
+
+
+async def test_everything_passes(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    report = await check_connection(toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="DEMO"))
+    text = format_report(report)
+    assert report.ok, text
+    assert set(items(report)) == {"url", "hosting", "authentication", "space DEMO", "search"}
+    assert "authenticated as" in text and "All checks passed." in text
+
+
+async def test_wrong_token_fails_authentication(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    kit = toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="DEMO", token="bad")
+    report = await check_connection(kit)
+    found = items(report)
+    assert not report.ok
+    assert found["url"].ok and not found["authentication"].ok
+    assert "Basic = username" in found["authentication"].detail
+    assert found["search"].skipped
+    assert "[FAIL] authentication" in format_report(report)
+
+
+async def test_missing_space_is_reported(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    report = await check_connection(toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="NOPE"))
+    found = items(report)
+    assert not found["space NOPE"].ok and "short codes like DOCS" in found["space NOPE"].detail
+    assert found["search"].ok
+
+
+async def test_wrong_hosting_option_is_named(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    wrong = "server" if sandbox.options.flavor == "cloud" else "cloud"
+    report = await check_connection(toolkit_factory(sandbox.base_url, wrong, space="DEMO"))
+    hosting = items(report)["hosting"]
+    assert not hosting.ok
+    assert f'set hosting = "{sandbox.options.flavor}"' in hosting.detail
+
+
+async def test_unreachable_site_fails_fast(toolkit_factory: Any) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    report = await check_connection(toolkit_factory(f"http://127.0.0.1:{port}/wiki", "cloud", retry_min=5))
+    found = items(report)
+    assert not found["url"].ok and "Cloud needs the /wiki path" in found["url"].detail
+    assert all(found[name].skipped for name in ("authentication", "hosting", "space", "search"))
