@@ -1,0 +1,61 @@
+"""Assemble the sandbox ASGI app: store + seed, routes per flavour, auth and fault middleware."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+from starlette.types import Receive, Scope, Send
+
+from confluence_mcp.sandbox.auth import AuthMiddleware
+from confluence_mcp.sandbox.faults import FaultMiddleware, FaultPlan
+from confluence_mcp.sandbox.http import SandboxState
+from confluence_mcp.sandbox.routes_attachments import attachment_routes, download_routes
+from confluence_mcp.sandbox.routes_content import content_routes
+from confluence_mcp.sandbox.routes_misc import misc_routes
+from confluence_mcp.sandbox.routes_search import search_routes
+from confluence_mcp.sandbox.routes_v2 import v2_routes
+from confluence_mcp.sandbox.routes_web import web_routes
+from confluence_mcp.sandbox.seed import seed_store
+from confluence_mcp.sandbox.store import Store, default_user
+
+if TYPE_CHECKING:
+    from confluence_mcp.sandbox.runner import SandboxOptions
+
+__all__ = ["SandboxApp", "build_app", "site_context"]
+
+
+class SandboxApp:
+    """The ASGI callable plus handles tests and the runner use (store, fault plan)."""
+
+    def __init__(self, asgi: Starlette, wrapped: FaultMiddleware, store: Store, plan: FaultPlan) -> None:
+        self.starlette, self.asgi, self.store, self.faults = asgi, wrapped, store, plan
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def site_context(flavor: str, context_path: str) -> str:
+    """The path part of `_links.base`: `/wiki` on Cloud, the optional context path on Server."""
+    if flavor == "cloud":
+        return "/wiki"
+    context = context_path.strip().rstrip("/")
+    return "" if not context else context if context.startswith("/") else "/" + context
+
+
+def build_app(options: SandboxOptions) -> SandboxApp:
+    store = Store(options.flavor, user=default_user(options.user), hidden_spaces=options.hidden_spaces,
+                  read_only_spaces=options.read_only_spaces)
+    seed_store(store, options.seed)
+    context = site_context(options.flavor, options.context_path)
+    v1 = [*search_routes(), *attachment_routes(), *misc_routes(), *content_routes()]
+    site: list[BaseRoute] = [Mount("/rest/api", routes=v1), *download_routes()]
+    if options.flavor == "cloud":
+        site.insert(1, Mount("/api/v2", routes=v2_routes()))
+    site += web_routes()
+    app = Starlette(routes=[Mount(context, routes=site)] if context else site)
+    app.state.sandbox = SandboxState(store=store, flavor=options.flavor, context=context)
+    plan = FaultPlan(rate=options.faults)
+    guarded = AuthMiddleware(app, flavor=options.flavor, user=options.user, token=options.token)
+    return SandboxApp(app, FaultMiddleware(guarded, plan), store, plan)

@@ -1,0 +1,104 @@
+"""Seeding: the built-in demo space, or a JSONL corpus (`key, space, title, parent_key, labels, markdown`).
+
+Markdown goes through the same converter the write tools use. Conversion is the expensive part, so large
+corpora are converted by a small process pool (two cores make the 882-page handbook load well under 5 s).
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
+from multiprocessing import get_context
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from confluence_mcp.confluence.convert import markdown_to_storage, storage_to_text
+from confluence_mcp.sandbox.demo import load_demo
+from confluence_mcp.sandbox.model import utc_now
+from confluence_mcp.sandbox.store import Store
+
+__all__ = ["CorpusPage", "load_corpus", "seed_store"]
+
+POOL_THRESHOLD = 200  # below this a pool costs more than it saves
+
+
+class CorpusPage(BaseModel):
+    key: str
+    space: str
+    title: str
+    parent_key: str | None = None
+    labels: list[str] = []
+    markdown: str = ""
+
+
+def _convert(markdown: str) -> tuple[str, str]:
+    storage = markdown_to_storage(markdown)
+    return storage, storage_to_text(storage)
+
+
+def _convert_all(pages: list[CorpusPage]) -> list[tuple[str, str]]:
+    workers = min(os.cpu_count() or 1, 4)
+    if len(pages) < POOL_THRESHOLD or workers < 2:
+        return [_convert(page.markdown) for page in pages]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+        return list(pool.map(_convert, [page.markdown for page in pages], chunksize=32))
+
+
+def _ordered(pages: list[CorpusPage]) -> list[CorpusPage]:
+    """Parents before children; a missing parent makes the page top-level."""
+    by_key = {page.key: page for page in pages}
+    done: set[str] = set()
+    ordered: list[CorpusPage] = []
+
+    def visit(page: CorpusPage, trail: frozenset[str]) -> None:
+        if page.key in done:
+            return
+        parent = by_key.get(page.parent_key or "")
+        if parent is not None and parent.key not in trail:
+            visit(parent, trail | {page.key})
+        done.add(page.key)
+        ordered.append(page)
+
+    for page in pages:
+        visit(page, frozenset())
+    return ordered
+
+
+def load_corpus(store: Store, path: Path) -> int:
+    """Load a JSONL corpus into the store; returns the number of pages created."""
+    pages = [CorpusPage.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    pages = _ordered(pages)
+    converted = _convert_all(pages)
+    ids: dict[str, str] = {}
+    base = utc_now() - timedelta(days=len(pages))
+    for index, (page, (storage, text)) in enumerate(zip(pages, converted, strict=True)):
+        space_key = page.space.upper()
+        if space_key not in store.spaces:
+            store.create_space(space_key, space_key.title())
+        title = page.title
+        if (space_key, "page", title.lower()) in store.titles:
+            title = f"{title} ({page.key.rsplit('/', 1)[-1]})"  # corpora may repeat titles; Confluence cannot
+        parent = ids.get(page.parent_key or "")
+        if parent is not None and store.contents[parent].space_key != space_key:
+            parent = None
+        content = store.create(space_key=space_key, title=title, body=storage, parent_id=parent,
+                               labels=[label for label in page.labels if label.strip()],
+                               when=base + timedelta(days=index), check=False, text=text)
+        ids[page.key] = content.id
+    return len(ids)
+
+
+def seed_store(store: Store, seed: str | Path | None) -> None:
+    """`demo` (the built-in space), a JSONL path, or None/"none" for an empty site."""
+    if seed is None or str(seed) in ("", "none", "empty"):
+        return
+    if str(seed) == "demo":
+        load_demo(store)
+        return
+    path = Path(seed)
+    if not path.is_file():
+        raise FileNotFoundError(f"seed corpus not found: {path}")
+    load_corpus(store, path)
