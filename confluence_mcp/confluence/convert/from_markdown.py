@@ -37,7 +37,17 @@ _TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _STRIKE_SPAN = '<span style="text-decoration: line-through;">'
 
+_SAFE_SCHEMES = ("http:", "https:", "mailto:", "confluence-")
+
+
+def _is_allowed_destination(url: str) -> bool:
+    """Links and autolinks only for web, mail and our own schemes; anything else stays literal text."""
+    lowered = url.strip().lower()
+    return not _ABSOLUTE_URL.match(lowered) or lowered.startswith(_SAFE_SCHEMES)
+
+
 _parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+_parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
 
 
 def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> str:

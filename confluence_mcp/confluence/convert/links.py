@@ -30,6 +30,9 @@ USER_SCHEMES = {"confluence-user:": "ri:account-id", "confluence-userkey:": "ri:
                 "confluence-username:": "ri:username"}
 
 
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+
+
 @dataclass
 class LinkContext:
     """Callbacks resolving references between storage and markdown; each one is optional."""
@@ -47,11 +50,12 @@ def encode_inline_storage(storage: str) -> str:
 
 def decode_inline_storage(href: str) -> str | None:
     """The storage carried by a `confluence-storage:` link, or None when it is not valid base64/UTF-8."""
-    payload = href[len(STORAGE_SCHEME) :].strip()
+    payload = href[len(STORAGE_SCHEME) :].strip().translate(_URLSAFE_TO_STANDARD)
     try:
-        return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")
+        decoded = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):
         return None
+    return decoded or None
 
 
 def page_reference(title: str, space: str | None) -> str:
