@@ -39,9 +39,9 @@ __all__ = [
     "run_index_search",
 ]
 
-_STORES: dict[tuple[Any, ...], IndexStore] = {}
+_STORES: dict[tuple[Any, ...], tuple[asyncio.AbstractEventLoop, IndexStore]] = {}
 _STORES_LOCK = threading.Lock()
-_OPENING: dict[tuple[Any, ...], asyncio.Lock] = {}
+_OPENING: dict[tuple[Any, ...], tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
 
 class IndexService:
@@ -111,15 +111,21 @@ async def _shared_store(settings: IndexSettings) -> IndexStore:
     from confluence_mcp.index.store import IndexStore
 
     key = _store_key(settings)
+    loop = asyncio.get_running_loop()
     with _STORES_LOCK:
-        opening = _OPENING.setdefault(key, asyncio.Lock())
-    async with opening:
-        store = _STORES.get(key)
-        if store is None:
-            store = await IndexStore.open(settings)
+        cached = _STORES.get(key)
+        if cached is not None and cached[0] is not loop:  # a dead loop's id reused: its pool is unusable
+            del _STORES[key]
+        opening = _OPENING.setdefault(key, (loop, asyncio.Lock()))
+        if opening[0] is not loop:
+            opening = _OPENING[key] = (loop, asyncio.Lock())
+    async with opening[1]:
+        entry = _STORES.get(key)
+        if entry is None:
+            entry = (loop, await IndexStore.open(settings))
             with _STORES_LOCK:
-                _STORES[key] = store
-        return store
+                _STORES[key] = entry
+        return entry[1]
 
 
 async def open_service(settings: Settings) -> IndexService:
@@ -140,10 +146,10 @@ async def get_index_service(kit: KitRuntime) -> IndexService:
 
 async def close_shared_stores() -> None:
     """Close the stores opened on the running event loop (server shutdown, end of a CLI run or a test)."""
-    loop_id = id(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
     with _STORES_LOCK:
-        mine = [key for key in _STORES if key[-1] == loop_id]
-        stores = [_STORES.pop(key) for key in mine]
+        mine = [key for key, (owner, _) in _STORES.items() if owner is loop]
+        stores = [_STORES.pop(key)[1] for key in mine]
         for key in mine:
             _OPENING.pop(key, None)
     for store in stores:

@@ -1,0 +1,191 @@
+"""Incremental indexing against the real sandbox (HTTP), the real embedded Postgres and the real local embedder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from confluence_mcp.config import IndexSettings, Settings, load_settings
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.errors import EmbedderMismatch
+from confluence_mcp.index.service import (
+    IndexService,
+    SearchRequest,
+    close_shared_stores,
+    open_service,
+    run_index_search,
+)
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+from tests.index.llm_stub import EMBED_DIM, RunningStub, start_stub
+
+SAMPLE = Path(__file__).parents[1] / "data" / "handbook_sample.jsonl"
+SPACES = ["BENEFITS", "TEAM"]
+
+
+def sandbox_settings(sandbox: RunningSandbox, index: IndexSettings, **index_overrides: Any) -> Settings:
+    return load_settings(overrides={
+        "credentials": {"default": {"base_url": sandbox.base_url, "username": "sandbox@example.com",
+                                    "api_token": "sandbox-token"}},
+        "toolkits": {"default": {"space": "BENEFITS", "allowed_spaces": SPACES}},
+        "index": {**index.model_dump(exclude_none=True), **index_overrides},
+    }, environ={})
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    """A fresh sandbox per test: these tests edit and delete pages."""
+    with start_sandbox(SandboxOptions(seed=SAMPLE)) as running:
+        yield running
+
+
+@pytest.fixture
+async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
+                                                                                           ConfluenceClient]]:
+    settings = sandbox_settings(sandbox, index_settings)
+    async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
+        service = await open_service(settings)
+        try:
+            yield service, client
+        finally:
+            await close_shared_stores()
+
+
+async def run(service: IndexService, client: ConfluenceClient, collection: str, **selection: Any) -> IndexReport:
+    return await index_pages(service, client, collection, Selection(allowed_spaces=SPACES, **selection))
+
+
+async def page_ids(client: ConfluenceClient, space: str) -> list[str]:
+    listing = await client.content_search(f'space = "{space}" AND type = page', limit=200)
+    return sorted(str(item["id"]) for item in listing.results)
+
+
+async def search_ids(service: IndexService, collection: str, query: str, **filters: Any) -> list[str]:
+    _, hits = await run_index_search(service, SearchRequest(query=query, collection=collection, top_k=50, **filters))
+    return [hit.page_id for hit in hits]
+
+
+@pytest.mark.anyio
+async def test_incremental_edit_delete(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await service.drop_collection("inc")
+    ids = await page_ids(client, "BENEFITS")
+    first = await run(service, client, "inc", space="BENEFITS")
+    assert (first.added, first.updated, first.unchanged, first.removed) == (len(ids), 0, 0, 0)
+    assert first.chunks >= len(ids)
+
+    again = await run(service, client, "inc", space="BENEFITS")
+    assert (again.added, again.updated, again.unchanged, again.removed, again.chunks) == (0, 0, len(ids), 0, 0)
+
+    # Edit one page: only it is fetched and re-embedded.
+    edited = await client.get_page(ids[0], expand="version,body.storage")
+    await client.update_page(ids[0], title=edited["title"], version=edited["version"]["number"] + 1,
+                             storage="<h2>Zebra crossings</h2><p>Quokka policy: every quokka gets a desk.</p>")
+    third = await run(service, client, "inc", space="BENEFITS")
+    assert (third.added, third.updated, third.unchanged, third.removed) == (0, 1, len(ids) - 1, 0)
+    assert ids[0] in await search_ids(service, "inc", "quokka desk policy", page_ids=[ids[0]])
+
+    # Delete another page: it leaves the collection with all its chunks.
+    await client.delete_page(ids[1])
+    fourth = await run(service, client, "inc", space="BENEFITS")
+    assert (fourth.removed, fourth.added, fourth.updated) == (1, 0, 0)
+    versions = await service.store.page_versions("inc")
+    assert ids[1] not in versions and len(versions) == len(ids) - 1
+    assert await search_ids(service, "inc", "benefits", page_ids=[ids[1]]) == []
+
+
+@pytest.mark.anyio
+async def test_runs_over_other_spaces_never_remove_each_other(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await service.drop_collection("mixed")
+    team = await run(service, client, "mixed", space="TEAM")
+    benefits = await run(service, client, "mixed", space="BENEFITS")
+    assert team.added > 0 and benefits.added > 0 and benefits.removed == 0
+    assert (await run(service, client, "mixed", space="TEAM")).removed == 0
+    spaces = {space for _, space in (await service.store.page_versions("mixed")).values()}
+    assert spaces == {"TEAM", "BENEFITS"}
+    # Space filter at search time.
+    _, hits = await run_index_search(service, SearchRequest(query="team", collection="mixed", space="TEAM"))
+    assert hits and {h.page_id for h in hits} <= set(await page_ids(client, "TEAM"))
+
+
+@pytest.mark.anyio
+async def test_selection_stays_inside_allowed_spaces(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await service.drop_collection("scoped")
+    # A CQL asking for every page still only reaches the allowed spaces (here: TEAM only).
+    report = await index_pages(service, client, "scoped", Selection(cql="type = page", allowed_spaces=["TEAM"]))
+    assert report.added == len(await page_ids(client, "TEAM"))
+    assert {space for _, space in (await service.store.page_versions("scoped")).values()} == {"TEAM"}
+
+
+@pytest.mark.anyio
+async def test_killed_run_then_rerun_is_exact(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    for name in ("killed", "reference"):
+        await service.drop_collection(name)
+    committed = 0
+
+    async def stop_after_five(done: int, total: int, message: str) -> None:
+        nonlocal committed
+        committed = done
+        if done >= 5:
+            scope.cancel()
+
+    with anyio.CancelScope() as scope:
+        await index_pages(service, client, "killed", Selection(space="BENEFITS", allowed_spaces=SPACES),
+                          progress=stop_after_five)
+    assert scope.cancelled_caught
+    assert len(await service.store.page_versions("killed")) == committed == 5
+
+    rerun = await run(service, client, "killed", space="BENEFITS")
+    reference = await run(service, client, "reference", space="BENEFITS")
+    assert rerun.unchanged == 5 and rerun.added == reference.added - 5
+    killed_info = await service.store.get_collection("killed")
+    reference_info = await service.store.get_collection("reference")
+    assert killed_info is not None and reference_info is not None
+    assert (killed_info.pages, killed_info.chunks) == (reference_info.pages, reference_info.chunks)
+
+
+@pytest.mark.anyio
+async def test_clean_rebuilds(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await run(service, client, "clean", space="TEAM")
+    rebuilt = await index_pages(service, client, "clean", Selection(space="TEAM", allowed_spaces=SPACES),
+                                clean=True)
+    assert rebuilt.unchanged == 0 and rebuilt.added == len(await page_ids(client, "TEAM"))
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[RunningStub]:
+    running = start_stub()
+    yield running
+    running.stop()
+
+
+@pytest.mark.anyio
+async def test_collections_with_different_embedders(sandbox: RunningSandbox, index_settings: IndexSettings,
+                                                    stub: RunningStub) -> None:
+    local = sandbox_settings(sandbox, index_settings)
+    remote = sandbox_settings(sandbox, index_settings, embedder="openai", model="stub-embed",
+                              base_url=stub.base_url, api_key="stub")
+    async with ConfluenceClient(local.resolved_toolkits()[0]) as client:
+        try:
+            local_service, remote_service = await open_service(local), await open_service(remote)
+            assert local_service.store is remote_service.store  # one pool per database and loop
+            await remote_service.drop_collection("via-stub")
+            report = await run(remote_service, client, "via-stub", space="TEAM")
+            assert report.added > 0 and any(r["path"] == "embeddings" for r in stub.requests)
+            info = await remote_service.store.get_collection("via-stub")
+            assert info is not None and info.dimension == EMBED_DIM and info.embedder == "openai:stub-embed"
+            assert await search_ids(remote_service, "via-stub", "team")
+            with pytest.raises(EmbedderMismatch, match="via-stub"):
+                await run_index_search(local_service, SearchRequest(query="team", collection="via-stub"))
+            with pytest.raises(EmbedderMismatch):
+                await run(local_service, client, "via-stub", space="TEAM")
+        finally:
+            await close_shared_stores()
