@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from confluence_mcp.sandbox.text_analysis import iter_token_spans, term_of
+from confluence_mcp.sandbox.text_analysis import term_of
 
 __all__ = ["HIGHLIGHT_END", "HIGHLIGHT_START", "build_excerpt"]
 
@@ -35,12 +35,21 @@ def _best_window(hits: list[tuple[int, int, str]], max_chars: int) -> int:
     return best_start
 
 
-def build_excerpt(text: str, terms: set[str], *, max_chars: int = 300, highlight: bool = True) -> str:
-    """About `max_chars` characters of `text` around the hits of `terms` (index terms), whitespace collapsed."""
+def _find_hits(text: str, words: set[str]) -> list[tuple[int, int, str]]:
+    """(start, end, term) of each whole-word occurrence of `words`; one C-level regex scan, not a tokenisation."""
+    if not words:
+        return []
+    alternatives = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![^\W_])(?:{alternatives})(?![^\W_])", re.IGNORECASE)
+    return [(m.start(), m.end(), term_of(m.group().lower())) for m in pattern.finditer(text)]
+
+
+def build_excerpt(text: str, words: set[str], *, max_chars: int = 300, highlight: bool = True) -> str:
+    """About `max_chars` characters of `text` around the hits of `words` (lower-cased surface forms of the query's
+    terms), whitespace collapsed."""
     if max_chars <= 0 or not text:
         return ""
-    hits = [(start, end, term) for start, end, token in iter_token_spans(text)
-            if (term := term_of(token)) and term in terms]
+    hits = _find_hits(text, words)
     start = _best_window(hits, max_chars) if hits else 0
     if start > 0:
         # Begin on a word boundary rather than mid-word.

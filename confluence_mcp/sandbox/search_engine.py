@@ -222,7 +222,7 @@ class SearchEngine:
         for clause in _positive_text_clauses(parse_cql(cql)):
             for item in parse_text_query(_plain(clause.values[0], clause)).items:
                 terms |= self._text.expand(item)
-        return build_excerpt(doc.text, terms, max_chars=max_chars, highlight=highlight)
+        return build_excerpt(doc.text, self._text.surface_forms(terms), max_chars=max_chars, highlight=highlight)
 
 
 def _positive_text_clauses(query: CqlQuery) -> list[Clause]:

@@ -9,9 +9,8 @@ consistent: the same rules run on documents and queries, so "leave", "leaves" an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-__all__ = ["STOPWORDS", "TOKEN", "analyze", "iter_token_spans", "stem", "term_of"]
+__all__ = ["STOPWORDS", "TOKEN", "analyze", "stem", "term_of", "terms_of"]
 
 TOKEN = re.compile(r"[^\W_]+")
 
@@ -62,25 +61,30 @@ def stem(word: str) -> str:
     return root
 
 
-_STEM_CACHE: dict[str, str] = {}
+class _TermCache(dict[str, str]):
+    """token → term, computed on first sight; `cache[token]` and `map(cache.__getitem__, ...)` stay at C speed."""
+
+    def __missing__(self, token: str) -> str:
+        term = "" if token in STOPWORDS or (len(token) == 1 and token.isalpha()) else stem(token)
+        if len(self) < 500_000:  # bounded: a pathological corpus must not grow it forever
+            self[token] = term
+        return term
+
+
+_TERMS = _TermCache()
 
 
 def term_of(token: str) -> str:
     """The index term for one lower-cased token, or "" for a stopword/single letter."""
-    cached = _STEM_CACHE.get(token)
-    if cached is None:
-        cached = "" if token in STOPWORDS or (len(token) == 1 and token.isalpha()) else stem(token)
-        if len(_STEM_CACHE) < 500_000:
-            _STEM_CACHE[token] = cached
-    return cached
+    return _TERMS[token]
+
+
+def terms_of(tokens: list[str]) -> list[str]:
+    """`term_of` for many tokens at once (the indexer's hot path)."""
+    return list(map(_TERMS.__getitem__, tokens))
 
 
 def analyze(text: str) -> list[str]:
     """The index terms of `text` by position ("" where a stopword sits)."""
-    return [term_of(token) for token in TOKEN.findall(text.lower())]
+    return terms_of(TOKEN.findall(text.lower()))
 
-
-def iter_token_spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """(start, end, lower-cased token) for every token of `text`, for excerpts and highlighting."""
-    for match in TOKEN.finditer(text):
-        yield match.start(), match.end(), match.group().lower()

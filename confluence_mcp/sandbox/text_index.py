@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
-from confluence_mcp.sandbox.text_analysis import TOKEN, term_of
+from confluence_mcp.sandbox.text_analysis import TOKEN, term_of, terms_of
 from confluence_mcp.sandbox.text_query import QueryItem, TextQuery
 
 __all__ = ["FIELDS", "TextIndex"]
@@ -33,8 +33,8 @@ class _FieldIndex:
     def add(self, doc_id: str, terms: list[str]) -> None:
         by_term: defaultdict[str, list[int]] = defaultdict(list)
         for position, term in enumerate(terms):
-            if term:
-                by_term[term].append(position)
+            by_term[term].append(position)
+        by_term.pop("", None)  # stopwords: cheaper to drop once than to test every token
         postings = self.postings
         for term, positions in by_term.items():
             bucket = postings.get(term)
@@ -98,6 +98,8 @@ class TextIndex:
     def __init__(self) -> None:
         self._fields = {name: _FieldIndex() for name in FIELDS}
         self._vocabulary: dict[str, str] = {}  # lower-cased token → its term, for wildcard expansion
+        self._surface_forms: defaultdict[str, set[str]] = defaultdict(set)  # term → tokens seen, for excerpts
+        self._expansions: dict[str, frozenset[str]] = {}  # wildcard pattern → terms; cleared as words arrive
         self._doc_ids: set[str] = set()
 
     def __len__(self) -> int:
@@ -107,11 +109,13 @@ class TextIndex:
         self.remove(doc_id)
         for name, text in (("title", title), ("body", body), ("labels", " ".join(labels))):
             tokens = TOKEN.findall(text.lower())
-            terms = [term_of(token) for token in tokens]
-            self._fields[name].add(doc_id, terms)
-            for token, term in zip(tokens, terms, strict=True):
-                if term and token not in self._vocabulary:
+            self._fields[name].add(doc_id, terms_of(tokens))
+            for token in set(tokens).difference(self._vocabulary):
+                term = term_of(token)
+                if term:
                     self._vocabulary[token] = term
+                    self._surface_forms[term].add(token)
+                    self._expansions.clear()
         self._doc_ids.add(doc_id)
 
     def remove(self, doc_id: str) -> None:
@@ -125,8 +129,16 @@ class TextIndex:
         """The indexed terms a wildcard item stands for."""
         if item.wildcard is None:
             return {term for term, _ in item.terms}
-        pattern = item.wildcard
-        return {term for token, term in self._vocabulary.items() if pattern.fullmatch(token)}
+        cached = self._expansions.get(item.wildcard.pattern)
+        if cached is None:
+            pattern = item.wildcard
+            cached = frozenset(term for token, term in self._vocabulary.items() if pattern.fullmatch(token))
+            self._expansions[pattern.pattern] = cached
+        return set(cached)
+
+    def surface_forms(self, terms: Iterable[str]) -> set[str]:
+        """Every lower-cased word seen in documents that indexes as one of `terms` ("leave" → leave, leaving...)."""
+        return {token for term in terms for token in self._surface_forms.get(term, ())}
 
     def _item_scores(self, item: QueryItem, boosts: Mapping[str, float]) -> dict[str, float]:
         expansions = self.expand(item) if item.wildcard is not None else set()

@@ -71,10 +71,11 @@ def docs() -> list[SearchDoc]:
 
 @pytest.fixture(scope="module")
 def engine_and_seconds(docs: list[SearchDoc]) -> tuple[SearchEngine, float]:
-    started = time.perf_counter()
+    # CPU time, not wall time: the suite shares two cores with other test processes.
+    started = time.process_time()
     engine = SearchEngine()
     engine.upsert_many(docs)
-    return engine, time.perf_counter() - started
+    return engine, time.process_time() - started
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +104,9 @@ def test_typical_query_takes_a_few_milliseconds(engine: SearchEngine) -> None:
     cql = 'space = BENEFITS AND text ~ "leave policy"'
     durations = []
     for _ in range(15):
-        started = time.perf_counter()
+        started = time.process_time()
         hits = engine.search(cql, now=NOW)
-        durations.append(time.perf_counter() - started)
+        durations.append(time.process_time() - started)
     assert hits
     assert statistics.median(durations) < 0.02, f"median {statistics.median(durations) * 1000:.1f} ms"
 
