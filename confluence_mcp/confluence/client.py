@@ -261,7 +261,8 @@ class ConfluenceClient:
                            extra: dict[str, Any]) -> ResultPage:
         if cursor:
             link = self._decode_cursor(cursor, path)
-            if cursor_query(link).get("cql", [cql])[0] != cql:
+            issued_for = cursor_query(link).get("cql", [cql])[0]
+            if " ".join(issued_for.split()) != " ".join(cql.split()):
                 raise BadRequest("This cursor belongs to a different query; repeat the same query with it, "
                                  "or search again without a cursor.")
             body = await self._get_link(link, limit=limit)

@@ -221,3 +221,13 @@ async def test_429_with_huge_retry_after_is_capped(sandbox: RunningSandbox, clie
         await client.get_space("DEMO")
     admin(sandbox, "faults", {"fail_next": 1, "status": 429, "retry_after": "0"})
     assert (await client.get_space("DEMO"))["key"] == "DEMO"
+
+
+async def test_update_moves_page_under_new_parent(client: ConfluenceClient) -> None:
+    first = await client.create_page("DEMO", unique("Client move A"), "<p>a</p>")
+    second = await client.create_page("DEMO", unique("Client move B"), "<p>b</p>")
+    moved = await client.update_page(str(second["id"]), title=second["title"], storage=None, version=2,
+                                     parent_id=str(first["id"]))
+    assert str(moved["ancestors"][-1]["id"]) == str(first["id"])
+    assert [c["id"] async for c in client.child_pages(str(first["id"]))] == [second["id"]]
+
