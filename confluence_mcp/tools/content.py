@@ -29,8 +29,7 @@ __all__ = [
     "tiny_code_to_id",
 ]
 
-PageRefArg = Annotated[str, Field(min_length=1, max_length=2000,
-                                  description="Page id (digits), a page URL, or a tiny link (/x/...).")]
+PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL or tiny link.")]
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
 _TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
@@ -126,8 +125,7 @@ async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
 
 @tool("content", "Read page", read_only=True)
 async def read_page_by_id(page_id: PageRefArg, ctx: Context) -> PageBody:
-    """Read a page as markdown with its title, space, version, labels, parent and web URL. Accepts a page id, a
-    page URL or a tiny link."""
+    """Read a page as markdown, with title, space, version, labels, parent and URL."""
     kit = current_kit(ctx)
     return await page_body(kit, await resolve_page_ref(kit, page_id))
 
@@ -135,14 +133,11 @@ async def read_page_by_id(page_id: PageRefArg, ctx: Context) -> PageBody:
 @tool("content", "Page tree", read_only=True)
 async def get_page_tree(
     ctx: Context,
-    page_id: Annotated[str | None, Field(description="Root page (id, URL or tiny link); omit to list a space's "
-                                                     "page hierarchy from its top-level pages.")] = None,
-    space: Annotated[str | None, Field(description="Space key when page_id is omitted (default: the toolkit's "
-                                                   "space).")] = None,
-    max_depth: Annotated[int, Field(ge=1, le=20, description="Levels below the root to include.")] = 3,
+    page_id: Annotated[str | None, Field(description="Root page; omit for a whole space.")] = None,
+    space: Annotated[str | None, Field(description="Space key without page_id (default: toolkit space).")] = None,
+    max_depth: Annotated[int, Field(ge=1, le=20, description="Levels below the root.")] = 3,
 ) -> PageTree:
-    """The descendants of a page (or the page hierarchy of a space) as a flat list of {id, title, parent_id, depth};
-    depth 1 = children of the root page, or a space's top-level pages."""
+    """A page's descendants, or a space's hierarchy, as a flat list; depth 1 = children or top-level pages."""
     kit = current_kit(ctx)
     if page_id:
         root_id = await resolve_page_ref(kit, page_id)
@@ -191,13 +186,12 @@ async def _space_pages(kit: KitRuntime, query: str) -> Any:
 async def get_page_attachments(
     page_id: PageRefArg,
     ctx: Context,
-    limit: Annotated[int, Field(ge=1, le=100, description="Attachments per page of results.")] = 25,
-    cursor: Annotated[str | None, Field(description="`next` from a previous call.")] = None,
-    filename: Annotated[str | None, Field(description="Only the attachment with this exact file name.")] = None,
-    media_type: Annotated[str | None, Field(description="Only attachments of this media type, e.g. "
-                                                        "application/pdf.")] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Attachments per result page.")] = 25,
+    cursor: Annotated[str | None, Field(description="`next` of a previous result.")] = None,
+    filename: Annotated[str | None, Field(description="Exact file name filter.")] = None,
+    media_type: Annotated[str | None, Field(description="Media type filter, e.g. application/pdf.")] = None,
 ) -> AttachmentList:
-    """List a page's attachments (metadata and download URLs, no file contents), paginated."""
+    """List a page's attachments: metadata and download URLs, no contents; paginated."""
     kit = current_kit(ctx)
     resolved = await resolve_page_ref(kit, page_id)
     page = await kit.client.get_page(resolved, expand="space")
@@ -215,7 +209,6 @@ def _attachment(kit: KitRuntime, item: dict[str, Any]) -> AttachmentInfo:
         id=str(item.get("id")), title=item.get("title") or "",
         media_type=(item.get("metadata") or {}).get("mediaType") or extensions.get("mediaType"),
         file_size=int(size) if isinstance(size, int | str) and str(size).isdigit() else None,
-        comment=extensions.get("comment") or None,
         version=(item.get("version") or {}).get("number"),
         download_url=kit.client.web_url((item.get("_links") or {}).get("download")),
     )

@@ -101,18 +101,16 @@ def _truncate(body: Any) -> tuple[Any, bool, str | None]:
 
 @tool("generic", "Generic Confluence request", read_only=False, destructive=True, method_dependent=True)
 async def execute_generic_confluence(
-    method: Annotated[str, Field(pattern=r"(?i)^(GET|POST|PUT|DELETE)$", description="HTTP method: GET, POST, "
-                                                                                     "PUT or DELETE.")],
-    relative_url: Annotated[str, Field(min_length=1, max_length=2000, description="Path relative to the site, "
-                                       "e.g. /rest/api/content/123 or /api/v2/pages/123.")],
+    method: Annotated[str, Field(pattern=r"(?i)^(GET|POST|PUT|DELETE)$", description="GET, POST, PUT or DELETE.")],
+    relative_url: Annotated[str, Field(min_length=1, max_length=2000, description="Site-relative path, e.g. "
+                                       "/rest/api/content/123")],
     ctx: Context,
-    params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters as an object or JSON "
-                      "string. For non-GET calls without `body`, used as the JSON body (ELITEA behaviour).")
-                      ] = None,
+    params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters (object or JSON string); "
+                      "the JSON body for non-GET without `body`.")] = None,
     body: Annotated[Any, Field(description="JSON body for POST/PUT.")] = None,
 ) -> GenericResponse:
-    """Send one raw REST request to the configured Confluence site and return its JSON (noise removed, large
-    responses truncated with a note). Only relative paths; writes are refused in read-only mode."""
+    """Send one REST request (relative path) to the site and return its JSON, truncated if large. Non-GET can
+    change or delete content and is refused in read-only mode."""
     kit: KitRuntime = current_kit(ctx)
     verb = method.upper()
     if verb not in _METHODS:

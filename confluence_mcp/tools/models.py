@@ -40,8 +40,8 @@ class SearchHit(BaseModel):
 
 class SearchResults(BaseModel):
     results: list[SearchHit]
-    next: str | None = Field(None, description="Cursor for the next page; pass it back as `cursor`.")
-    note: str | None = Field(None, description="What was searched when nothing matched.")
+    next: str | None = None
+    note: str | None = None
 
 
 class PageId(BaseModel):
@@ -77,7 +77,7 @@ class PageRefList(BaseModel):
 
 class PageBodies(BaseModel):
     pages: list[PageBody]
-    truncated: bool = Field(False, description="True when more pages matched than `max_pages` allows.")
+    truncated: bool = False
     note: str | None = None
 
 
@@ -100,7 +100,6 @@ class AttachmentInfo(BaseModel):
     title: str
     media_type: str | None = None
     file_size: int | None = None
-    comment: str | None = None
     version: int | None = None
     download_url: str | None = None
 

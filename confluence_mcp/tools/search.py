@@ -37,13 +37,11 @@ __all__ = [
     "site_search",
 ]
 
-Query = Annotated[str, Field(min_length=1, max_length=500, description="Words to search for (plain text, not CQL).")]
-Limit = Annotated[int | None, Field(ge=1, le=250, description="Results per page (default: the toolkit's limit, "
-                                                                "capped by its max_pages).")]
-Cursor = Annotated[str | None, Field(description="`next` from a previous call, to get the following page.")]
-Space = Annotated[str | None, Field(description="Space key (a short code like DOCS) to narrow the search; must be "
-                                                "one of the toolkit's allowed spaces.")]
-Label = Annotated[str, Field(min_length=1, max_length=255, description="Label name, e.g. meeting-notes.")]
+Query = Annotated[str, Field(min_length=1, description="Plain words, not CQL.")]
+Limit = Annotated[int | None, Field(ge=1, le=250, description="Results per page (default: toolkit limit).")]
+Cursor = Annotated[str | None, Field(description="`next` of a previous result.")]
+Space = Annotated[str | None, Field(description="Space key, e.g. DOCS (must be allowed).")]
+Label = Annotated[str, Field(min_length=1, description="Label, e.g. meeting-notes.")]
 
 # Bodies are read one request per page; keep the fan-out polite.
 _BODY_CONCURRENCY = 4
@@ -98,25 +96,21 @@ def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
 
 
 @tool("search", "Site search", read_only=True)
-async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
-                      space: Space = None) -> SearchResults:
-    """Relevance-ranked search across the toolkit's allowed spaces (Confluence's site search). Returns ids, titles,
-    excerpts and web URLs; read a hit with read_page_by_id."""
+async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None) -> SearchResults:
+    """Relevance-ranked site search over the allowed spaces: ids, titles, excerpts and URLs."""
     kit = current_kit(ctx)
     # siteSearch is Cloud's UI ranking; Server/Data Center has no such field, so match title or text there.
     if kit.toolkit.hosting == "cloud":
         where = cql.text_clause("siteSearch", query)
     else:
         where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
-    return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
-                            what=f"{query!r}")
+    return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}")
 
 
 @tool("search", "Search pages", read_only=True)
 async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
                        space: Space = None) -> SearchResults:
-    """Search page titles and body text within the toolkit's space(s). Returns ids, titles, excerpts and web URLs
-    (no bodies); read a hit with read_page_by_id."""
+    """Search page titles and text in the toolkit's space(s). Returns ids, titles, excerpts and URLs, no bodies."""
     kit = current_kit(ctx)
     where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
@@ -134,11 +128,11 @@ async def search_by_title(query: Query, ctx: Context, limit: Limit = None, curso
 
 @tool("search", "Get page id by title", read_only=True)
 async def get_page_id_by_title(
-    title: Annotated[str, Field(min_length=1, max_length=255, description="Exact page title.")],
+    title: Annotated[str, Field(min_length=1, description="Exact page title.")],
     ctx: Context,
-    space: Annotated[str | None, Field(description="Space key (default: the toolkit's space).")] = None,
+    space: Annotated[str | None, Field(description="Space key (default: toolkit space).")] = None,
 ) -> PageId:
-    """Look up a page's id by its exact title in a space (default: the toolkit's space)."""
+    """A page's id from its exact title in a space (default: toolkit space)."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
     found = await kit.client.find_page_by_title(key, title)
@@ -156,7 +150,7 @@ def _label_cql(label: str) -> str:
 @tool("search", "List pages with label", read_only=True)
 async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None, cursor: Cursor = None,
                                 space: Space = None) -> PageRefList:
-    """List ids and titles (no bodies) of pages carrying a label, within the toolkit's space(s)."""
+    """List ids and titles (no bodies) of pages carrying a label in the toolkit's space(s)."""
     kit = current_kit(ctx)
     spaces = search_scope(kit, space)
     page = await kit.client.content_search(cql.scoped(_label_cql(label), spaces), limit=page_size(kit, limit),
@@ -169,12 +163,10 @@ async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None,
 @tool("search", "Get pages with label", read_only=True)
 async def get_pages_with_label(
     label: Label, ctx: Context, space: Space = None,
-    max_pages: Annotated[int | None, Field(ge=1, le=100, description="How many pages to return with bodies "
-                                                                    "(default and cap: the toolkit's max_pages).")
+    max_pages: Annotated[int | None, Field(ge=1, le=100, description="Pages to return (cap: toolkit max_pages).")
                          ] = None,
 ) -> PageBodies:
-    """Read the pages carrying a label, bodies included as markdown (capped at the toolkit's max_pages). Use
-    list_pages_with_label when titles are enough."""
+    """Read the pages carrying a label, with markdown bodies (capped). list_pages_with_label is cheaper."""
     kit = current_kit(ctx)
     spaces = search_scope(kit, space)
     cap = min(max_pages or kit.toolkit.settings.max_pages, kit.toolkit.settings.max_pages)

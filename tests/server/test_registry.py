@@ -1,0 +1,162 @@
+"""The whole tool registry: metadata on every tool, golden schema files, total size, policy at list/call time."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _mcp_fixtures import REPO, dumps, make_settings, mcp_client
+
+from confluence_mcp.errors import ConfigError
+from confluence_mcp.server import build_server, compact_schema
+
+GOLDEN = REPO / "tests" / "golden"
+# Nothing listens here: listing tools never calls Confluence.
+OFFLINE = "http://127.0.0.1:9/wiki"
+MY_GROUPS = {"site_search", "search_by_title", "search_pages", "get_page_id_by_title", "read_page_by_id",
+             "get_pages_with_label", "list_pages_with_label", "get_page_tree", "get_page_attachments",
+             "execute_generic_confluence"}
+SCHEMA_BUDGET = 25 * 1024
+
+
+async def listed(**toolkit: Any) -> list[dict[str, Any]]:
+    async with mcp_client(make_settings(OFFLINE, **toolkit)) as client:
+        tools = (await client.list_tools()).tools
+    return [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+
+
+def size(tool: dict[str, Any]) -> int:
+    return len(json.dumps(tool, separators=(",", ":"), ensure_ascii=False))
+
+
+@pytest.mark.anyio
+async def test_every_tool_has_title_annotations_description_and_flat_input() -> None:
+    tools = await listed()
+    names = {t["name"] for t in tools}
+    assert names >= MY_GROUPS
+    for tool in tools:
+        assert tool.get("title"), tool["name"]
+        assert 20 <= len(tool["description"]) <= 600, tool["name"]
+        hints = tool["annotations"]
+        for hint in ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"):
+            assert isinstance(hints.get(hint), bool), (tool["name"], hint)
+        schema = tool["inputSchema"]
+        assert schema["type"] == "object"
+        assert not {"anyOf", "oneOf", "allOf"} & set(schema), tool["name"]
+        assert "outputSchema" in tool, tool["name"]
+        for name, prop in schema.get("properties", {}).items():
+            assert prop.get("description"), f"{tool['name']}.{name} has no description"
+
+
+@pytest.mark.anyio
+async def test_read_tools_are_read_only_and_generic_is_destructive() -> None:
+    tools = {t["name"]: t["annotations"] for t in await listed()}
+    for name in MY_GROUPS - {"execute_generic_confluence"}:
+        assert tools[name]["readOnlyHint"] is True, name
+        assert tools[name]["destructiveHint"] is False
+    generic = tools["execute_generic_confluence"]
+    assert generic["readOnlyHint"] is False and generic["destructiveHint"] is True
+
+
+@pytest.mark.anyio
+async def test_total_schema_size(capsys: pytest.CaptureFixture[str]) -> None:
+    tools = await listed()
+    total = sum(size(t) for t in tools)
+    mine = sum(size(t) for t in tools if t["name"] in MY_GROUPS)
+    with capsys.disabled():
+        print(f"\n[schema size] all {len(tools)} tools: {total} bytes; search/read/generic "
+              f"({len(MY_GROUPS)} tools): {mine} bytes; budget {SCHEMA_BUDGET}")
+    # The search/read/generic share of the 25 KB budget; the other groups are sized by their own tests.
+    assert mine <= SCHEMA_BUDGET * len(MY_GROUPS) // 24
+
+
+@pytest.mark.anyio
+async def test_golden_schemas() -> None:
+    """tests/golden/<tool>.json pins each tool's published definition; UPDATE_GOLDEN=1 rewrites them."""
+    update = os.environ.get("UPDATE_GOLDEN") == "1"
+    problems = []
+    for tool in await listed():
+        path: Path = GOLDEN / f"{tool['name']}.json"
+        text = dumps(tool)
+        if update:
+            path.write_text(text, encoding="utf-8")
+        elif not path.exists():
+            problems.append(f"missing golden file {path.name} (run with UPDATE_GOLDEN=1)")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path.name} differs from the published schema (run with UPDATE_GOLDEN=1 and review)")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.anyio
+async def test_enabled_tools_are_the_only_ones_listed_and_callable() -> None:
+    settings = make_settings(OFFLINE, tools=["search_pages", "read_page_by_id"])
+    async with mcp_client(settings) as client:
+        names = [t.name for t in (await client.list_tools()).tools]
+        assert names == ["search_pages", "read_page_by_id"]
+        hidden = await client.call_tool("site_search", {"query": "x"})
+        unknown = await client.call_tool("no_such_tool", {"query": "x"})
+    assert hidden.is_error and unknown.is_error
+    hidden_text = hidden.content[0].text.replace("site_search", "<name>")  # type: ignore[union-attr]
+    unknown_text = unknown.content[0].text.replace("no_such_tool", "<name>")  # type: ignore[union-attr]
+    assert hidden_text == unknown_text
+
+
+def test_unknown_tool_name_in_config_fails_at_start_listing_valid_names() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_server(make_settings(OFFLINE, tools=["search_pages", "serch_pages"]))
+    message = str(caught.value)
+    assert "serch_pages" in message and "valid names" in message and "read_page_by_id" in message
+
+
+@pytest.mark.anyio
+async def test_read_only_hides_writes_but_keeps_generic() -> None:
+    tools = await listed(read_only=True)
+    names = {t["name"] for t in tools}
+    assert names >= MY_GROUPS
+    for tool in tools:
+        assert tool["annotations"]["readOnlyHint"] or tool["name"] == "execute_generic_confluence", tool["name"]
+    async with mcp_client(make_settings(OFFLINE, read_only=True)) as client:
+        refused = await client.call_tool("execute_generic_confluence",
+                                         {"method": "DELETE", "relative_url": "/rest/api/content/1"})
+        hidden = await client.call_tool("delete_page", {"page_id": "1"})
+    assert refused.is_error and "read-only" in refused.content[0].text  # type: ignore[union-attr]
+    assert hidden.is_error and "Unknown tool" in hidden.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_several_toolkits_get_prefixes_and_instructions() -> None:
+    from confluence_mcp.config import load_settings
+
+    settings = load_settings(None, environ={}, overrides={
+        "credentials": {"site": {"base_url": OFFLINE, "username": "u", "api_token": "t"}},
+        "toolkits": {"docs": {"credential": "site", "space": "DOCS", "tools": ["search_pages"]},
+                     "hr": {"credential": "site", "space": "HR", "read_only": True,
+                            "tools": ["hr_read_page_by_id"]}},
+    })
+    async with mcp_client(settings) as client:
+        names = sorted(t.name for t in (await client.list_tools()).tools)
+        instructions = client.instructions
+    assert names == ["docs_search_pages", "hr_read_page_by_id"]
+    assert instructions and "DOCS" in instructions and "read-only" in instructions
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_both_protocol_modes_list_tools(mode: str) -> None:
+    async with mcp_client(make_settings(OFFLINE), mode=mode) as client:
+        tools = (await client.list_tools()).tools
+    assert len(tools) >= len(MY_GROUPS)
+
+
+def test_compact_schema_keeps_meaning() -> None:
+    schema = {"title": "A", "type": "object", "properties": {
+        "title": {"title": "Title", "type": "string"},
+        "limit": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}], "default": None, "title": "L"},
+        "body": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
+    assert compact_schema(schema) == {"type": "object", "properties": {
+        "title": {"type": "string"},
+        "limit": {"type": ["integer", "null"], "minimum": 1},
+        "body": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
