@@ -8,6 +8,7 @@ documents match unless the query itself mentions `status`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,6 +101,8 @@ class SearchEngine:
     def __init__(self) -> None:
         self._docs: dict[str, SearchDoc] = {}
         self._text = TextIndex()
+        # The sandbox serves requests from a thread pool: a search must never see an index half-updated.
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -109,21 +112,23 @@ class SearchEngine:
 
     def upsert(self, doc: SearchDoc) -> None:
         """Add or replace a document (indexing only re-runs when its searchable text changed)."""
-        previous = self._docs.get(doc.id)
-        self._docs[doc.id] = doc
-        if previous is not None and (previous.title, previous.text, previous.labels) == (
-            doc.title, doc.text, doc.labels
-        ):
-            return
-        self._text.upsert(doc.id, title=doc.title, body=doc.text, labels=doc.labels)
+        with self._lock:
+            previous = self._docs.get(doc.id)
+            self._docs[doc.id] = doc
+            if previous is not None and (previous.title, previous.text, previous.labels) == (
+                doc.title, doc.text, doc.labels
+            ):
+                return
+            self._text.upsert(doc.id, title=doc.title, body=doc.text, labels=doc.labels)
 
     def upsert_many(self, docs: Iterable[SearchDoc]) -> None:
         for doc in docs:
             self.upsert(doc)
 
     def remove(self, doc_id: str) -> None:
-        self._docs.pop(doc_id, None)
-        self._text.remove(doc_id)
+        with self._lock:
+            self._docs.pop(doc_id, None)
+            self._text.remove(doc_id)
 
     # -- search -------------------------------------------------------------------------------------------------
 
@@ -132,10 +137,11 @@ class SearchEngine:
         query = parse_cql(cql)
         state = _Evaluation(now=(now or datetime.now(UTC)).astimezone(UTC), current_user=current_user)
         assert query.where is not None  # parse_cql refuses empty queries
-        matched = self._evaluate(query.where, state, negated=False)
-        if not query.mentions("status"):
-            matched = {doc_id for doc_id in matched if self._docs[doc_id].status == "current"}
-        hits = [Hit(self._docs[doc_id], state.scores.get(doc_id, 0.0)) for doc_id in matched]
+        with self._lock:
+            matched = self._evaluate(query.where, state, negated=False)
+            if not query.mentions("status"):
+                matched = {doc_id for doc_id in matched if self._docs[doc_id].status == "current"}
+            hits = [Hit(self._docs[doc_id], state.scores.get(doc_id, 0.0)) for doc_id in matched]
         return self._order(hits, query, relevance=state.has_text)
 
     def _order(self, hits: list[Hit], query: CqlQuery, *, relevance: bool) -> list[Hit]:
@@ -215,14 +221,17 @@ class SearchEngine:
 
     def excerpt(self, doc_id: str, cql: str, *, max_chars: int = 300, highlight: bool = True) -> str:
         """The best window of the document's text around the query's terms (hits marked when `highlight`)."""
-        doc = self._docs.get(doc_id)
-        if doc is None:
-            return ""
-        terms: set[str] = set()
-        for clause in _positive_text_clauses(parse_cql(cql)):
-            for item in parse_text_query(_plain(clause.values[0], clause)).items:
-                terms |= self._text.expand(item)
-        return build_excerpt(doc.text, self._text.surface_forms(terms), max_chars=max_chars, highlight=highlight)
+        query = parse_cql(cql)
+        with self._lock:
+            doc = self._docs.get(doc_id)
+            if doc is None:
+                return ""
+            terms: set[str] = set()
+            for clause in _positive_text_clauses(query):
+                for item in parse_text_query(_plain(clause.values[0], clause)).items:
+                    terms |= self._text.expand(item)
+            words = self._text.surface_forms(terms)
+        return build_excerpt(doc.text, words, max_chars=max_chars, highlight=highlight)
 
 
 def _positive_text_clauses(query: CqlQuery) -> list[Clause]:
