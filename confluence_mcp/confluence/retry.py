@@ -1,7 +1,8 @@
 """When to retry a Confluence request, and how long to wait.
 
 The rule:
-- Reads (GET, HEAD, OPTIONS) are retried on 429, 502, 503, 504, connection failures and timeouts.
+- Reads (GET, HEAD, OPTIONS) are retried on 429, 502, 503, 504, connection failures (including a connection
+  dropped mid-response) and timeouts.
 - Writes (POST, PUT, DELETE, PATCH) are retried only when Confluence certainly did not act on them: a 429, or a
   503 that carries `Retry-After` (an explicit "come back later"), and connection failures where the request was
   never sent (connect errors, connect/pool timeouts). A 502/504 or a read timeout on a write may have been
@@ -36,6 +37,8 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Failures where the request never left this process, so even a write is safe to repeat.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures after sending: harmless to repeat for a read, possibly applied for a write.
+_BROKEN = (httpx.TimeoutException, httpx.ReadError, httpx.RemoteProtocolError)
 
 
 class RetryableStatus(Exception):
@@ -93,4 +96,4 @@ def should_retry(error: BaseException, method: str) -> bool:
         return status == 429 or (status == 503 and "retry-after" in error.response.headers)
     if isinstance(error, _NOT_SENT):
         return True
-    return is_read and isinstance(error, httpx.TimeoutException)
+    return is_read and isinstance(error, _BROKEN)

@@ -14,6 +14,7 @@ from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import (
     AuthenticationFailed,
     BadRequest,
+    ConfluenceConnectionError,
     NotFound,
     RateLimited,
     ServerError,
@@ -231,3 +232,34 @@ async def test_update_moves_page_under_new_parent(client: ConfluenceClient) -> N
     assert str(moved["ancestors"][-1]["id"]) == str(first["id"])
     assert [c["id"] async for c in client.child_pages(str(first["id"]))] == [second["id"]]
 
+
+
+async def test_writes_retry_on_429_but_not_on_502(sandbox: RunningSandbox, client: ConfluenceClient) -> None:
+    title = unique("Client retried write")
+    admin(sandbox, "faults", {"fail_next": 1, "status": 429, "retry_after": "0"})
+    created = await client.create_page("DEMO", title, "<p>once</p>")
+    assert (await client.find_page_by_title("DEMO", title) or {}).get("id") == created["id"]
+    admin(sandbox, "reset-stats")
+    admin(sandbox, "faults", {"fail_next": 1, "status": 502})
+    with pytest.raises(ServerError, match="HTTP 502"):
+        await client.create_page("DEMO", unique("Client not retried"), "<p>x</p>")
+    assert httpx.get(f"{sandbox.admin_url}/stats", timeout=5).json()["total"] == 1
+
+
+async def test_dropped_connections_retry_reads_only(sandbox: RunningSandbox, client: ConfluenceClient) -> None:
+    admin(sandbox, "faults", {"fail_next": 2, "status": 0})
+    assert (await client.get_space("DEMO"))["key"] == "DEMO"
+    admin(sandbox, "faults", {"fail_next": 1, "status": 0})
+    with pytest.raises(ConfluenceConnectionError):
+        await client.create_page("DEMO", unique("Client dropped"), "<p>x</p>")
+
+
+async def test_slow_reads_time_out_then_report(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    kit = toolkit_factory(sandbox.base_url, sandbox.options.flavor, retries=1, timeout_seconds=0.2)
+    admin(sandbox, "faults", {"rate": 1.0, "kinds": ["slow"], "slow_seconds": 1.0})
+    try:
+        async with ConfluenceClient(kit) as slow:
+            with anyio.fail_after(5), pytest.raises(ConfluenceConnectionError, match=r"timed out .*after 2 attempts"):
+                await slow.get_space("DEMO")
+    finally:
+        admin(sandbox, "faults", {"rate": 0.0})
