@@ -23,7 +23,13 @@ from .links import (
     decode_inline_storage,
     parse_page_reference,
 )
-from .xhtml import StorageParseError, escape_attribute, escape_text, validate_storage
+from .xhtml import (
+    StorageParseError,
+    escape_attribute,
+    escape_text,
+    remove_forbidden_characters,
+    validate_storage,
+)
 
 __all__ = ["ADMONITION_MACROS", "markdown_to_storage", "render_markdown"]
 
@@ -68,6 +74,7 @@ def _macro(name: str, parameters: dict[str, str], body: str = "", *, plain_body:
     parts += [f'<ac:parameter ac:name="{escape_attribute(key)}">{escape_text(value)}</ac:parameter>'
               for key, value in parameters.items()]
     if plain_body is not None:
+        plain_body = remove_forbidden_characters(plain_body)
         parts.append("<ac:plain-text-body><![CDATA[" + plain_body.replace("]]>", "]]]]><![CDATA[>") + "]]>"
                      "</ac:plain-text-body>")
     else:
@@ -264,7 +271,7 @@ class _StorageRenderer:
         if label == default_label:
             return ""
         if all(child.type == "text" for child in node.children):
-            cdata = label.replace("]]>", "]]]]><![CDATA[>")
+            cdata = remove_forbidden_characters(label).replace("]]>", "]]]]><![CDATA[>")
             return f"<ac:plain-text-link-body><![CDATA[{cdata}]]></ac:plain-text-link-body>"
         return f"<ac:link-body>{self.inline_children(node)}</ac:link-body>"
 

@@ -22,8 +22,6 @@ _BLOCK_TAG = re.compile(
 _USER_OR_FILE = re.compile(r'<ri:(?:attachment) ri:filename="([^"]*)"[^>]*>')
 _PAGE_TITLE = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]*/>\s*</ac:link>')
 _TAG = re.compile(r"<[^>]+>")
-_SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
 
 
 def _parameter(match: re.Match[str]) -> str:
@@ -44,5 +42,6 @@ def storage_to_text(storage: str) -> str:
     text = _BLOCK_TAG.sub("\n", text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
-    text = _SPACES.sub(" ", text)
-    return _NEWLINES.sub("\n", text).strip()
+    # str.split runs in C: much faster than whitespace regexes on megabytes of text.
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)

@@ -25,6 +25,7 @@ __all__ = [
     "inner_xml",
     "outer_xml",
     "parse_fragment",
+    "remove_forbidden_characters",
     "top_level_nodes",
     "validate_storage",
 ]
@@ -180,8 +181,17 @@ def validate_storage(storage: str, *, strict: bool = False) -> None:
                     raise StorageParseError(f"attribute {name} is not allowed", 1, 1)
 
 
+# Characters XML 1.0 forbids even as references; they are dropped so output always parses.
+_FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def remove_forbidden_characters(text: str) -> str:
+    return _FORBIDDEN_CHARACTERS.sub("", text)
+
+
 def escape_text(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _FORBIDDEN_CHARACTERS.sub("", text)
 
 
 def escape_attribute(value: str) -> str:
@@ -189,7 +199,7 @@ def escape_attribute(value: str) -> str:
 
 
 def _cdata(text: str) -> str:
-    return "<![CDATA[" + text.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+    return "<![CDATA[" + remove_forbidden_characters(text).replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def outer_xml(element: Element, *, with_tail: bool = False) -> str:
