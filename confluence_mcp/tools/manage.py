@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import SectionNotFound, replace_section
-from confluence_mcp.errors import BadRequest, NotFound
+from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
@@ -29,6 +29,7 @@ from confluence_mcp.tools.write_support import (
     create_once,
     delete_checked,
     find_title_ci,
+    idempotent,
     kit_labels,
     load_page,
     page_write,
@@ -112,11 +113,17 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
     await _refuse_duplicate(client, space, title)
     parent = await _parent(kit, space, parent_id, parent_title)
     created = await create_once(client, space, title, storage, parent_id=parent, status=status, labels=names)
+    note = None
     if names:
-        # Labels sent with the create are honoured by Cloud and DC alike, but a retried create may have
-        # returned the earlier page; adding is idempotent, so make sure they are there.
-        names = await apply_labels(client, str(created["id"]), names, "add")
-    return page_write(client, created, include_body=include_body, labels=names or None)
+        # Labels travel with the create, but a recovered create may have returned the earlier attempt's page;
+        # adding is idempotent. The page exists either way, so a failure here must not hide it.
+        try:
+            names = await idempotent(lambda: apply_labels(client, str(created["id"]), names, "add"))
+        except ConfluenceError as exc:
+            note = f"Page created, but its labels could not be checked ({exc}); use update_labels to verify."
+    if include_body:
+        created = await load_page(client, str(created["id"]), expand="body.storage,version,space")
+    return page_write(client, created, include_body=include_body, labels=names or None, note=note)
 
 
 @tool("manage", "Create page", read_only=False)
@@ -140,12 +147,14 @@ async def create_page(
                          parent_title=parent_title, status=status, labels=labels, include_body=include_body)
 
 
-def _pages_info(raw: str) -> list[NewPage]:
-    """ELITEA's `pages_info`: a JSON list of `{"title": "body"}` objects."""
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(f'pages_info is not valid JSON ({exc}); expected [{{"Title": "body"}}, ...].') from exc
+def _pages_info(raw: str | list[dict[str, str]] | dict[str, str]) -> list[NewPage]:
+    """ELITEA's `pages_info`: a JSON list of `{"title": "body"}` objects (as a string or already parsed)."""
+    data: Any = raw
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f'pages_info is not valid JSON ({exc}); expected [{{"Title": "body"}}, ...].') from exc
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
@@ -158,7 +167,9 @@ async def create_pages(
     ctx: Context,
     pages: Annotated[list[NewPage] | None, Field(description="Pages to create: {title, body, parent_id?, labels?}")]
     = None,
-    pages_info: Annotated[str | None, Field(description='Alternative: JSON list [{"Title": "body"}]')] = None,
+    pages_info: Annotated[str | list[dict[str, str]] | None, Field(
+        description='Alternative (ELITEA form): a list of {"Title": "body"} objects, or that list as a JSON string')]
+    = None,
     space: Space = None,
     parent_id: Annotated[str | None, Field(description="Parent for items without their own parent_id")] = None,
     status: Annotated[Literal["current", "draft"], Field(description="current or draft")] = "current",
@@ -230,6 +241,8 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     applied = None
     if labels is not None:
         applied = await apply_labels(client, page_id, kit_labels(kit, labels), "replace")
+    if include_body and not ((result.get("body") or {}).get("storage") or {}).get("value"):
+        result = await load_page(client, page_id, expand="body.storage,version,space")
     out = page_write(client, result, include_body=include_body, labels=applied, note=note)
     if not out.space:
         out.space = space

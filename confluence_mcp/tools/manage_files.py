@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
+import re
 from pathlib import Path, PurePath
 from typing import Annotated, Literal
 from xml.sax.saxutils import escape, quoteattr
@@ -83,7 +84,8 @@ async def add_file_to_page(
     else:
         content, default_name = _read_upload(kit, file_path or "")
         filename = filename or default_name
-    name = PurePath(filename.replace("\\", "/")).name.strip()
+    # Characters that HTTP multipart or XML would alter are replaced, so the stored name matches the markup.
+    name = re.sub(r'[\x00-\x1f"<>:*?|]', "_", PurePath(filename.replace("\\", "/")).name).strip()
     if not name or name in {".", ".."}:
         raise BadRequest(f"{filename!r} is not a usable file name.")
     kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"

@@ -211,7 +211,7 @@ async def apply_labels(client: ConfluenceClient, page_id: str, names: Sequence[s
         missing = [n for n in wanted if n not in current]
         if missing:
             await idempotent(lambda: client.add_labels(page_id, missing))
-        return [*current, *missing]
+        return sorted([*current, *missing])
     remove = [n for n in current if n in wanted] if mode == "remove" else [n for n in current if n not in wanted]
     for name in remove:
         await _remove_label(client, page_id, name)
@@ -221,7 +221,7 @@ async def apply_labels(client: ConfluenceClient, page_id: str, names: Sequence[s
         if missing:
             await idempotent(lambda: client.add_labels(page_id, missing))
         kept += missing
-    return kept
+    return sorted(kept)
 
 
 async def _remove_label(client: ConfluenceClient, page_id: str, name: str) -> None:

@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from confluence_mcp.sandbox.runner import RunningSandbox
 from mcp import Client
 
 from confluence_mcp.config import Settings, load_settings
+from confluence_mcp.sandbox.runner import RunningSandbox
 from confluence_mcp.server import build_server
 
 USER, TOKEN = "sandbox@example.com", "sandbox-token"
@@ -82,14 +82,12 @@ class Rest:
         httpx.post(self.sandbox.admin_url.rstrip("/") + "/faults", json=body, timeout=10).raise_for_status()
 
 
-def make_settings(sandbox: RunningSandbox, **toolkit: Any) -> Settings:
+def make_settings(sandbox: RunningSandbox, credential: dict[str, Any] | None = None, **toolkit: Any) -> Settings:
     kit: dict[str, Any] = {"space": "DEMO", "hosting": sandbox_flavor(sandbox), "retries": 4,
                            "retry_min_seconds": 0, "retry_max_seconds": 0.05, "labels": ["via-mcp"]}
     kit.update(toolkit)
-    return load_settings(environ={}, overrides={
-        "credentials": {"default": {"base_url": sandbox.base_url, "username": USER, "api_token": TOKEN}},
-        "toolkits": {"default": kit},
-    })
+    cred = {"base_url": sandbox.base_url, "username": USER, "api_token": TOKEN, **(credential or {})}
+    return load_settings(environ={}, overrides={"credentials": {"default": cred}, "toolkits": {"default": kit}})
 
 
 def sandbox_flavor(sandbox: RunningSandbox) -> str:
@@ -97,8 +95,9 @@ def sandbox_flavor(sandbox: RunningSandbox) -> str:
 
 
 @asynccontextmanager
-async def connect(sandbox: RunningSandbox, **toolkit: Any) -> AsyncIterator[Client]:
-    async with Client(build_server(make_settings(sandbox, **toolkit))) as client:
+async def connect(sandbox: RunningSandbox, credential: dict[str, Any] | None = None,
+                  **toolkit: Any) -> AsyncIterator[Client]:
+    async with Client(build_server(make_settings(sandbox, credential, **toolkit))) as client:
         yield client
 
 

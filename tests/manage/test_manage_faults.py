@@ -1,0 +1,82 @@
+"""Writes under injected faults (sandbox `/__sandbox__/faults`): no duplicate pages, no lost or clobbered updates."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from manage_helpers import Rest, connect, make_settings, unique
+
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.errors import ServerError
+from confluence_mcp.sandbox.runner import RunningSandbox
+from confluence_mcp.tools.write_support import create_once, update_checked
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def client(sandbox: RunningSandbox) -> AsyncIterator[ConfluenceClient]:
+    kit = make_settings(sandbox).resolved_toolkits()[0]
+    async with ConfluenceClient(kit) as confluence:
+        yield confluence
+
+
+@pytest.fixture
+def faults(rest: Rest) -> Iterator[Rest]:
+    yield rest
+    rest.faults(rate=0, fail_next=0, status=503, kinds=["429", "500", "502", "503", "slow", "drop"])
+
+
+async def test_create_after_a_502_posts_again_exactly_once(client: ConfluenceClient, faults: Rest) -> None:
+    title = unique("Fault create")
+    faults.faults(fail_next=1, status=502)  # the POST itself fails; the client does not retry a 502 write
+    page = await create_once(client, "DEMO", title, "<p>once</p>", parent_id=None, status="current", labels=())
+    assert [p["id"] for p in faults.titled("DEMO", title)] == [page["id"]]
+    faults.faults(fail_next=10, status=500)
+    with pytest.raises(ServerError):
+        await create_once(client, "DEMO", unique("Never"), "<p>x</p>", parent_id=None, status="current",
+                          labels=())
+
+
+async def test_update_after_a_502_lands_once(client: ConfluenceClient, faults: Rest) -> None:
+    created = faults.create(unique("Fault update"), "<p>v1</p>")
+    page = await client.get_page(created["id"], expand="body.storage,version,space")
+    faults.faults(fail_next=1, status=502)
+    updated = await update_checked(client, page, title=page["title"], storage="<p>v2</p>", message=None,
+                                   minor_edit=False)
+    assert updated["version"]["number"] == 2
+    assert faults.storage(created["id"]) == "<p>v2</p>" and faults.version(created["id"]) == 2
+
+
+async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: RunningSandbox, faults: Rest) -> None:
+    # Slow responses outlive the client's read timeout but are still applied: the "did it land?" case.
+    faults.faults(rate=0.15, slow_seconds=0.4)
+    titles = [unique("Chaos") for _ in range(6)]
+    created: dict[str, str] = {}
+    updated: dict[str, str] = {}
+    async with connect(sandbox, credential={"timeout_seconds": 0.25}) as tools:
+        for title in titles:
+            result = await tools.call_tool("create_page", {"title": title, "body": f"body of {title}"})
+            text = " ".join(getattr(c, "text", "") for c in result.content)
+            assert not text.endswith("create_page"), "an error without an explanation"
+            if not result.is_error:
+                created[title] = result.structured_content["id"]  # type: ignore[index]
+            else:
+                print("create failed:", text)
+        for title, page_id in created.items():
+            result = await tools.call_tool("update_page_by_id", {"page_id": page_id, "new_body": f"new {title}"})
+            if not result.is_error:
+                updated[page_id] = f"<p>new {title}</p>"
+            else:
+                print("update failed:", " ".join(getattr(c, "text", "") for c in result.content))
+    faults.faults(rate=0)
+    assert created, "with retries some creates must succeed"
+    for title in titles:
+        pages = faults.titled("DEMO", title)
+        assert len(pages) <= 1, f"duplicate pages for {title}"
+        if title in created:
+            assert [p["id"] for p in pages] == [created[title]]
+    for page_id, storage in updated.items():
+        assert faults.storage(page_id) == storage
+        assert faults.version(page_id) == 2
