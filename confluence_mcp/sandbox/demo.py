@@ -10,9 +10,13 @@ from datetime import timedelta
 from confluence_mcp.sandbox.model import User, utc_now
 from confluence_mcp.sandbox.store import Store
 
-__all__ = ["DEMO_SPACE", "load_demo", "make_png"]
+__all__ = ["ARCHIVE_SPACE", "DEMO_SPACE", "PRIVATE_SPACE", "load_demo", "make_png"]
 
 DEMO_SPACE = "DEMO"
+# Two small extra spaces so permissions can be exercised: run with hidden_spaces=("PRIVATE",) and
+# read_only_spaces=("ARCHIVE",) to get 404s and 403s.
+PRIVATE_SPACE = "PRIVATE"
+ARCHIVE_SPACE = "ARCHIVE"
 
 
 def make_png(width: int, height: int, rgb: tuple[int, int, int], stripe: tuple[int, int, int]) -> bytes:
@@ -153,5 +157,12 @@ def load_demo(store: Store) -> None:
                          media_type="image/png", comment="Sandbox logo", check=False)
     store.add_attachment(architecture, "architecture.png", make_png(160, 90, (54, 179, 126), (23, 43, 77)),
                          media_type="image/png", comment="Architecture diagram", check=False)
+    store.create_space(PRIVATE_SPACE, "Private Space", description="Hide it to test 404s.")
+    store.create(space_key=PRIVATE_SPACE, title="Salary Bands", body="<p>Confidential compensation data.</p>",
+                 labels=("confidential",), when=start, check=False)
+    store.create_space(ARCHIVE_SPACE, "Archive", description="Make it read-only to test 403s.")
+    store.create(space_key=ARCHIVE_SPACE, title="Old Roadmap", body="<p>The 2020 roadmap, kept for history.</p>",
+                 labels=("archived",), when=start, check=False)
+
     store.add_attachment(install, "install-notes.txt", b"1. pip install confluence-mcp\n2. configure\n",
                          media_type="text/plain", comment="Plain-text notes", check=False)

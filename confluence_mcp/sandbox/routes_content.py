@@ -62,7 +62,11 @@ async def list_content(request: Request) -> Response:
 async def get_content(request: Request) -> Response:
     params = request.query_params
     statuses = params.getlist("status") or ["current"]
-    content = state(request).store.get(request.path_params["id"], statuses)
+    store = state(request).store
+    if request.path_params["id"] in store.attachments:  # attachments are content too
+        attachment = store.attachment(request.path_params["id"])
+        return JSONResponse(serializer(request).attachment(attachment, parse_expand(params.get("expand"))))
+    content = store.get(request.path_params["id"], statuses)
     if params.get("version"):
         content = _at_version(content, int_param(request, "version", 1, minimum=1))
     expand = parse_expand(params.get("expand", DEFAULT_SINGLE_EXPAND))
@@ -86,7 +90,7 @@ async def create_content(request: Request) -> Response:
         space_key=space_key, title=str(payload.get("title") or ""), body=storage_from_payload(payload) or "",
         content_type=content_type, parent_id=_parent_from(payload),
         status=request.query_params.get("status") or payload.get("status", "current"), labels=labels)
-    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | {"body.storage"}
+    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
     return JSONResponse(serializer(request).content(content, expand, top_level=True))
 
 
@@ -110,14 +114,18 @@ async def update_content(request: Request) -> Response:
         with store.lock:
             content.labels = []
             store.add_labels(content.id, [(lb.get("prefix", "global"), lb.get("name", "")) for lb in labels])
-    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | {"body.storage"}
+    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
     return JSONResponse(serializer(request).content(content, expand, top_level=True))
 
 
 @endpoint
 async def delete_content(request: Request) -> Response:
     purge = request.query_params.get("status") == "trashed"
-    state(request).store.delete(request.path_params["id"], purge=purge)
+    store = state(request).store
+    if request.path_params["id"] in store.attachments:  # attachments skip the trash
+        store.delete_attachment(request.path_params["id"])
+    else:
+        store.delete(request.path_params["id"], purge=purge)
     return Response(status_code=204)
 
 

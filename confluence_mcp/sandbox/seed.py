@@ -1,15 +1,17 @@
 """Seeding: the built-in demo space, or a JSONL corpus (`key, space, title, parent_key, labels, markdown`).
 
-Markdown goes through the same converter the write tools use. Conversion is the expensive part, so large
-corpora are converted by a small process pool (two cores make the 882-page handbook load well under 5 s).
+Markdown goes through the same converter the write tools use. Conversion is the expensive part, so its
+result is cached on disk, keyed by the corpus bytes and the converter's source (set
+CONFLUENCE_MCP_SANDBOX_CACHE=0 to disable): restarts and repeated test runs skip it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from concurrent.futures import ProcessPoolExecutor
+import tempfile
 from datetime import timedelta
-from multiprocessing import get_context
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,7 +23,6 @@ from confluence_mcp.sandbox.store import Store
 
 __all__ = ["CorpusPage", "load_corpus", "seed_store"]
 
-POOL_THRESHOLD = 200  # below this a pool costs more than it saves
 
 
 class CorpusPage(BaseModel):
@@ -39,11 +40,41 @@ def _convert(markdown: str) -> tuple[str, str]:
 
 
 def _convert_all(pages: list[CorpusPage]) -> list[tuple[str, str]]:
-    workers = min(os.cpu_count() or 1, 4)
-    if len(pages) < POOL_THRESHOLD or workers < 2:
-        return [_convert(page.markdown) for page in pages]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
-        return list(pool.map(_convert, [page.markdown for page in pages], chunksize=32))
+    # No process pool: spawning re-imports __main__, which breaks scripts and embedding hosts.
+    return [_convert(page.markdown) for page in pages]
+
+
+def _cache_file(corpus: bytes) -> Path | None:
+    if os.environ.get("CONFLUENCE_MCP_SANDBOX_CACHE", "1") in ("0", "false", "no"):
+        return None
+    digest = hashlib.sha256(corpus)
+    converter = Path(markdown_to_storage.__code__.co_filename).parent
+    for source in sorted(converter.glob("*.py")):
+        digest.update(source.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "confluence-mcp" / "sandbox-seed"
+    return root / f"{digest.hexdigest()[:32]}.json"
+
+
+def _converted(pages: list[CorpusPage], corpus: bytes) -> list[tuple[str, str]]:
+    """Storage and plain text per page, from the disk cache when the corpus and converter are unchanged."""
+    cache = _cache_file(corpus)
+    if cache is not None and cache.is_file():
+        try:
+            cached = json.loads(cache.read_text(encoding="utf-8"))
+            if len(cached) == len(pages):
+                return [(storage, text) for storage, text in cached]
+        except (OSError, ValueError):
+            pass
+    converted = _convert_all(pages)
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=cache.parent, delete=False, encoding="utf-8") as tmp:
+                json.dump(converted, tmp)
+            Path(tmp.name).replace(cache)
+        except OSError:
+            pass  # a read-only home only costs speed
+    return converted
 
 
 def _ordered(pages: list[CorpusPage]) -> list[CorpusPage]:
@@ -68,10 +99,11 @@ def _ordered(pages: list[CorpusPage]) -> list[CorpusPage]:
 
 def load_corpus(store: Store, path: Path) -> int:
     """Load a JSONL corpus into the store; returns the number of pages created."""
-    pages = [CorpusPage.model_validate_json(line) for line in path.read_text(encoding="utf-8").splitlines()
+    corpus = path.read_bytes()
+    pages = [CorpusPage.model_validate_json(line) for line in corpus.decode("utf-8").splitlines()
              if line.strip()]
     pages = _ordered(pages)
-    converted = _convert_all(pages)
+    converted = _converted(pages, corpus)
     ids: dict[str, str] = {}
     base = utc_now() - timedelta(days=len(pages))
     for index, (page, (storage, text)) in enumerate(zip(pages, converted, strict=True)):

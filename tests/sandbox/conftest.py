@@ -1,0 +1,69 @@
+"""Fixtures: real sandboxes on loopback (one per flavour per session) and HTTP clients for them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("CONFLUENCE_MCP_SHARED") or REPO_ROOT / ".." / "shared").resolve()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _options(flavor: str) -> SandboxOptions:
+    return SandboxOptions(flavor=flavor,  # type: ignore[arg-type]
+                          context_path="/confluence" if flavor == "server" else "",
+                          hidden_spaces=("PRIVATE",), read_only_spaces=("ARCHIVE",))
+
+
+@pytest.fixture(scope="session")
+def cloud_sandbox() -> Iterator[RunningSandbox]:
+    with start_sandbox(_options("cloud")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def server_sandbox() -> Iterator[RunningSandbox]:
+    with start_sandbox(_options("server")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(params=["cloud", "server"])
+def sandbox(request: pytest.FixtureRequest) -> RunningSandbox:
+    """Each test using this runs once per flavour."""
+    return request.getfixturevalue(f"{request.param}_sandbox")  # type: ignore[no-any-return]
+
+
+def client_for(sandbox: RunningSandbox) -> httpx.Client:
+    return httpx.Client(base_url=sandbox.base_url, auth=sandbox.auth, timeout=10.0)
+
+
+@pytest.fixture
+def client(sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with client_for(sandbox) as http:
+        yield http
+
+
+@pytest.fixture
+def cloud(cloud_sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with client_for(cloud_sandbox) as http:
+        yield http
+
+
+@pytest.fixture
+def server(server_sandbox: RunningSandbox) -> Iterator[httpx.Client]:
+    with client_for(server_sandbox) as http:
+        yield http

@@ -1,0 +1,32 @@
+"""Small HTTP helpers shared by the sandbox tests."""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = ["message", "new_page", "page_id"]
+
+
+def page_id(http: httpx.Client, title: str, space: str = "DEMO") -> str:
+    found = http.get("/rest/api/content", params={"spaceKey": space, "title": title}).json()["results"]
+    assert found, f"no page {title!r} in {space}"
+    return str(found[0]["id"])
+
+
+def new_page(http: httpx.Client, title: str, body: str = "<p>hello</p>", *, space: str = "DEMO",
+             parent: str | None = None) -> dict:  # type: ignore[type-arg]
+    payload: dict = {"type": "page", "title": title, "space": {"key": space},  # type: ignore[type-arg]
+                     "body": {"storage": {"value": body, "representation": "storage"}}}
+    if parent:
+        payload["ancestors"] = [{"id": parent}]
+    response = http.post("/rest/api/content", json=payload)
+    assert response.status_code == 200, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def message(response: httpx.Response) -> str:
+    """The error text in either envelope (v1 message or v2 errors[0].title)."""
+    data = response.json()
+    if "errors" in data and data["errors"] and "title" in data["errors"][0]:
+        return str(data["errors"][0]["title"])
+    return str(data["message"])
