@@ -92,10 +92,17 @@ def _link_context(kit: KitRuntime, page_id: str, space: str | None) -> Any:
         key = space_key or space
         return f"{site}/display/{key}/{quote(title.replace(' ', '+'), safe='+')}" if key else None
 
+    def page_from_url(url: str) -> tuple[str, str | None] | None:
+        match = re.fullmatch(re.escape(site) + r"/display/(~?[A-Za-z0-9_]+)/([^/?#]+)", url)
+        return (unquote_plus(match.group(2)), match.group(1)) if match else None
+
     def attachment_url(filename: str) -> str | None:
         return f"{site}/download/attachments/{page_id}/{quote(filename)}"
 
-    return LinkContext(space_key=space, page_url=page_url, attachment_url=attachment_url)
+    # space_key stays None: with it set, the converter keeps same-space links as round-trip storage references,
+    # while a reader wants plain web URLs.
+    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url,
+                       attachment_url=attachment_url)
 
 
 async def page_body(kit: KitRuntime, page_id: str) -> PageBody:

@@ -1,0 +1,120 @@
+"""read_page_by_id, get_page_tree and get_page_attachments against the sandbox (cloud and server), in memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from _mcp_fixtures import TOKEN, USER, ToolFailed, call, make_settings, mcp_client
+
+from confluence_mcp.tools.content import tiny_code_to_id
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def settings(flavor_sandbox: Any) -> Any:
+    return make_settings(flavor_sandbox.base_url)
+
+
+def web_url(sandbox: Any, page_id: str) -> str:
+    with httpx.Client(base_url=sandbox.base_url, auth=(USER, TOKEN)) as http:
+        links = http.get(f"/rest/api/content/{page_id}").json()["_links"]
+    return str(links["base"] + links["webui"])
+
+
+async def test_read_page_by_id_returns_markdown_and_metadata(settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        page = await call(client, "read_page_by_id", {"page_id": "65539"})
+    assert page["id"] == "65539" and page["title"] == "Installation Guide" and page["space"] == "DEMO"
+    assert page["version"] >= 1 and page["parent_id"] == "65538"
+    assert set(page["labels"]) == {"onboarding", "install"}
+    assert page["url"].startswith("http://127.0.0.1:") and "/rest/" not in page["url"]
+    markdown = page["markdown"]
+    assert "```bash\npip install confluence-mcp" in markdown
+    assert "[Getting Started](http://127.0.0.1:" in markdown  # page links become web URLs
+
+
+@pytest.mark.parametrize("form", ["web", "viewpage", "tiny", "display"])
+async def test_read_page_by_url_forms(flavor_sandbox: Any, settings: Any, form: str) -> None:
+    base = flavor_sandbox.base_url
+    ref = {
+        "web": web_url(flavor_sandbox, "65539"),
+        "viewpage": f"{base}/pages/viewpage.action?pageId=65539",
+        "tiny": f"{base}/x/AwAB",
+        "display": f"{base}/display/DEMO/Installation+Guide",
+    }[form]
+    async with mcp_client(settings) as client:
+        page = await call(client, "read_page_by_id", {"page_id": ref})
+    assert page["id"] == "65539", ref
+
+
+def test_tiny_codes_decode_to_ids() -> None:
+    assert tiny_code_to_id("AgAB") == "65538"
+    assert tiny_code_to_id("DIA5Rw") == "1194950668"
+
+
+async def test_read_errors_are_actionable(flavor_sandbox: Any, settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        with pytest.raises(ToolFailed, match="404|not found|Not found"):
+            await call(client, "read_page_by_id", {"page_id": "999999"})
+        with pytest.raises(ToolFailed, match="Cannot find a page id"):
+            await call(client, "read_page_by_id", {"page_id": "not a page"})
+        with pytest.raises(ToolFailed, match="not on the configured Confluence site"):
+            await call(client, "read_page_by_id", {"page_id": "https://evil.example.com/pages/viewpage.action?pageId=1"})
+    bad_token = make_settings(flavor_sandbox.base_url)
+    bad_token.credentials["default"].api_token = type(bad_token.credentials["default"].api_token)("wrong")  # type: ignore[misc]
+    async with mcp_client(bad_token) as client:
+        with pytest.raises(ToolFailed, match="401|token|auth"):
+            await call(client, "read_page_by_id", {"page_id": "65539"})
+
+
+async def test_pages_outside_allowed_spaces_are_refused(flavor_sandbox: Any) -> None:
+    settings = make_settings(flavor_sandbox.base_url, space="DOCS", allowed_spaces=["DOCS"])
+    async with mcp_client(settings) as client:
+        for tool, args in [("read_page_by_id", {"page_id": "65539"}), ("get_page_tree", {"page_id": "65537"}),
+                           ("get_page_attachments", {"page_id": "65539"}),
+                           ("get_page_tree", {"space": "DEMO"})]:
+            with pytest.raises(ToolFailed, match="outside this toolkit's allowed spaces"):
+                await call(client, tool, args)
+
+
+async def test_page_tree_from_a_page_and_from_a_space(settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        tree = await call(client, "get_page_tree", {"page_id": "65538"})
+        shallow = await call(client, "get_page_tree", {"page_id": "65537", "max_depth": 1})
+        space = await call(client, "get_page_tree", {})
+    by_id = {n["id"]: n for n in tree["pages"]}
+    assert set(by_id) == {"65539", "65540", "65541"}
+    assert by_id["65539"]["depth"] == 1 and by_id["65539"]["parent_id"] == "65538"
+    assert by_id["65540"]["depth"] == 2 and by_id["65540"]["parent_id"] == "65539"
+    assert {n["title"] for n in shallow["pages"]} == {"Getting Started", "Architecture Overview",
+                                                      "Team Directory", "Release Notes"}
+    assert {n["id"] for n in space["pages"]} >= {"65537", "65538", "65539"}
+    root = next(n for n in space["pages"] if n["id"] == "65537")
+    assert root["depth"] == 1 and root["parent_id"] is None
+
+
+async def test_page_tree_uses_few_requests(flavor_sandbox: Any, settings: Any) -> None:
+    with httpx.Client(base_url=flavor_sandbox.admin_url) as admin:
+        admin.post("/reset-stats")
+        async with mcp_client(settings) as client:
+            await call(client, "get_page_tree", {"page_id": "65537", "max_depth": 5})
+        total = admin.get("/stats").json()["total"]
+    assert total <= 3, total  # the root, then one paginated descendants listing; never one call per node
+
+
+async def test_page_attachments_metadata(settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        pages = [str(i) for i in range(65537, 65546)]
+        found = None
+        for page_id in pages:
+            out = await call(client, "get_page_attachments", {"page_id": page_id, "limit": 1})
+            if out["attachments"]:
+                found = out
+                break
+    if found is None:
+        pytest.skip("the demo seed has no attachments")
+    attachment = found["attachments"][0]
+    assert attachment["title"] and attachment["download_url"].startswith("http://127.0.0.1:")
