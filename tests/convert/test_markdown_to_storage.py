@@ -32,9 +32,10 @@ def test_page_urls_become_page_links_and_other_urls_stay_links() -> None:
         '<a href="http://127.0.0.1:9/other">o</a></p>')
 
 
-def test_same_space_page_link_omits_space_key() -> None:
-    storage = markdown_to_storage("[label](confluence-page:DEMO/Home)", links=LinkContext(space_key="DEMO"))
-    assert 'ri:space-key' not in storage and 'ri:content-title="Home"' in storage
+def test_page_reference_keeps_its_space_as_written() -> None:
+    links = LinkContext(space_key="DEMO")
+    assert 'ri:space-key="DEMO"' in markdown_to_storage("[label](confluence-page:DEMO/Home)", links=links)
+    assert "ri:space-key" not in markdown_to_storage("[label](confluence-page:Home)", links=links)
 
 
 def test_headings_get_no_injected_anchors() -> None:

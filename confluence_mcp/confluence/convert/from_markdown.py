@@ -31,7 +31,7 @@ from .xhtml import (
     validate_storage,
 )
 
-__all__ = ["ADMONITION_MACROS", "markdown_to_storage", "render_markdown"]
+__all__ = ["ADMONITION_MACROS", "markdown_to_storage", "normalize_link", "render_markdown"]
 
 # GitHub admonition kind -> Confluence macro. Reading uses the first four (a bijection); CAUTION and INFO are
 # accepted aliases when writing.
@@ -54,6 +54,11 @@ def _is_allowed_destination(url: str) -> bool:
 
 _parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
+
+
+def normalize_link(url: str) -> str:
+    """A link destination as markdown-it hands it to us (percent-encoded)."""
+    return str(_parser.normalizeLink(url))
 
 
 def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> str:
@@ -248,7 +253,7 @@ class _StorageRenderer:
         if href.startswith(PAGE_SCHEME):
             reference = parse_page_reference(href)
             if reference is not None:
-                return self.page_link(node, *reference)
+                return self.page_link(node, *reference, explicit_space=True)
         for scheme, attribute in USER_SCHEMES.items():
             if href.startswith(scheme) and len(href) > len(scheme):
                 user = escape_attribute(unquote(href[len(scheme) :]))
@@ -275,8 +280,9 @@ class _StorageRenderer:
             return f"<ac:plain-text-link-body><![CDATA[{cdata}]]></ac:plain-text-link-body>"
         return f"<ac:link-body>{self.inline_children(node)}</ac:link-body>"
 
-    def page_link(self, node: SyntaxTreeNode, title: str, space: str | None) -> str:
-        in_other_space = space is not None and space != self.links.space_key
+    def page_link(self, node: SyntaxTreeNode, title: str, space: str | None, *, explicit_space: bool = False) -> str:
+        """`confluence-page:` references keep their space as written; page URLs omit the current space."""
+        in_other_space = space is not None and (explicit_space or space != self.links.space_key)
         space_attribute = f' ri:space-key="{escape_attribute(space)}"' if space and in_other_space else ""
         body = self.link_body(node, _plain_text(node), title)
         return f'<ac:link><ri:page ri:content-title="{escape_attribute(title)}"{space_attribute}/>{body}</ac:link>'

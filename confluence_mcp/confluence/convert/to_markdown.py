@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element
 
 from markdownify import MarkdownConverter
 
-from .from_markdown import EXPAND_KIND, render_markdown
+from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
 from .links import (
     ATTACHMENT_SCHEME,
     STORAGE_FENCE,
@@ -33,6 +33,11 @@ _STANDARD_INLINE = frozenset({"strong", "em", "code", "br", "a"})
 _STANDARD_BLOCK = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr",
                              "table", "tbody", "thead", "tr", "th", "td"})
 _STRIKE_STYLE = "text-decoration: line-through;"
+_INLINE_CONTAINERS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "a", "span",
+                                "b", "i", "u", "sup", "sub", "s", "del", "ac:link-body", "ac:task-body"})
+# Macros that stand on their own line in a list item or cell; any other macro there is kept inline.
+_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
+                           "section", "column", "details"})
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _ENTITY_LIKE = re.compile(r"&(#?[A-Za-z0-9]+;)")
 _LINE_START_SPECIAL = re.compile(r"^(\s*)(#{1,6}|-+|=+|\+|\d+(?=[.)]))(?=[.)]?(\s|$))", re.MULTILINE)
@@ -203,20 +208,22 @@ class _MarkdownWriter:
         return str(_Converter(rendered).convert(html)).strip()
 
     def children_html(self, element: Element, rendered: list[str]) -> str:
+        # Inside paragraphs, headings and inline markup every Confluence element is inline.
+        inline_context = element.tag in _INLINE_CONTAINERS
         parts = [escape_text(element.text or "")]
         for child in element:
-            parts.append(self.to_html(child, rendered))
+            parts.append(self.to_html(child, rendered, inline_context=inline_context))
             parts.append(escape_text(child.tail or ""))
         return "".join(parts)
 
-    def to_html(self, element: Element, rendered: list[str]) -> str:
+    def to_html(self, element: Element, rendered: list[str], *, inline_context: bool = False) -> str:
         tag = element.tag
         if not isinstance(tag, str):
             return self.stand_in(self.inline_placeholder(element), rendered)
         natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
         if tag == "span" and element.attrib == {"style": _STRIKE_STYLE}:
             return f"<del>{self.children_html(element, rendered)}</del>"
-        if (tag == "a" and set(element.attrib) != {"href"}) or (tag == "a" and element.get("href", "#")[:1] == "#"):
+        if tag == "a" and (set(element.attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
             natural = False
         if natural and tag not in ("a", "ol") and element.attrib:
             natural = False
@@ -225,7 +232,8 @@ class _MarkdownWriter:
         if natural:
             attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in element.attrib.items())
             return f"<{tag}{attributes}>{self.children_html(element, rendered)}</{tag}>"
-        if tag in ("ac:structured-macro", "ac:task-list"):
+        is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
+        if is_block and not inline_context:
             markdown = self.block(element, "-")
             return self.stand_in(markdown or self.storage_fence(element), rendered, block=True)
         return self.stand_in(self.inline_element(element), rendered)
@@ -243,7 +251,13 @@ class _MarkdownWriter:
             natural = self.link(element)
         elif element.tag == "ac:image":
             natural = self.image(element)
-        return natural if natural is not None else self.inline_placeholder(element)
+        if natural is not None and self.inline_round_trips(natural, element):
+            return natural
+        return self.inline_placeholder(element)
+
+    def inline_round_trips(self, markdown: str, element: Element) -> bool:
+        storage, _ = render_markdown(markdown, links=self.links)
+        return canonicalize(storage) == canonicalize(f"<p>{outer_xml(element)}</p>")
 
     def inline_placeholder(self, element: Element) -> str:
         return f"[{_label(_describe(element)) or 'element'}]({encode_inline_storage(_storage_of(element))})"
@@ -267,29 +281,37 @@ class _MarkdownWriter:
         if anchor is not None:
             if target is not None or not label:
                 return None
-            return f"[{label}](#{_url_part(anchor)})"
+            return f"[{label}]({_url_part('#' + anchor)})"
         if target is None or (body is not None and not label):
             return None
         if target.tag == "ri:page" and set(target.attrib) <= {"ri:content-title", "ri:space-key"}:
             title, space = target.get("ri:content-title", ""), target.get("ri:space-key")
-            if (body is not None and label == _label(title)) or (space == self.links.space_key and space):
+            if body is not None and label == _label(title):
                 return None
-            url = None
-            if self.links.page_url is not None:
-                url = self.links.page_url(title, space or self.links.space_key)
-            return f"[{label or _label(title)}]({_url_part(url) if url else page_reference(title, space)})"
+            destination = self.page_destination(title, space)
+            return f"[{label or _label(title)}]({destination})"
         if target.tag == "ri:attachment" and set(target.attrib) == {"ri:filename"} and not len(target):
             filename = target.get("ri:filename", "")
             if body is not None and label == _label(filename):
                 return None
-            return f"[{label or _label(filename)}]({ATTACHMENT_SCHEME}{_url_part(filename)})"
+            return f"[{label or _label(filename)}]({_url_part(ATTACHMENT_SCHEME + filename)})"
         if target.tag == "ri:user" and body is None and len(target.attrib) == 1:
             for scheme, attribute in USER_SCHEMES.items():
                 user = target.get(attribute)
                 if user:
                     name = (self.links.user_name(user) if self.links.user_name else None) or user
-                    return f"[@{_label(name)}]({scheme}{_url_part(user)})"
+                    return f"[@{_label(name)}]({_url_part(scheme + user)})"
         return None
+
+    def page_destination(self, title: str, space: str | None) -> str:
+        """The page's web URL when it maps back to the same page, else a `confluence-page:` reference."""
+        # Written back, a URL's space equal to the current one is omitted, so such links need the explicit form.
+        url_round_trips = space is None or space != self.links.space_key
+        if self.links.page_url is not None and self.links.page_from_url is not None and url_round_trips:
+            url = self.links.page_url(title, space or self.links.space_key)
+            if url and self.links.page_from_url(normalize_link(url)) == (title, space or self.links.space_key):
+                return _url_part(url)
+        return page_reference(title, space)
 
     def image(self, image: Element) -> str | None:
         if set(image.attrib) - {"ac:alt"} or len(image) != 1 or image.get("ac:alt") == "":
