@@ -13,7 +13,7 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-__all__ = ["MIGRATIONS", "chunk_table", "chunk_table_ddl", "migrate"]
+__all__ = ["MIGRATIONS", "chunk_table", "chunk_table_ddl", "hnsw_index_ddl", "hnsw_index_name", "migrate"]
 
 _LOCK_KEY = 0x636F6E666C  # arbitrary constant: "confl"
 
@@ -54,8 +54,25 @@ async def m001_initial(conn: AsyncConnection[Any]) -> None:
     await conn.execute("CREATE INDEX index_pages_space ON index_pages (collection_id, space)")
 
 
+async def m002_lexeme_stats(conn: AsyncConnection[Any]) -> None:
+    # Document frequencies of lexemes per collection, so full-text ranking can weigh rare words above common
+    # ones (ts_rank alone has no IDF). Refreshed at the end of every indexing run (`touch_collection`).
+    await conn.execute(
+        """
+        CREATE TABLE index_lexemes (
+            collection_id integer NOT NULL REFERENCES index_collections(id) ON DELETE CASCADE,
+            lexeme        text NOT NULL,
+            df            integer NOT NULL,
+            PRIMARY KEY (collection_id, lexeme)
+        )
+        """
+    )
+    await conn.execute("ALTER TABLE index_collections ADD COLUMN stats_chunks integer")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
+    (2, "lexeme_stats", m002_lexeme_stats),
 ]
 
 
@@ -70,7 +87,8 @@ def chunk_table_ddl(collection_id: int, dimension: int) -> list[sql.Composed]:
     One table per collection (rather than one shared table with an untyped vector column) keeps the column
     typed `vector(dim)`, so the HNSW index is an ordinary index the planner always uses (a partial expression
     index would only match when the collection id is a literal), and dropping a collection is a DROP TABLE.
-    Space, labels and last_modified are copied onto each chunk so filters apply inside the HNSW scan.
+    Space, labels and last_modified are copied onto each chunk so filters apply inside the vector scan.
+    The HNSW index is not created here: see `hnsw_index_ddl`.
     """
     table = chunk_table(collection_id)
     dim = sql.Literal(int(dimension))
@@ -93,15 +111,28 @@ def chunk_table_ddl(collection_id: int, dimension: int) -> list[sql.Composed]:
             )
             """
         ).format(table=table, dim=dim),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)").format(
-            sql.Identifier(f"{name}_hnsw"), table
-        ),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (tsv)").format(sql.Identifier(f"{name}_tsv"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (labels)").format(
             sql.Identifier(f"{name}_labels"), table
         ),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (space)").format(sql.Identifier(f"{name}_space"), table),
     ]
+
+
+def hnsw_index_name(collection_id: int) -> str:
+    return f"index_chunks_{int(collection_id)}_hnsw"
+
+
+def hnsw_index_ddl(collection_id: int) -> sql.Composed:
+    """The HNSW (cosine) index of a collection's chunk table.
+
+    Built once a collection is large enough to need it (`IndexStore.ensure_vector_index`): inserting into a
+    live HNSW graph costs milliseconds per row, so a first full run loads rows unindexed and builds the graph
+    at the end in one pass, and below a few thousand chunks an exact scan is as fast and never misses.
+    """
+    return sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING hnsw (embedding vector_cosine_ops)").format(
+        sql.Identifier(hnsw_index_name(collection_id)), chunk_table(collection_id)
+    )
 
 
 async def migrate(conn: AsyncConnection[Any]) -> list[int]:

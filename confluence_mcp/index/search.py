@@ -59,15 +59,31 @@ class FusionParams:
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
     min_depth: int = 40
     ef_search: int = 100
+    max_df_ratio: float = 0.25  # query words in more chunks than this are ignored (if rarer words remain)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 DEFAULT_FUSION = FusionParams()
 
-# OR of the query's lexemes: natural-language questions rarely have every word in one chunk, and ts_rank
-# rewards chunks matching more of them anyway. Normalisation 1|32: divide by 1 + log(length), then map to 0..1.
+# Full-text candidates: chunks matching any of the query's lexemes, scored by sum(idf(word) * ts_rank(word)).
+# ts_rank alone has no notion of how rare a word is, so "policy" would weigh as much as "yubikey"; the IDF
+# comes from per-collection document frequencies (`index_lexemes`). Words found in most chunks are dropped,
+# which also keeps the candidate set small. Weights {D, C, B, A}: body C, headings B, title A.
 _TSQUERY = "replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery"
-_TS_RANK = "ts_rank('{{0.1, 0.2, 0.4, 1.0}}', tsv, query.q, 33)"  # braces doubled for sql.SQL.format
+_TEXT_CANDIDATES = """
+(WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
+ terms AS (
+   SELECT q.lexeme, coalesce(s.df, 1) AS df,
+          ln(1 + (%(n)s - coalesce(s.df, 1) + 0.5) / (coalesce(s.df, 1) + 0.5)) AS idf
+   FROM q LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme
+   WHERE position(chr(92) IN q.lexeme) = 0),
+ kept AS (SELECT * FROM terms WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
+ tsq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
+ SELECT 't' AS kind, c.id,
+        (SELECT sum(k.idf * ts_rank('{{0.1, 0.2, 0.4, 1.0}}', c.tsv, quote_literal(k.lexeme)::tsquery, 1))
+         FROM kept k) AS score
+ FROM {t} c, tsq WHERE c.tsv @@ tsq.q AND {w} ORDER BY score DESC, c.id LIMIT %(k)s)
+"""
 
 
 def text_query_sql() -> str:
@@ -107,10 +123,9 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
             "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
         ).format(t=ref.table, w=where))
     if mode in ("hybrid", "text") and query.strip():
-        parts.append(sql.SQL(
-            "(SELECT 't' AS kind, id, " + _TS_RANK + " AS score FROM {t}, (SELECT " + _TSQUERY + " AS q) query "
-            "WHERE tsv @@ query.q AND {w} ORDER BY score DESC, id LIMIT %(k)s)"
-        ).format(t=ref.table, w=where))
+        chunks = max(ref.stats_chunks or 1, 1)
+        params.update(cid=ref.id, n=chunks, max_df=max(1, int(chunks * fusion.max_df_ratio)))
+        parts.append(sql.SQL(_TEXT_CANDIDATES).format(t=ref.table, w=where))
     if not parts:
         return [], []
     statement = sql.SQL(" UNION ALL ").join(parts)
@@ -184,6 +199,13 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     if mode != "text" and vector is None:
         raise IndexStoreError(f"{mode} search needs a query vector")
     refs = await _targets(store, collection, vector, embedder, mode)
+    if mode != "vector" and any(ref.stats_chunks is None for ref in refs):
+        # Never-touched collections (e.g. a run that crashed before its end) get word statistics now, once.
+        for ref in refs:
+            if ref.stats_chunks is None:
+                await store.refresh_lexeme_stats(ref)
+        refreshed = {r.id: r for r in await store.collection_refs()}
+        refs = [refreshed.get(ref.id, ref) for ref in refs]
     depth = max(fusion.min_depth, fusion.depth_factor * top_k * (2 if one_per_page else 1))
     vector_lists: list[tuple[float, CollectionRef, int]] = []
     text_lists: list[tuple[float, CollectionRef, int]] = []
@@ -228,7 +250,7 @@ def _fuse(vector_list: list[tuple[float, CollectionRef, int]], text_list: list[t
     if mode == "vector":
         return {(ref.id, cid): score for score, ref, cid in vector_list}
     if mode == "text":
-        return {(ref.id, cid): score for score, ref, cid in text_list}
+        return {(ref.id, cid): score / (1 + score) for score, ref, cid in text_list}
     k = fusion.rrf_k
     best = (fusion.vector_weight + fusion.text_weight) / (k + 1)
     scores: dict[tuple[int, int], float] = {}

@@ -17,7 +17,7 @@ from psycopg import sql
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
 from confluence_mcp.index.chunking import Chunk
-from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, migrate
+from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, hnsw_index_ddl, hnsw_index_name, migrate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -25,13 +25,18 @@ if TYPE_CHECKING:
 
     from confluence_mcp.index.search import SearchFilters, SearchHit
 
-__all__ = ["TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord"]
+__all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord"]
 
 # The weighted document vector of one chunk; parameters: title, heading text, body.
 TSV_SQL = (
     "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B') || "
     "setweight(to_tsvector('english', %s), 'C')"
 )
+
+
+# Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
+# (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
+HNSW_MIN_CHUNKS = 20_000
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class CollectionRef:
     name: str
     embedder: str
     dimension: int
+    stats_chunks: int | None = None  # chunk count when word statistics were last computed
 
     @property
     def table(self) -> sql.Identifier:
@@ -108,7 +114,7 @@ class IndexStore:
     async def collection_ref(self, name: str) -> CollectionRef | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension FROM index_collections WHERE name = %s", (name,)
+                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections WHERE name = %s", (name,)
             )).fetchone()
         return CollectionRef(*row) if row else None
 
@@ -121,7 +127,7 @@ class IndexStore:
     async def collection_refs(self) -> list[CollectionRef]:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
-                "SELECT id, name, embedder, dimension FROM index_collections ORDER BY name"
+                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections ORDER BY name"
             )).fetchall()
         return [CollectionRef(*row) for row in rows]
 
@@ -136,7 +142,8 @@ class IndexStore:
                 (name, embedder_id, dimension),
             )
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension FROM index_collections WHERE name = %s FOR UPDATE", (name,)
+                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections WHERE name = %s FOR UPDATE",
+                (name,),
             )).fetchone()
             assert row is not None
             ref = CollectionRef(*row)
@@ -183,9 +190,47 @@ class IndexStore:
         return True
 
     async def touch_collection(self, name: str) -> None:
-        """Record that an indexing run over the collection finished now."""
+        """Record that an indexing run finished now: refresh word statistics, build the HNSW index if due."""
+        ref = await self.collection_ref(name)
+        if ref is None:
+            return
         async with self.pool.connection() as conn:
-            await conn.execute("UPDATE index_collections SET last_indexed = now() WHERE name = %s", (name,))
+            await conn.execute("UPDATE index_collections SET last_indexed = now() WHERE id = %s", (ref.id,))
+        await self.refresh_lexeme_stats(ref)
+        await self.ensure_vector_index(ref)
+
+    async def ensure_vector_index(self, ref: CollectionRef, *, min_chunks: int = HNSW_MIN_CHUNKS) -> bool:
+        """Build the collection's HNSW index once it holds `min_chunks` chunks; True when the index exists."""
+        async with self.pool.connection() as conn:
+            exists = await (await conn.execute(
+                "SELECT 1 FROM pg_class WHERE relname = %s AND relkind = 'i'", (hnsw_index_name(ref.id),)
+            )).fetchone()
+            if exists:
+                return True
+            count = await (await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ref.table))).fetchone()
+            if count is None or count[0] < min_chunks:
+                return False
+            await conn.execute("SET maintenance_work_mem = '512MB'")  # the graph must fit to build fast
+            await conn.execute(hnsw_index_ddl(ref.id))
+            await conn.execute("RESET maintenance_work_mem")
+            await conn.commit()
+        return True
+
+    async def refresh_lexeme_stats(self, ref: CollectionRef) -> None:
+        """Recompute per-lexeme document frequencies of one collection (used for IDF in full-text ranking)."""
+        # ts_stat takes a query string; the table name comes from the integer id, never from user input.
+        inner = sql.SQL("SELECT tsv FROM {}").format(ref.table)
+        async with self.pool.connection() as conn, conn.transaction():
+            inner_text = inner.as_string(conn)
+            await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (ref.id,))
+            await conn.execute(
+                "INSERT INTO index_lexemes (collection_id, lexeme, df) SELECT %s, word, ndoc FROM ts_stat(%s)",
+                (ref.id, inner_text),
+            )
+            await conn.execute(
+                sql.SQL("UPDATE index_collections SET stats_chunks = (SELECT count(*) FROM {}) WHERE id = %s")
+                .format(ref.table), (ref.id,),
+            )
 
     # -- pages ---------------------------------------------------------------------------------------------
 
