@@ -32,7 +32,7 @@ __all__ = ["TOOL_MODULES", "all_tool_specs", "bind", "build_server", "compact_sc
 log = logging.getLogger(__name__)
 
 # manage is split over several modules; each declares its own specs.
-TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index")
+TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index", "images")
 
 
 def all_tool_specs() -> list[ToolSpec]:
