@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
-from .xhtml import top_level_nodes
+from .xhtml import top_level_nodes, validate_storage
 
 __all__ = ["SectionNotFound", "list_headings", "replace_section"]
 
@@ -40,8 +40,10 @@ def list_headings(storage: str) -> list[str]:
 def replace_section(storage: str, heading: str, new_storage: str) -> str:
     """Replace what follows the heading `heading` up to the next heading of the same or higher level.
 
-    The match is case-insensitive on whitespace-trimmed text; the heading itself is kept.
+    The match is case-insensitive on whitespace-trimmed text; the heading itself is kept. Raises
+    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches.
     """
+    validate_storage(new_storage)
     nodes, body = top_level_nodes(storage)
     wanted = _WHITESPACE.sub(" ", heading).strip().casefold()
     for index, node in enumerate(nodes):

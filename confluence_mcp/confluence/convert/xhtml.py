@@ -135,6 +135,9 @@ def _parse(storage: str) -> tuple[Element, list[tuple[Element, int, int]], bytes
         if row == 1:
             column = max(1, column - len(prefix))
         reason = xml.parsers.expat.ErrorString(error.code) if error.code else str(error)
+        if parser.ErrorByteIndex >= len(data) - len(f"</{_ROOT}>") and len(builder.stack) > 1:
+            # The error is in our closing wrapper: the body left an element open.
+            reason = f"unexpected end of content, element <{builder.stack[-1].tag}> is not closed"
         raise StorageParseError(reason or "malformed XML", row, column) from None
     assert builder.root is not None
     return builder.root, builder.spans, body
