@@ -25,7 +25,7 @@ def search_sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
         yield sandbox
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http(search_sandbox: RunningSandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=search_sandbox.base_url, auth=search_sandbox.auth, timeout=10) as client:
         yield client
