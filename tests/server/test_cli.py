@@ -1,0 +1,69 @@
+"""The `confluence-mcp` command: parser, configuration errors, check, serve --sandbox, logs on stderr only."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import anyio
+import pytest
+from _mcp_fixtures import REPO, call, sandbox_env, stdio_params
+from mcp import Client
+
+from confluence_mcp.cli import build_parser
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE")}
+    return subprocess.run([sys.executable, "-m", "confluence_mcp", *args], env={**base, **(env or {})},
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def test_parser_defaults() -> None:
+    args = build_parser().parse_args(["serve"])
+    assert (args.transport, args.host, args.port, args.sandbox) == ("stdio", "127.0.0.1", 8000, False)
+    args = build_parser().parse_args(["serve", "--transport", "http", "--port", "9", "--sandbox"])
+    assert (args.transport, args.port, args.sandbox) == ("http", 9, True)
+
+
+def test_bad_configuration_fails_with_one_line_per_problem() -> None:
+    result = run_cli("serve", env={"CONFLUENCE_URL": "ftp://x", "CONFLUENCE_SPACE": "My Space",
+                                   "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("confluence-mcp: config:")]
+    assert any("base_url" in line for line in lines) and any("space name" in line for line in lines)
+
+
+def test_unknown_tool_fails_at_start() -> None:
+    result = run_cli("serve", env={"CONFLUENCE_URL": "http://127.0.0.1:9/wiki", "CONFLUENCE_USERNAME": "u",
+                                   "CONFLUENCE_API_TOKEN": "t", "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
+    assert result.returncode == 2 and "nope" in result.stderr and "valid names" in result.stderr
+
+
+def test_check_against_sandbox(flavor_sandbox: Any) -> None:
+    ok = run_cli("check", env=sandbox_env(flavor_sandbox))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "All checks passed" in ok.stdout
+    bad = run_cli("check", env=sandbox_env(flavor_sandbox, CONFLUENCE_API_TOKEN="wrong"))
+    assert bad.returncode == 1 and "FAIL" in bad.stdout
+
+
+@pytest.mark.anyio
+async def test_serve_sandbox_needs_no_configuration() -> None:
+    env = {"PYTHONPATH": str(REPO), "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
+    with anyio.fail_after(90):
+        async with Client(stdio_params(env, "serve", "--sandbox")) as client:
+            page = await call(client, "get_page_id_by_title", {"title": "Demo Home"})
+    assert page["space"] == "DEMO"
+
+
+@pytest.mark.anyio
+async def test_unconfigured_serve_falls_back_to_sandbox() -> None:
+    env = {"PYTHONPATH": str(REPO), "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
+    with anyio.fail_after(90):
+        async with Client(stdio_params(env)) as client:
+            out = await call(client, "search_by_title", {"query": "Demo"})
+    assert out["results"]
