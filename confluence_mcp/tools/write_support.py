@@ -128,7 +128,9 @@ def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
             return unquote_plus(parts[4]), parts[1]
         return None
 
-    return LinkContext(space_key=space, page_url=page_url, page_from_url=page_from_url)
+    # space_key stays None, as in the reader's context: a link that names its space keeps naming it, so storage
+    # read as markdown and written back is unchanged.
+    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url)
 
 
 async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 from manage_helpers import Rest, connect
 from mcp import Client
+
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,7 @@ def rest(sandbox: RunningSandbox) -> Iterator[Rest]:
     client.http.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def tools(sandbox: RunningSandbox) -> AsyncIterator[Client]:
     async with connect(sandbox) as client:
         yield client

@@ -8,7 +8,7 @@ import pytest
 from manage_helpers import Rest, connect, make_settings, unique
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import ServerError
+from confluence_mcp.errors import ServerError, VersionConflict
 from confluence_mcp.sandbox.runner import RunningSandbox
 from confluence_mcp.tools.write_support import create_once, update_checked
 
@@ -60,16 +60,12 @@ async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: Runnin
             result = await tools.call_tool("create_page", {"title": title, "body": f"body of {title}"})
             text = " ".join(getattr(c, "text", "") for c in result.content)
             assert not text.endswith("create_page"), "an error without an explanation"
-            if not result.is_error:
-                created[title] = result.structured_content["id"]  # type: ignore[index]
-            else:
-                print("create failed:", text)
+            if not result.is_error and result.structured_content:
+                created[title] = result.structured_content["id"]
         for title, page_id in created.items():
             result = await tools.call_tool("update_page_by_id", {"page_id": page_id, "new_body": f"new {title}"})
             if not result.is_error:
                 updated[page_id] = f"<p>new {title}</p>"
-            else:
-                print("update failed:", " ".join(getattr(c, "text", "") for c in result.content))
     faults.faults(rate=0)
     assert created, "with retries some creates must succeed"
     for title in titles:
@@ -80,3 +76,15 @@ async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: Runnin
     for page_id, storage in updated.items():
         assert faults.storage(page_id) == storage
         assert faults.version(page_id) == 2
+
+
+async def test_edit_between_read_and_write_is_refused_not_overwritten(client: ConfluenceClient, rest: Rest) -> None:
+    created = rest.create(unique("Race"), "<p>base</p>")
+    page = await client.get_page(created["id"], expand="body.storage,version,space")
+    rest.edit(created["id"], "<p>their edit</p>")  # lands after our read, before our write
+    with pytest.raises(VersionConflict) as caught:
+        await update_checked(client, page, title=page["title"], storage="<p>mine</p>", message=None,
+                             minor_edit=False)
+    assert caught.value.current_version == 2 and caught.value.changed_by
+    assert "version 2" in str(caught.value) and "based on version 1" in str(caught.value)
+    assert rest.storage(created["id"]) == "<p>their edit</p>"
