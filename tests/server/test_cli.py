@@ -67,3 +67,17 @@ async def test_unconfigured_serve_falls_back_to_sandbox() -> None:
         async with Client(stdio_params(env)) as client:
             out = await call(client, "search_by_title", {"query": "Demo"})
     assert out["results"]
+
+
+def test_config_example_is_valid(tmp_path: Any) -> None:
+    from confluence_mcp.config import load_settings
+    from confluence_mcp.server import build_server
+
+    pat = tmp_path / "pat"
+    pat.write_text("token")
+    text = (REPO / "config.example.toml").read_text().replace("~/.config/confluence-mcp/pat", str(pat))
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    settings = load_settings(path, environ={"CONFLUENCE_API_TOKEN": "x"})
+    assert [k.prefix for k in settings.resolved_toolkits()] == ["docs_", "hr_"]
+    build_server(settings)
