@@ -42,7 +42,7 @@ def test_expand_renders_as_details() -> None:
 
 def test_toc_lists_the_page_headings() -> None:
     html = view("13_toc")
-    assert '<div class="toc-macro"><ul><li><a href="#First">First</a></li><ul><li><a href="#Sub">Sub</a>' in html
+    assert '<div class="toc-macro"><ul><li><a href="#First">First</a><ul><li><a href="#Sub">Sub</a></li></ul>' in html
     assert '<h1 id="First">First</h1>' in html
 
 

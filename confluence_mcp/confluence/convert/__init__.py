@@ -1,4 +1,40 @@
-"""Confluence storage ⇄ markdown conversion (see the module docstrings for the representation)."""
+"""Confluence storage ⇄ markdown conversion.
+
+API: `markdown_to_storage`, `storage_to_markdown`, `storage_to_view` (body.view-like HTML), `storage_to_text`
+(search text), `validate_storage` (raises `StorageParseError`, "Error parsing xhtml: <reason> at [row,col]: [r,c]"),
+`replace_section` (raises `SectionNotFound`), and `LinkContext` (callbacks resolving page URLs, users, files).
+
+Markdown we read and write (what an LLM sees in `read_page_by_id` and may send back):
+
+- Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables
+  (first row of `th`), blockquotes, `---`, hard breaks, external links `[text](https://...)`.
+- Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely).
+- Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
+  `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
+  the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
+- `- [ ] todo` / `- [x] done` ⇄ `ac:task-list` (task ids numbered in page order).
+- Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
+  percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
+  `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.
+  Mentions `[@Display Name](confluence-user:<account id>)` (`confluence-userkey:` / `confluence-username:` on
+  Server/DC); the display name is for reading, the id is what is written.
+- Images `![alt](file.png)` ⇄ `ac:image` + `ri:attachment`; `![alt](https://...)` ⇄ `ri:url`.
+
+Elements markdown cannot express are carried verbatim, named so a reader knows what they are:
+
+- Blocks: a fence whose info string is `confluence-storage` followed by what it holds, e.g.
+  ```` ```confluence-storage macro=toc ````, containing the original storage XML.
+- Inline: `[label](confluence-storage:<base64url of the storage>)`, label like `status: Done`, `emoticon: tick`,
+  `date: 2024-01-01`, `jira: PROJ-1`. The label is descriptive only; delete the whole link to drop the element.
+
+Round trip: every block (and every natural inline element) is converted back while reading and compared on
+canonical XML (whitespace collapsed, attribute order and `ac:macro-id` ignored); anything that would not come back
+identical is emitted as a placeholder instead, so writing unchanged markdown reproduces the page.
+
+Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text; link schemes other than web,
+mail, relative and our own stay text. Placeholders are accepted only when they decode to well-formed storage
+without scripts or event-handler attributes; otherwise they are kept as visible text (inline) or a code block.
+"""
 
 from __future__ import annotations
 

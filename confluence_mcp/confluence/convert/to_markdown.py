@@ -83,6 +83,26 @@ class _Converter(MarkdownConverter):
     def escape(self, text: str, parent_tags: set[str]) -> str:
         return escape_markdown(text) if text else ""
 
+    def convert_em(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        # "***x***" reads back as em>strong; "**_x_**" keeps strong>em.
+        if "strong" in parent_tags or el.find("strong") is not None:
+            return str(self._underscore_em(el, text, parent_tags))
+        return str(super().convert_em(el, text, parent_tags))
+
+    def _underscore_em(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        stripped = text.strip()
+        if not stripped:
+            return text
+        leading, trailing = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
+        return f"{leading}_{stripped}_{trailing}"
+
+    def convert_li(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        item = str(super().convert_li(el, text, parent_tags))
+        # Paragraphs inside items make a loose list: markdown needs blank lines between the items.
+        if el.find("p", recursive=False) is not None:
+            item += "\n"
+        return item
+
     def convert_x_md(self, el: Any, text: str, parent_tags: set[str]) -> str:
         return self.rendered[int(el["data-i"])]
 

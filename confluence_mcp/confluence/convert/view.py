@@ -133,18 +133,21 @@ class _ViewRenderer:
         entries = [(level, text) for level, text in self.headings if low <= level <= high]
         if not entries:
             return '<div class="toc-macro"></div>'
+        # Nested lists live inside the parent item (<li>...<ul>...</ul></li>), so items close lazily.
         parts, depth = ['<div class="toc-macro">'], 0
         base = min(level for level, _ in entries)
         for level, text in entries:
             target = level - base + 1
-            while depth < target:
-                parts.append("<ul>")
-                depth += 1
+            if depth >= target:
+                parts.append("</li>")
             while depth > target:
-                parts.append("</ul>")
+                parts.append("</ul></li>")
                 depth -= 1
-            parts.append(f'<li><a href="#{escape_attribute(_heading_id(text))}">{escape_text(text)}</a></li>')
-        parts.append("</ul>" * depth + "</div>")
+            while depth < target:
+                parts.append("<ul>" if depth == 0 or parts[-1].startswith("<li") or parts[-1] == "</a>" else "<li><ul>")
+                depth += 1
+            parts.append(f'<li><a href="#{escape_attribute(_heading_id(text))}">{escape_text(text)}</a>')
+        parts.append("</li></ul>" * depth + "</div>")
         return "".join(parts)
 
     def link(self, link: Element) -> str:
