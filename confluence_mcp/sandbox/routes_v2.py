@@ -50,14 +50,18 @@ def _page(ser: Serializer, content: Content, body_format: str | None = None,
     if single:
         links["base"] = ser.base
     data["_links"] = links
-    return data
+    return _without_nulls(data)
+
+
+def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
+    """The spec types these fields as plain strings, so absent beats null (clients use .get anyway)."""
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _space(ser: Serializer, space: Space) -> dict[str, Any]:
-    return {"id": str(space.id), "key": space.key, "name": space.name, "type": space.type,
+    return _without_nulls({"id": str(space.id), "key": space.key, "name": space.name, "type": space.type,
             "status": space.status, "authorId": space.creator, "createdAt": ser.when(space.created),
-            "homepageId": space.homepage_id, "description": None, "icon": None,
-            "_links": {"webui": ser.space_webui(space)}}
+            "homepageId": space.homepage_id, "_links": {"webui": ser.space_webui(space)}})
 
 
 def _attachment(ser: Serializer, attachment: Attachment) -> dict[str, Any]:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    return Path(os.environ.get("CONFLUENCE_MCP_SHARED") or REPO_ROOT / ".." / "shared").resolve()
 
 
 @pytest.fixture
@@ -61,9 +53,9 @@ def server(server_sandbox: RunningSandbox) -> Iterator[httpx.Client]:
 @pytest.fixture(params=["cloud", "server"])
 def sandbox(request: pytest.FixtureRequest) -> RunningSandbox:
     """Each test using this (or `client`) runs once per flavour."""
-    return request.getfixturevalue(f"{request.param}_sandbox")  # type: ignore[no-any-return]
+    return request.getfixturevalue(f"{request.param}_sandbox")
 
 
 @pytest.fixture
 def client(sandbox: RunningSandbox, request: pytest.FixtureRequest) -> httpx.Client:
-    return request.getfixturevalue(sandbox.options.flavor)  # type: ignore[no-any-return]
+    return request.getfixturevalue(sandbox.options.flavor)

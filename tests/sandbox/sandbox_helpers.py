@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import httpx
 
-__all__ = ["message", "new_page", "page_id"]
+__all__ = ["REPO_ROOT", "message", "new_page", "page_id", "shared_dir"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    """`../shared` next to the repository (reference specs and corpora), or $CONFLUENCE_MCP_SHARED."""
+    return Path(os.environ.get("CONFLUENCE_MCP_SHARED") or REPO_ROOT / ".." / "shared").resolve()
 
 
 def page_id(http: httpx.Client, title: str, space: str = "DEMO") -> str:
@@ -14,14 +24,14 @@ def page_id(http: httpx.Client, title: str, space: str = "DEMO") -> str:
 
 
 def new_page(http: httpx.Client, title: str, body: str = "<p>hello</p>", *, space: str = "DEMO",
-             parent: str | None = None) -> dict:  # type: ignore[type-arg]
-    payload: dict = {"type": "page", "title": title, "space": {"key": space},  # type: ignore[type-arg]
+             parent: str | None = None) -> dict:
+    payload: dict = {"type": "page", "title": title, "space": {"key": space},
                      "body": {"storage": {"value": body, "representation": "storage"}}}
     if parent:
         payload["ancestors"] = [{"id": parent}]
     response = http.post("/rest/api/content", json=payload)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 def message(response: httpx.Response) -> str:

@@ -137,7 +137,7 @@ def test_reserved_words_and_escaping(http: httpx.Client) -> None:
     http.delete(f"/rest/api/content/{created.json()['id']}")
 
 
-def walk(http: httpx.Client, path: str, params: dict[str, str]) -> tuple[list[str], list[dict]]:  # type: ignore[type-arg]
+def walk(http: httpx.Client, path: str, params: dict[str, str]) -> tuple[list[str], list[dict]]:
     seen: list[str] = []
     envelopes = []
     response = http.get(path, params=params)
