@@ -87,7 +87,7 @@ class _Converter(MarkdownConverter):
         # "***x***" reads back as em>strong; "**_x_**" keeps strong>em.
         if "strong" in parent_tags or el.find("strong") is not None:
             return str(self._underscore_em(el, text, parent_tags))
-        return str(super().convert_em(el, text, parent_tags))
+        return str(super().convert_em(el, text, parent_tags))  # type: ignore[misc]
 
     def _underscore_em(self, el: Any, text: str, parent_tags: set[str]) -> str:
         stripped = text.strip()
@@ -97,7 +97,7 @@ class _Converter(MarkdownConverter):
         return f"{leading}_{stripped}_{trailing}"
 
     def convert_li(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        item = str(super().convert_li(el, text, parent_tags))
+        item = str(super().convert_li(el, text, parent_tags))  # type: ignore[misc]
         # Paragraphs inside items make a loose list: markdown needs blank lines between the items.
         if el.find("p", recursive=False) is not None:
             item += "\n"
