@@ -8,13 +8,14 @@ half-way loses nothing and a rerun finishes exactly. Removal is limited to pages
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -22,13 +23,16 @@ from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import LinkContext, storage_to_markdown, storage_to_text
+from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.chunking import Chunk, chunk_markdown
 from confluence_mcp.index.service import IndexService
 from confluence_mcp.index.store import PageRecord
 
-__all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages", "storage_to_index_markdown"]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", 
 _MAX_ATTACHMENT_BYTES = 512 * 1024
 _MAX_ATTACHMENTS = 50
 _PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
+_WRITE_CONCURRENCY = 1  # pages written at once: more only adds lock and CPU contention on small machines
 
 
 class IndexReport(BaseModel):
@@ -96,7 +101,6 @@ class _RunState:
     report: IndexReport
     total: int
     done: int = 0
-    pending: list[tuple[PageDocument, bool]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,16 +161,8 @@ async def index_pages(
 
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
-    fetcher = _Fetcher(client, include_comments, include_attachments)
-    send, receive = anyio.create_memory_object_stream[PageDocument](max_buffer_size=_PAGES_PER_EMBED * 2)
-    async with anyio.create_task_group() as group:
-        group.start_soon(fetcher.produce, changed, send)
-        async with receive:
-            async for document in receive:
-                state.pending.append((document, document.page_id in indexed_anywhere))
-                if len(state.pending) >= _PAGES_PER_EMBED:
-                    await _flush(service, collection, source, state, notify)
-    await _flush(service, collection, source, state, notify)
+    await _pipeline(service, collection, source, changed, set(indexed_anywhere), state, notify,
+                    _Fetcher(client, include_comments, include_attachments))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -177,27 +173,56 @@ async def index_pages(
     return report
 
 
-async def _flush(service: IndexService, collection: str, source: str, state: _RunState,
-                 notify: ProgressCallback) -> None:
-    """Embed the pending pages' chunks in one call, then write each page in its own transaction."""
-    if not state.pending:
-        return
-    batch, state.pending = state.pending, []
-    texts = [chunk.embed_text or chunk.text for document, _ in batch for chunk in document.chunks]
-    vectors = await service.embed(texts)
-    offset = 0
-    for document, existed in batch:
-        count = len(document.chunks)
-        page_vectors = vectors[offset:offset + count]
-        offset += count
-        await service.store.replace_page(collection, document.record(source), document.chunks, page_vectors)
-        state.report.chunks += count
-        if existed:
+_Embedded = tuple[list[PageDocument], "np.ndarray"]
+
+
+async def _pipeline(service: IndexService, collection: str, source: str, page_ids: list[str], existing: set[str],
+                    state: _RunState, notify: ProgressCallback, fetcher: _Fetcher) -> None:
+    """fetch + convert → embed (batches of pages) → write (one transaction per page), the stages overlapping."""
+    documents_out, documents_in = anyio.create_memory_object_stream[PageDocument](_PAGES_PER_EMBED * 2)
+    embedded_out, embedded_in = anyio.create_memory_object_stream[_Embedded](1)
+
+    async def embed_stage() -> None:
+        async with documents_in, embedded_out:
+            batch: list[PageDocument] = []
+            async for document in documents_in:
+                batch.append(document)
+                if len(batch) >= _PAGES_PER_EMBED:
+                    await embedded_out.send((batch, await _embed(service, batch)))
+                    batch = []
+            if batch:
+                await embedded_out.send((batch, await _embed(service, batch)))
+
+    async def write_one(document: PageDocument, vectors: np.ndarray, limiter: anyio.Semaphore) -> None:
+        async with limiter:
+            await service.store.replace_page(collection, document.record(source), document.chunks, vectors)
+        state.report.chunks += len(document.chunks)
+        if document.page_id in existing:
             state.report.updated += 1
         else:
             state.report.added += 1
         state.done += 1
         await notify(state.done, state.total, document.title)
+
+    async def write_stage() -> None:
+        limiter = anyio.Semaphore(_WRITE_CONCURRENCY)
+        async with embedded_in:
+            async for batch, vectors in embedded_in:
+                offset = 0
+                async with anyio.create_task_group() as writers:
+                    for document in batch:
+                        count = len(document.chunks)
+                        writers.start_soon(write_one, document, vectors[offset:offset + count], limiter)
+                        offset += count
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(fetcher.produce, page_ids, documents_out)
+        group.start_soon(embed_stage)
+        group.start_soon(write_stage)
+
+
+async def _embed(service: IndexService, batch: list[PageDocument]) -> np.ndarray:
+    return await service.embed([chunk.embed_text or chunk.text for document in batch for chunk in document.chunks])
 
 
 async def _list_candidates(client: ConfluenceClient, query: str) -> dict[str, _Candidate]:
@@ -275,7 +300,7 @@ class _Fetcher:
     def _document(self, content: dict[str, Any], extra: list[str]) -> PageDocument:
         space = str((content.get("space") or {}).get("key") or "")
         storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
-        markdown = storage_to_markdown(storage, links=LinkContext(space_key=space or None)) if storage else ""
+        markdown = storage_to_index_markdown(storage) if storage else ""
         if extra:
             markdown = "\n\n".join([markdown, *extra])
         title = str(content.get("title") or "Untitled")
@@ -290,6 +315,50 @@ class _Fetcher:
         )
         document.chunks = chunk_markdown(title, markdown)
         return document
+
+
+# Storage → the Markdown subset the chunker needs (headings, paragraphs, list items, table rows, code fences).
+# Regex-based like `storage_to_text`: the full converter is built for round-trips and costs ~50x more per page,
+# which would dominate a full index run.
+_MD_DROP = re.compile(r"<!--.*?-->|<ac:parameter\b[^>]*>.*?</ac:parameter>", re.DOTALL)
+_MD_CODE = re.compile(r"<ac:plain-text-body>\s*<!\[CDATA\[(.*?)\]\]>\s*</ac:plain-text-body>|<pre\b[^>]*>(.*?)</pre>",
+                      re.DOTALL)
+_MD_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
+_MD_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.DOTALL | re.IGNORECASE)
+_MD_CELL = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.DOTALL | re.IGNORECASE)
+_MD_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_MD_PAGE_LINK = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]*/>\s*</ac:link>')
+_MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:[a-z-]+)\b[^>]*>", re.IGNORECASE)
+_MD_TAG = re.compile(r"<[^>]+>")
+_CODE_TOKEN = "\x00code{}\x00"
+
+
+def _inline(fragment: str) -> str:
+    return " ".join(html.unescape(_MD_TAG.sub(" ", fragment)).split())
+
+
+def storage_to_index_markdown(storage: str) -> str:
+    """Markdown for chunking and embedding: structure kept, formatting and macro parameters dropped."""
+    codes: list[str] = []
+
+    def keep_code(match: re.Match[str]) -> str:
+        body = match.group(1) if match.group(1) is not None else html.unescape(_MD_TAG.sub("", match.group(2)))
+        codes.append(body.strip("\n"))
+        return f"\n\n{_CODE_TOKEN.format(len(codes) - 1)}\n\n"
+
+    text = _MD_CODE.sub(keep_code, _MD_DROP.sub(" ", storage))
+    text = _MD_PAGE_LINK.sub(lambda m: f" {m.group(1)} ", text)
+    text = _MD_HEADING.sub(lambda m: f"\n\n{'#' * int(m.group(1))} {_inline(m.group(2))}\n\n", text)
+    text = _MD_ROW.sub(lambda m: "\n| " + " | ".join(_inline(c) for c in _MD_CELL.findall(m.group(1))) + " |",
+                       text)
+    text = _MD_ITEM.sub("\n- ", text)
+    text = _MD_BLOCK.sub("\n", text)
+    text = html.unescape(_MD_TAG.sub("", text))
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    markdown = re.sub(r"\n{3,}", "\n\n", "\n".join(line if line != "-" else "" for line in lines)).strip()
+    for number, code in enumerate(codes):
+        markdown = markdown.replace(_CODE_TOKEN.format(number), f"```\n{code}\n```")
+    return markdown
 
 
 def _parse_time(value: Any) -> datetime | None:
