@@ -68,7 +68,7 @@ def make_settings(base_url: str, *, token: str = TOKEN, **toolkit: Any) -> Setti
 
 @asynccontextmanager
 async def mcp_client(settings: Settings, *, mode: str = "auto") -> AsyncIterator[Client]:
-    async with Client(build_server(settings), mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(build_server(settings), mode=mode) as client:
         yield client
 
 

@@ -41,7 +41,7 @@ async def exercise(client: Client) -> None:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_stdio_subprocess(flavor_sandbox: Any, mode: str) -> None:
     with anyio.fail_after(60):
-        async with Client(stdio_params(sandbox_env(flavor_sandbox)), mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(stdio_params(sandbox_env(flavor_sandbox)), mode=mode) as client:
             await exercise(client)
 
 

@@ -85,7 +85,7 @@ async def test_injection_is_searched_as_text_inside_the_space(settings: Any, que
     async with mcp_client(settings) as client:
         result = await client.call_tool("search_pages", {"query": query})
     if not result.is_error:
-        assert all(h["space"] == "DEMO" for h in result.structured_content["results"])  # type: ignore[index]
+        assert all(h["space"] == "DEMO" for h in result.structured_content["results"])
 
 
 async def test_space_argument_outside_allowed_spaces_is_refused(settings: Any) -> None:

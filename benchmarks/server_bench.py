@@ -1,0 +1,126 @@
+"""Benchmark confluence-mcp against mcp-atlassian on the same sandbox page.
+
+Measures, in one run: spawn → tools listed (stdio subprocess, median of several starts), `read_page_by_id` p50
+latency against mcp-atlassian's `confluence_get_page` on the same page, and the total size of all tool
+definitions (compact JSON of tools/list). mcp-atlassian is installed into its own venv under benchmarks/.work/;
+when that fails, its column is skipped with a message.
+
+    python benchmarks/server_bench.py [--starts 5] [--calls 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import Client, StdioServerParameters
+
+REPO = Path(__file__).resolve().parents[1]
+WORK = REPO / "benchmarks" / ".work"
+PAGE_ID = "65539"
+USER, TOKEN = "sandbox@example.com", "sandbox-token"
+
+
+def atlassian_venv() -> Path | None:
+    """A venv with mcp-atlassian installed, or None (with a message) when it cannot be installed."""
+    env_dir = WORK / "mcp-atlassian-venv"
+    exe = env_dir / "bin" / "mcp-atlassian"
+    if exe.exists():
+        return exe
+    print("installing mcp-atlassian into", env_dir, file=sys.stderr)
+    try:
+        venv.create(env_dir, with_pip=True, clear=True)
+        subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", "mcp-atlassian"],
+                       check=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"skipping mcp-atlassian: install failed ({exc})", file=sys.stderr)
+        return None
+    return exe if exe.exists() else None
+
+
+def tools_size(tools: list[Any]) -> int:
+    dumped = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+    return sum(len(json.dumps(d, separators=(",", ":"), ensure_ascii=False)) for d in dumped)
+
+
+async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any], *, starts: int,
+                  calls: int) -> dict[str, Any]:
+    spawn: list[float] = []
+    size, count = 0, 0
+    for _ in range(starts):
+        began = time.perf_counter()
+        async with Client(params) as client:
+            tools = (await client.list_tools()).tools
+            spawn.append(time.perf_counter() - began)
+            size, count = tools_size(tools), len(tools)
+    latencies: list[float] = []
+    async with Client(params) as client:
+        first = await client.call_tool(tool, args)
+        if first.is_error:
+            raise RuntimeError(f"{tool} failed: {first.content}")
+        for _ in range(calls):
+            began = time.perf_counter()
+            result = await client.call_tool(tool, args)
+            latencies.append(time.perf_counter() - began)
+            assert not result.is_error
+    return {"spawn_s": statistics.median(spawn), "p50_ms": statistics.median(latencies) * 1000,
+            "schema_bytes": size, "tools": count}
+
+
+def row(name: str, ours: float, theirs: float | None, unit: str) -> str:
+    ratio = f"{ours / theirs:.2f}" if theirs else "-"
+    other = f"{theirs:.3f}" if theirs is not None else "n/a"
+    return f"| {name:<28} | {ours:>12.3f} | {other:>14} | {ratio:>6} | {unit} |"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--skip-atlassian", action="store_true")
+    opts = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    exe = None if opts.skip_atlassian else atlassian_venv()
+    with start_sandbox(SandboxOptions(flavor="cloud")) as sandbox:
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
+        ours_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
+                    "CONFLUENCE_API_TOKEN": TOKEN, "CONFLUENCE_SPACE": "DEMO", "PYTHONPATH": str(REPO),
+                    "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
+        ours = await measure(StdioServerParameters(command=sys.executable, args=["-m", "confluence_mcp"],
+                                                   env=ours_env, cwd=str(REPO)),
+                             "read_page_by_id", {"page_id": PAGE_ID}, starts=opts.starts, calls=opts.calls)
+        theirs = None
+        if exe is not None:
+            their_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
+                         "CONFLUENCE_API_TOKEN": TOKEN, "TOOLSETS": "all", "MCP_VERBOSE": "false"}
+            try:
+                theirs = await measure(StdioServerParameters(command=str(exe), args=[], env=their_env),
+                                       "confluence_get_page", {"page_id": PAGE_ID}, starts=opts.starts,
+                                       calls=opts.calls)
+            except Exception as exc:  # the peer is third-party; report and keep our figures
+                print(f"skipping mcp-atlassian: {exc!r}", file=sys.stderr)
+    t = theirs or {}
+    print(f"\nSame sandbox page {PAGE_ID} (cloud flavour); {opts.starts} starts, {opts.calls} calls.\n")
+    print("| metric                       | confluence-mcp | mcp-atlassian | ratio  | unit |")
+    print("|------------------------------|--------------|----------------|--------|------|")
+    print(row("spawn -> tools listed", ours["spawn_s"], t.get("spawn_s"), "s (median)"))
+    print(row("read page p50", ours["p50_ms"], t.get("p50_ms"), "ms"))
+    print(row("all tool schemas", ours["schema_bytes"] / 1024, (t["schema_bytes"] / 1024) if t else None, "KB"))
+    print(row("tools", ours["tools"], t.get("tools"), "count"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(anyio.run(main))
