@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess as subprocess_module
 import sys
 import threading
@@ -22,7 +23,7 @@ from confluence_mcp.sandbox.store import Store
 
 __all__ = ["RunningSandbox", "SandboxOptions", "start_sandbox"]
 
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,13 @@ def _start_subprocess(options: SandboxOptions) -> RunningSandbox:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess_module.Popen(command, stdout=subprocess_module.PIPE, text=True, env=env)
     assert process.stdout is not None
-    line = process.stdout.readline()  # the CLI prints the base URL once it serves
+    # The CLI prints the base URL once it serves; a big corpus seeds first, so allow a while.
+    ready, _, _ = select.select([process.stdout], [], [], STARTUP_TIMEOUT)
+    line = process.stdout.readline() if ready else ""
     if not line.startswith("http"):
         process.kill()
-        raise RuntimeError(f"sandbox subprocess failed to start: {line.strip() or 'no output'}")
+        process.wait(timeout=5)
+        raise RuntimeError(f"sandbox subprocess failed to start: {line.strip() or 'no output in time'}")
     port = int(line.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
     return RunningSandbox(options, port, process=process)
 
