@@ -112,7 +112,12 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
     storage = await body_to_storage(client, body, body_format, space)
     await _refuse_duplicate(client, space, title)
     parent = await _parent(kit, space, parent_id, parent_title)
-    created = await create_once(client, space, title, storage, parent_id=parent, status=status, labels=names)
+    try:
+        created = await create_once(client, space, title, storage, parent_id=parent, status=status, labels=names)
+    except BadRequest as exc:
+        if "already exist" in str(exc).lower():  # created by someone else since our check: name that page
+            await _refuse_duplicate(client, space, title)
+        raise
     note = None
     if names:
         # Labels travel with the create, but a recovered create may have returned the earlier attempt's page;

@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import pytest
-from confluence_mcp.sandbox.runner import RunningSandbox
 from manage_helpers import Rest, call, connect, refused, unique
 from mcp import Client
 
+from confluence_mcp.sandbox.runner import RunningSandbox
+
 pytestmark = pytest.mark.anyio
+
+WRITE_TOOLS = {"create_page", "create_pages", "update_page_by_id", "update_page_by_title", "update_pages",
+               "delete_page", "update_labels", "add_file_to_page"}
+
+
+async def test_write_tools_are_listed_with_explicit_hints(tools: Client) -> None:
+    listed = {t.name: t for t in (await tools.list_tools()).tools}
+    assert set(listed) >= WRITE_TOOLS
+    for name in WRITE_TOOLS:
+        hints = listed[name].annotations
+        assert hints is not None and hints.read_only_hint is False
+        assert hints.destructive_hint is (name == "delete_page")
+    assert listed["update_labels"].annotations.idempotent_hint is True  # type: ignore[union-attr]
+    assert listed["create_page"].annotations.idempotent_hint is False  # type: ignore[union-attr]
 
 
 async def test_create_page_markdown_defaults(tools: Client, rest: Rest) -> None:
@@ -136,8 +151,8 @@ async def test_policy_read_only_and_allowed_spaces(sandbox: RunningSandbox, rest
     existing = rest.create(unique("Policy"), "<p>x</p>")
     async with connect(sandbox, read_only=True) as client:
         listed = {t.name for t in (await client.list_tools()).tools}
-        if "create_page" in listed:  # the stand-in server lists everything; the tool itself still refuses
-            assert "read-only" in await refused(client, "create_page", title=unique(), body="x")
+        assert not listed & WRITE_TOOLS and "read_page_by_id" in listed
+        await refused(client, "create_page", title=unique(), body="x")
     async with connect(sandbox, space="DEMO", allowed_spaces=["DEMO"]) as client:
         message = await refused(client, "create_page", title=unique(), body="x", space="OTHER")
         assert "outside" in message
