@@ -101,6 +101,7 @@ class _Prepared:
     images: list[FetchedImage]  # the first max_images images, fetched
     contexts: list[str]
     skipped: int  # images beyond max_images
+    parse_error: str | None = None  # the body is not well-formed, so no image could be located
     sampled_numbers: list[int] | None = None  # the images the sampling request carried, in its order
 
 
@@ -152,7 +153,7 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
 
 
 async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int) -> _Prepared:
-    from confluence_mcp.confluence.convert import storage_to_markdown, storage_to_text
+    from confluence_mcp.confluence.convert import StorageParseError, storage_to_markdown, storage_to_text
     from confluence_mcp.tools.content import _link_context
 
     page_id = await resolve_page_ref(kit, page_ref)
@@ -162,8 +163,14 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
 
+    parse_error: str | None = None
+
     def convert() -> tuple[ImageScan, str, str]:
-        scan = scan_images(storage)
+        nonlocal parse_error
+        try:
+            scan = scan_images(storage)
+        except StorageParseError as exc:
+            parse_error, scan = str(exc), ImageScan([], storage)
         markdown = storage_to_markdown(scan.storage, links=_link_context(kit, page_id, space))
         return scan, markdown, storage_to_text(scan.storage)
 
@@ -173,7 +180,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     return _Prepared(page_id=page_id, title=page.get("title") or "", space=space,
                      url=kit.client.web_url(links.get("webui")), markdown=markdown, scan=scan, images=images,
                      contexts=[context_around(scan, text, ref, context_radius) for ref in chosen],
-                     skipped=len(scan.refs) - len(chosen))
+                     skipped=len(scan.refs) - len(chosen), parse_error=parse_error)
 
 
 def _pending(prepared: _Prepared, prompt: str | None, model: str, *, urls_ok: bool) -> list[int]:
@@ -351,7 +358,9 @@ async def get_page_with_image_descriptions(
         shown = f"[Image {_inline(ref.name)}" + (f": {_inline(description)}]" if description else "]")
         markdown = markdown.replace(ref.placeholder, shown)
     note = None
-    if source == "none" and prepared.scan.refs:
+    if prepared.parse_error:
+        note = f"The page body is not well-formed storage XHTML ({prepared.parse_error}); images were not located."
+    elif source == "none" and prepared.scan.refs:
         note = f"Images are named but not described. {llm.NO_LLM_MESSAGE}"
     return PageWithImages(id=prepared.page_id, title=prepared.title, space=prepared.space, url=prepared.url,
                           markdown=markdown, images=images, llm=source, note=note)
