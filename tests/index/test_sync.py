@@ -8,6 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
+from llm_stub import EMBED_DIM, RunningStub, start_stub
 
 from confluence_mcp.config import IndexSettings, Settings, load_settings
 from confluence_mcp.confluence.client import ConfluenceClient
@@ -21,7 +22,6 @@ from confluence_mcp.index.service import (
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
-from tests.index.llm_stub import EMBED_DIM, RunningStub, start_stub
 
 SAMPLE = Path(__file__).parents[1] / "data" / "handbook_sample.jsonl"
 SPACES = ["BENEFITS", "TEAM"]

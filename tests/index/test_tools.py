@@ -1,0 +1,210 @@
+"""The six index tools through a real MCP client (in memory) against `build_server`, the sandbox and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from llm_stub import RunningStub, start_stub
+from mcp import Client
+from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
+
+from confluence_mcp.config import IndexSettings, Settings, load_settings
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.index.service import close_shared_stores, open_service
+from confluence_mcp.index.sync import Selection, index_pages
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+from confluence_mcp.server import build_server
+
+SAMPLE = Path(__file__).parents[1] / "data" / "handbook_sample.jsonl"
+SPACES = ["BENEFITS", "TEAM"]
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with start_sandbox(SandboxOptions(seed=SAMPLE)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stub() -> Iterator[RunningStub]:
+    running = start_stub()
+    yield running
+    running.stop()
+
+
+def make_settings(sandbox: RunningSandbox, index: IndexSettings, llm: dict[str, Any] | None = None) -> Settings:
+    return load_settings(overrides={
+        "credentials": {"default": {"base_url": sandbox.base_url, "username": "sandbox@example.com",
+                                    "api_token": "sandbox-token"}},
+        "toolkits": {"default": {"space": "BENEFITS", "allowed_spaces": SPACES}},
+        "index": index.model_dump(exclude_none=True),
+        "llm": llm or {},
+    }, environ={})
+
+
+@pytest.fixture(scope="module")
+def settings(sandbox: RunningSandbox, index_settings: IndexSettings) -> Settings:
+    """Settings without an LLM, with collection `hb` (both spaces) already built."""
+    plain = make_settings(sandbox, index_settings)
+
+    async def build() -> None:
+        async with ConfluenceClient(plain.resolved_toolkits()[0]) as client:
+            service = await open_service(plain)
+            try:
+                for space in SPACES:
+                    await index_pages(service, client, "hb", Selection(space=space, allowed_spaces=SPACES))
+            finally:
+                await close_shared_stores()
+
+    anyio.run(build)
+    return plain
+
+
+@pytest.fixture
+async def closing() -> AsyncIterator[None]:
+    """Close the index pools the server opened on this test's event loop."""
+    yield
+    await close_shared_stores()
+
+
+async def call(client: Client, name: str, arguments: dict[str, Any], **options: Any) -> dict[str, Any]:
+    result = await client.call_tool(name, arguments, **options)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def error_text(client: Client, name: str, arguments: dict[str, Any]) -> str:
+    result = await client.call_tool(name, arguments)
+    assert result.is_error
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+@pytest.mark.anyio
+async def test_schemas_show_aliases_and_annotations(settings: Settings) -> None:
+    async with Client(build_server(settings)) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert {"collection", "index_name"} <= set(tools["index_data"].input_schema["properties"])
+    assert {"top_k", "search_top", "collection"} <= set(tools["search_index"].input_schema["properties"])
+    for name in ("stepback_search_index", "stepback_summary_index"):
+        hidden = {"retrieval", "sampled", "ctx"} & set(tools[name].input_schema["properties"])
+        assert not hidden, f"{name} exposes resolver parameters {hidden}"
+    hints = tools["index_data"].annotations
+    assert hints is not None and (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint) == (
+        False, False, True)
+    remove = tools["remove_index"].annotations
+    assert remove is not None and remove.destructive_hint is True
+    search = tools["search_index"].annotations
+    assert search is not None and search.read_only_hint is True
+
+
+@pytest.mark.anyio
+async def test_index_data_reports_progress_and_accepts_index_name(settings: Settings, closing: None) -> None:
+    seen: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total, message))
+
+    async with Client(build_server(settings)) as client:
+        report = await call(client, "index_data", {"index_name": "prog", "space": "TEAM"},
+                            progress_callback=on_progress)
+        assert report["added"] == 7 and report["collection"] == "prog" and report["chunks"] >= 7
+        assert len(seen) >= 7 and seen[-1][0] == seen[-1][1] == 7
+        assert [p for p, _, _ in seen] == sorted({p for p, _, _ in seen})
+        again = await call(client, "index_data", {"collection": "prog", "space": "TEAM"})
+        assert (again["unchanged"], again["added"]) == (7, 0)
+
+        listed = await call(client, "list_collections", {})
+        prog = next(c for c in listed["collections"] if c["name"] == "prog")
+        assert prog["pages"] == 7 and prog["embedder"].startswith("local:") and prog["last_indexed"]
+
+        assert (await call(client, "remove_index", {"index_name": "prog"}))["removed"] is True
+        missing = await call(client, "remove_index", {"collection": "prog"})
+        assert missing["removed"] is False and "hb" in missing["note"]
+        assert "outside this toolkit's allowed spaces" in await error_text(
+            client, "index_data", {"collection": "x", "space": "COMPANY"})
+
+
+@pytest.mark.anyio
+async def test_search_filters_aliases_and_empty_notes(settings: Settings, closing: None) -> None:
+    async with Client(build_server(settings)) as client:
+        top = await call(client, "search_index", {"query": "expense reimbursement", "collection": "hb",
+                                                  "search_top": 3})
+        assert len(top["results"]) == 3
+        assert {"page_id", "title", "url", "heading_path", "text", "score"} <= set(top["results"][0])
+        assert top["results"][0]["url"].startswith("http://127.0.0.1")
+
+        # The only collection is picked when none is named; filters narrow it.
+        ceo = await call(client, "search_index", {"query": "chief executive", "labels": ["ceo"], "top_k": 20})
+        assert ceo["results"] and {r["title"] for r in ceo["results"]} <= {"CEO", "Roles of the CEO"}
+        team = await call(client, "search_index", {"query": "team", "space": "TEAM", "one_per_page": True,
+                                                   "top_k": 20})
+        ids = [r["page_id"] for r in team["results"]]
+        assert ids and len(ids) == len(set(ids)) and len(ids) <= 7
+        only = await call(client, "search_index", {"query": "team", "page_ids": [ids[0]]})
+        assert {r["page_id"] for r in only["results"]} == {ids[0]}
+
+        future = await call(client, "search_index", {"query": "team", "updated_after": "2999-01-01T00:00:00Z"})
+        assert future["results"] == [] and "updated after" in future["note"] and "'hb'" in future["note"]
+
+        assert "Existing collections: hb" in await error_text(client, "search_index",
+                                                                {"query": "x", "collection": "nope"})
+        assert "allowed spaces" in await error_text(client, "search_index", {"query": "x", "space": "COMPANY"})
+
+
+@pytest.mark.anyio
+async def test_stepback_and_summary_with_configured_llm(sandbox: RunningSandbox, index_settings: IndexSettings,
+                                                        settings: Settings, stub: RunningStub,
+                                                        closing: None) -> None:
+    configured = make_settings(sandbox, index_settings, {"base_url": stub.base_url, "model": "stub-chat",
+                                                         "api_key": "k"})
+    async with Client(build_server(configured)) as client:
+        found = await call(client, "stepback_search_index", {"query": "How do I claim travel expenses?"})
+        assert found["llm"] == "configured" and found["results"]
+        assert found["stepback_query"] == "General background on: How do I claim travel expenses?"
+
+        summary = await call(client, "stepback_summary_index", {"query": "How do I claim travel expenses?",
+                                                                "top_k": 5})
+        assert summary["answered"] is True and "[1]" in summary["answer"]
+        cited = summary["citations"][0]
+        assert cited["number"] == 1 and cited["url"] and cited["title"] == summary["results"][0]["title"]
+
+        unanswerable = await call(client, "stepback_summary_index", {"query": "unanswerable moon base budget"})
+        assert unanswerable["answered"] is False and unanswerable["citations"] == []
+    chats = [r for r in stub.requests if r["path"] == "chat"]
+    assert any("step-back" in str(r["body"]["messages"][0]["content"]) for r in chats)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stepback_and_summary_with_client_sampling(settings: Settings, mode: str, closing: None) -> None:
+    prompts: list[str] = []
+
+    async def sampling(context: Any, params: CreateMessageRequestParams) -> CreateMessageResult:
+        prompts.append(params.system_prompt or "")
+        if "step-back" in (params.system_prompt or ""):
+            text = "What are the company policies on expenses?"
+        else:
+            text = "Submit the claim in the expense tool [1]."
+        return CreateMessageResult(role="assistant", content=TextContent(type="text", text=text), model="client")
+
+    async with Client(build_server(settings), sampling_callback=sampling, mode=mode) as client:
+        found = await call(client, "stepback_search_index", {"query": "expense claims", "collection": "hb"})
+        assert found["llm"] == "sampling" and found["stepback_query"] == "What are the company policies on expenses?"
+        summary = await call(client, "stepback_summary_index", {"query": "expense claims"})
+        assert summary["llm"] == "sampling" and summary["answered"] is True and summary["citations"]
+    assert sum("step-back" in p for p in prompts) == 2 and any("ONLY" in p for p in prompts)
+
+
+@pytest.mark.anyio
+async def test_without_llm_stepback_says_how_to_enable_one(settings: Settings, closing: None) -> None:
+    async with Client(build_server(settings)) as client:
+        found = await call(client, "stepback_search_index", {"query": "expense claims"})
+        assert found["llm"] == "none" and found["results"] and found["stepback_query"] is None
+        assert "No LLM is available" in found["note"] and "[llm]" in found["note"]
+        summary = await call(client, "stepback_summary_index", {"query": "expense claims"})
+        assert summary["answered"] is False and summary["results"] and "No LLM is available" in summary["note"]
