@@ -116,6 +116,8 @@ class Store(AttachmentsMixin):
 
     # -- content reads -----------------------------------------------------------------------------
     def get(self, content_id: str, statuses: Iterable[str] = ("current",)) -> Content:
+        if not content_id.removeprefix("att").isdigit():
+            raise SandboxError(400, f"Can't parse as a ContentId: {content_id}")
         with self.lock:
             content = self.contents.get(content_id)
             wanted = set(statuses)

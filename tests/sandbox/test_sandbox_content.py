@@ -67,6 +67,11 @@ def test_missing_content_is_404_in_flavour_envelope(client: httpx.Client, sandbo
         assert body["message"].startswith("com.atlassian.confluence.api.service.exceptions.NotFoundException")
 
 
+def test_unparseable_id_is_400(client: httpx.Client) -> None:
+    response = client.get("/rest/api/content/not-a-number")
+    assert response.status_code == 400 and "ContentId" in message(response)
+
+
 def test_list_content_filters_and_pagination_walk(client: httpx.Client, sandbox: RunningSandbox) -> None:
     exact = client.get("/rest/api/content", params={"spaceKey": "DEMO", "title": "Configuration"}).json()
     assert [r["title"] for r in exact["results"]] == ["Configuration"]

@@ -30,6 +30,7 @@ def test_labels_add_list_delete(client: httpx.Client) -> None:
     assert client.delete(f"/rest/api/content/{cid}/label", params={"name": "beta"}).status_code == 204
     assert [lb["name"] for lb in client.get(f"/rest/api/content/{cid}/label").json()["results"]] == ["gamma"]
     assert client.delete(f"/rest/api/content/{cid}/label/missing").status_code == 404
+    assert client.delete(f"/rest/api/content/{cid}/label/a/b").status_code == 400  # use ?name= for "/"
     assert client.post(f"/rest/api/content/{cid}/label", json=[{"name": "two words"}]).status_code == 400
     hits = client.get("/rest/api/content/search", params={"cql": f"label = gamma and id = {cid}"}).json()
     assert hits["size"] == 1  # label changes reach the search index
