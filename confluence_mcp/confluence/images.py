@@ -186,16 +186,17 @@ def sniff_image_type(data: bytes) -> str | None:
 
 async def fetch_images(client: ConfluenceClient, page_id: str, refs: list[ImageRef], *,
                        default_space: str | None, require_space: Callable[[str | None], None],
-                       max_bytes: int = MAX_IMAGE_BYTES) -> list[FetchedImage]:
+                       max_bytes: int = MAX_IMAGE_BYTES, download: bool = True) -> list[FetchedImage]:
     """Bytes for each image (in `refs` order): attachments via one listing per holding page, same-site URLs via
-    the client, `data:` URIs decoded; foreign URLs are not fetched. `require_space` vets other pages' spaces."""
+    the client, `data:` URIs decoded; foreign URLs are not fetched. `require_space` vets other pages' spaces.
+    With `download=False` only the lookups run (nothing will be described, but missing files are still named)."""
     listings = await _attachment_listings(client, page_id, refs, default_space, require_space)
     results = [FetchedImage(ref) for ref in refs]
     limiter = anyio.CapacityLimiter(4)
 
     async def fetch(result: FetchedImage) -> None:
         async with limiter:
-            await _fetch_one(client, result, listings, default_space, max_bytes)
+            await _fetch_one(client, result, listings, default_space, max_bytes, download)
 
     async with anyio.create_task_group() as group:
         for result in results:
@@ -252,14 +253,14 @@ async def _list_attachments(client: ConfluenceClient, page_id: str) -> dict[str,
 
 
 async def _fetch_one(client: ConfluenceClient, result: FetchedImage, listings: dict[Any, _Listing],
-                     default_space: str | None, max_bytes: int) -> None:
+                     default_space: str | None, max_bytes: int, download: bool) -> None:
     ref = result.ref
     try:
         if ref.source == "attachment":
             await _fetch_attachment(client, result, listings.get(_holder(ref, default_space), "not listed"),
-                                    max_bytes)
+                                    max_bytes, download)
         else:
-            await _fetch_url(client, result, max_bytes)
+            await _fetch_url(client, result, max_bytes, download)
     except (PolicyError, ConfluenceError) as exc:
         result.error = str(exc)
     if result.data is not None and result.error is None:
@@ -267,7 +268,7 @@ async def _fetch_one(client: ConfluenceClient, result: FetchedImage, listings: d
 
 
 async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, listing: _Listing,
-                            max_bytes: int) -> None:
+                            max_bytes: int, download: bool) -> None:
     ref = result.ref
     if isinstance(listing, str):
         result.error = f"Attachment {ref.filename!r} could not be looked up: {listing}"
@@ -280,14 +281,14 @@ async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, list
     if isinstance(size, int) and size > max_bytes:
         result.error = f"Attachment {ref.filename!r} is {size} bytes, above the {max_bytes}-byte limit."
         return
-    download = (attachment.get("_links") or {}).get("download")
-    if not download:
+    link = (attachment.get("_links") or {}).get("download")
+    if not link:
         result.error = f"Attachment {ref.filename!r} has no download link."
-        return
-    result.data = await client.download(str(download))
+    elif download:
+        result.data = await client.download(str(link))
 
 
-async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: int) -> None:
+async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: int, download: bool) -> None:
     url = result.ref.url or ""
     if url.startswith("data:"):
         result.data = _decode_data_uri(url, max_bytes)
@@ -303,7 +304,8 @@ async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: 
         result.external_url = url if scheme else None
         result.error = "External image on another host: not downloaded."
         return
-    result.data = await client.download(url)
+    if download:
+        result.data = await client.download(url)
 
 
 def _decode_data_uri(uri: str, max_bytes: int) -> bytes | None:

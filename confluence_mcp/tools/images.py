@@ -141,18 +141,19 @@ def _resolver_kit(ctx: Context) -> KitRuntime:
 
 
 async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int) -> _Prepared:
-    """Read the page (policy-checked), find its images, fetch the first max_images of them."""
+    """Read the page (policy-checked), find its images, fetch the first max_images of them (when an LLM exists)."""
     kit = _resolver_kit(ctx)
     token = CURRENT_TOOLKIT.set(kit.name)
     try:
-        return await _prepare_for(kit, page_id, context_radius, max_images)
+        return await _prepare_for(kit, page_id, context_radius, max_images, download=_source(ctx) != "none")
     except ConfluenceMCPError as exc:
         raise ToolError(str(exc)) from exc
     finally:
         CURRENT_TOOLKIT.reset(token)
 
 
-async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int) -> _Prepared:
+async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int, *,
+                       download: bool) -> _Prepared:
     from confluence_mcp.confluence.convert import StorageParseError, storage_to_markdown, storage_to_text
     from confluence_mcp.tools.content import _link_context
 
@@ -176,7 +177,8 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)
     chosen = scan.refs[:max_images]
-    images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space)
+    images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space,
+                                download=download)
     return _Prepared(page_id=page_id, title=page.get("title") or "", space=space,
                      url=kit.client.web_url(links.get("webui")), markdown=markdown, scan=scan, images=images,
                      contexts=[context_around(scan, text, ref, context_radius) for ref in chosen],

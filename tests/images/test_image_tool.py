@@ -107,8 +107,10 @@ async def test_client_sampling_receives_image_content(site: Site, mode: str) -> 
 
 
 async def test_without_llm_images_are_named_and_the_note_says_how_to_enable_one(site: Site) -> None:
+    site.reset_stats()
     async with connect(make_settings(site)) as client:
         page = await call(client, {"page_id": site.pages["architecture"]})
+    assert not any("/download/" in route for route in site.stats()["by_route"])  # nothing to describe them with
     assert page["llm"] == "none"
     assert page["images"][0]["described"] is False and page["images"][0]["error"]
     assert "[Image architecture.png]" in page["markdown"]
@@ -122,7 +124,6 @@ async def test_foreign_images_are_never_downloaded(site: Site, vision: RunningSe
     images = {i["filename"]: i for i in page["images"]}
     assert list(images) == ["chart.png", "logo.png", "architecture.png", "notes.txt", "missing.png", "old.png"]
     assert "not downloaded" in images["logo.png"]["error"] and images["logo.png"]["source"] == "url"
-    assert "PNG, JPEG, GIF or WebP" in images["notes.txt"]["error"]
     assert "not attached" in images["missing.png"]["error"]
     assert image_host.requests == []
 
@@ -132,6 +133,7 @@ async def test_foreign_images_are_never_downloaded(site: Site, vision: RunningSe
         page = await call(client, {"page_id": site.pages["mixed"], "context_radius": 60})
     images = {i["filename"]: i for i in page["images"]}
     assert [n for n, i in images.items() if i["described"]] == ["chart.png", "logo.png", "architecture.png"]
+    assert "PNG, JPEG, GIF or WebP" in images["notes.txt"]["error"]
     sent = [image_urls(body)[0] for body in vision.requests[before:]]
     assert f"{image_host.base_url}/partner/logo.png" in sent
     assert all(u.startswith("data:image/png;base64,") for u in sent if "partner" not in u)
