@@ -1,0 +1,171 @@
+"""Index benchmark: the 882-page handbook through the sandbox into the semantic index, side by side with a
+LangChain-style baseline (the seed toolkit's pipeline).
+
+    python benchmarks/index_bench.py [--corpus ../shared/corpora/handbook.jsonl] [--space DEPT] [--skip-baseline]
+
+Ours: full index, no-change re-index, one edited page re-indexed (targets from issue 5: <= 15 s, <= 5 % of full,
+<= 1 s). The sandbox runs in a subprocess, as a real Confluence would be another machine.
+
+Baseline (emulated: the LangChain packages are not installed here): the seed's `ConfluenceLoader` + `PGVector`
+pipeline re-implemented minimally with the same HTTP server, Postgres and embedder: list the pages, then one
+sequential GET per page for its body (`requests`-style blocking client), markdownify, ONE vector per page
+(no chunking), embedded and INSERTed in batches of 20 into a `langchain_pg_embedding`-like table
+(uuid, collection, document, jsonb metadata, vector). Its re-index downloads and converts every page again and
+skips embedding only for unchanged pages (the seed's dedup on `updated_on`). Prints figures only.
+
+Set CONFLUENCE_MCP_DATABASE_URL to use an external Postgres; otherwise an embedded one in a temp directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+from confluence_mcp.config import IndexSettings, Settings, load_settings
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.index.embedders import load_embedder
+from confluence_mcp.index.pg import EmbeddedPostgres, create_database
+from confluence_mcp.index.service import close_shared_stores, open_service
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "handbook.jsonl"
+AUTH = ("sandbox@example.com", "sandbox-token")
+
+
+def settings_for(base_url: str, dsn: str) -> Settings:
+    return load_settings(overrides={
+        "credentials": {"default": {"base_url": base_url, "username": AUTH[0], "api_token": AUTH[1]}},
+        "toolkits": {"default": {}},
+        "index": {"database_url": dsn},
+    }, environ={})
+
+
+async def run_ours(settings: Settings, selection: Selection) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
+        service = await open_service(settings)
+        await service.embedder()  # model load is a one-off per process; not part of an indexing run
+        try:
+            await service.drop_collection("bench")
+            full: IndexReport = await index_pages(service, client, "bench", selection)
+            figures["full"] = full
+            figures["noop"] = await index_pages(service, client, "bench", selection)
+            listing = await client.content_search(selection.query(), limit=1, expand="version")
+            page = await client.get_page(str(listing.results[0]["id"]), expand="version,body.storage")
+            await client.update_page(page["id"], title=page["title"], version=page["version"]["number"] + 1,
+                                     storage=page["body"]["storage"]["value"] + "<p>Edited by the benchmark.</p>")
+            figures["edit"] = await index_pages(service, client, "bench", selection)
+        finally:
+            await close_shared_stores()
+    return figures
+
+
+def run_baseline(base_url: str, dsn: str, space: str | None, index: IndexSettings) -> dict[str, float]:
+    """The emulated LangChain ConfluenceLoader + PGVector pipeline (see the module docstring)."""
+    import psycopg
+    from markdownify import markdownify
+    from pgvector.psycopg import register_vector
+
+    embedder = load_embedder(index)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute("DROP TABLE IF EXISTS langchain_pg_embedding")
+        conn.execute(f"CREATE TABLE langchain_pg_embedding (id uuid PRIMARY KEY, collection text, document text, "
+                     f"cmetadata jsonb, embedding vector({embedder.dimensions}))")
+
+        def one_run(stored: dict[str, str]) -> float:
+            began = time.perf_counter()
+            cql = f'space = "{space}" AND type = page' if space else "type = page"
+            documents: list[tuple[str, str, dict[str, Any]]] = []
+            with httpx.Client(base_url=f"{base_url}/rest/api", auth=AUTH, timeout=60) as http:
+                ids: list[str] = []
+                start = 0
+                while True:  # the loader's offset paging over the space
+                    body = http.get("/content/search", params={"cql": cql, "limit": 50, "start": start}).json()
+                    ids += [str(r["id"]) for r in body["results"]]
+                    if len(body["results"]) < 50:
+                        break
+                    start += 50
+                for page_id in ids:  # one blocking GET per page, as the loader does
+                    page = http.get(f"/content/{page_id}", params={"expand": "body.storage,version"}).json()
+                    text = markdownify(page["body"]["storage"]["value"], heading_style="ATX")
+                    documents.append((page_id, text, {"title": page["title"], "id": page_id,
+                                                      "updated_on": page["version"]["when"]}))
+            fresh = [d for d in documents if stored.get(d[0]) != d[2]["updated_on"]]
+            for start in range(0, len(fresh), 20):  # PGVector.add_texts in batches of 20
+                batch = fresh[start:start + 20]
+                vectors = embedder.embed_batch([text for _, text, _ in batch])
+                for (page_id, text, meta), vector in zip(batch, vectors, strict=True):
+                    conn.execute("DELETE FROM langchain_pg_embedding WHERE cmetadata->>'id' = %s", (page_id,))
+                    conn.execute("INSERT INTO langchain_pg_embedding VALUES (%s, 'bench', %s, %s, %s)",
+                                 (uuid.uuid4(), text, json.dumps({**meta, "collection": "bench"}), vector))
+                    stored[page_id] = meta["updated_on"]
+            return time.perf_counter() - began
+
+        stored: dict[str, str] = {}
+        return {"full": one_run(stored), "noop": one_run(stored)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--space", help="index one space only (default: every page)")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="index-bench-") as tmp:
+        external = os.environ.get("CONFLUENCE_MCP_DATABASE_URL")
+        server = None
+        if external:
+            root_dsn = external
+        else:
+            server = EmbeddedPostgres(Path(tmp) / "pg")
+            root_dsn = server.start()
+        dsn = create_database(root_dsn, "index_bench")
+        began = time.perf_counter()
+        sandbox = start_sandbox(SandboxOptions(seed=args.corpus), subprocess=True)
+        print(f"sandbox with {args.corpus.name} ready in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        try:
+            settings = settings_for(sandbox.base_url, dsn)
+            selection = Selection(space=args.space, cql=None if args.space else "type = page")
+            ours = anyio.run(run_ours, settings, selection)
+            baseline = None if args.skip_baseline else run_baseline(sandbox.base_url, dsn, args.space,
+                                                                     settings.index)
+        finally:
+            sandbox.stop()
+            if server is not None:
+                server.stop()
+    report(ours, baseline)
+    return 0
+
+
+def report(ours: dict[str, Any], baseline: dict[str, float] | None) -> None:
+    full, noop, edit = ours["full"], ours["noop"], ours["edit"]
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"ours     full index     {full.seconds:7.2f} s  ({full.added} pages, {full.chunks} chunks)  target <= 15 s")
+    print(f"ours     no-change      {noop.seconds:7.2f} s  ({noop.seconds / full.seconds:.1%} of full, "
+          f"{noop.unchanged} unchanged)  target <= 5 %")
+    print(f"ours     one edited     {edit.seconds:7.2f} s  (updated {edit.updated}, {edit.chunks} chunks)  "
+          f"target <= 1 s")
+    if baseline:
+        print(f"baseline full index     {baseline['full']:7.2f} s  (one vector per page)")
+        print(f"baseline no-change      {baseline['noop']:7.2f} s  (re-downloads every page)")
+        print(f"speed-up full {baseline['full'] / full.seconds:.1f}x, no-change {baseline['noop'] / noop.seconds:.1f}x"
+              "  target >= 5x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
