@@ -178,3 +178,15 @@ async def test_one_sampling_request_describes_several_images(site: Site) -> None
                          "old.png": "An old picture."}
     assert len(received) == 1
     assert sum(isinstance(b, ImageContent) for b in received[0].messages[0].content) == 3
+
+
+async def test_server_flavour_with_a_context_path(vision: RunningServer) -> None:
+    from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+    with start_sandbox(SandboxOptions(flavor="server", context_path="/confluence")) as sandbox:
+        site = Site(sandbox, {})
+        async with connect(make_settings(site, llm_url=vision.base_url)) as client:
+            page = await call(client, {"page_id": "65537"})
+    assert page["title"] == "Demo Home"
+    assert page["images"] == [{"filename": "sandbox-logo.png", "source": "attachment", "described": True,
+                               "description": DESCRIPTION, "error": None}]
