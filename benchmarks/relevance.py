@@ -119,8 +119,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--max-chars", type=int, nargs="*", default=[DEFAULT_MAX_CHARS])
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
-    parser.add_argument("--rrf-k", type=float, nargs="*", default=[DEFAULT_FUSION.rrf_k])
-    parser.add_argument("--text-weight", type=float, nargs="*", default=[DEFAULT_FUSION.text_weight])
+    parser.add_argument("--alpha", type=float, nargs="*", default=[DEFAULT_FUSION.alpha],
+                        help="vector weight(s) of the hybrid fusion to compare")
     args = parser.parse_args(argv)
 
     pages = load_jsonl(args.corpus)
@@ -143,15 +143,14 @@ async def main(argv: list[str] | None = None) -> int:
                     collection = f"handbook-{max_chars}"
                     chunks, seconds = await build(store, embedder, collection, pages, max_chars, args.overlap)
                     print(f"-- {embedder.model_id}, max_chars={max_chars}: {chunks} chunks indexed in {seconds:.1f}s")
-                    for rrf_k in args.rrf_k:
-                        for text_weight in args.text_weight:
-                            fusion = replace(DEFAULT_FUSION, rrf_k=rrf_k, text_weight=text_weight)
-                            results = await evaluate(store, embedder, collection, questions, fusion)
-                            for mode, (rec, rr) in results.items():
-                                if mode != "hybrid" and (rrf_k, text_weight) != (args.rrf_k[0], args.text_weight[0]):
-                                    continue
-                                label = f"{mode} (k={rrf_k:g}, text_w={text_weight:g})" if mode == "hybrid" else mode
-                                print(f"{label:<44} recall@5 {rec:.3f}  MRR {rr:.3f}")
+                    for position, alpha in enumerate(args.alpha):
+                        fusion = replace(DEFAULT_FUSION, alpha=alpha)
+                        results = await evaluate(store, embedder, collection, questions, fusion)
+                        for mode, (rec, rr) in results.items():
+                            if mode != "hybrid" and position > 0:
+                                continue
+                            label = f"hybrid (alpha={alpha:g})" if mode == "hybrid" else mode
+                            print(f"{label:<44} recall@5 {rec:.3f}  MRR {rr:.3f}")
         finally:
             if server is not None:
                 server.stop()

@@ -1,9 +1,14 @@
-"""Hybrid retrieval over the index: vector (HNSW, cosine) + full text (weighted tsvector), fused by rank.
+"""Hybrid retrieval over the index: vector (cosine, HNSW at scale) + full text, fused per page.
 
-Per collection, one SQL round trip returns both candidate lists (a few × top_k each, filters applied inside
-both scans); a second fetches the winners' text and page metadata. Fusion is weighted reciprocal rank, chosen
-by measurement over the handbook questions (see `benchmarks/relevance.py`): raw cosine and ts_rank scores live
-on unrelated scales, ranks do not. Scores are scaled so 1.0 means "first in both lists".
+Per collection, one SQL round trip returns both candidate lists, filters applied inside both scans: the
+`depth` nearest chunks, and the `depth` best pages by full text (IDF-weighted ts_rank over the page's
+title A > headings B > body C vector). A second query fetches the winners' text and page metadata.
+
+Fusion, chosen by measurement on the handbook questions (`benchmarks/relevance.py`): a convex combination
+of min-max normalised cosine (per chunk) and normalised page text score, `alpha * v + (1 - alpha) * t`.
+It beat reciprocal-rank fusion (which buries a page found by only one side) and chunk-level full text
+(a question's words are spread over a page's sections). Pages found only by full text contribute their
+nearest chunk. Scores are in 0..1; 1.0 means best in both lists.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
 
     from confluence_mcp.index.store import CollectionRef, IndexStore
 
-__all__ = ["FusionParams", "SearchFilters", "SearchHit", "SearchMode", "hybrid_search", "text_query_sql"]
+__all__ = ["DEFAULT_FUSION", "FusionParams", "SearchFilters", "SearchHit", "SearchMode", "hybrid_search"]
 
 SearchMode = Literal["hybrid", "vector", "text"]
 
@@ -51,44 +56,52 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Knobs of the fusion, measured by the relevance benchmark (defaults are the chosen ones)."""
+    """Knobs of retrieval and fusion; the defaults are the measured choice."""
 
-    rrf_k: float = 60.0
-    vector_weight: float = 1.0
-    text_weight: float = 1.0
+    alpha: float = 0.5  # weight of the vector side; 1 - alpha for full text
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
-    min_depth: int = 40
+    min_depth: int = 50
     ef_search: int = 100
-    max_df_ratio: float = 0.25  # query words in more chunks than this are ignored (if rarer words remain)
-    extra: dict[str, Any] = field(default_factory=dict)
+    max_df_ratio: float = 0.3  # query words on more pages than this are ignored (if rarer words remain)
+    weights: str = "{0.1, 0.2, 0.4, 1.0}"  # ts_rank weights of D, C (body), B (headings), A (title)
 
 
 DEFAULT_FUSION = FusionParams()
 
-# Full-text candidates: chunks matching any of the query's lexemes, scored by sum(idf(word) * ts_rank(word)).
-# ts_rank alone has no notion of how rare a word is, so "policy" would weigh as much as "yubikey"; the IDF
-# comes from per-collection document frequencies (`index_lexemes`). Words found in most chunks are dropped,
-# which also keeps the candidate set small. Weights {D, C, B, A}: body C, headings B, title A.
-_TSQUERY = "replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery"
-_TEXT_CANDIDATES = """
-(WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
- terms AS (
-   SELECT q.lexeme, coalesce(s.df, 1) AS df,
-          ln(1 + (%(n)s - coalesce(s.df, 1) + 0.5) / (coalesce(s.df, 1) + 0.5)) AS idf
-   FROM q LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme
-   WHERE position(chr(92) IN q.lexeme) = 0),
- kept AS (SELECT * FROM terms WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
- tsq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
- SELECT 't' AS kind, c.id,
-        (SELECT sum(k.idf * ts_rank('{{0.1, 0.2, 0.4, 1.0}}', c.tsv, quote_literal(k.lexeme)::tsquery, 1))
-         FROM kept k) AS score
- FROM {t} c, tsq WHERE c.tsv @@ tsq.q AND {w} ORDER BY score DESC, c.id LIMIT %(k)s)
+# Query words → IDF-weighted OR query. ts_rank alone ignores how rare a word is ("policy" would weigh as much
+# as "yubikey"), so each word's rank is multiplied by its IDF from `index_lexemes`; very common words are
+# dropped, which also keeps the candidate set small.
+_TERMS = """
+q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
+terms AS (
+  SELECT q.lexeme, coalesce(s.df, 1) AS df,
+         ln(1 + (%(n)s - coalesce(s.df, 1) + 0.5) / (coalesce(s.df, 1) + 0.5)) AS idf
+  FROM q LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme
+  WHERE position(chr(92) IN q.lexeme) = 0),
+kept AS (SELECT * FROM terms WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
+tsq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
 """
-
-
-def text_query_sql() -> str:
-    """The SQL expression turning a question into the OR-tsquery used for full-text candidates."""
-    return _TSQUERY
+_PAGE_TEXT = (
+    "(WITH " + _TERMS + """
+ SELECT 't' AS kind, NULL::bigint AS id, p.page_id,
+        (SELECT sum(k.idf * ts_rank(%(weights)s::float4[], p.tsv, quote_literal(k.lexeme)::tsquery, 0))
+         FROM kept k)::float8 AS score
+ FROM index_pages p, tsq WHERE p.collection_id = %(cid)s AND p.tsv @@ tsq.q AND {w}
+ ORDER BY score DESC, p.page_id LIMIT %(k)s)"""
+)
+_NEAREST = (
+    "(SELECT 'v' AS kind, id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score FROM {t} WHERE {w} "
+    "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
+)
+_BEST_CHUNK_BY_VECTOR = (
+    "SELECT DISTINCT ON (page_id) id, page_id, (1 - (embedding <=> %(vec)s))::float8 FROM {t} "
+    "WHERE page_id = ANY(%(pages)s) ORDER BY page_id, embedding <=> %(vec)s"
+)
+_BEST_CHUNK_BY_TEXT = (
+    "WITH " + _TERMS + " SELECT DISTINCT ON (page_id) c.id, c.page_id, "
+    "ts_rank(%(weights)s::float4[], c.tsv, tsq.q, 1)::float8 AS score FROM {t} c, tsq "
+    "WHERE c.page_id = ANY(%(pages)s) ORDER BY c.page_id, score DESC, c.ordinal"
+)
 
 
 def _filter_sql(filters: SearchFilters | None, params: dict[str, Any]) -> sql.Composable:
@@ -110,31 +123,52 @@ def _filter_sql(filters: SearchFilters | None, params: dict[str, Any]) -> sql.Co
     return sql.SQL(" AND ").join(clauses)
 
 
+def _term_params(ref: CollectionRef, query: str, fusion: FusionParams) -> dict[str, Any]:
+    pages = max(ref.stats_docs or 1, 1)
+    return {"q": query, "cid": ref.id, "n": pages, "max_df": max(1, int(pages * fusion.max_df_ratio)),
+            "weights": fusion.weights}
+
+
+@dataclass
+class _Candidates:
+    chunks: list[tuple[float, int, str]] = field(default_factory=list)  # (cosine, chunk id, page id)
+    pages: list[tuple[float, str]] = field(default_factory=list)  # (text score, page id)
+
+
 async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector: np.ndarray | None,
                       mode: SearchMode, depth: int, filters: SearchFilters | None,
-                      fusion: FusionParams) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(vector list, text list) of (chunk id, raw score), best first."""
-    params: dict[str, Any] = {"q": query, "k": depth, "vec": vector}
+                      fusion: FusionParams) -> _Candidates:
+    params: dict[str, Any] = {"k": depth, "vec": vector, **_term_params(ref, query, fusion)}
     where = _filter_sql(filters, params)
     parts: list[sql.Composable] = []
     if mode in ("hybrid", "vector") and vector is not None:
-        parts.append(sql.SQL(
-            "(SELECT 'v' AS kind, id, 1 - (embedding <=> %(vec)s) AS score FROM {t} WHERE {w} "
-            "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
-        ).format(t=ref.table, w=where))
+        parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=where))
     if mode in ("hybrid", "text") and query.strip():
-        chunks = max(ref.stats_chunks or 1, 1)
-        params.update(cid=ref.id, n=chunks, max_df=max(1, int(chunks * fusion.max_df_ratio)))
-        parts.append(sql.SQL(_TEXT_CANDIDATES).format(t=ref.table, w=where))
+        parts.append(sql.SQL(_PAGE_TEXT).format(w=where))
+    found = _Candidates()
     if not parts:
-        return [], []
-    statement = sql.SQL(" UNION ALL ").join(parts)
+        return found
     async with store.pool.connection() as conn, conn.transaction():
         await conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(fusion.ef_search, depth))))
-        rows = await (await conn.execute(statement, params)).fetchall()
-    vector_hits = [(int(r[1]), float(r[2])) for r in rows if r[0] == "v"]
-    text_hits = [(int(r[1]), float(r[2])) for r in rows if r[0] == "t"]
-    return vector_hits, text_hits
+        rows = await (await conn.execute(sql.SQL(" UNION ALL ").join(parts), params)).fetchall()
+    for kind, chunk_id, page_id, score in rows:
+        if kind == "v":
+            found.chunks.append((float(score), int(chunk_id), page_id))
+        else:
+            found.pages.append((float(score or 0.0), page_id))
+    return found
+
+
+async def _best_chunks(store: IndexStore, ref: CollectionRef, page_ids: list[str], query: str,
+                       vector: np.ndarray | None, fusion: FusionParams) -> dict[str, tuple[int, float]]:
+    """page id → (chunk id, score) of each page's chunk nearest to the query (or best by text)."""
+    if not page_ids:
+        return {}
+    params: dict[str, Any] = {"pages": page_ids, "vec": vector, **_term_params(ref, query, fusion)}
+    template = _BEST_CHUNK_BY_VECTOR if vector is not None else _BEST_CHUNK_BY_TEXT
+    async with store.pool.connection() as conn:
+        rows = await (await conn.execute(sql.SQL(template).format(t=ref.table), params)).fetchall()
+    return {row[1]: (int(row[0]), float(row[2] or 0.0)) for row in rows}
 
 
 async def _fetch(store: IndexStore, ref: CollectionRef, ids: list[int]) -> dict[int, SearchHit]:
@@ -188,8 +222,8 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
                         fusion: FusionParams = DEFAULT_FUSION) -> list[SearchHit]:
     """The best `top_k` chunks for `query`; `collection=None` searches every collection of the query's embedder.
 
-    `score` is cosine similarity (vector mode), ts_rank mapped to 0..1 (text mode) or the fused rank score
-    scaled to 0..1 (hybrid); `cut_off` drops hits scoring below it.
+    `score` is the cosine similarity (vector mode), the page's text score mapped to 0..1 (text mode: one
+    chunk per page) or the fused score in 0..1 (hybrid); `cut_off` drops hits scoring below it.
     """
     import numpy as np
 
@@ -199,62 +233,71 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     if mode != "text" and vector is None:
         raise IndexStoreError(f"{mode} search needs a query vector")
     refs = await _targets(store, collection, vector, embedder, mode)
-    if mode != "vector" and any(ref.stats_chunks is None for ref in refs):
-        # Never-touched collections (e.g. a run that crashed before its end) get word statistics now, once.
+    if mode != "vector" and any(ref.stats_docs is None for ref in refs):
+        # Collections never finished by an indexing run get their word statistics now, once.
         for ref in refs:
-            if ref.stats_chunks is None:
+            if ref.stats_docs is None:
                 await store.refresh_lexeme_stats(ref)
         refreshed = {r.id: r for r in await store.collection_refs()}
         refs = [refreshed.get(ref.id, ref) for ref in refs]
-    depth = max(fusion.min_depth, fusion.depth_factor * top_k * (2 if one_per_page else 1))
-    vector_lists: list[tuple[float, CollectionRef, int]] = []
-    text_lists: list[tuple[float, CollectionRef, int]] = []
-    for ref in refs:
-        vec_hits, text_hits = await _candidates(store, ref, query, vector, mode, depth, filters, fusion)
-        vector_lists += [(score, ref, cid) for cid, score in vec_hits]
-        text_lists += [(score, ref, cid) for cid, score in text_hits]
-    # Across collections of one embedder raw scores are comparable, so merging by score gives one ranking.
-    vector_lists.sort(key=lambda item: -item[0])
-    text_lists.sort(key=lambda item: -item[0])
-    scored = _fuse(vector_lists[:depth], text_lists[:depth], mode, fusion)
+    depth = max(fusion.min_depth, fusion.depth_factor * top_k)
+    found = {ref.id: await _candidates(store, ref, query, vector, mode, depth, filters, fusion) for ref in refs}
+    by_ref = {ref.id: ref for ref in refs}
+    # Across collections of one embedder raw scores are comparable: keep the global top `depth` of each list.
+    chunks = sorted(((s, rid, cid, pid) for rid, f in found.items() for s, cid, pid in f.chunks), reverse=True)[:depth]
+    pages = sorted(((s, rid, pid) for rid, f in found.items() for s, pid in f.pages), reverse=True)[:depth]
+    scored = await _score(store, by_ref, query, vector, chunks, pages, mode, fusion)
     ranked = sorted(scored.items(), key=lambda item: -item[1])
+    if cut_off is not None:
+        ranked = [(key, score) for key, score in ranked if score >= cut_off]
+    if one_per_page:
+        seen: set[tuple[int, str]] = set()
+        unique = []
+        for (rid, cid, pid), score in ranked:
+            if (rid, pid) not in seen:
+                seen.add((rid, pid))
+                unique.append(((rid, cid, pid), score))
+        ranked = unique
+    ranked = ranked[:top_k]
     hits: list[SearchHit] = []
     fetched: dict[tuple[int, int], SearchHit] = {}
-    by_ref = {ref.id: ref for ref in refs}
-    seen_pages: set[tuple[int, str]] = set()
-    # Fetch in slices so one_per_page can skip duplicates without reading every candidate's text.
-    position = 0
-    while len(hits) < top_k and position < len(ranked):
-        window = ranked[position:position + top_k * 2]
-        position += len(window)
-        for ref_id in {key[0] for key, _ in window}:
-            ids = [key[1] for key, _ in window if key[0] == ref_id]
-            fetched.update({(ref_id, cid): hit for cid, hit in (await _fetch(store, by_ref[ref_id], ids)).items()})
-        for key, score in window:
-            hit = fetched.get(key)
-            if hit is None or (cut_off is not None and score < cut_off):
-                continue
-            page_key = (key[0], hit.page_id)
-            if one_per_page and page_key in seen_pages:
-                continue
-            seen_pages.add(page_key)
+    for rid in {key[0] for key, _ in ranked}:
+        rows = await _fetch(store, by_ref[rid], [key[1] for key, _ in ranked if key[0] == rid])
+        fetched.update({(rid, cid): hit for cid, hit in rows.items()})
+    for (rid, cid, _), score in ranked:
+        hit = fetched.get((rid, cid))
+        if hit is not None:  # a page replaced between the two queries simply drops out
             hit.score = round(float(score), 6)
             hits.append(hit)
-            if len(hits) == top_k:
-                break
     return hits
 
 
-def _fuse(vector_list: list[tuple[float, CollectionRef, int]], text_list: list[tuple[float, CollectionRef, int]],
-          mode: SearchMode, fusion: FusionParams) -> dict[tuple[int, int], float]:
+async def _score(store: IndexStore, by_ref: dict[int, CollectionRef], query: str, vector: np.ndarray | None,
+                 chunks: list[tuple[float, int, int, str]], pages: list[tuple[float, int, str]],
+                 mode: SearchMode, fusion: FusionParams) -> dict[tuple[int, int, str], float]:
+    """Score candidate chunks, keyed (collection id, chunk id, page id)."""
     if mode == "vector":
-        return {(ref.id, cid): score for score, ref, cid in vector_list}
+        return {(rid, cid, pid): cos for cos, rid, cid, pid in chunks}
+    # Pages found by full text only are represented by their best chunk.
+    covered = {(rid, pid) for _, rid, _, pid in chunks}
+    missing: dict[int, list[str]] = {}
+    for _, rid, pid in pages:
+        if (rid, pid) not in covered:
+            missing.setdefault(rid, []).append(pid)
+    extra: list[tuple[float, int, int, str]] = []
+    for rid, pids in missing.items():
+        best = await _best_chunks(store, by_ref[rid], pids, query, vector, fusion)
+        extra += [(score, rid, cid, pid) for pid, (cid, score) in best.items()]
+    text_max = max((s for s, _, _ in pages), default=0.0) or 1.0
+    text = {(rid, pid): s / text_max for s, rid, pid in pages}
     if mode == "text":
-        return {(ref.id, cid): score / (1 + score) for score, ref, cid in text_list}
-    k = fusion.rrf_k
-    best = (fusion.vector_weight + fusion.text_weight) / (k + 1)
-    scores: dict[tuple[int, int], float] = {}
-    for weight, ranked in ((fusion.vector_weight, vector_list), (fusion.text_weight, text_list)):
-        for rank, (_, ref, cid) in enumerate(ranked, start=1):
-            scores[(ref.id, cid)] = scores.get((ref.id, cid), 0.0) + weight / (k + rank)
-    return {key: value / best for key, value in scores.items()}
+        raw = {(rid, pid): s for s, rid, pid in pages}
+        return {(rid, cid, pid): raw[(rid, pid)] / (1 + raw[(rid, pid)]) for _, rid, cid, pid in extra}
+    top = chunks[0][0] if chunks else 1.0
+    bottom = chunks[-1][0] if len(chunks) > 1 else top - 1.0
+    span = (top - bottom) or 1.0
+    alpha = fusion.alpha
+    return {
+        (rid, cid, pid): alpha * max(0.0, (cos - bottom) / span) + (1 - alpha) * text.get((rid, pid), 0.0)
+        for cos, rid, cid, pid in chunks + extra
+    }

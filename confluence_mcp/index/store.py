@@ -70,7 +70,7 @@ class CollectionRef:
     name: str
     embedder: str
     dimension: int
-    stats_chunks: int | None = None  # chunk count when word statistics were last computed
+    stats_docs: int | None = None  # page count when word statistics were last computed
 
     @property
     def table(self) -> sql.Identifier:
@@ -114,7 +114,7 @@ class IndexStore:
     async def collection_ref(self, name: str) -> CollectionRef | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections WHERE name = %s", (name,)
+                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections WHERE name = %s", (name,)
             )).fetchone()
         return CollectionRef(*row) if row else None
 
@@ -127,7 +127,7 @@ class IndexStore:
     async def collection_refs(self) -> list[CollectionRef]:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections ORDER BY name"
+                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections ORDER BY name"
             )).fetchall()
         return [CollectionRef(*row) for row in rows]
 
@@ -142,7 +142,7 @@ class IndexStore:
                 (name, embedder_id, dimension),
             )
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_chunks FROM index_collections WHERE name = %s FOR UPDATE",
+                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections WHERE name = %s FOR UPDATE",
                 (name,),
             )).fetchone()
             assert row is not None
@@ -217,9 +217,9 @@ class IndexStore:
         return True
 
     async def refresh_lexeme_stats(self, ref: CollectionRef) -> None:
-        """Recompute per-lexeme document frequencies of one collection (used for IDF in full-text ranking)."""
-        # ts_stat takes a query string; the table name comes from the integer id, never from user input.
-        inner = sql.SQL("SELECT tsv FROM {}").format(ref.table)
+        """Recompute per-lexeme page frequencies of one collection (the IDF of full-text ranking)."""
+        # ts_stat takes a query string; the collection id is an integer literal, never user input.
+        inner = sql.SQL("SELECT tsv FROM index_pages WHERE collection_id = {}").format(sql.Literal(int(ref.id)))
         async with self.pool.connection() as conn, conn.transaction():
             inner_text = inner.as_string(conn)
             await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (ref.id,))
@@ -228,8 +228,8 @@ class IndexStore:
                 (ref.id, inner_text),
             )
             await conn.execute(
-                sql.SQL("UPDATE index_collections SET stats_chunks = (SELECT count(*) FROM {}) WHERE id = %s")
-                .format(ref.table), (ref.id,),
+                "UPDATE index_collections SET stats_docs = "
+                "(SELECT count(*) FROM index_pages WHERE collection_id = %s) WHERE id = %s", (ref.id, ref.id),
             )
 
     # -- pages ---------------------------------------------------------------------------------------------
@@ -272,16 +272,20 @@ class IndexStore:
              page.last_modified, vector, page.title, " ".join(chunk.heading_path), chunk.text)
             for chunk, vector in zip(chunks, vectors, strict=True)
         ]
+        # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
+        headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
+        body = "\n".join(chunk.text for chunk in chunks)
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = %s").format(ref.table), (page.page_id,))
             await conn.execute(
                 "INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-                "last_modified, source, indexed) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
-                "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
+                "last_modified, source, indexed, tsv) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), "
+                + TSV_SQL + ") ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
                 "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
-                "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now()",
+                "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
+                "tsv = EXCLUDED.tsv",
                 (ref.id, page.page_id, page.version, page.title, page.space, page.url, labels,
-                 page.last_modified, page.source),
+                 page.last_modified, page.source, page.title, headings, body),
             )
             if rows:
                 async with conn.cursor() as cur:
