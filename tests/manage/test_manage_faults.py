@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Literal
 
 import pytest
 from manage_helpers import Rest, connect, make_settings, unique
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import ServerError, VersionConflict
-from confluence_mcp.sandbox.runner import RunningSandbox
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 from confluence_mcp.tools.write_support import create_once, update_checked
 
 pytestmark = pytest.mark.anyio
@@ -49,10 +50,10 @@ async def test_update_after_a_502_lands_once(client: ConfluenceClient, faults: R
     assert faults.storage(created["id"]) == "<p>v2</p>" and faults.version(created["id"]) == 2
 
 
-async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: RunningSandbox, faults: Rest) -> None:
-    # Slow responses outlive the client's read timeout but are still applied: the "did it land?" case.
-    faults.faults(rate=0.15, slow_seconds=0.4)
-    titles = [unique("Chaos") for _ in range(6)]
+async def _writes_survive(sandbox: RunningSandbox, rest: Rest, count: int) -> None:
+    """Create then update `count` pages; whatever the faults did, no title exists twice and every update the
+    tools reported as done is stored exactly once (version 2)."""
+    titles = [unique("Chaos") for _ in range(count)]
     created: dict[str, str] = {}
     updated: dict[str, str] = {}
     async with connect(sandbox, credential={"timeout_seconds": 0.25}) as tools:
@@ -66,16 +67,34 @@ async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: Runnin
             result = await tools.call_tool("update_page_by_id", {"page_id": page_id, "new_body": f"new {title}"})
             if not result.is_error:
                 updated[page_id] = f"<p>new {title}</p>"
-    faults.faults(rate=0)
+    rest.faults(rate=0)
     assert created, "with retries some creates must succeed"
     for title in titles:
-        pages = faults.titled("DEMO", title)
+        pages = rest.titled("DEMO", title)
         assert len(pages) <= 1, f"duplicate pages for {title}"
         if title in created:
             assert [p["id"] for p in pages] == [created[title]]
     for page_id, storage in updated.items():
-        assert faults.storage(page_id) == storage
-        assert faults.version(page_id) == 2
+        assert rest.storage(page_id) == storage
+        assert rest.version(page_id) == 2
+
+
+async def test_tools_under_random_faults_never_duplicate_or_lose(sandbox: RunningSandbox, faults: Rest) -> None:
+    # Slow responses outlive the client's read timeout but are still applied: the "did it land?" case.
+    faults.faults(rate=0.15, slow_seconds=0.4)
+    await _writes_survive(sandbox, faults, 6)
+
+
+async def test_sandbox_started_with_fault_rate(sandbox: RunningSandbox) -> None:
+    """The `--faults` start option (same plan as the admin API) in this test's own sandbox."""
+    flavor: Literal["cloud", "server"] = "cloud" if sandbox.base_url.rstrip("/").endswith("/wiki") else "server"
+    with start_sandbox(SandboxOptions(flavor=flavor, faults=0.15)) as faulty:
+        own = Rest(faulty)
+        own.faults(kinds=["429", "500", "502", "503", "drop"])  # no slow ones: keep this test quick
+        try:
+            await _writes_survive(faulty, own, 4)
+        finally:
+            own.http.close()
 
 
 async def test_edit_between_read_and_write_is_refused_not_overwritten(client: ConfluenceClient, rest: Rest) -> None:
