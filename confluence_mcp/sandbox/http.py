@@ -84,6 +84,11 @@ def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Req
             return await handler(request)
         except SandboxError as error:
             return error_response(request, error.status, error.message)
+        except (AttributeError, TypeError, KeyError) as error:
+            if request.method not in ("POST", "PUT"):
+                raise
+            # A body of the wrong shape (e.g. "space": "KEY"); Confluence answers with a mapping error.
+            return error_response(request, 400, f"Unable to map the request body: {error!r}")
 
     return wrapped
 

@@ -138,6 +138,14 @@ def test_duplicate_title_is_400_case_insensitive(client: httpx.Client) -> None:
             "space with key DEMO") in message(response)
 
 
+def test_malformed_bodies_are_400(client: httpx.Client) -> None:
+    assert client.post("/rest/api/content", content=b"{not json").status_code == 400
+    assert client.post("/rest/api/content", json={"type": "page", "title": "x", "space": "DEMO"}).status_code == 400
+    assert client.post("/rest/api/content", json=["a"]).status_code == 400
+    home = page_id(client, "Demo Home")
+    assert client.put(f"/rest/api/content/{home}", json={"title": "Demo Home", "version": 2}).status_code == 400
+
+
 def test_invalid_storage_is_400(client: httpx.Client) -> None:
     response = client.post("/rest/api/content", json={
         "type": "page", "title": unique("Broken"), "space": {"key": "DEMO"},
