@@ -45,7 +45,7 @@ NO_ANSWER = "NO_ANSWER"
 _STEPBACK_SYSTEM = (
     "You rewrite search questions for a company wiki. Given a question, write ONE broader 'step-back' question "
     "that asks about the general topic or principle behind it, so that searching for it finds background pages. "
-    "Keep every name, date, product, team and acronym from the original exactly as written. "
+    "Keep all names, dates, numbers, products, teams and acronyms from the original exactly as written. "
     "Reply with the rewritten question only: no preamble, no quotes, no explanation."
 )
 _SUMMARY_SYSTEM = (

@@ -1,0 +1,47 @@
+"""`confluence-mcp index` end to end: config file, sandbox over HTTP, real Postgres; progress on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.index.cli import add_arguments, run
+from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+SAMPLE = Path(__file__).parents[1] / "data" / "handbook_sample.jsonl"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="confluence-mcp index")
+    add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_index_cli_builds_then_refreshes(tmp_path: Path, index_settings: IndexSettings,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert index_settings.database_url is not None
+    with start_sandbox(SandboxOptions(seed=SAMPLE)) as sandbox:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            f'[credentials.default]\nbase_url = "{sandbox.base_url}"\nusername = "sandbox@example.com"\n'
+            f'api_token = "sandbox-token"\n\n[toolkits.default]\nspace = "TEAM"\n\n'
+            f'[index]\ndatabase_url = "{index_settings.database_url.get_secret_value()}"\n',
+            encoding="utf-8",
+        )
+        assert run(parse(["--config", str(config)])) == 0
+        first = capsys.readouterr()
+        report = json.loads(first.out)
+        assert report["collection"] == "team" and report["added"] == 7
+        assert "7/7" in first.err and "[#" in first.err
+
+        assert run(parse(["--config", str(config), "--collection", "team", "--quiet"])) == 0
+        second = capsys.readouterr()
+        assert json.loads(second.out)["unchanged"] == 7 and second.err == ""
+
+        assert run(parse(["--config", str(config), "--space", "BENEFITS"])) == 1  # policy: outside allowed spaces
+        assert "allowed spaces" in capsys.readouterr().err
+    assert run(parse(["--config", str(tmp_path / "missing.toml")])) == 2
