@@ -11,7 +11,11 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import timedelta
+from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -22,6 +26,8 @@ from confluence_mcp.sandbox.model import utc_now
 from confluence_mcp.sandbox.store import Store
 
 __all__ = ["CorpusPage", "load_corpus", "seed_store"]
+
+POOL_THRESHOLD = 200  # pages; below this, forking costs more than it saves
 
 
 
@@ -40,8 +46,21 @@ def _convert(markdown: str) -> tuple[str, str]:
 
 
 def _convert_all(pages: list[CorpusPage]) -> list[tuple[str, str]]:
-    # No process pool: spawning re-imports __main__, which breaks scripts and embedding hosts.
-    return [_convert(page.markdown) for page in pages]
+    """Convert every page; large corpora use forked workers when that is safe.
+
+    Only `fork` avoids re-importing `__main__` (spawn/forkserver break scripts and embedding hosts), and
+    fork is only safe while this process runs no other thread, as in `confluence-mcp sandbox` start-up.
+    """
+    markdowns = [page.markdown for page in pages]
+    workers = min(os.cpu_count() or 1, 4)
+    if (len(markdowns) >= POOL_THRESHOLD and workers >= 2 and threading.active_count() == 1
+            and "fork" in get_all_start_methods()):
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+                return list(pool.map(_convert, markdowns, chunksize=max(1, len(markdowns) // (workers * 4))))
+        except (BrokenProcessPool, OSError):
+            pass  # fall back to converting here
+    return [_convert(markdown) for markdown in markdowns]
 
 
 def _cache_file(corpus: bytes) -> Path | None:
