@@ -247,7 +247,8 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     chunks = sorted(((s, rid, cid, pid) for rid, f in found.items() for s, cid, pid in f.chunks), reverse=True)[:depth]
     pages = sorted(((s, rid, pid) for rid, f in found.items() for s, pid in f.pages), reverse=True)[:depth]
     scored = await _score(store, by_ref, query, vector, chunks, pages, mode, fusion)
-    ranked = sorted(scored.items(), key=lambda item: -item[1])
+    # Rounded before cut_off so a caller re-using a returned score as cut_off gets that hit back.
+    ranked = sorted(((key, round(float(score), 6)) for key, score in scored.items()), key=lambda item: -item[1])
     if cut_off is not None:
         ranked = [(key, score) for key, score in ranked if score >= cut_off]
     if one_per_page:
@@ -267,7 +268,7 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     for (rid, cid, _), score in ranked:
         hit = fetched.get((rid, cid))
         if hit is not None:  # a page replaced between the two queries simply drops out
-            hit.score = round(float(score), 6)
+            hit.score = score
             hits.append(hit)
     return hits
 

@@ -1,0 +1,93 @@
+"""Embedders (local WordLlama, OpenAI-compatible stub) and heading-aware chunking."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from llm_stub import EMBED_DIM, start_stub
+from pydantic import SecretStr
+
+from confluence_mcp.config import IndexSettings
+from confluence_mcp.errors import ConfigError
+from confluence_mcp.index.chunking import chunk_markdown
+from confluence_mcp.index.embedders import Embedder, LocalEmbedder, OpenAIEmbedder, embed_texts, load_embedder
+
+pytestmark = pytest.mark.anyio
+
+
+def test_importing_the_index_package_loads_no_model() -> None:
+    code = ("import sys, confluence_mcp.index.embedders, confluence_mcp.index.store, confluence_mcp.index.search; "
+            "print(any(m in sys.modules for m in ('numpy', 'wordllama', 'tokenizers', 'safetensors', 'openai')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False"
+
+
+def test_local_embedder_is_offline_normalised_and_deterministic() -> None:
+    embedder = load_embedder(IndexSettings())
+    assert isinstance(embedder, LocalEmbedder) and isinstance(embedder, Embedder)
+    assert load_embedder(IndexSettings()) is embedder  # loaded once per process
+    assert (embedder.model_id, embedder.dimensions) == ("local:wordllama-l2_supercat-256", 256)
+    texts = ["How many vacation days do I get?", "Paid time off policy", "kubectl rollout undo", ""]
+    vectors = embedder.embed_batch(texts)
+    assert vectors.shape == (4, 256) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, embedder.embed_batch(texts))
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # related texts are closer
+
+
+async def test_embed_texts_batches() -> None:
+    embedder = load_embedder(IndexSettings())
+    texts = [f"sentence number {i}" for i in range(embedder.batch_size + 3)]
+    vectors = await embed_texts(embedder, texts)
+    assert vectors.shape == (len(texts), embedder.dimensions)
+    assert np.allclose(vectors[-1], embedder.embed_batch(texts[-1:])[0], atol=1e-6)
+    assert (await embed_texts(embedder, [])).shape == (0, embedder.dimensions)
+
+
+def test_openai_compatible_embedder_against_stub() -> None:
+    stub = start_stub()
+    try:
+        settings = IndexSettings(embedder="openai", model="stub-embed", base_url=stub.base_url,
+                                 api_key=SecretStr("k"), batch_size=2)
+        embedder = load_embedder(settings)
+        assert isinstance(embedder, OpenAIEmbedder)
+        assert (embedder.model_id, embedder.dimensions, embedder.batch_size) == ("openai:stub-embed", EMBED_DIM, 2)
+        vectors = embedder.embed_batch(["alpha beta", "", "gamma"])
+        assert vectors.shape == (3, EMBED_DIM)
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    finally:
+        stub.stop()
+    with pytest.raises(ConfigError, match="needs \\[index\\] model"):
+        load_embedder(IndexSettings(embedder="openai"))
+
+
+def test_chunks_follow_headings_and_keep_code_and_tables_whole() -> None:
+    table = "\n".join(["| a | b |", "|---|---|"] + [f"| row {i} | value {i} |" for i in range(30)])
+    code = "```python\n" + "\n".join(f"print({i})" for i in range(60)) + "\n```"
+    markdown = (
+        "Intro paragraph about the page.\n\n# Setup\n\n" + "Install things. " * 40 + "\n\n## Database\n\n"
+        + "Configure the database carefully. " * 30 + "\n\n" + code + "\n\n# Reference\n\n" + table + "\n"
+    )
+    chunks = chunk_markdown("Service guide", markdown, max_chars=600, overlap=50)
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    assert all(len(c.text) <= 1200 for c in chunks)
+    assert any(c.heading_path == ("Setup", "Database") for c in chunks)
+    assert sum(code in c.text for c in chunks) == 1  # the fenced block is never cut
+    assert sum(table in c.text for c in chunks) == 1 and any(c.heading_path == ("Reference",) for c in chunks)
+    for chunk in chunks:
+        assert chunk.embed_text.startswith("Service guide")
+        assert " > ".join(chunk.heading_path) in chunk.embed_text.split("\n", 1)[0]
+
+
+def test_long_paragraphs_split_with_overlap_and_small_sections_merge() -> None:
+    sentences = " ".join(f"Sentence {i} talks about topic {i}." for i in range(200))
+    chunks = chunk_markdown("Long", sentences, max_chars=500, overlap=60)
+    assert len(chunks) > 5 and all(len(c.text) <= 560 for c in chunks)
+    assert chunks[1].text.split()[0] in chunks[0].text  # overlap carries words over
+    small = chunk_markdown("Tiny", "# A\n\nOne line.\n\n# B\n\nTwo lines.\n\n# C\n\nThree.")
+    assert len(small) == 1 and "# B" in small[0].text and small[0].heading_path == ("A",)
+    empty = chunk_markdown("Only a title", "")
+    assert [(c.text, c.heading_path, c.ordinal) for c in empty] == [("Only a title", (), 0)]
