@@ -53,6 +53,10 @@ def _configure_logging(level: str | None) -> None:
     chosen = (level or os.environ.get("CONFLUENCE_MCP_LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(stream=sys.stderr, level=chosen,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if chosen != "DEBUG":
+        # httpx logs every request at INFO: noise on stderr and a cost on every tool call.
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def sandbox_overrides(base_url: str) -> dict[str, Any]:
