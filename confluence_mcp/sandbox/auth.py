@@ -22,7 +22,7 @@ SERVER_401 = """<!doctype html><html lang="en"><head><title>HTTP Status 401 – 
 authentication credentials for that resource.</p><hr class="line" /><h3>Apache Tomcat</h3></body></html>"""
 
 
-def credentials_ok(header: str, *, user: str, token: str) -> bool:
+def credentials_ok(header: str, *, user: str, token: str, allow_username: bool = False) -> bool:
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":
         return hmac.compare_digest(value.strip(), token)
@@ -33,8 +33,9 @@ def credentials_ok(header: str, *, user: str, token: str) -> bool:
     except (binascii.Error, UnicodeDecodeError):
         return False
     name, _, secret = decoded.partition(":")
-    # Server users log in with a username; accept the e-mail's local part as that username.
-    return name in (user, user.split("@", 1)[0]) and hmac.compare_digest(secret, token)
+    # Server users log in with a username; there the e-mail's local part is accepted as that username.
+    names = (user, user.split("@", 1)[0]) if allow_username else (user,)
+    return name in names and hmac.compare_digest(secret, token)
 
 
 class AuthMiddleware:
@@ -48,7 +49,8 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        if header and credentials_ok(header, user=self.user, token=self.token):
+        if header and credentials_ok(header, user=self.user, token=self.token,
+                                     allow_username=self.flavor == "server"):
             await self.app(scope, receive, send)
             return
         if self.flavor == "cloud":
