@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import threading
@@ -20,10 +21,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from confluence_mcp.sandbox.auth import ADMIN_PREFIX
 
-__all__ = ["FaultMiddleware", "FaultPlan", "route_key"]
+__all__ = ["DroppedConnection", "FaultMiddleware", "FaultPlan", "quiet_dropped_connections", "route_key"]
 
 FAULT_KINDS = ("429", "500", "502", "503", "slow", "drop")
 _ID_SEGMENT = re.compile(r"^(att)?\d+$")
+
+
+class DroppedConnection(ConnectionAbortedError):
+    """Raised mid-response on purpose, so the server aborts the connection."""
+
+
+class _HideDroppedConnections(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedConnection))
+
+
+def quiet_dropped_connections() -> None:
+    """Keep uvicorn from logging a traceback for every deliberately dropped connection."""
+    server_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HideDroppedConnections) for f in server_log.filters):
+        server_log.addFilter(_HideDroppedConnections())
 
 
 def route_key(method: str, path: str) -> str:
@@ -132,7 +149,7 @@ class FaultMiddleware:
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
             await send({"type": "http.response.body", "body": b'{"results": [', "more_body": True})
-            raise ConnectionAbortedError("sandbox fault: dropped connection")
+            raise DroppedConnection("sandbox fault: dropped connection")
         else:
             await self._fail(send, int(fault))
 

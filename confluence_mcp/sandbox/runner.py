@@ -19,6 +19,7 @@ from typing import Literal
 import uvicorn
 
 from confluence_mcp.sandbox.app import SandboxApp, build_app, site_context
+from confluence_mcp.sandbox.faults import quiet_dropped_connections
 from confluence_mcp.sandbox.store import Store
 
 __all__ = ["RunningSandbox", "SandboxOptions", "start_sandbox"]
@@ -82,6 +83,7 @@ class RunningSandbox:
 
 def _start_in_process(options: SandboxOptions) -> RunningSandbox:
     app = build_app(options)
+    quiet_dropped_connections()
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning",
                             access_log=False, lifespan="off")
     server = uvicorn.Server(config)
