@@ -130,6 +130,13 @@ async def delete_content(request: Request) -> Response:
 
 
 @endpoint
+async def move_content(request: Request) -> Response:
+    params = request.path_params
+    content = state(request).store.move(params["id"], params["position"], params["target"])
+    return JSONResponse({"pageId": content.id})
+
+
+@endpoint
 async def child_map(request: Request) -> Response:
     content = state(request).store.get(request.path_params["id"])
     expand = parse_expand(request.query_params.get("expand"))
@@ -205,6 +212,7 @@ def content_routes() -> list[Route]:
         Route("/content/{id}", get_content, methods=["GET"]),
         Route("/content/{id}", update_content, methods=["PUT"]),
         Route("/content/{id}", delete_content, methods=["DELETE"]),
+        Route("/content/{id}/move/{position}/{target}", move_content, methods=["PUT"]),
         Route("/content/{id}/child", child_map, methods=["GET"]),
         Route("/content/{id}/child/{kind:str}", child_pages, methods=["GET"]),
         Route("/content/{id}/descendant", descendants, methods=["GET"]),

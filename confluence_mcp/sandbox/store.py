@@ -275,7 +275,7 @@ class Store(AttachmentsMixin):
                 self.reindex(changed)
             return content
 
-    def _move(self, content: Content, new_parent: str | None) -> None:
+    def _move(self, content: Content, new_parent: str | None, index: int | None = None) -> None:
         probe: str | None = new_parent
         while probe is not None:  # refuse cycles: a page cannot move under its own subtree
             if probe == content.id:
@@ -283,8 +283,27 @@ class Store(AttachmentsMixin):
             probe = self.contents[probe].parent_id
         self.children_of.get(content.parent_id, []).remove(content.id)
         siblings = self.children_of.setdefault(new_parent, [])
-        content.parent_id, content.position = new_parent, len(siblings)
-        siblings.append(content.id)
+        siblings.insert(len(siblings) if index is None else index, content.id)
+        content.parent_id = new_parent
+        for position, sibling in enumerate(siblings):
+            self.contents[sibling].position = position
+
+    def move(self, content_id: str, position: str, target_id: str) -> Content:
+        """`PUT /content/{id}/move/{before|after|append}/{targetId}`; the subtree moves along."""
+        with self.lock:
+            content, target = self.get(content_id), self.get(target_id)
+            self.check_writable(content.space_key)
+            if target.space_key != content.space_key or position not in ("before", "after", "append"):
+                raise SandboxError(400, f"Cannot move {content_id} {position} {target_id}")
+            if position == "append":
+                self._move(content, target.id)
+            else:
+                siblings = [s for s in self.children_of.get(target.parent_id, []) if s != content.id]
+                index = siblings.index(target.id) + (position == "after")
+                self._move(content, target.parent_id, index)
+            for changed in [content, *self.descendants(content.id)]:
+                self.reindex(changed)
+            return content
 
     def delete(self, content_id: str, *, purge: bool = False) -> None:
         with self.lock:

@@ -129,6 +129,26 @@ def test_move_by_ancestors(client: httpx.Client) -> None:
     assert cid in [k["id"] for k in kids["results"]]
 
 
+def test_move_before_after_append(client: httpx.Client) -> None:
+    parent = new_page(client, unique("Move parent"))["id"]
+    a, b, c = (new_page(client, unique(name), parent=parent)["id"] for name in ("A", "B", "C"))
+
+    def order() -> list[str]:
+        kids = client.get(f"/rest/api/content/{parent}/child/page").json()["results"]
+        return [k["id"] for k in kids]
+
+    assert order() == [a, b, c]
+    assert client.put(f"/rest/api/content/{c}/move/before/{a}").json() == {"pageId": c}
+    assert order() == [c, a, b]
+    client.put(f"/rest/api/content/{c}/move/after/{b}")
+    assert order() == [a, b, c]
+    client.put(f"/rest/api/content/{a}/move/append/{b}")
+    assert order() == [b, c]
+    assert client.get(f"/rest/api/content/{a}", params={"expand": "ancestors"}).json()["ancestors"][-1]["id"] == b
+    assert client.put(f"/rest/api/content/{b}/move/append/{a}").status_code == 400  # a cycle
+    assert client.put(f"/rest/api/content/{b}/move/sideways/{c}").status_code == 400
+
+
 def test_duplicate_title_is_400_case_insensitive(client: httpx.Client) -> None:
     response = client.post("/rest/api/content", json={
         "type": "page", "title": "demo HOME", "space": {"key": "DEMO"},

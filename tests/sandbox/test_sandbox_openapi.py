@@ -137,6 +137,7 @@ def v1_requests(http: httpx.Client) -> list[httpx.Response]:
         http.get("/rest/api/space/DEMO/content/page", params={"depth": "root"}),
         http.get("/rest/api/user/current"),
         http.get("/rest/api/user", params={"accountId": "557058:alice-0002"}),
+        http.put(f"/rest/api/content/{probe}/move/append/{install}"),
         http.delete(f"/rest/api/content/{probe}"),
     ]
 
