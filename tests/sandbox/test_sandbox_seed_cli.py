@@ -108,3 +108,17 @@ def test_cli_reports_bad_seed() -> None:
     result = subprocess.run([sys.executable, "-m", "confluence_mcp.sandbox.cli", "--port", "0", "--seed",
                              "/nonexistent/corpus.jsonl"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "seed corpus not found" in result.stderr
+
+
+def test_subprocess_runner_passes_every_option() -> None:
+    options = SandboxOptions(flavor="server", seed="demo", context_path="/confluence", user="me@example.com",
+                             token="t0k", hidden_spaces=("PRIVATE",), read_only_spaces=("ARCHIVE",))
+    with start_sandbox(options, subprocess=True) as sandbox:
+        assert sandbox.base_url.endswith("/confluence")
+        with httpx.Client(base_url=sandbox.base_url, auth=("me@example.com", "t0k"), timeout=10) as http:
+            keys = {s["key"] for s in http.get("/rest/api/space").json()["results"]}
+            assert keys == {"DEMO", "ARCHIVE"}
+            old = page_id(http, "Old Roadmap", "ARCHIVE")
+            assert http.post(f"/rest/api/content/{old}/label", json=[{"name": "x"}]).status_code == 403
+        assert httpx.get(sandbox.base_url + "/rest/api/space", auth=("sandbox@example.com",
+                                                                      "sandbox-token")).status_code == 401
