@@ -66,7 +66,7 @@ class ProgressBar:
 
 async def _index(settings: Settings, args: argparse.Namespace, bar: ProgressBar) -> IndexReport:
     from confluence_mcp.confluence.client import ConfluenceClient
-    from confluence_mcp.index.service import close_shared_stores, open_service
+    from confluence_mcp.index.service import open_service, shutdown_index
     from confluence_mcp.tools.context import KitRuntime
 
     toolkits = settings.resolved_toolkits()
@@ -87,17 +87,7 @@ async def _index(settings: Settings, args: argparse.Namespace, bar: ProgressBar)
             return await index_pages(service, client, collection, selection, include_comments=args.include_comments,
                                      include_attachments=args.include_attachments, clean=args.clean, progress=bar)
         finally:
-            await close_shared_stores()
-
-
-def _release_embedded_postgres(settings: Settings) -> None:
-    """Drop this process's handle on the embedded server (it stops when no other process uses it)."""
-    if settings.index.database_url is not None:
-        return
-    from confluence_mcp.index.pg import embedded_server
-
-    data_dir = settings.index.data_dir / "pg" if settings.index.data_dir else None
-    embedded_server(data_dir).stop()
+            await shutdown_index(settings)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
         bar.finish()
         print(f"confluence-mcp index: failed after {time.perf_counter() - started:.1f} s: {exc}", file=sys.stderr)
         return 1
-    finally:
-        _release_embedded_postgres(settings)
     bar.finish()
     print(json.dumps(report.model_dump()))
     return 0

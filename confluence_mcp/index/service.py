@@ -37,6 +37,7 @@ __all__ = [
     "hits_for_prompt",
     "open_service",
     "run_index_search",
+    "shutdown_index",
 ]
 
 _STORES: dict[tuple[Any, ...], tuple[asyncio.AbstractEventLoop, IndexStore]] = {}
@@ -154,6 +155,18 @@ async def close_shared_stores() -> None:
             _OPENING.pop(key, None)
     for store in stores:
         await store.close()
+
+
+async def shutdown_index(settings: Settings) -> None:
+    """Server shutdown: close this loop's stores and release the embedded Postgres if this process started it."""
+    await close_shared_stores()
+    if settings.index.database_url is None:
+        from confluence_mcp.index.pg import embedded_server
+
+        data_dir = settings.index.data_dir / "pg" if settings.index.data_dir else None
+        server = embedded_server(data_dir)
+        if server.running:
+            await anyio.to_thread.run_sync(server.stop)
 
 
 # -- searching ---------------------------------------------------------------------------------------------------

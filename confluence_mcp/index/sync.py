@@ -37,9 +37,9 @@ __all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages", "stora
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
-_LIST_EXPAND = "version,space,metadata.labels"
+_LIST_EXPAND = "version,space"
 _BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
-_LIST_PAGE_SIZE = 100
+_LIST_PAGE_SIZE = 250
 _FETCH_BATCH = 25  # bodies per /content/search request
 _FETCH_CONCURRENCY = 4
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
