@@ -189,3 +189,22 @@ async def test_collections_with_different_embedders(sandbox: RunningSandbox, ind
                 await run(local_service, client, "via-stub", space="TEAM")
         finally:
             await close_shared_stores()
+
+
+@pytest.mark.anyio
+async def test_attachments_and_comments_are_indexed_with_the_page(env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    page_id = (await page_ids(client, "TEAM"))[0]
+    await client.upload_attachment(page_id, "notes.txt", b"The xylophone rehearsal is on Fridays.",
+                                   media_type="text/plain")
+    await client.upload_attachment(page_id, "logo.png", b"\x89PNG not really", media_type="image/png")
+    await service.drop_collection("extras")
+    report = await index_pages(service, client, "extras", Selection(space="TEAM", allowed_spaces=SPACES),
+                               include_comments=True, include_attachments=True)
+    assert report.added == 7
+    _, hits = await run_index_search(service, SearchRequest(query="xylophone rehearsal", collection="extras",
+                                                            top_k=3))
+    assert hits[0].page_id == page_id and "xylophone" in hits[0].text
+    _, hits = await run_index_search(service, SearchRequest(query="logo.png", collection="extras",
+                                                            page_ids=[page_id], top_k=20))
+    assert any("File logo.png (image/png" in hit.text for hit in hits)
