@@ -109,14 +109,17 @@ _TYPED_KEYWORDS = {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveM
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
-    """The same JSON Schema with less noise: no generated titles, no `default: null` (no defaults at all in
-    output schemas), and `anyOf [T, null]` written as `type: [T, "null"]`. Validation is unaffected: the SDK
-    validates arguments and results with the pydantic models, not with these published schemas."""
+    """The same JSON Schema with less noise: no generated titles, no `default: null`. Inputs: an optional
+    `anyOf [T, null]` is published as plain `T` (callers omit it rather than send null). Outputs: no defaults or
+    descriptions, and `anyOf [T, null]` written as `type: [T, "null"]` so results still validate. Validation on our
+    side is unaffected: the SDK validates arguments and results with the pydantic models."""
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if (key == "title" and isinstance(value, str)) or (key == "default" and (value is None or output)):
+            continue
+        if output and key == "description" and isinstance(value, str):
             continue
         if key in _SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
@@ -132,7 +135,7 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
         if set(other) <= _TYPED_KEYWORDS and isinstance(other.get("type"), str) and other["type"] != "object":
             del out["anyOf"]
             out.update(other)
-            out["type"] = [other["type"], "null"]
+            out["type"] = [other["type"], "null"] if output else other["type"]
     return out
 
 

@@ -158,5 +158,10 @@ def test_compact_schema_keeps_meaning() -> None:
         "body": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
     assert compact_schema(schema) == {"type": "object", "properties": {
         "title": {"type": "string"},
-        "limit": {"type": ["integer", "null"], "minimum": 1},
+        "limit": {"type": "integer", "minimum": 1},
         "body": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
+    result = {"title": "R", "description": "A result.", "type": "object", "properties": {
+        "description": {"description": "Page summary", "anyOf": [{"type": "string"}, {"type": "null"}],
+                        "default": None}}}
+    assert compact_schema(result, output=True) == {"type": "object", "properties": {
+        "description": {"type": ["string", "null"]}}}
