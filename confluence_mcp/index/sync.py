@@ -170,6 +170,7 @@ async def index_pages(
         await notify(state.done, state.total, f"removed {len(gone)} pages")
     await service.store.touch_collection(collection)
     report.seconds = round(time.perf_counter() - started, 3)
+    await notify(max(state.total, 1), max(state.total, 1), "done")  # a run with nothing to do still ends at 100 %
     return report
 
 

@@ -195,7 +195,7 @@ async def test_stepback_and_summary_with_client_sampling(settings: Settings, mod
     async with Client(build_server(settings), sampling_callback=sampling, mode=mode) as client:
         found = await call(client, "stepback_search_index", {"query": "expense claims", "collection": "hb"})
         assert found["llm"] == "sampling" and found["stepback_query"] == "What are the company policies on expenses?"
-        summary = await call(client, "stepback_summary_index", {"query": "expense claims"})
+        summary = await call(client, "stepback_summary_index", {"query": "expense claims", "collection": "hb"})
         assert summary["llm"] == "sampling" and summary["answered"] is True and summary["citations"]
     assert sum("step-back" in p for p in prompts) == 2 and any("ONLY" in p for p in prompts)
 
@@ -203,8 +203,8 @@ async def test_stepback_and_summary_with_client_sampling(settings: Settings, mod
 @pytest.mark.anyio
 async def test_without_llm_stepback_says_how_to_enable_one(settings: Settings, closing: None) -> None:
     async with Client(build_server(settings)) as client:
-        found = await call(client, "stepback_search_index", {"query": "expense claims"})
+        found = await call(client, "stepback_search_index", {"query": "expense claims", "collection": "hb"})
         assert found["llm"] == "none" and found["results"] and found["stepback_query"] is None
         assert "No LLM is available" in found["note"] and "[llm]" in found["note"]
-        summary = await call(client, "stepback_summary_index", {"query": "expense claims"})
+        summary = await call(client, "stepback_summary_index", {"query": "expense claims", "collection": "hb"})
         assert summary["answered"] is False and summary["results"] and "No LLM is available" in summary["note"]
