@@ -9,7 +9,7 @@ import base64
 import binascii
 import re
 from typing import Annotated, Any
-from urllib.parse import parse_qs, quote, unquote_plus, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -83,38 +83,17 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
                      "a viewpage.action?pageId=N URL, a /display/KEY/Title URL or a /x/ tiny link.")
 
 
-def _link_context(kit: KitRuntime, page_id: str, space: str | None) -> Any:
-    from confluence_mcp.confluence.convert import LinkContext
-
-    site = kit.client.site_url.rstrip("/")
-
-    def page_url(title: str, space_key: str | None) -> str | None:
-        key = space_key or space
-        return f"{site}/display/{key}/{quote(title.replace(' ', '+'), safe='+')}" if key else None
-
-    def page_from_url(url: str) -> tuple[str, str | None] | None:
-        match = re.fullmatch(re.escape(site) + r"/display/(~?[A-Za-z0-9_]+)/([^/?#]+)", url)
-        return (unquote_plus(match.group(2)), match.group(1)) if match else None
-
-    def attachment_url(filename: str) -> str | None:
-        return f"{site}/download/attachments/{page_id}/{quote(filename)}"
-
-    # space_key stays None: with it set, the converter keeps same-space links as round-trip storage references,
-    # while a reader wants plain web URLs.
-    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url,
-                       attachment_url=attachment_url)
-
-
 async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     """Read one page (policy-checked) and convert its storage body to markdown."""
     from confluence_mcp.confluence.convert import storage_to_markdown
+    from confluence_mcp.confluence.weblinks import site_link_context
 
     page = await kit.client.get_page(page_id, expand=_PAGE_EXPAND)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
-    context = _link_context(kit, str(page["id"]), space)
+    context = site_link_context(kit.client.site_url, space=space, page_id=str(page["id"]))
     if len(storage) > _CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(lambda: storage_to_markdown(storage, links=context))
     else:

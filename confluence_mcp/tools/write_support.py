@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote_plus, unquote_plus, urlsplit
 
 import anyio
 from pydantic import BaseModel, Field
@@ -22,6 +21,7 @@ from confluence_mcp.confluence.convert import (
     markdown_to_storage,
     validate_storage,
 )
+from confluence_mcp.confluence.weblinks import site_link_context
 from confluence_mcp.errors import (
     BadRequest,
     ConfluenceConnectionError,
@@ -111,26 +111,8 @@ def page_write(client: ConfluenceClient, content: dict[str, Any], *, include_bod
 # -- body formats ------------------------------------------------------------------------------------------
 
 def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
-    """Links between pages as web URLs of this site, so markdown read from a page can be written back."""
-    site = client.site_url.rstrip("/")
-
-    def page_url(title: str, space_key: str | None) -> str | None:
-        key = space_key or space
-        return f"{site}/display/{key}/{quote_plus(title)}" if key else None
-
-    def page_from_url(url: str) -> tuple[str, str | None] | None:
-        if not url.startswith(site + "/"):
-            return None
-        parts = [p for p in urlsplit(url[len(site):]).path.split("/") if p]
-        if len(parts) == 3 and parts[0] == "display":
-            return unquote_plus(parts[2]), parts[1]
-        if len(parts) == 5 and parts[0] == "spaces" and parts[2] == "pages":
-            return unquote_plus(parts[4]), parts[1]
-        return None
-
-    # space_key stays None, as in the reader's context: a link that names its space keeps naming it, so storage
-    # read as markdown and written back is unchanged.
-    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url)
+    """Links between pages as web URLs of this site (the same mapping the reader uses)."""
+    return site_link_context(client.site_url, space=space)
 
 
 async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:

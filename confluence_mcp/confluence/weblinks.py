@@ -1,0 +1,39 @@
+"""Web links between pages of one site, shared by the reader and the writers so markdown round-trips.
+
+Pages are linked as `{site}/display/{SPACE}/{Title}` (spaces as `+`, a literal `+` as `%2B`, so titles map back
+unambiguously); `/spaces/{SPACE}/pages/{id}/{Title}` links are understood too.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
+
+from confluence_mcp.confluence.convert import LinkContext
+
+__all__ = ["site_link_context"]
+
+
+def site_link_context(site_url: str, *, space: str | None, page_id: str | None = None) -> LinkContext:
+    """A LinkContext for pages of `site_url`; `space` is the page's own space, `page_id` enables attachment URLs."""
+    site = site_url.rstrip("/")
+
+    def page_url(title: str, space_key: str | None) -> str | None:
+        key = space_key or space
+        return f"{site}/display/{key}/{quote_plus(title)}" if key else None
+
+    def page_from_url(url: str) -> tuple[str, str | None] | None:
+        if not url.startswith(site + "/"):
+            return None
+        parts = [p for p in urlsplit(url[len(site):]).path.split("/") if p]
+        if len(parts) == 3 and parts[0] == "display":
+            return unquote_plus(parts[2]), parts[1]
+        if len(parts) == 5 and parts[0] == "spaces" and parts[2] == "pages":
+            return unquote_plus(parts[4]), parts[1]
+        return None
+
+    def attachment_url(filename: str) -> str | None:
+        return f"{site}/download/attachments/{page_id}/{quote(filename)}" if page_id else None
+
+    # space_key stays None: a link that names its space keeps naming it, and same-space links come out as plain
+    # web URLs, so storage read as markdown and written back is unchanged.
+    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url, attachment_url=attachment_url)
