@@ -129,7 +129,6 @@ async def _noop_progress(done: int, total: int, message: str) -> None:
     return None
 
 
-
 async def index_pages(
     service: IndexService,
     client: ConfluenceClient,
