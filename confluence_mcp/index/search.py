@@ -62,113 +62,112 @@ class FusionParams:
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
     min_depth: int = 50
     ef_search: int = 100
+    best_chunk_factor: int = 2  # text-only pages get a representative chunk down to rank factor * top_k
     max_df_ratio: float = 0.3  # query words on more pages than this are ignored (if rarer words remain)
-    weights: str = "{0.1, 0.2, 0.4, 1.0}"  # ts_rank weights of D, C (body), B (headings), A (title)
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    weights: str = "{0.1, 0.2, 0.4, 1.0}"  # ts_rank weights (D, C body, B headings, A title) to pick a chunk
 
 
 DEFAULT_FUSION = FusionParams()
 
-# Query words → IDF-weighted OR query. ts_rank alone ignores how rare a word is ("policy" would weigh as much
-# as "yubikey"), so each word's rank is multiplied by its IDF from `index_lexemes`; very common words are
-# dropped, which also keeps the candidate set small.
-_TERMS = """
-q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
-terms AS (
-  SELECT q.lexeme, coalesce(s.df, 1) AS df,
-         ln(1 + (%(n)s - coalesce(s.df, 1) + 0.5) / (coalesce(s.df, 1) + 0.5)) AS idf
-  FROM q LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme
-  WHERE position(chr(92) IN q.lexeme) = 0),
-kept AS (SELECT * FROM terms WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
-tsq AS (SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS q FROM kept)
-"""
-_PAGE_TEXT = (
-    "(WITH " + _TERMS + """
- SELECT 't' AS kind, NULL::bigint AS id, p.page_id,
-        (SELECT sum(k.idf * ts_rank(%(weights)s::float4[], p.tsv, quote_literal(k.lexeme)::tsquery, 0))
-         FROM kept k)::float8 AS score
- FROM index_pages p, tsq WHERE p.collection_id = %(cid)s AND p.tsv @@ tsq.q AND {w}
- ORDER BY score DESC, p.page_id LIMIT %(k)s)"""
-)
+# Full text is BM25 over pages, from the postings table (field-weighted term frequencies: title 3,
+# headings 2, body 1). Page frequencies come from `index_lexemes` (counted when a run finishes; a word
+# not counted yet is treated as rare). Words on more than `max_df_ratio` of the pages are ignored when
+# rarer ones remain: they barely move the ranking and their postings are the expensive part.
+_PAGE_TEXT = """
+(WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
+ terms AS (
+   SELECT q.lexeme, coalesce(s.df, 1) AS df FROM q
+   LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme),
+ chunk_query AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS q),
+ kept AS (
+   SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5)) AS idf FROM terms
+   WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
+ scored AS (
+   SELECT p.page_id COLLATE "default" AS page_id, sum(kept.idf * p.tf * (%(k1)s + 1)
+          / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avg)s))) AS score
+   FROM index_postings p JOIN kept ON p.collection_id = %(cid)s AND p.lexeme = kept.lexeme
+   GROUP BY p.page_id)  -- postings use the C collation; page ids revert to the default to match other indexes
+ SELECT 't' AS kind, best.id, top.page_id, top.score::float8 AS score, best.cos
+ FROM (SELECT s.page_id, s.score, row_number() OVER (ORDER BY s.score DESC, s.page_id) AS rank
+       FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) top
+ LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {t} c WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
+                    ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
 _NEAREST = (
-    "(SELECT 'v' AS kind, id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score FROM {t} WHERE {w} "
+    "(SELECT 'v' AS kind, id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score, NULL::float8 AS cos "
+    "FROM {t} c WHERE {w} "
     "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
 )
-_BEST_CHUNK_BY_VECTOR = (
-    "SELECT DISTINCT ON (page_id) id, page_id, (1 - (embedding <=> %(vec)s))::float8 FROM {t} "
-    "WHERE page_id = ANY(%(pages)s) ORDER BY page_id, embedding <=> %(vec)s"
-)
-_BEST_CHUNK_BY_TEXT = (
-    "WITH " + _TERMS + " SELECT DISTINCT ON (page_id) c.id, c.page_id, "
-    "ts_rank(%(weights)s::float4[], c.tsv, tsq.q, 1)::float8 AS score FROM {t} c, tsq "
-    "WHERE c.page_id = ANY(%(pages)s) ORDER BY c.page_id, score DESC, c.ordinal"
-)
+# How a page found by full text picks the chunk that represents it: nearest to the query vector, or (text
+# mode) best ts_rank against the query's words.
+_BEST_BY_VECTOR = ("(1 - (c.embedding <=> %(vec)s))::float8", "c.embedding <=> %(vec)s")
+_BEST_BY_TEXT = ("NULL::float8", "ts_rank(%(weights)s::float4[], c.tsv, (SELECT q FROM chunk_query), 1) DESC")
 
 
-def _filter_sql(filters: SearchFilters | None, params: dict[str, Any]) -> sql.Composable:
+def _filter_sql(filters: SearchFilters | None, params: dict[str, Any], alias: str) -> sql.Composable:
+    """The WHERE clause of the filters on columns of `alias` (a chunk table or index_pages: same names)."""
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
     if filters is None:
         return clauses[0]
+    column = {name: sql.Identifier(alias, name) for name in ("space", "labels", "page_id", "last_modified")}
     if filters.space:
         params["f_space"] = list(filters.space)
-        clauses.append(sql.SQL("space = ANY(%(f_space)s)"))
+        clauses.append(sql.SQL("{} = ANY(%(f_space)s)").format(column["space"]))
     if filters.labels:
         params["f_labels"] = list(filters.labels)
-        clauses.append(sql.SQL("labels && %(f_labels)s::text[]"))
+        clauses.append(sql.SQL("{} && %(f_labels)s::text[]").format(column["labels"]))
     if filters.page_ids:
         params["f_pages"] = [str(p) for p in filters.page_ids]
-        clauses.append(sql.SQL("page_id = ANY(%(f_pages)s)"))
+        clauses.append(sql.SQL("{} = ANY(%(f_pages)s)").format(column["page_id"]))
     if filters.updated_after is not None:
         params["f_after"] = filters.updated_after
-        clauses.append(sql.SQL("last_modified > %(f_after)s"))
+        clauses.append(sql.SQL("{} > %(f_after)s").format(column["last_modified"]))
     return sql.SQL(" AND ").join(clauses)
 
 
 def _term_params(ref: CollectionRef, query: str, fusion: FusionParams) -> dict[str, Any]:
     pages = max(ref.stats_docs or 1, 1)
     return {"q": query, "cid": ref.id, "n": pages, "max_df": max(1, int(pages * fusion.max_df_ratio)),
-            "weights": fusion.weights}
+            "weights": fusion.weights, "k1": fusion.bm25_k1, "b": fusion.bm25_b,
+            "avg": max(ref.stats_avg_length or 1.0, 1.0)}
 
 
 @dataclass
 class _Candidates:
     chunks: list[tuple[float, int, str]] = field(default_factory=list)  # (cosine, chunk id, page id)
-    pages: list[tuple[float, str]] = field(default_factory=list)  # (text score, page id)
+    # (text score, page id, id of its best chunk, that chunk's cosine). Only the first `best_n` pages get a
+    # chunk: a page deeper in the text list and absent from the vector list cannot reach the top_k.
+    pages: list[tuple[float, str, int | None, float | None]] = field(default_factory=list)
 
 
 async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector: np.ndarray | None,
-                      mode: SearchMode, depth: int, filters: SearchFilters | None,
+                      mode: SearchMode, depth: int, top_k: int, filters: SearchFilters | None,
                       fusion: FusionParams) -> _Candidates:
-    params: dict[str, Any] = {"k": depth, "vec": vector, **_term_params(ref, query, fusion)}
-    where = _filter_sql(filters, params)
+    best_n = top_k if mode == "text" else fusion.best_chunk_factor * top_k
+    params: dict[str, Any] = {"k": depth, "best_n": best_n, "vec": vector, **_term_params(ref, query, fusion)}
     parts: list[sql.Composable] = []
     if mode in ("hybrid", "vector") and vector is not None:
-        parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=where))
+        parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=_filter_sql(filters, params, "c")))
     if mode in ("hybrid", "text") and query.strip():
-        parts.append(sql.SQL(_PAGE_TEXT).format(w=where))
+        # Page filters need the page rows; without filters the postings alone rank the pages.
+        join = sql.SQL("JOIN index_pages p ON p.collection_id = %(cid)s AND p.page_id = s.page_id WHERE {}").format(
+            _filter_sql(filters, params, "p")) if filters else sql.SQL("")
+        cos, order = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
+        parts.append(sql.SQL(_PAGE_TEXT).format(join=join, t=ref.table, cos=sql.SQL(cos), order=sql.SQL(order)))
     found = _Candidates()
     if not parts:
         return found
     async with store.pool.connection() as conn, conn.transaction():
         await conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(fusion.ef_search, depth))))
         rows = await (await conn.execute(sql.SQL(" UNION ALL ").join(parts), params)).fetchall()
-    for kind, chunk_id, page_id, score in rows:
+    for kind, chunk_id, page_id, score, cos in rows:
         if kind == "v":
             found.chunks.append((float(score), int(chunk_id), page_id))
         else:
-            found.pages.append((float(score or 0.0), page_id))
+            found.pages.append((float(score or 0.0), page_id, None if chunk_id is None else int(chunk_id),
+                                None if cos is None else float(cos)))
     return found
-
-
-async def _best_chunks(store: IndexStore, ref: CollectionRef, page_ids: list[str], query: str,
-                       vector: np.ndarray | None, fusion: FusionParams) -> dict[str, tuple[int, float]]:
-    """page id → (chunk id, score) of each page's chunk nearest to the query (or best by text)."""
-    if not page_ids:
-        return {}
-    params: dict[str, Any] = {"pages": page_ids, "vec": vector, **_term_params(ref, query, fusion)}
-    template = _BEST_CHUNK_BY_VECTOR if vector is not None else _BEST_CHUNK_BY_TEXT
-    async with store.pool.connection() as conn:
-        rows = await (await conn.execute(sql.SQL(template).format(t=ref.table), params)).fetchall()
-    return {row[1]: (int(row[0]), float(row[2] or 0.0)) for row in rows}
 
 
 async def _fetch(store: IndexStore, ref: CollectionRef, ids: list[int]) -> dict[int, SearchHit]:
@@ -234,19 +233,20 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
         raise IndexStoreError(f"{mode} search needs a query vector")
     refs = await _targets(store, collection, vector, embedder, mode)
     if mode != "vector" and any(ref.stats_docs is None for ref in refs):
-        # Collections never finished by an indexing run get their word statistics now, once.
+        # Collections never finished by an indexing run get their text statistics now, once.
         for ref in refs:
             if ref.stats_docs is None:
-                await store.refresh_lexeme_stats(ref)
+                await store.refresh_text_stats(ref)
         refreshed = {r.id: r for r in await store.collection_refs()}
         refs = [refreshed.get(ref.id, ref) for ref in refs]
     depth = max(fusion.min_depth, fusion.depth_factor * top_k)
-    found = {ref.id: await _candidates(store, ref, query, vector, mode, depth, filters, fusion) for ref in refs}
+    found = {ref.id: await _candidates(store, ref, query, vector, mode, depth, top_k, filters, fusion) for ref in refs}
     by_ref = {ref.id: ref for ref in refs}
     # Across collections of one embedder raw scores are comparable: keep the global top `depth` of each list.
     chunks = sorted(((s, rid, cid, pid) for rid, f in found.items() for s, cid, pid in f.chunks), reverse=True)[:depth]
-    pages = sorted(((s, rid, pid) for rid, f in found.items() for s, pid in f.pages), reverse=True)[:depth]
-    scored = await _score(store, by_ref, query, vector, chunks, pages, mode, fusion)
+    pages = sorted(((s, rid, pid, cid, cos) for rid, f in found.items() for s, pid, cid, cos in f.pages),
+                   key=lambda item: -item[0])[:depth]
+    scored = _score(chunks, pages, mode, fusion)
     # Rounded before cut_off so a caller re-using a returned score as cut_off gets that hit back.
     ranked = sorted(((key, round(float(score), 6)) for key, score in scored.items()), key=lambda item: -item[1])
     if cut_off is not None:
@@ -273,27 +273,20 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     return hits
 
 
-async def _score(store: IndexStore, by_ref: dict[int, CollectionRef], query: str, vector: np.ndarray | None,
-                 chunks: list[tuple[float, int, int, str]], pages: list[tuple[float, int, str]],
-                 mode: SearchMode, fusion: FusionParams) -> dict[tuple[int, int, str], float]:
+def _score(chunks: list[tuple[float, int, int, str]],
+           pages: list[tuple[float, int, str, int | None, float | None]],
+           mode: SearchMode, fusion: FusionParams) -> dict[tuple[int, int, str], float]:
     """Score candidate chunks, keyed (collection id, chunk id, page id)."""
     if mode == "vector":
         return {(rid, cid, pid): cos for cos, rid, cid, pid in chunks}
+    if mode == "text":
+        return {(rid, cid, pid): score / (1 + score) for score, rid, pid, cid, _ in pages if cid is not None}
     # Pages found by full text only are represented by their best chunk.
     covered = {(rid, pid) for _, rid, _, pid in chunks}
-    missing: dict[int, list[str]] = {}
-    for _, rid, pid in pages:
-        if (rid, pid) not in covered:
-            missing.setdefault(rid, []).append(pid)
-    extra: list[tuple[float, int, int, str]] = []
-    for rid, pids in missing.items():
-        best = await _best_chunks(store, by_ref[rid], pids, query, vector, fusion)
-        extra += [(score, rid, cid, pid) for pid, (cid, score) in best.items()]
-    text_max = max((s for s, _, _ in pages), default=0.0) or 1.0
-    text = {(rid, pid): s / text_max for s, rid, pid in pages}
-    if mode == "text":
-        raw = {(rid, pid): s for s, rid, pid in pages}
-        return {(rid, cid, pid): raw[(rid, pid)] / (1 + raw[(rid, pid)]) for _, rid, cid, pid in extra}
+    extra = [(cos or 0.0, rid, cid, pid) for _, rid, pid, cid, cos in pages
+             if cid is not None and (rid, pid) not in covered]
+    text_max = max((score for score, *_ in pages), default=0.0) or 1.0
+    text = {(rid, pid): score / text_max for score, rid, pid, _, _ in pages}
     top = chunks[0][0] if chunks else 1.0
     bottom = chunks[-1][0] if len(chunks) > 1 else top - 1.0
     span = (top - bottom) or 1.0

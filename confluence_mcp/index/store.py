@@ -21,6 +21,7 @@ from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, hnsw_i
 
 if TYPE_CHECKING:
     import numpy as np
+    from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
     from confluence_mcp.index.search import SearchFilters, SearchHit
@@ -33,6 +34,29 @@ TSV_SQL = (
     "setweight(to_tsvector('english', %s), 'C')"
 )
 
+
+# One statement: upsert the page row with its weighted text vector, then derive the page's postings from that
+# vector (term frequency weighted by field: title 3, headings 2, body 1) without reading the row back.
+_UPSERT_PAGE = (
+    "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
+    "last_modified, source, indexed, text_length, tsv) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, "
+    + TSV_SQL + ") ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
+    "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
+    "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
+    "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv) "
+    "INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
+    "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
+    "+ 2 * cardinality(array_positions(u.weights, 'A')) + cardinality(array_positions(u.weights, 'B')), "
+    "page.text_length FROM page, unnest(page.tsv) AS u"
+)
+_SELECT_REF = "SELECT id, name, embedder, dimension, stats_docs, stats_avg_length FROM index_collections"
+
+# A page's postings are found through the words of its stored text vector (primary-key lookups), which
+# spares a second index on the postings table.
+_OLD_WORDS = (
+    "SELECT page_id, tsvector_to_array(tsv) FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)"
+)
+_DELETE_POSTINGS = "DELETE FROM index_postings WHERE collection_id = %s AND lexeme = ANY(%s) AND page_id = %s"
 
 # Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
 # (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
@@ -70,7 +94,8 @@ class CollectionRef:
     name: str
     embedder: str
     dimension: int
-    stats_docs: int | None = None  # page count when word statistics were last computed
+    stats_docs: int | None = None  # page count when the BM25 statistics were last computed
+    stats_avg_length: float | None = None  # average page length (words) then
 
     @property
     def table(self) -> sql.Identifier:
@@ -114,7 +139,7 @@ class IndexStore:
     async def collection_ref(self, name: str) -> CollectionRef | None:
         async with self.pool.connection() as conn:
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections WHERE name = %s", (name,)
+                _SELECT_REF + " WHERE name = %s", (name,)
             )).fetchone()
         return CollectionRef(*row) if row else None
 
@@ -127,7 +152,7 @@ class IndexStore:
     async def collection_refs(self) -> list[CollectionRef]:
         async with self.pool.connection() as conn:
             rows = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections ORDER BY name"
+                _SELECT_REF + " ORDER BY name"
             )).fetchall()
         return [CollectionRef(*row) for row in rows]
 
@@ -142,7 +167,7 @@ class IndexStore:
                 (name, embedder_id, dimension),
             )
             row = await (await conn.execute(
-                "SELECT id, name, embedder, dimension, stats_docs FROM index_collections WHERE name = %s FOR UPDATE",
+                _SELECT_REF + " WHERE name = %s FOR UPDATE",
                 (name,),
             )).fetchone()
             assert row is not None
@@ -187,6 +212,8 @@ class IndexStore:
             if row is None:
                 return False
             await conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(chunk_table(row[0])))
+            await conn.execute("DELETE FROM index_postings WHERE collection_id = %s", (row[0],))
+            await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (row[0],))
         return True
 
     async def touch_collection(self, name: str) -> None:
@@ -196,7 +223,7 @@ class IndexStore:
             return
         async with self.pool.connection() as conn:
             await conn.execute("UPDATE index_collections SET last_indexed = now() WHERE id = %s", (ref.id,))
-        await self.refresh_lexeme_stats(ref)
+        await self.refresh_text_stats(ref)
         await self.ensure_vector_index(ref)
 
     async def ensure_vector_index(self, ref: CollectionRef, *, min_chunks: int = HNSW_MIN_CHUNKS) -> bool:
@@ -216,20 +243,19 @@ class IndexStore:
             await conn.commit()
         return True
 
-    async def refresh_lexeme_stats(self, ref: CollectionRef) -> None:
-        """Recompute per-lexeme page frequencies of one collection (the IDF of full-text ranking)."""
-        # ts_stat takes a query string; the collection id is an integer literal, never user input.
-        inner = sql.SQL("SELECT tsv FROM index_pages WHERE collection_id = {}").format(sql.Literal(int(ref.id)))
+    async def refresh_text_stats(self, ref: CollectionRef) -> None:
+        """Recount word page frequencies, page count and average page length of a collection (BM25 stats)."""
         async with self.pool.connection() as conn, conn.transaction():
-            inner_text = inner.as_string(conn)
             await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (ref.id,))
             await conn.execute(
-                "INSERT INTO index_lexemes (collection_id, lexeme, df) SELECT %s, word, ndoc FROM ts_stat(%s)",
-                (ref.id, inner_text),
+                "INSERT INTO index_lexemes (collection_id, lexeme, df) SELECT %s, lexeme, count(*) "
+                "FROM index_postings WHERE collection_id = %s GROUP BY lexeme", (ref.id, ref.id),
             )
             await conn.execute(
-                "UPDATE index_collections SET stats_docs = "
-                "(SELECT count(*) FROM index_pages WHERE collection_id = %s) WHERE id = %s", (ref.id, ref.id),
+                "UPDATE index_collections c SET stats_docs = s.pages, stats_avg_length = s.avg_length FROM "
+                "(SELECT count(*) AS pages, coalesce(avg(text_length), 0) AS avg_length FROM index_pages "
+                "WHERE collection_id = %s) s WHERE c.id = %s",
+                (ref.id, ref.id),
             )
 
     # -- pages ---------------------------------------------------------------------------------------------
@@ -275,18 +301,14 @@ class IndexStore:
         # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
         headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
         body = "\n".join(chunk.text for chunk in chunks)
+        # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
+        length = 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split())
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = %s").format(ref.table), (page.page_id,))
-            await conn.execute(
-                "INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-                "last_modified, source, indexed, tsv) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), "
-                + TSV_SQL + ") ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
-                "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
-                "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
-                "tsv = EXCLUDED.tsv",
-                (ref.id, page.page_id, page.version, page.title, page.space, page.url, labels,
-                 page.last_modified, page.source, page.title, headings, body),
-            )
+            await _delete_postings(conn, ref.id, [page.page_id])
+            await conn.execute(_UPSERT_PAGE, (ref.id, page.page_id, page.version, page.title, page.space, page.url,
+                                              labels, page.last_modified, page.source, length, page.title,
+                                              headings, body))
             if rows:
                 async with conn.cursor() as cur:
                     await cur.executemany(insert, rows)
@@ -299,6 +321,7 @@ class IndexStore:
             return 0
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(ref.table), (ids,))
+            await _delete_postings(conn, ref.id, ids)
             cur = await conn.execute(
                 "DELETE FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)", (ref.id, ids)
             )
@@ -310,3 +333,10 @@ class IndexStore:
         from confluence_mcp.index.search import hybrid_search
 
         return await hybrid_search(self, collection, query, query_vector, top_k=top_k, filters=filters, **options)
+
+
+async def _delete_postings(conn: AsyncConnection[Any], collection_id: int, page_ids: list[str]) -> None:
+    old = await (await conn.execute(_OLD_WORDS, (collection_id, page_ids))).fetchall()
+    if old:
+        async with conn.cursor() as cur:
+            await cur.executemany(_DELETE_POSTINGS, [(collection_id, words, page_id) for page_id, words in old])

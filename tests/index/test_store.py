@@ -96,9 +96,18 @@ async def test_replace_page_is_one_transaction(index_settings: IndexSettings, em
         async with store.pool.connection() as conn:
             count = await (await conn.execute(f"SELECT count(*) FROM index_chunks_{ref.id}")).fetchone()
         assert count == (1,)
+        async with store.pool.connection() as conn:
+            words = await (await conn.execute(
+                "SELECT array_agg(lexeme ORDER BY lexeme) FROM index_postings WHERE collection_id = %s", (ref.id,)
+            )).fetchone()
+        assert words == (["long", "page", "short"],)  # title + current text only, nothing left from version 1
         assert await store.delete_pages("tx", ["7", "missing"]) == 1
         info = await store.get_collection("tx")
         assert info is not None and (info.pages, info.chunks) == (0, 0)
+        async with store.pool.connection() as conn:
+            left = await (await conn.execute("SELECT count(*) FROM index_postings WHERE collection_id = %s",
+                                             (ref.id,))).fetchone()
+        assert left == (0,)
 
 
 async def test_unknown_collection_errors(index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
