@@ -1,14 +1,15 @@
 """Hybrid retrieval over the index: vector (cosine, HNSW at scale) + full text, fused per page.
 
 Per collection, one SQL round trip returns both candidate lists, filters applied inside both scans: the
-`depth` nearest chunks, and the `depth` best pages by full text (IDF-weighted ts_rank over the page's
-title A > headings B > body C vector). A second query fetches the winners' text and page metadata.
+`depth` nearest chunks, and the `depth` best pages by full text (BM25 over field-weighted postings:
+title > headings > body), the best of which carry their chunk nearest to the query. A second query
+fetches the winners' text and page metadata.
 
 Fusion, chosen by measurement on the handbook questions (`benchmarks/relevance.py`): a convex combination
 of min-max normalised cosine (per chunk) and normalised page text score, `alpha * v + (1 - alpha) * t`.
-It beat reciprocal-rank fusion (which buries a page found by only one side) and chunk-level full text
-(a question's words are spread over a page's sections). Pages found only by full text contribute their
-nearest chunk. Scores are in 0..1; 1.0 means best in both lists.
+On the dev questions it beat reciprocal-rank fusion (which buries a page found by only one side) and
+chunk-level full text (a question's words are spread over a page's sections). Pages found only by full
+text contribute their nearest chunk. Scores are in 0..1; 1.0 means best in both lists.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ class FusionParams:
     min_depth: int = 50
     ef_search: int = 100
     best_chunk_factor: int = 2  # text-only pages get a representative chunk down to rank factor * top_k
-    max_df_ratio: float = 0.3  # query words on more pages than this are ignored (if rarer words remain)
+    max_df_ratio: float = 0.3  # query words on more pages than this are ignored (except the rarest)
+    max_terms: int = 12
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
     weights: str = "{0.1, 0.2, 0.4, 1.0}"  # ts_rank weights (D, C body, B headings, A title) to pick a chunk
@@ -73,8 +75,9 @@ DEFAULT_FUSION = FusionParams()
 
 # Full text is BM25 over pages, from the postings table (field-weighted term frequencies: title 3,
 # headings 2, body 1). Page frequencies come from `index_lexemes` (counted when a run finishes; a word
-# not counted yet is treated as rare). Words on more than `max_df_ratio` of the pages are ignored when
-# rarer ones remain: they barely move the ranking and their postings are the expensive part.
+# not counted yet is treated as rare). Words on more than `max_df_ratio` of the pages are ignored, except
+# the rarest word of the query, and at most `max_terms` words count: common words barely move the ranking
+# and their postings are the expensive part.
 _PAGE_TEXT = """
 (WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
  terms AS (
@@ -83,7 +86,8 @@ _PAGE_TEXT = """
  chunk_query AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS q),
  kept AS (
    SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5)) AS idf FROM terms
-   WHERE df <= %(max_df)s OR NOT EXISTS (SELECT 1 FROM terms WHERE df <= %(max_df)s)),
+   WHERE df <= %(max_df)s OR lexeme = (SELECT lexeme FROM terms ORDER BY df, lexeme LIMIT 1)
+   ORDER BY df LIMIT %(max_terms)s),
  scored AS (
    SELECT p.page_id COLLATE "default" AS page_id, sum(kept.idf * p.tf * (%(k1)s + 1)
           / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avg)s))) AS score
@@ -129,7 +133,7 @@ def _filter_sql(filters: SearchFilters | None, params: dict[str, Any], alias: st
 def _term_params(ref: CollectionRef, query: str, fusion: FusionParams) -> dict[str, Any]:
     pages = max(ref.stats_docs or 1, 1)
     return {"q": query, "cid": ref.id, "n": pages, "max_df": max(1, int(pages * fusion.max_df_ratio)),
-            "weights": fusion.weights, "k1": fusion.bm25_k1, "b": fusion.bm25_b,
+            "weights": fusion.weights, "k1": fusion.bm25_k1, "b": fusion.bm25_b, "max_terms": fusion.max_terms,
             "avg": max(ref.stats_avg_length or 1.0, 1.0)}
 
 
