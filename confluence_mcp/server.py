@@ -184,7 +184,14 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                     client = await stack.enter_async_context(ConfluenceClient(kit))
                     clients[kit.settings.credential] = client
                 kits[kit.name] = KitRuntime(kit, client, settings)
-            yield AppState(settings, kits)
+            try:
+                yield AppState(settings, kits)
+            finally:
+                if any(k.index is not None for k in kits.values()):
+                    # Imported only here: a server that never touched the index never loads its modules.
+                    from confluence_mcp.index.service import shutdown_index
+
+                    await shutdown_index(settings)
 
     tools = [make_tool(spec, kit) for kit, kit_specs in plan for spec in kit_specs]
     server: MCPServer[AppState] = MCPServer(

@@ -27,10 +27,11 @@ from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.chunking import Chunk, chunk_markdown
 from confluence_mcp.index.service import IndexService
-from confluence_mcp.index.store import PageRecord
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from confluence_mcp.index.store import PageRecord
 
 __all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages", "storage_to_index_markdown"]
 
@@ -117,6 +118,9 @@ class PageDocument:
     chunks: list[Chunk] = field(default_factory=list)
 
     def record(self, source: str) -> PageRecord:
+        # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
+        from confluence_mcp.index.store import PageRecord
+
         return PageRecord(page_id=self.page_id, version=self.version, title=self.title, space=self.space,
                           url=self.url, labels=tuple(self.labels), last_modified=self.last_modified, source=source)
 
