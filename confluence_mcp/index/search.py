@@ -63,6 +63,7 @@ class FusionParams:
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
     min_depth: int = 50
     ef_search: int = 100
+    exact_page_ratio: float = 0.02  # filters keeping fewer pages than this share get exact vector distances
     best_chunk_factor: int = 2  # text-only pages get a representative chunk down to rank factor * top_k
     max_df_ratio: float = 0.3  # query words on more pages than this are ignored (except the rarest)
     max_terms: int = 12
@@ -98,11 +99,15 @@ _PAGE_TEXT = """
        FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) top
  LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {t} c WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
                     ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
+# `{order}` is the distance itself (HNSW walk) or the distance plus zero, an expression no index matches, so
+# Postgres computes exact distances over the rows the filters select.
 _NEAREST = (
     "(SELECT 'v' AS kind, id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score, NULL::float8 AS cos "
     "FROM {t} c WHERE {w} "
-    "ORDER BY embedding <=> %(vec)s LIMIT %(k)s)"
+    "ORDER BY {order} LIMIT %(k)s)"
 )
+_HNSW_ORDER = "embedding <=> %(vec)s"
+_EXACT_ORDER = "(embedding <=> %(vec)s) + 0"
 # How a page found by full text picks the chunk that represents it: nearest to the query vector, or (text
 # mode) best ts_rank against the query's words.
 _BEST_BY_VECTOR = ("(1 - (c.embedding <=> %(vec)s))::float8", "c.embedding <=> %(vec)s")
@@ -145,6 +150,21 @@ class _Candidates:
     pages: list[tuple[float, str, int | None, float | None]] = field(default_factory=list)
 
 
+async def _selective(store: IndexStore, ref: CollectionRef, filters: SearchFilters | None,
+                     fusion: FusionParams) -> bool:
+    """True when filters keep so few pages that exact distances beat walking the HNSW graph past misses."""
+    if filters is None or not any((filters.space, filters.labels, filters.page_ids, filters.updated_after)):
+        return False
+    if filters.page_ids:
+        return True
+    params: dict[str, Any] = {"cid": ref.id}
+    where = _filter_sql(filters, params, "p")
+    statement = sql.SQL("SELECT count(*) FROM index_pages p WHERE p.collection_id = %(cid)s AND {}").format(where)
+    async with store.pool.connection() as conn:
+        row = await (await conn.execute(statement, params)).fetchone()
+    return row is not None and row[0] <= fusion.exact_page_ratio * max(ref.stats_docs or 1, 1)
+
+
 async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector: np.ndarray | None,
                       mode: SearchMode, depth: int, top_k: int, filters: SearchFilters | None,
                       fusion: FusionParams) -> _Candidates:
@@ -152,7 +172,9 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
     params: dict[str, Any] = {"k": depth, "best_n": best_n, "vec": vector, **_term_params(ref, query, fusion)}
     parts: list[sql.Composable] = []
     if mode in ("hybrid", "vector") and vector is not None:
-        parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=_filter_sql(filters, params, "c")))
+        exact = await _selective(store, ref, filters, fusion)
+        parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=_filter_sql(filters, params, "c"),
+                                               order=sql.SQL(_EXACT_ORDER if exact else _HNSW_ORDER)))
     if mode in ("hybrid", "text") and query.strip():
         # Page filters need the page rows; without filters the postings alone rank the pages.
         join = sql.SQL("JOIN index_pages p ON p.collection_id = %(cid)s AND p.page_id = s.page_id WHERE {}").format(
