@@ -148,6 +148,8 @@ def chunk_table_ddl(collection_id: int, dimension: int) -> list[sql.Composed]:
             )
             """
         ).format(table=table, dim=dim),
+        # Vectors stay in the row (text and tsv are TOASTed instead), so an exact scan never detoasts.
+        sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (tsv)").format(sql.Identifier(f"{name}_tsv"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (labels)").format(
             sql.Identifier(f"{name}_labels"), table

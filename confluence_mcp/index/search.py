@@ -89,7 +89,7 @@ _PAGE_TEXT = """
    SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5)) AS idf FROM terms
    WHERE df <= %(max_df)s OR lexeme = (SELECT lexeme FROM terms ORDER BY df, lexeme LIMIT 1)
    ORDER BY df LIMIT %(max_terms)s),
- scored AS (
+ scored AS MATERIALIZED (
    SELECT p.page_id COLLATE "default" AS page_id, sum(kept.idf * p.tf * (%(k1)s + 1)
           / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avg)s))) AS score
    FROM index_postings p JOIN kept ON p.collection_id = %(cid)s AND p.lexeme = kept.lexeme
