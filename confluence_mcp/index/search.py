@@ -5,7 +5,8 @@ Per collection, one SQL round trip returns both candidate lists, filters applied
 title > headings > body), the best of which carry their chunk nearest to the query. A second query
 fetches the winners' text and page metadata.
 
-Fusion, chosen by measurement on the handbook questions (`benchmarks/relevance.py`): a convex combination
+Fusion, chosen by measurement on the handbook's dev and validation questions (`benchmarks/relevance.py`,
+`benchmarks/relevance_e2e.py`): a convex combination
 of min-max normalised cosine (per chunk) and normalised page text score, `alpha * v + (1 - alpha) * t`.
 On the dev questions it beat reciprocal-rank fusion (which buries a page found by only one side) and
 chunk-level full text (a question's words are spread over a page's sections). Pages found only by full
@@ -59,13 +60,13 @@ class SearchHit:
 class FusionParams:
     """Knobs of retrieval and fusion; the defaults are the measured choice."""
 
-    alpha: float = 0.5  # weight of the vector side; 1 - alpha for full text
+    alpha: float = 0.35  # weight of the vector side; 1 - alpha for full text
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
-    min_depth: int = 50
+    min_depth: int = 120
     ef_search: int = 100
     exact_page_ratio: float = 0.02  # filters keeping fewer pages than this share get exact vector distances
     best_chunk_factor: int = 2  # text-only pages get a representative chunk down to rank factor * top_k
-    max_df_ratio: float = 0.3  # query words on more pages than this are ignored (except the rarest)
+    max_df_ratio: float = 0.6  # query words on more pages than this are ignored (except the rarest)
     max_terms: int = 12
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

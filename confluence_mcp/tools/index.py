@@ -54,7 +54,7 @@ Space = Annotated[str | None, Field(description="Only pages of this space key (e
 Labels = Annotated[list[str] | None, Field(description="Only pages carrying at least one of these labels.")]
 PageIds = Annotated[list[str] | None, Field(description="Only these page ids.")]
 UpdatedAfter = Annotated[datetime | None, Field(description="Only pages modified after this ISO date-time.")]
-OnePerPage = Annotated[bool, Field(description="Return at most one chunk (the best) per page.")]
+OnePerPage = Annotated[bool, Field(description="At most one chunk (the best) per page; false returns every matching chunk.")]
 
 
 class IndexDataResult(IndexReport):
@@ -208,7 +208,7 @@ async def search_index(
     labels: Labels = None,
     page_ids: PageIds = None,
     updated_after: UpdatedAfter = None,
-    one_per_page: OnePerPage = False,
+    one_per_page: OnePerPage = True,
 ) -> SearchIndexResult:
     """Hybrid semantic + full-text search over an index collection; returns the best chunks with page title,
     heading path, URL and score."""
@@ -313,7 +313,7 @@ async def stepback_search_index(
     labels: Labels = None,
     page_ids: PageIds = None,
     updated_after: UpdatedAfter = None,
-    one_per_page: OnePerPage = False,
+    one_per_page: OnePerPage = True,
 ) -> StepbackSearchResult:
     """Like search_index, but an LLM also rewrites the question into a broader step-back question; both are
     searched and the results fused. Without an LLM it runs plain hybrid search and says so."""
