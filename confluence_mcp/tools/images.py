@@ -155,7 +155,7 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
 async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int, *,
                        download: bool) -> _Prepared:
     from confluence_mcp.confluence.convert import StorageParseError, storage_to_markdown, storage_to_text
-    from confluence_mcp.tools.content import _link_context
+    from confluence_mcp.confluence.weblinks import site_link_context
 
     page_id = await resolve_page_ref(kit, page_ref)
     page = await kit.client.get_page(page_id, expand="body.storage,space")
@@ -172,7 +172,8 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
             scan = scan_images(storage)
         except StorageParseError as exc:
             parse_error, scan = str(exc), ImageScan([], storage)
-        markdown = storage_to_markdown(scan.storage, links=_link_context(kit, page_id, space))
+        links = site_link_context(kit.client.site_url, space=space, page_id=page_id)
+        markdown = storage_to_markdown(scan.storage, links=links)
         return scan, markdown, storage_to_text(scan.storage)
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)
