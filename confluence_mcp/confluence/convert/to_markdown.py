@@ -117,7 +117,46 @@ class _MarkdownWriter:
 
     # ---- blocks with round-trip verification --------------------------------------------------------------
     def blocks(self, container: Element) -> str:
-        """Markdown for the children of `container`, block by block, each verified to round-trip."""
+        """Markdown for the children of `container` that is verified to round-trip.
+
+        Fast path: convert every block, then check the whole container in one render (most pages pass, and one
+        render costs far less than one per block). Otherwise each block is checked alone and the ones that do
+        not round-trip become storage placeholders."""
+        start_task = self.task_id
+        whole = self.blocks_unchecked(container)
+        if whole is not None and self.container_round_trips(whole, container, start_task):
+            return whole
+        self.task_id = start_task
+        return self.blocks_checked(container)
+
+    def blocks_unchecked(self, container: Element) -> str | None:
+        """Every block converted without checking, or None when one has no markdown form."""
+        pieces: list[str] = []
+        previous_list = ""
+        for node in self.block_nodes(container):
+            kind = node.tag if isinstance(node.tag, str) else ""
+            bullet = "*" if previous_list == "-" and kind in ("ul", "ac:task-list", "ol") else "-"
+            try:
+                markdown = self.block(node, bullet)
+            except (ValueError, KeyError, IndexError):
+                return None
+            if markdown is None:
+                return None
+            pieces.append(markdown)
+            previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
+        return "\n\n".join(piece for piece in pieces if piece)
+
+    def container_round_trips(self, markdown: str, container: Element, start_task: int) -> bool:
+        end_task = self.task_id
+        try:
+            storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
+            original = "".join(_storage_of(node) for node in self.block_nodes(container))
+            return next_task == end_task and canonicalize(storage) == canonicalize(original)
+        except StorageParseError:
+            return False
+
+    def blocks_checked(self, container: Element) -> str:
+        """Block by block, each verified to round-trip; the others become storage placeholders."""
         pieces: list[str] = []
         previous_list = ""
         for node in self.block_nodes(container):
