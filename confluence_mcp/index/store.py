@@ -278,6 +278,16 @@ class IndexStore:
             rows = await (await conn.execute(query, params)).fetchall()
         return {row[0]: (int(row[1]), row[2]) for row in rows}
 
+    async def collection_spaces(self, collection: str) -> set[str]:
+        """The spaces the collection's pages come from."""
+        ref = await self.collection_ref(collection)
+        if ref is None:
+            return set()
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT DISTINCT space FROM index_pages WHERE collection_id = %s", (ref.id,))).fetchall()
+        return {row[0] for row in rows}
+
     async def replace_page(self, collection: str, page: PageRecord, chunks: list[Chunk],
                            vectors: np.ndarray) -> None:
         """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one)."""

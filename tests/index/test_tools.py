@@ -157,6 +157,22 @@ async def test_search_filters_aliases_and_empty_notes(settings: Settings, closin
 
 
 @pytest.mark.anyio
+async def test_narrower_toolkit_never_sees_other_spaces_of_a_shared_collection(
+        sandbox: RunningSandbox, settings: Settings, closing: None) -> None:
+    # Collection `hb` holds BENEFITS and TEAM pages; a toolkit allowed only TEAM searches the same store.
+    narrow = settings.model_copy(deep=True)
+    narrow.toolkits["default"].allowed_spaces = ["TEAM"]
+    narrow.toolkits["default"].space = "TEAM"
+    async with Client(build_server(narrow)) as client:
+        found = await call(client, "search_index", {"query": "health insurance benefits leave", "top_k": 20,
+                                                    "collection": "hb"})
+        assert found["results"]
+        team_titles = {r["title"] for r in (await call(client, "search_index", {
+            "query": "team", "collection": "hb", "space": "TEAM", "top_k": 50}))["results"]}
+        assert {r["title"] for r in found["results"]} <= team_titles
+
+
+@pytest.mark.anyio
 async def test_stepback_and_summary_with_configured_llm(sandbox: RunningSandbox, index_settings: IndexSettings,
                                                         settings: Settings, stub: RunningStub,
                                                         closing: None) -> None:
