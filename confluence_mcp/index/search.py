@@ -64,7 +64,7 @@ class FusionParams:
     depth_factor: int = 5  # candidates per list = max(min_depth, depth_factor * top_k)
     min_depth: int = 120
     ef_search: int = 100
-    exact_page_ratio: float = 0.02  # filters keeping fewer pages than this share get exact vector distances
+    exact_page_ratio: float = 0.15  # filters keeping fewer pages than this share get exact vector distances
     best_chunk_factor: int = 2  # text-only pages get a representative chunk down to rank factor * top_k
     max_df_ratio: float = 0.6  # query words on more pages than this are ignored (except the rarest)
     max_terms: int = 12
