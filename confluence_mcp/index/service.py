@@ -229,7 +229,8 @@ class SearchRequest(BaseModel):
                 "or the cut-off, or check with list_collections that the collection holds the pages you expect.")
 
 
-async def _resolve_collection(service: IndexService, name: str | None) -> str:
+async def _resolve_collection(service: IndexService, name: str | None) -> str | None:
+    """The collection to search: the named one, the only one, or None for every collection of this embedder."""
     if name:
         await service.require_collection(name)
         return name
@@ -240,7 +241,7 @@ async def _resolve_collection(service: IndexService, name: str | None) -> str:
     if not names:
         raise IndexStoreError("There are no index collections yet: build one with index_data(collection=..., "
                               "space=...).")
-    raise IndexStoreError(f"Several collections exist ({', '.join(sorted(names))}); pass `collection`.")
+    return None
 
 
 async def run_index_search(service: IndexService, request: SearchRequest) -> tuple[str, list[IndexHit]]:
@@ -250,13 +251,19 @@ async def run_index_search(service: IndexService, request: SearchRequest) -> tup
     collection = await _resolve_collection(service, request.collection)
     vector = (await service.embed([request.query]))[0]
     spaces = [request.space] if request.space else list(request.allowed_spaces)
-    if not request.space and spaces and await service.store.collection_spaces(collection) <= set(spaces):
+    if (collection is not None and not request.space and spaces
+            and await service.store.collection_spaces(collection) <= set(spaces)):
         # Every indexed page is in an allowed space: the policy filter would select everything, only slower.
         spaces = []
     filters = SearchFilters(space=spaces or None, labels=list(request.labels) or None,
                             page_ids=list(request.page_ids) or None, updated_after=request.updated_after)
+    embedder = (await service.embedder()).model_id
     found = await hybrid_search(service.store, collection, request.query, vector, top_k=request.top_k,
-                                filters=filters, one_per_page=request.one_per_page, cut_off=request.cut_off)
+                                filters=filters, one_per_page=request.one_per_page, cut_off=request.cut_off,
+                                embedder=embedder)
+    if collection is None:  # searched every collection built with this embedder
+        searched = sorted({info.name for info in await service.store.list_collections() if info.embedder == embedder})
+        return ", ".join(searched), [_hit(item) for item in found]
     return collection, [_hit(item) for item in found]
 
 

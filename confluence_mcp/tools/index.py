@@ -44,7 +44,7 @@ Collection = Annotated[str | None, Field(min_length=1, max_length=200, descripti
 IndexName = Annotated[str | None, Field(min_length=1, max_length=200, description=(
     "Alias of `collection`, accepted for compatibility; give one of the two."))]
 OptionalCollection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Collection to search; optional when exactly one collection exists."))]
+    "Collection to search; omit to search every collection (built with the configured embedder)."))]
 Query = Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language.")]
 TopK = Annotated[int, Field(ge=1, le=100, description="How many results to return.")]
 SearchTop = Annotated[int | None, Field(ge=1, le=100, description="Alias of `top_k`, accepted for compatibility.")]
@@ -54,7 +54,8 @@ Space = Annotated[str | None, Field(description="Only pages of this space key (e
 Labels = Annotated[list[str] | None, Field(description="Only pages carrying at least one of these labels.")]
 PageIds = Annotated[list[str] | None, Field(description="Only these page ids.")]
 UpdatedAfter = Annotated[datetime | None, Field(description="Only pages modified after this ISO date-time.")]
-OnePerPage = Annotated[bool, Field(description="At most one chunk (the best) per page; false returns every matching chunk.")]
+OnePerPage = Annotated[bool, Field(description=(
+    "At most one chunk (the best) per page; false returns every matching chunk."))]
 
 
 class IndexDataResult(IndexReport):

@@ -224,3 +224,14 @@ async def test_without_llm_stepback_says_how_to_enable_one(settings: Settings, c
         assert "No LLM is available" in found["note"] and "[llm]" in found["note"]
         summary = await call(client, "stepback_summary_index", {"query": "expense claims", "collection": "hb"})
         assert summary["answered"] is False and summary["results"] and "No LLM is available" in summary["note"]
+
+
+@pytest.mark.anyio
+async def test_search_without_collection_covers_every_collection(sandbox: RunningSandbox, settings: Settings,
+                                                                 closing: None) -> None:
+    async with Client(build_server(settings)) as client:
+        await call(client, "index_data", {"collection": "team-only", "space": "TEAM"})
+        both = await call(client, "search_index", {"query": "health insurance", "top_k": 5})
+        assert set(both["collection"].split(", ")) >= {"hb", "team-only"}
+        assert both["results"]
+        await call(client, "remove_index", {"collection": "team-only"})
