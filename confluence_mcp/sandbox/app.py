@@ -45,9 +45,11 @@ def site_context(flavor: str, context_path: str) -> str:
 
 
 def build_app(options: SandboxOptions) -> SandboxApp:
-    store = Store(options.flavor, user=default_user(options.user), hidden_spaces=options.hidden_spaces,
-                  read_only_spaces=options.read_only_spaces)
+    # Seed with every space writable and visible; the permissions apply to requests, not to the seed.
+    store = Store(options.flavor, user=default_user(options.user))
     seed_store(store, options.seed)
+    store.hidden_spaces = {key.upper() for key in options.hidden_spaces}
+    store.read_only_spaces = {key.upper() for key in options.read_only_spaces}
     context = site_context(options.flavor, options.context_path)
     v1 = [*search_routes(), *attachment_routes(), *misc_routes(), *content_routes()]
     site: list[BaseRoute] = [Mount("/rest/api", routes=v1), *download_routes()]

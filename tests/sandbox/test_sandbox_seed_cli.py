@@ -122,3 +122,16 @@ def test_subprocess_runner_passes_every_option() -> None:
             assert http.post(f"/rest/api/content/{old}/label", json=[{"name": "x"}]).status_code == 403
         assert httpx.get(sandbox.base_url + "/rest/api/space", auth=("sandbox@example.com",
                                                                       "sandbox-token")).status_code == 401
+
+
+def test_any_seeded_space_can_be_hidden_or_read_only() -> None:
+    # Permissions apply to requests, not to seeding: even the demo space itself can be hidden.
+    options = SandboxOptions(seed="demo", hidden_spaces=("DEMO",), read_only_spaces=("PRIVATE",))
+    with start_sandbox(options) as sandbox, httpx.Client(
+            base_url=sandbox.base_url, auth=("sandbox@example.com", "sandbox-token"), timeout=10) as http:
+        assert http.get("/rest/api/space/DEMO").status_code == 404
+        keys = {s["key"] for s in http.get("/rest/api/space").json()["results"]}
+        assert "DEMO" not in keys and "PRIVATE" in keys
+        private = page_id(http, http.get("/rest/api/space/PRIVATE/content/page").json()["results"][0]["title"],
+                          "PRIVATE")
+        assert http.post(f"/rest/api/content/{private}/label", json=[{"name": "x"}]).status_code == 403
