@@ -8,7 +8,7 @@ in which case callers explain how to enable one (`NO_LLM_MESSAGE`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from mcp.server.mcpserver import Sample
 from mcp.types import CreateMessageResult, SamplingMessage, TextContent
@@ -148,6 +148,16 @@ def llm_configured(settings: LLMSettings) -> bool:
 def configured_llm(settings: LLMSettings) -> ChatLLM | None:
     """The configured chat endpoint, or None when it is not configured."""
     return ChatLLM(settings) if llm_configured(settings) else None
+
+
+LLMSource = Literal["configured", "sampling", "none"]
+
+
+def llm_source(settings: LLMSettings, ctx: Any) -> LLMSource:
+    """Where an LLM comes from: the configured endpoint, else the client's sampling, else none."""
+    if llm_configured(settings):
+        return "configured"
+    return "sampling" if client_can_sample(ctx) else "none"
 
 
 def client_can_sample(ctx: Any) -> bool:

@@ -16,7 +16,7 @@ from confluence_mcp.config import Settings, Toolkit
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import PolicyError
 
-__all__ = ["CURRENT_TOOLKIT", "AppState", "KitRuntime", "current_kit"]
+__all__ = ["CURRENT_TOOLKIT", "AppState", "KitRuntime", "app_state", "current_kit"]
 
 CURRENT_TOOLKIT: ContextVar[str] = ContextVar("confluence_mcp_toolkit")
 
@@ -65,7 +65,12 @@ class AppState:
     kits: dict[str, KitRuntime]
 
 
+def app_state(ctx: Context[Any, Any]) -> AppState:
+    """The server's state (settings and toolkit runtimes) as the lifespan created it."""
+    state: AppState = ctx.request_context.lifespan_context
+    return state
+
+
 def current_kit(ctx: Context[Any, Any]) -> KitRuntime:
     """The runtime of the toolkit the current tool call is bound to."""
-    state: AppState = ctx.request_context.lifespan_context
-    return state.kits[CURRENT_TOOLKIT.get()]
+    return app_state(ctx).kits[CURRENT_TOOLKIT.get()]

@@ -13,7 +13,7 @@ import base64
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import Context, Resolve, Sample
@@ -24,14 +24,14 @@ from pydantic import BaseModel, Field
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
 from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
+from confluence_mcp.index.llm import LLMSource
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
-from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime, current_kit
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit
 from confluence_mcp.tools.models import space_key_of
 from confluence_mcp.tools.registry import tool
 
 __all__ = ["DescriptionCache", "ImageDescription", "PageWithImages", "get_page_with_image_descriptions"]
 
-LLMSource = Literal["configured", "sampling", "none"]
 _TOOL_NAME = "get_page_with_image_descriptions"
 _SYSTEM = (
     "You describe images from a company wiki page for a reader who cannot see them. Say what kind of image it "
@@ -110,18 +110,12 @@ def _cache_key(image: FetchedImage, prompt: str | None, model: str) -> tuple[str
     return (ident, (prompt or "").strip(), model) if ident else None
 
 
-def _state(ctx: Context) -> AppState:
-    return cast(AppState, ctx.request_context.lifespan_context)
-
-
 def _source(ctx: Context) -> LLMSource:
-    if llm.llm_configured(_state(ctx).settings.llm):
-        return "configured"
-    return "sampling" if llm.client_can_sample(ctx) else "none"
+    return llm.llm_source(app_state(ctx).settings.llm, ctx)
 
 
 def _model_key(ctx: Context, source: LLMSource) -> str:
-    return f"configured:{_state(ctx).settings.llm.model}" if source == "configured" else source
+    return f"configured:{app_state(ctx).settings.llm.model}" if source == "configured" else source
 
 
 def _resolver_kit(ctx: Context) -> KitRuntime:
@@ -130,7 +124,7 @@ def _resolver_kit(ctx: Context) -> KitRuntime:
         return current_kit(ctx)
     except LookupError:
         pass
-    state = _state(ctx)
+    state = app_state(ctx)
     called = str((ctx.request_context.params or {}).get("name") or "")
     for kit in state.kits.values():
         if called == f"{kit.toolkit.prefix}{_TOOL_NAME}":
@@ -270,7 +264,7 @@ async def _describe_configured(ctx: Context, prepared: _Prepared, prompt: str | 
     pending = _pending(prepared, prompt, model, urls_ok=True)
     if not pending:
         return
-    chat = _VisionChat(_state(ctx).settings.llm)
+    chat = _VisionChat(app_state(ctx).settings.llm)
     limiter = anyio.CapacityLimiter(3)
 
     async def one(number: int) -> None:

@@ -8,7 +8,7 @@ run before the tool body, so they find their toolkit from the request), else the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Resolve, Sample
 from mcp.server.mcpserver.exceptions import ToolError
@@ -27,7 +27,7 @@ from confluence_mcp.index.service import (
     run_index_search,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
-from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime, current_kit
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit
 from confluence_mcp.tools.registry import tool
 
 __all__ = [
@@ -232,7 +232,7 @@ def _resolver_kit(ctx: Context) -> KitRuntime:
         return current_kit(ctx)
     except LookupError:
         pass
-    state = _state(ctx)
+    state = app_state(ctx)
     params = ctx.request_context.params or {}
     called = str(params.get("name") or "")
     for kit in sorted(state.kits.values(), key=lambda k: -len(k.toolkit.prefix)):
@@ -243,14 +243,8 @@ def _resolver_kit(ctx: Context) -> KitRuntime:
     raise ToolError("Could not tell which toolkit this call belongs to.")
 
 
-def _state(ctx: Context) -> AppState:
-    return cast(AppState, ctx.request_context.lifespan_context)
-
-
 def _llm_source(ctx: Context) -> str:
-    if llm.llm_configured(_state(ctx).settings.llm):
-        return "configured"
-    return "sampling" if llm.client_can_sample(ctx) else "none"
+    return llm.llm_source(app_state(ctx).settings.llm, ctx)
 
 
 async def _stepback_sample(query: str, ctx: Context) -> Sample | None:
