@@ -154,12 +154,7 @@ async def child_pages(request: Request) -> Response:
     if kind not in ("page", "comment"):
         raise SandboxError(400, f"Unsupported child type: {kind}")
     items = store.children(content.id) if kind == "page" else []
-    expand = parse_expand(request.query_params.get("expand"))
-    ser = serializer(request)
-    return JSONResponse(paged(request, items, start=int_param(request, "start", 0),
-                              limit=int_param(request, "limit", 25, minimum=1, maximum=200),
-                              self_path=f"{API}/content/{content.id}/child/{kind}",
-                              render=lambda c: ser.content(c, expand)))
+    return _content_page(request, items, f"{API}/content/{content.id}/child/{kind}")
 
 
 @endpoint
@@ -171,12 +166,16 @@ async def descendants(request: Request) -> Response:
     depth = None if raw_depth == "all" else 1 if raw_depth == "root" else int_param(request, "depth", 1,
                                                                                     minimum=1, maximum=100)
     items = store.descendants(content.id, depth) if kind == "page" else []
+    return _content_page(request, items, f"{API}/content/{content.id}/descendant/{kind}")
+
+
+def _content_page(request: Request, items: list[Any], self_path: str) -> Response:
+    """One start/limit page of content objects, expanded as the request asks."""
     expand = parse_expand(request.query_params.get("expand"))
     ser = serializer(request)
     return JSONResponse(paged(request, items, start=int_param(request, "start", 0),
                               limit=int_param(request, "limit", 25, minimum=1, maximum=200),
-                              self_path=f"{API}/content/{content.id}/descendant/{kind}",
-                              render=lambda c: ser.content(c, expand)))
+                              self_path=self_path, render=lambda c: ser.content(c, expand)))
 
 
 @endpoint
