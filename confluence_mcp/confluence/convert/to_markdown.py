@@ -10,10 +10,7 @@ Confluence elements are pre-rendered to markdown and passed through it as `<x-md
 from __future__ import annotations
 
 import re
-from typing import Any
 from xml.etree.ElementTree import Element
-
-from markdownify import MarkdownConverter
 
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
 from .links import (
@@ -24,6 +21,7 @@ from .links import (
     encode_inline_storage,
     page_reference,
 )
+from .markdownify_ext import StandInConverter, escape_markdown
 from .xhtml import StorageParseError, canonicalize, escape_attribute, escape_text, outer_xml, parse_fragment
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
@@ -38,22 +36,7 @@ _INLINE_CONTAINERS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "strong
 # Macros that stand on their own line in a list item or cell; any other macro there is kept inline.
 _BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
                            "section", "column", "details"})
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-_ENTITY_LIKE = re.compile(r"&(#?[A-Za-z0-9]+;)")
-_LINE_START_SPECIAL = re.compile(r"^(\s*)(#{1,6}|-+|=+|\+|\d+(?=[.)]))(?=[.)]?(\s|$))", re.MULTILINE)
 _WHITESPACE = re.compile(r"\s+")
-
-
-def escape_markdown(text: str) -> str:
-    """Escape text so markdown-it reads it back literally."""
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    text = _ENTITY_LIKE.sub(r"\\&\1", text)
-    return _LINE_START_SPECIAL.sub(_escape_line_start, text)
-
-
-def _escape_line_start(match: re.Match[str]) -> str:
-    indent, marker = match.group(1), match.group(2)
-    return f"{indent}{marker}\\" if marker[0].isdigit() else f"{indent}\\{marker}"
 
 
 def _label(text: str) -> str:
@@ -70,44 +53,6 @@ def _parameters(macro: Element) -> dict[str, str]:
 
 def _child(element: Element, tag: str) -> Element | None:
     return next((child for child in element if child.tag == tag), None)
-
-
-class _Converter(MarkdownConverter):
-    """markdownify with our escaping and pass-through of pre-rendered Confluence elements."""
-
-    def __init__(self, rendered: list[str], **options: Any) -> None:
-        super().__init__(heading_style="ATX", strong_em_symbol="*", escape_underscores=False,
-                         escape_asterisks=False, **options)
-        self.rendered = rendered
-
-    def escape(self, text: str, parent_tags: set[str]) -> str:
-        return escape_markdown(text) if text else ""
-
-    def convert_em(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        # "***x***" reads back as em>strong; "**_x_**" keeps strong>em.
-        if "strong" in parent_tags or el.find("strong") is not None:
-            return str(self._underscore_em(el, text, parent_tags))
-        return str(super().convert_em(el, text, parent_tags))  # type: ignore[misc]
-
-    def _underscore_em(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        stripped = text.strip()
-        if not stripped:
-            return text
-        leading, trailing = text[: len(text) - len(text.lstrip())], text[len(text.rstrip()) :]
-        return f"{leading}_{stripped}_{trailing}"
-
-    def convert_li(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        item = str(super().convert_li(el, text, parent_tags))  # type: ignore[misc]
-        # Paragraphs inside items make a loose list: markdown needs blank lines between the items.
-        if el.find("p", recursive=False) is not None:
-            item += "\n"
-        return item
-
-    def convert_x_md(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        return self.rendered[int(el["data-i"])]
-
-    def convert_x_mdblock(self, el: Any, text: str, parent_tags: set[str]) -> str:
-        return "\n\n" + self.rendered[int(el["data-i"])] + "\n\n"
 
 
 class _MarkdownWriter:
@@ -258,13 +203,13 @@ class _MarkdownWriter:
     def markdownify(self, node: Element, bullet: str) -> str:
         rendered: list[str] = []
         html = self.to_html(node, rendered)
-        converter = _Converter(rendered, bullets=bullet)
+        converter = StandInConverter(rendered, bullets=bullet)
         return str(converter.convert(html)).strip("\n")
 
     def inline_markdown(self, container: Element) -> str:
         rendered: list[str] = []
         html = "<span>" + self.children_html(container, rendered) + "</span>"
-        return str(_Converter(rendered).convert(html)).strip()
+        return str(StandInConverter(rendered).convert(html)).strip()
 
     def children_html(self, element: Element, rendered: list[str]) -> str:
         # Inside paragraphs, headings and inline markup every Confluence element is inline.
