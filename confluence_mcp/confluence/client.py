@@ -9,6 +9,7 @@ and one write path keeps Cloud and Server behaviour identical.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -22,6 +23,8 @@ from confluence_mcp.confluence.urls import Api, SiteUrls, segment
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
+
+log = logging.getLogger(__name__)
 
 _NO_CHECK = {"X-Atlassian-Token": "no-check"}
 
@@ -131,8 +134,17 @@ class ConfluenceClient:
 
     async def search(self, cql: str, *, limit: int, cursor: str | None = None,
                      excerpt: str = "highlight") -> ResultPage:
-        """GET /search (SearchResult wrappers with excerpt/url/lastModified); cursor from a previous page."""
-        return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
+        """GET /search (SearchResult wrappers with excerpt/url/lastModified); cursor from a previous page.
+
+        Some Cloud tenants answer 400 on /search for CQL that /content/search accepts; there the same query is
+        retried on /content/search (Content objects, no excerpts). Unparsable CQL is never retried."""
+        try:
+            return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
+        except BadRequest as exc:
+            if self.hosting != "cloud" or "could not parse" in str(exc).lower():
+                raise
+            log.info("GET /search refused the query (%s); using /content/search", exc)
+            return await self._search_page("content/search", cql, limit, cursor, {"expand": "space,version"})
 
     async def content_search(self, cql: str, *, limit: int, cursor: str | None = None,
                              expand: str | None = None) -> ResultPage:

@@ -91,7 +91,8 @@ def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
         space=space_key_of(content, container, webui),
         url=kit.client.web_url(webui),
         excerpt=clean_excerpt(item.get("excerpt")),
-        last_modified=item.get("lastModified"),
+        # Content objects (the /content/search fallback) carry the date in their version.
+        last_modified=item.get("lastModified") or (content.get("version") or {}).get("when"),
     )
 
 

@@ -263,3 +263,20 @@ async def test_slow_reads_time_out_then_report(sandbox: RunningSandbox, toolkit_
                 await slow.get_space("DEMO")
     finally:
         admin(sandbox, "faults", {"rate": 0.0})
+
+
+async def test_cloud_search_falls_back_to_content_search_on_400(sandbox: RunningSandbox,
+                                                                client: ConfluenceClient) -> None:
+    # Some Cloud tenants refuse /search for CQL that /content/search accepts (here: the next request fails).
+    admin(sandbox, "reset-stats")
+    admin(sandbox, "faults", {"fail_next": 1, "status": 400})
+    if sandbox.options.flavor == "server":
+        with pytest.raises(BadRequest):
+            await client.search('space = "DEMO" and type = page', limit=5)
+        return
+    page = await client.search('space = "DEMO" and type = page', limit=5)
+    assert page.results and all(r.get("id") for r in page.results)  # Content objects, not wrappers
+    routes = httpx.get(f"{sandbox.admin_url}/stats", timeout=5).json()["by_route"]
+    assert any("content/search" in route for route in routes)
+    with pytest.raises(BadRequest, match=r"(?i)could not parse"):
+        await client.search("space = = DEMO", limit=5)
