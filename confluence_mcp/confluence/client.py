@@ -25,6 +25,7 @@ from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPErr
 __all__ = ["ConfluenceClient", "ResultPage"]
 
 log = logging.getLogger(__name__)
+_CURSOR_REFUSED = "cursor refused"  # our own cursor checks, never worth a retry elsewhere
 
 _NO_CHECK = {"X-Atlassian-Token": "no-check"}
 
@@ -138,13 +139,17 @@ class ConfluenceClient:
 
         Some Cloud tenants answer 400 on /search for CQL that /content/search accepts; there the same query is
         retried on /content/search (Content objects, no excerpts). Unparsable CQL is never retried."""
+        fallback = {"expand": "space,version"}
+        if cursor and self._cursor_of(cursor, "content/search"):  # continuing a search that fell back
+            return await self._search_page("content/search", cql, limit, cursor, fallback)
         try:
             return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
-        except BadRequest as exc:
-            if self.hosting != "cloud" or "could not parse" in str(exc).lower():
+        except ConfluenceHTTPError as exc:
+            if (not isinstance(exc, BadRequest) or exc.detail == _CURSOR_REFUSED or self.hosting != "cloud"
+                    or "could not parse" in str(exc).lower()):
                 raise
             log.info("GET /search refused the query (%s); using /content/search", exc)
-            return await self._search_page("content/search", cql, limit, cursor, {"expand": "space,version"})
+            return await self._search_page("content/search", cql, limit, None, fallback)
 
     async def content_search(self, cql: str, *, limit: int, cursor: str | None = None,
                              expand: str | None = None) -> ResultPage:
@@ -276,7 +281,7 @@ class ConfluenceClient:
             issued_for = cursor_query(link).get("cql", [cql])[0]
             if " ".join(issued_for.split()) != " ".join(cql.split()):
                 raise BadRequest("This cursor belongs to a different query; repeat the same query with it, "
-                                 "or search again without a cursor.")
+                                 "or search again without a cursor.", detail=_CURSOR_REFUSED)
             body = await self._get_link(link, limit=limit)
         else:
             body = await self.get_json(path, params={"cql": cql, "limit": limit, **extra})
@@ -309,7 +314,15 @@ class ConfluenceClient:
         try:
             return self._cursors.decode(cursor, expected_path=expected)
         except InvalidCursor as exc:
-            raise BadRequest(f"Invalid cursor: {exc}.") from None
+            raise BadRequest(f"Invalid cursor: {exc}.", detail=_CURSOR_REFUSED) from None
+
+    def _cursor_of(self, cursor: str, listing_path: str) -> bool:
+        """True when `cursor` is a valid cursor of that listing."""
+        try:
+            self._cursors.decode(cursor, expected_path=self.urls.site_path + "/rest/api/" + listing_path)
+        except InvalidCursor:
+            return False
+        return True
 
     async def _get_link(self, link: str, *, limit: int | None = None) -> Any:
         params = {"limit": limit} if limit is not None else None

@@ -112,7 +112,12 @@ async def test_search_cursor_round_trip_and_tampering(toolkit_factory: Any) -> N
         with pytest.raises(BadRequest, match="different query"):
             await client.content_search("space=OTHER", limit=5, cursor=first.next)
         with pytest.raises(BadRequest, match="different listing"):
-            await client.search("type=page", limit=5, cursor=first.next)
+            await client.attachments("1", limit=5, cursor=first.next)
+        # A search that fell back to /content/search continues there with its cursor; the query must still match.
+        assert [r["id"] for r in (await client.search("type=page", limit=5, cursor=first.next)).results] == \
+            ["5", "6", "7", "8", "9"]
+        with pytest.raises(BadRequest, match="different query"):
+            await client.search("space=OTHER", limit=5, cursor=first.next)
 
     # The same credential after a restart accepts its own cursors; another secret does not.
     async with ConfluenceClient(toolkit_factory("https://x.atlassian.net/wiki"), transport=transport) as again:
