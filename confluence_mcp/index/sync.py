@@ -25,7 +25,7 @@ from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
-from confluence_mcp.index.chunking import Chunk, chunk_markdown
+from confluence_mcp.index.chunking import Chunk, chunk_markdown, outline_chunk
 from confluence_mcp.index.service import IndexService
 
 if TYPE_CHECKING:
@@ -317,7 +317,8 @@ class _Fetcher:
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
             labels=labels,
         )
-        document.chunks = chunk_markdown(title, markdown)
+        chunks = chunk_markdown(title, markdown)
+        document.chunks = [*chunks, outline_chunk(title, markdown, chunks)]
         return document
 
 

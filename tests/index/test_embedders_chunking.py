@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import ConfigError
-from confluence_mcp.index.chunking import chunk_markdown
+from confluence_mcp.index.chunking import chunk_markdown, outline_chunk
 from confluence_mcp.index.embedders import Embedder, LocalEmbedder, OpenAIEmbedder, embed_texts, load_embedder
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +101,14 @@ def test_sentence_transformers_embedder_when_installed() -> None:
     vectors = embedder.embed_batch(["parental leave", "time off for new parents", "kubernetes rollback"])
     assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_outline_chunk_names_the_page_and_its_sections() -> None:
+    markdown = "Intro words.\n\n# Setup\n\nInstall it.\n\n## Windows\n\nUse PowerShell.\n\n# Usage\n\nRun it."
+    chunks = chunk_markdown("Service guide", markdown, max_chars=40, overlap=0)
+    outline = outline_chunk("Service guide", markdown, chunks)
+    assert outline.ordinal == len(chunks) and outline.heading_path == ()
+    assert outline.embed_text == "Service guide. Setup. Windows. Usage"
+    assert outline.text.startswith("Service guide\nSections: Setup · Windows · Usage\n\nIntro words.")
+    long_page = outline_chunk("Long", "word " * 500, [])
+    assert long_page.text.endswith("…") and len(long_page.text) < 450
