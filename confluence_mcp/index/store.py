@@ -216,15 +216,21 @@ class IndexStore:
             await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (row[0],))
         return True
 
-    async def touch_collection(self, name: str) -> None:
-        """Record that an indexing run finished now: refresh word statistics, build the HNSW index if due."""
+    async def touch_collection(self, name: str, *, changed: bool = True) -> None:
+        """Record that an indexing run finished now; after changes, refresh word statistics and build the HNSW
+        index if due. A run that changed nothing skips both, unless pages were written since the last finished
+        run (an interrupted run left them without fresh statistics)."""
         ref = await self.collection_ref(name)
         if ref is None:
             return
         async with self.pool.connection() as conn:
+            row = await (await conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM index_pages p JOIN index_collections c ON c.id = p.collection_id "
+                "WHERE c.id = %s AND (c.last_indexed IS NULL OR p.indexed > c.last_indexed))", (ref.id,))).fetchone()
             await conn.execute("UPDATE index_collections SET last_indexed = now() WHERE id = %s", (ref.id,))
-        await self.refresh_text_stats(ref)
-        await self.ensure_vector_index(ref)
+        if changed or (row is not None and row[0]):
+            await self.refresh_text_stats(ref)
+            await self.ensure_vector_index(ref)
 
     async def ensure_vector_index(self, ref: CollectionRef, *, min_chunks: int = HNSW_MIN_CHUNKS) -> bool:
         """Build the collection's HNSW index once it holds `min_chunks` chunks; True when the index exists."""

@@ -171,7 +171,7 @@ async def index_pages(
         report.removed = await service.store.delete_pages(collection, gone)
         state.done += 1
         await notify(state.done, state.total, f"removed {len(gone)} pages")
-    await service.store.touch_collection(collection)
+    await service.store.touch_collection(collection, changed=bool(report.added or report.updated or report.removed))
     report.seconds = round(time.perf_counter() - started, 3)
     await notify(max(state.total, 1), max(state.total, 1), "done")  # a run with nothing to do still ends at 100 %
     return report

@@ -129,3 +129,21 @@ async def test_updated_after_filter_uses_page_dates(index_settings: IndexSetting
         hits = await store.search("dates", "booking travel", vec,
                                   filters=SearchFilters(updated_after=NOW - timedelta(days=30)))
         assert [h.page_id for h in hits] == ["new"]
+
+
+async def test_unchanged_run_keeps_statistics_unless_an_interrupted_run_wrote_pages(
+        index_settings: IndexSettings, embedder: LocalEmbedder) -> None:
+    async with await IndexStore.open(index_settings) as store:
+        await store.ensure_collection("stats", embedder.model_id, embedder.dimensions)
+        await put(store, embedder, "stats", page("s1", "Coffee machine"), "Descale it monthly.")
+        await store.touch_collection("stats")
+        assert (await store.require_collection("stats")).stats_docs == 1
+        # An interrupted run wrote a page but never finished: the next run changes nothing, yet refreshes.
+        await put(store, embedder, "stats", page("s2", "Kettle"), "Boil water.")
+        await store.touch_collection("stats", changed=False)
+        assert (await store.require_collection("stats")).stats_docs == 2
+        async with store.pool.connection() as conn:
+            await conn.execute("UPDATE index_collections SET stats_docs = 99 WHERE name = 'stats'")
+        await store.touch_collection("stats", changed=False)  # nothing written since: statistics untouched
+        assert (await store.require_collection("stats")).stats_docs == 99
+        await store.drop_collection("stats")
