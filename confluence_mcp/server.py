@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -90,14 +91,29 @@ def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
         token = CURRENT_TOOLKIT.set(kit_name)
         try:
             return await fn(*args, **kwargs)
+        except (ToolError, MCPError):
+            raise
         except ConfluenceMCPError as exc:
             raise ToolError(str(exc)) from exc
+        except Exception as exc:
+            raise ToolError(_unexpected(spec.name, exc)) from exc
         finally:
             CURRENT_TOOLKIT.reset(token)
 
     # The SDK derives the input schema from the signature; keep the original one (annotations resolved).
     bound.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return bound
+
+
+def _unexpected(tool_name: str, exc: Exception) -> str:
+    """A readable message for a failure no layer translated (the SDK would only say "Error executing tool")."""
+    log.exception("tool %s failed", tool_name)
+    if type(exc).__module__.startswith("psycopg"):
+        return (f"The index database failed ({type(exc).__name__}: {str(exc).strip()[:300]}). Check "
+                "`[index] database_url` (or CONFLUENCE_MCP_DATABASE_URL), or the embedded Postgres under the data "
+                "directory, then retry.")
+    return (f"{tool_name} failed unexpectedly ({type(exc).__name__}). This is a bug in confluence-mcp; the server "
+            "log has the details. Retrying may help if the cause was transient.")
 
 
 _SCHEMA_MAPS = {"properties", "$defs", "definitions", "patternProperties"}

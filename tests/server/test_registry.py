@@ -165,3 +165,29 @@ def test_compact_schema_keeps_meaning() -> None:
                         "default": None}}}
     assert compact_schema(result, output=True) == {"type": "object", "properties": {
         "description": {"type": ["string", "null"]}}}
+
+
+@pytest.mark.anyio
+async def test_unexpected_failures_reach_the_model_as_readable_text() -> None:
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from confluence_mcp.server import bind
+    from confluence_mcp.tools.registry import ToolSpec
+
+    async def broken() -> None:
+        raise KeyError("id")
+
+    class FakeDatabaseError(Exception):
+        pass
+
+    FakeDatabaseError.__module__ = "psycopg.errors"
+
+    async def database_down() -> None:
+        raise FakeDatabaseError("server closed the connection")
+
+    spec = ToolSpec(broken, "broken", "content", "Broken", True, False, True)
+    with pytest.raises(ToolError, match=r"broken failed unexpectedly \(KeyError\).*server log"):
+        await bind(spec, "default")()
+    spec = ToolSpec(database_down, "database_down", "index", "Down", True, False, True)
+    with pytest.raises(ToolError, match=r"index database failed .*server closed the connection.*database_url"):
+        await bind(spec, "default")()
