@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from .from_markdown import markdown_to_storage
 from .links import LinkContext
+from .outline import storage_to_outline_markdown
 from .sections import SectionNotFound, replace_section
 from .text import storage_to_text
 from .to_markdown import storage_to_markdown
@@ -53,6 +54,7 @@ __all__ = [
     "markdown_to_storage",
     "replace_section",
     "storage_to_markdown",
+    "storage_to_outline_markdown",
     "storage_to_text",
     "storage_to_view",
     "validate_storage",

@@ -1,0 +1,52 @@
+"""Storage → the markdown subset an index chunker needs: headings, paragraphs, list items, table rows, code fences.
+
+Regex-based like `storage_to_text`: `storage_to_markdown` is built for lossless round trips and costs ~50x more
+per page, which would dominate a full index run. Formatting and macro parameters are dropped.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["storage_to_outline_markdown"]
+
+_MD_DROP = re.compile(r"<!--.*?-->|<ac:parameter\b[^>]*>.*?</ac:parameter>", re.DOTALL)
+_MD_CODE = re.compile(r"<ac:plain-text-body>\s*<!\[CDATA\[(.*?)\]\]>\s*</ac:plain-text-body>|<pre\b[^>]*>(.*?)</pre>",
+                      re.DOTALL)
+_MD_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
+_MD_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.DOTALL | re.IGNORECASE)
+_MD_CELL = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.DOTALL | re.IGNORECASE)
+_MD_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_MD_PAGE_LINK = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]*/>\s*</ac:link>')
+_MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:[a-z-]+)\b[^>]*>", re.IGNORECASE)
+_MD_TAG = re.compile(r"<[^>]+>")
+_CODE_TOKEN = "\x00code{}\x00"
+
+
+def _inline(fragment: str) -> str:
+    return " ".join(html.unescape(_MD_TAG.sub(" ", fragment)).split())
+
+
+def storage_to_outline_markdown(storage: str) -> str:
+    """Markdown for chunking and embedding: structure kept, formatting and macro parameters dropped."""
+    codes: list[str] = []
+
+    def keep_code(match: re.Match[str]) -> str:
+        body = match.group(1) if match.group(1) is not None else html.unescape(_MD_TAG.sub("", match.group(2)))
+        codes.append(body.strip("\n"))
+        return f"\n\n{_CODE_TOKEN.format(len(codes) - 1)}\n\n"
+
+    text = _MD_CODE.sub(keep_code, _MD_DROP.sub(" ", storage))
+    text = _MD_PAGE_LINK.sub(lambda m: f" {m.group(1)} ", text)
+    text = _MD_HEADING.sub(lambda m: f"\n\n{'#' * int(m.group(1))} {_inline(m.group(2))}\n\n", text)
+    text = _MD_ROW.sub(lambda m: "\n| " + " | ".join(_inline(c) for c in _MD_CELL.findall(m.group(1))) + " |",
+                       text)
+    text = _MD_ITEM.sub("\n- ", text)
+    text = _MD_BLOCK.sub("\n", text)
+    text = html.unescape(_MD_TAG.sub("", text))
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    markdown = re.sub(r"\n{3,}", "\n\n", "\n".join(line if line != "-" else "" for line in lines)).strip()
+    for number, code in enumerate(codes):
+        markdown = markdown.replace(_CODE_TOKEN.format(number), f"```\n{code}\n```")
+    return markdown

@@ -1,0 +1,26 @@
+"""The index's fast storage → markdown: structure for chunking survives, formatting and macro noise do not."""
+
+from confluence_mcp.confluence.convert import storage_to_outline_markdown
+
+
+def test_headings_lists_tables_code_and_links_survive() -> None:
+    storage = (
+        "<h1>Setup &amp; install</h1><p>Use <strong>pip</strong>.</p><ul><li>one</li><li>two</li></ul>"
+        "<table><tbody><tr><th>Key</th><th>Value</th></tr><tr><td>a</td><td>1</td></tr></tbody></table>"
+        '<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">bash</ac:parameter>'
+        "<ac:plain-text-body><![CDATA[pip install x\n<not a tag>]]></ac:plain-text-body></ac:structured-macro>"
+        '<h2>See also</h2><p>Read <ac:link><ri:page ri:content-title="Usage Guide"/></ac:link> next.</p>'
+        "<!-- hidden -->"
+    )
+    markdown = storage_to_outline_markdown(storage)
+    assert markdown.startswith("# Setup & install\n\nUse pip.")
+    assert "- one" in markdown and "- two" in markdown
+    assert "| Key | Value |\n| a | 1 |" in markdown
+    assert "```\npip install x\n<not a tag>\n```" in markdown
+    assert "## See also" in markdown and "Usage Guide" in markdown
+    assert "bash" not in markdown and "hidden" not in markdown
+
+
+def test_empty_and_malformed_bodies_never_fail() -> None:
+    assert storage_to_outline_markdown("") == ""
+    assert "text" in storage_to_outline_markdown("<p>text <b>unclosed</p>")
