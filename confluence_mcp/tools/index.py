@@ -127,13 +127,18 @@ async def index_data(
         "Index text attachments (.txt .md .csv .json .html .xml); others add a metadata line."))] = False,
     clean: Annotated[bool, Field(description="Drop the collection first and rebuild it from scratch.")] = False,
 ) -> IndexDataResult:
-    """Build or refresh an index collection from pages (a space, CQL, labels or page ids). Incremental: only new or
-    changed pages are fetched and embedded; deleted or no longer matching pages are removed. Reports progress."""
+    """Build or refresh an index collection from pages (a space, CQL, labels or page ids; by default the toolkit's
+    space, or all its allowed spaces). Incremental: only new or changed pages are fetched and embedded; deleted or
+    no longer matching pages are removed. Reports progress."""
     kit = current_kit(ctx)
     name = _one(collection, index_name, "collection")
     if not name:
         raise ToolError("Name the collection to build: pass `collection` (or its alias `index_name`).")
-    selected_space = kit.default_space(space) if (space or not (cql or labels or page_ids)) else None
+    nothing_chosen = not (space or cql or labels or page_ids)
+    if nothing_chosen and not kit.toolkit.space and kit.toolkit.allowed_spaces:
+        selected_space = None  # no default space: every allowed space
+    else:
+        selected_space = kit.default_space(space) if (space or nothing_chosen) else None
     selection = Selection(space=selected_space, cql=cql, labels=tuple(labels or ()), page_ids=tuple(page_ids or ()),
                           allowed_spaces=kit.toolkit.allowed_spaces)
     service = await get_index_service(kit)

@@ -235,3 +235,15 @@ async def test_search_without_collection_covers_every_collection(sandbox: Runnin
         assert set(both["collection"].split(", ")) >= {"hb", "team-only"}
         assert both["results"]
         await call(client, "remove_index", {"collection": "team-only"})
+
+
+@pytest.mark.anyio
+async def test_index_without_a_space_covers_every_allowed_space(sandbox: RunningSandbox, settings: Settings,
+                                                                  closing: None) -> None:
+    spaceless = settings.model_copy(deep=True)
+    spaceless.toolkits["default"].space = None  # allowed_spaces stays BENEFITS and TEAM
+    async with Client(build_server(spaceless)) as client:
+        report = await call(client, "index_data", {"collection": "everything"})
+        listed = {c["name"]: c for c in (await call(client, "list_collections", {}))["collections"]}
+        assert report["added"] == listed["everything"]["pages"] == listed["hb"]["pages"]
+        await call(client, "remove_index", {"collection": "everything"})
