@@ -41,7 +41,7 @@ def _strip_plural(word: str) -> str:
 
 
 def _strip_derivation(word: str) -> str:
-    for suffix, min_stem in (("ing", 3), ("ed", 3), ("ly", 4)):
+    for suffix, min_stem in (("ation", 4), ("ing", 3), ("ed", 3), ("ly", 4)):
         if word.endswith(suffix):
             root = word[: -len(suffix)]
             if len(root) >= min_stem and _has_vowel(root):
@@ -50,7 +50,8 @@ def _strip_derivation(word: str) -> str:
 
 
 def stem(word: str) -> str:
-    """A light English stemmer: plurals, -ing, -ed, -ly, a final -e, then a doubled final consonant."""
+    """A light English stemmer: plurals, -ation, -ing, -ed, -ly, a final -e, then a doubled final consonant
+    (so install/installation and configure/configuration meet)."""
     if len(word) < 3 or not word.isalpha():
         return word
     root = _strip_derivation(_strip_plural(word))

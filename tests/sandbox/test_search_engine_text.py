@@ -107,3 +107,11 @@ def test_search_while_another_thread_writes() -> None:
         stop.set()
         thread.join(timeout=10)
     assert not errors
+
+
+def test_stemming_joins_verbs_and_their_ation_nouns() -> None:
+    from confluence_mcp.sandbox.text_analysis import stem
+
+    assert stem("install") == stem("installation") == stem("installations")
+    assert stem("configure") == stem("configuration")
+    assert stem("station") == "station" and stem("nation") == "nation"  # too short a root to strip
