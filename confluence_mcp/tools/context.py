@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
 
 from confluence_mcp.config import Settings, Toolkit
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import PolicyError
 
-__all__ = ["CURRENT_TOOLKIT", "AppState", "KitRuntime", "app_state", "current_kit"]
+__all__ = ["CURRENT_TOOLKIT", "AppState", "KitRuntime", "app_state", "current_kit", "resolver_kit"]
 
 CURRENT_TOOLKIT: ContextVar[str] = ContextVar("confluence_mcp_toolkit")
 
@@ -74,3 +75,21 @@ def app_state(ctx: Context[Any, Any]) -> AppState:
 def current_kit(ctx: Context[Any, Any]) -> KitRuntime:
     """The runtime of the toolkit the current tool call is bound to."""
     return app_state(ctx).kits[CURRENT_TOOLKIT.get()]
+
+
+def resolver_kit(ctx: Context[Any, Any], tool_names: tuple[str, ...]) -> KitRuntime:
+    """The toolkit of a call from code that runs before the toolkit binding (`Resolve` resolvers): the bound one,
+    else the one whose prefix the called tool name (one of `tool_names`) carries."""
+    try:
+        return current_kit(ctx)
+    except LookupError:
+        pass
+    state = app_state(ctx)
+    called = str((ctx.request_context.params or {}).get("name") or "")
+    for kit in sorted(state.kits.values(), key=lambda k: -len(k.toolkit.prefix)):
+        if called in {f"{kit.toolkit.prefix}{name}" for name in tool_names}:
+            return kit
+    if len(state.kits) == 1:
+        return next(iter(state.kits.values()))
+    # A ToolError, not PolicyError: resolvers run outside the binding that translates our errors.
+    raise ToolError("Could not tell which toolkit this call belongs to.")

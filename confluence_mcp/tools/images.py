@@ -26,7 +26,7 @@ from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
-from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
 from confluence_mcp.tools.models import space_key_of
 from confluence_mcp.tools.registry import tool
 
@@ -118,25 +118,9 @@ def _model_key(ctx: Context, source: LLMSource) -> str:
     return f"configured:{app_state(ctx).settings.llm.model}" if source == "configured" else source
 
 
-def _resolver_kit(ctx: Context) -> KitRuntime:
-    """The toolkit of this call: resolvers run before the toolkit binding, so find it from the tool name."""
-    try:
-        return current_kit(ctx)
-    except LookupError:
-        pass
-    state = app_state(ctx)
-    called = str((ctx.request_context.params or {}).get("name") or "")
-    for kit in state.kits.values():
-        if called == f"{kit.toolkit.prefix}{_TOOL_NAME}":
-            return kit
-    if len(state.kits) == 1:
-        return next(iter(state.kits.values()))
-    raise ToolError("Could not tell which toolkit this call belongs to.")
-
-
 async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int) -> _Prepared:
     """Read the page (policy-checked), find its images, fetch the first max_images of them (when an LLM exists)."""
-    kit = _resolver_kit(ctx)
+    kit = resolver_kit(ctx, (_TOOL_NAME,))
     token = CURRENT_TOOLKIT.set(kit.name)
     try:
         return await _prepare_for(kit, page_id, context_radius, max_images, download=_source(ctx) != "none")

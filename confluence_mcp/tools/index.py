@@ -27,7 +27,7 @@ from confluence_mcp.index.service import (
     run_index_search,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
-from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit
+from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit, resolver_kit
 from confluence_mcp.tools.registry import tool
 
 __all__ = [
@@ -231,23 +231,6 @@ async def search_index(
 _LLM_TOOLS = ("stepback_search_index", "stepback_summary_index")
 
 
-def _resolver_kit(ctx: Context) -> KitRuntime:
-    """The toolkit of this call: the bound one, else the one whose prefix the called tool name carries."""
-    try:
-        return current_kit(ctx)
-    except LookupError:
-        pass
-    state = app_state(ctx)
-    params = ctx.request_context.params or {}
-    called = str(params.get("name") or "")
-    for kit in sorted(state.kits.values(), key=lambda k: -len(k.toolkit.prefix)):
-        if called in {f"{kit.toolkit.prefix}{name}" for name in _LLM_TOOLS}:
-            return kit
-    if len(state.kits) == 1:
-        return next(iter(state.kits.values()))
-    raise ToolError("Could not tell which toolkit this call belongs to.")
-
-
 def _llm_source(ctx: Context) -> str:
     return llm.llm_source(app_state(ctx).settings.llm, ctx)
 
@@ -272,7 +255,7 @@ async def _retrieve(
     one_per_page: bool, sampled: Annotated[CreateMessageResult | None, Resolve(_stepback_sample)],
 ) -> _Retrieval:
     """Stepback rewrite (configured LLM or the sampled one) + both searches fused."""
-    kit = _resolver_kit(ctx)
+    kit = resolver_kit(ctx, _LLM_TOOLS)
     token = CURRENT_TOOLKIT.set(kit.name)
     try:
         request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
