@@ -51,11 +51,7 @@ async def list_content(request: Request) -> Response:
     store = state(request).store
     items = store.list_content(space_key=params.get("spaceKey"), title=params.get("title"),
                                content_type=params.get("type", "page"), status=params.get("status", "current"))
-    expand = parse_expand(params.get("expand"))
-    ser = serializer(request)
-    return JSONResponse(paged(request, items, start=int_param(request, "start", 0),
-                              limit=int_param(request, "limit", 25, minimum=1, maximum=200),
-                              self_path=f"{API}/content", render=lambda c: ser.content(c, expand)))
+    return _content_page(request, items, f"{API}/content")
 
 
 @endpoint
