@@ -200,6 +200,33 @@ async def history(request: Request) -> Response:
     return JSONResponse(data)
 
 
+_RESTRICTION_OPERATIONS = ("read", "update")
+
+
+@endpoint
+async def restrictions(request: Request) -> Response:
+    """Read/update restrictions of a page. The sandbox restricts whole spaces, never single pages, so the lists
+    are empty; the routes exist because loaders (LangChain's among them) ask once per page before indexing it."""
+    content = state(request).store.get(request.path_params["id"])
+    operation = request.path_params.get("operation")
+    if operation is not None and operation not in _RESTRICTION_OPERATIONS:
+        raise SandboxError(400, f"Unsupported operation key: {operation}")
+    ser = serializer(request)
+    base = f"{API}/content/{content.id}/restriction/byOperation"
+
+    def one(op: str) -> dict[str, Any]:
+        empty = {"results": [], "start": 0, "limit": 200, "size": 0}
+        return {"operation": op, "restrictions": {"user": dict(empty), "group": dict(empty)},
+                "_expandable": {"content": f"{API}/content/{content.id}"},
+                "_links": {"self": ser.base + f"{base}/{op}"}}
+
+    if operation is not None:
+        return JSONResponse(one(operation))
+    data: dict[str, Any] = {op: one(op) for op in _RESTRICTION_OPERATIONS}
+    data["_links"] = ser.envelope_links(base)
+    return JSONResponse(data)
+
+
 def content_routes() -> list[Route]:
     return [
         Route("/content", list_content, methods=["GET"]),
@@ -215,4 +242,6 @@ def content_routes() -> list[Route]:
         Route("/content/{id}/version", versions, methods=["GET"]),
         Route("/content/{id}/version/{number:int}", one_version, methods=["GET"]),
         Route("/content/{id}/history", history, methods=["GET"]),
+        Route("/content/{id}/restriction/byOperation", restrictions, methods=["GET"]),
+        Route("/content/{id}/restriction/byOperation/{operation:str}", restrictions, methods=["GET"]),
     ]

@@ -227,3 +227,13 @@ def test_hidden_space_is_404_and_read_only_space_is_403(client: httpx.Client) ->
     assert client.put(f"/rest/api/content/{old}", json={"type": "page", "title": "Old Roadmap",
                                                          "version": {"number": 2}}).status_code == 403
     assert client.post(f"/rest/api/content/{old}/label", json=[{"name": "x"}]).status_code == 403
+
+
+def test_page_restrictions_are_empty_and_missing_pages_404(client: httpx.Client) -> None:
+    home = page_id(client, "Demo Home")
+    data = client.get(f"/rest/api/content/{home}/restriction/byOperation").json()
+    assert data["read"]["restrictions"]["user"]["results"] == []
+    assert data["read"]["restrictions"]["group"]["results"] == []
+    assert client.get(f"/rest/api/content/{home}/restriction/byOperation/update").json()["operation"] == "update"
+    assert client.get(f"/rest/api/content/{home}/restriction/byOperation/teleport").status_code == 400
+    assert client.get("/rest/api/content/999999999/restriction/byOperation").status_code == 404

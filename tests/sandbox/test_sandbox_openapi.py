@@ -124,6 +124,8 @@ def v1_requests(http: httpx.Client) -> list[httpx.Response]:
         http.get(f"/rest/api/content/{home}/descendant"),
         http.get(f"/rest/api/content/{home}/descendant/page"),
         http.get(f"/rest/api/content/{probe}/history"),
+        http.get(f"/rest/api/content/{install}/restriction/byOperation"),
+        http.get(f"/rest/api/content/{install}/restriction/byOperation/read"),
         http.get(f"/rest/api/content/{probe}/version"),
         http.get(f"/rest/api/content/{probe}/version/1"),
         http.get(f"/rest/api/content/{install}/label"),
