@@ -59,34 +59,46 @@ class _MarkdownWriter:
     def __init__(self, links: LinkContext) -> None:
         self.links = links
         self.task_id = 1
+        self.verify = True  # False inside an optimistic pass, whose result the outermost check verifies
 
     # ---- blocks with round-trip verification --------------------------------------------------------------
     def blocks(self, container: Element) -> str:
         """Markdown for the children of `container` that is verified to round-trip.
 
-        Fast path: convert every block, then check the whole container in one render (most pages pass, and one
-        render costs far less than one per block). Otherwise each block is checked alone and the ones that do
-        not round-trip become storage placeholders."""
+        Fast path: convert every block without checks (blocks with no markdown form become storage fences, inline
+        elements take their natural form), then check the whole container with one render; most pages pass, and
+        one render costs far less than one per block and per link. Otherwise each block is checked alone and the
+        ones that do not round-trip become storage placeholders."""
+        if not self.verify:
+            return self.blocks_unchecked(container)
         start_task = self.task_id
-        whole = self.blocks_unchecked(container)
-        if whole is not None and self.container_round_trips(whole, container, start_task):
+        self.verify = False
+        try:
+            whole = self.blocks_unchecked(container)
+        finally:
+            self.verify = True
+        if self.container_round_trips(whole, container, start_task):
             return whole
         self.task_id = start_task
         return self.blocks_checked(container)
 
-    def blocks_unchecked(self, container: Element) -> str | None:
-        """Every block converted without checking, or None when one has no markdown form."""
+    def blocks_unchecked(self, container: Element) -> str:
+        """Every block converted without checking; a block with no markdown form is kept as a storage fence."""
         pieces: list[str] = []
         previous_list = ""
         for node in self.block_nodes(container):
+            start_task = self.task_id
             kind = node.tag if isinstance(node.tag, str) else ""
             bullet = "*" if previous_list == "-" and kind in ("ul", "ac:task-list", "ol") else "-"
             try:
                 markdown = self.block(node, bullet)
             except (ValueError, KeyError, IndexError):
-                return None
+                markdown = None
             if markdown is None:
-                return None
+                self.task_id = start_task
+                pieces.append(self.storage_fence(node))
+                previous_list = ""
+                continue
             pieces.append(markdown)
             previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
         return "\n\n".join(piece for piece in pieces if piece)
@@ -255,7 +267,7 @@ class _MarkdownWriter:
             natural = self.link(element)
         elif element.tag == "ac:image":
             natural = self.image(element)
-        if natural is not None and self.inline_round_trips(natural, element):
+        if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
             return natural
         return self.inline_placeholder(element)
 
