@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
 from lark.exceptions import VisitError
@@ -74,9 +74,8 @@ ORDERABLE_FIELDS = frozenset({"title", "created", "lastmodified", "id", "space",
 _GRAMMAR = r"""
     start: expr? order_by?
 
-    ?expr: or_expr
-    ?or_expr: and_expr (_OR and_expr)*
-    ?and_expr: not_expr (_AND not_expr)*
+    ?expr: chain
+    ?chain: not_expr (BOOL_OP not_expr)*
     ?not_expr: _NOT not_expr   -> negation
              | atom
     ?atom: clause
@@ -95,8 +94,7 @@ _GRAMMAR = r"""
     order_by: _ORDER _BY order_key ("," order_key)*
     order_key: FIELD DIRECTION?
 
-    _OR.3: /or\b/i
-    _AND.3: /and\b/i
+    BOOL_OP.3: /(and|or)\b/i
     _NOT.3: /not\b/i
     _IN.3: /in\b/i
     _ORDER.3: /order\b/i
@@ -250,11 +248,14 @@ class _ToAst(Transformer[Token, object]):
         _check_operator(field, "not in")
         return Clause(field, "not in", values)
 
-    def or_expr(self, children: list[Node]) -> Or:
-        return Or(tuple(children))
-
-    def and_expr(self, children: list[Node]) -> And:
-        return And(tuple(children))
+    def chain(self, children: list[Any]) -> Node:
+        """Confluence evaluates AND and OR left to right (no precedence): `a OR b AND c` is `(a OR b) AND c`."""
+        result: Node = children[0]
+        for op, operand in zip(children[1::2], children[2::2], strict=True):
+            kind = And if str(op).lower() == "and" else Or
+            # A run of the same operator stays one flat node.
+            result = kind((*result.items, operand)) if isinstance(result, kind) else kind((result, operand))
+        return result
 
     @v_args(inline=True)
     def negation(self, item: Node) -> Not:

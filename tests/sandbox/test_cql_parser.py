@@ -53,7 +53,9 @@ def test_clauses_parse_to_canonical_fields_and_unescaped_values(cql: str, expect
 
 def test_not_binds_tighter_than_and_which_binds_tighter_than_or() -> None:
     a, b, c = (Clause("label", "=", (x,)) for x in "abc")
-    assert where("label = a OR label = b AND label = c") == Or((a, And((b, c))))
+    # Left to right, no precedence (Confluence's rule): a OR b AND c = (a OR b) AND c.
+    assert where("label = a OR label = b AND label = c") == And((Or((a, b)), c))
+    assert where("label = a OR label = b OR label = c") == Or((a, b, c))
     assert where("label = a AND label = b OR label = c") == Or((And((a, b)), c))
     assert where("NOT label = a AND label = b") == And((Not(a), b))
     assert where("label = a and not label = b or label = c") == Or((And((a, Not(b))), c))

@@ -130,10 +130,10 @@ def test_dates_and_functions(engine: SearchEngine, cql: str, expected: set[str])
     assert id_set(engine, cql) == expected
 
 
-def test_precedence_not_and_or(engine: SearchEngine) -> None:
-    # AND binds tighter than OR: label = hr OR (space = OPS AND type = page)
-    assert id_set(engine, "label = hr OR space = OPS AND creator = nobody") == {"2"}
-    assert id_set(engine, "(label = hr OR space = OPS) AND creator = nobody") == set()
+def test_and_or_evaluate_left_to_right_and_not_binds_tightest(engine: SearchEngine) -> None:
+    # No precedence between AND and OR: this is (label = hr OR space = OPS) AND creator = nobody.
+    assert id_set(engine, "label = hr OR space = OPS AND creator = nobody") == set()
+    assert id_set(engine, "label = hr OR (space = OPS AND creator = nobody)") == {"2"}
     assert id_set(engine, "space = DEMO AND NOT type = page") == {"5", "7"}
     assert id_set(engine, "NOT space = DEMO and not label = runbook") == {"11", "12"}
     assert id_set(engine, "NOT (space = DEMO OR label = runbook)") == {"11", "12"}
