@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -96,13 +97,18 @@ async def test_post_sends_json_body_and_http_errors_are_typed(settings: Any) -> 
 
 
 async def test_large_responses_are_truncated_with_a_note(settings: Any) -> None:
+    from confluence_mcp.tools.generic import MAX_RESPONSE_CHARS
+
+    paragraphs = "\n\n".join(f"Paragraph {i}: " + "lorem ipsum dolor sit amet " * 20 for i in range(120))
+    assert len(paragraphs) > MAX_RESPONSE_CHARS
     async with mcp_client(settings) as client:
+        created = await call(client, "create_page", {"title": f"Big page {uuid.uuid4().hex[:8]}",
+                                                     "body": paragraphs})
         out = await call(client, "execute_generic_confluence",
                          {"method": "GET", "relative_url": "/rest/api/content",
                           "params": {"spaceKey": "DEMO", "expand": "body.storage,body.view", "limit": 100}})
-    if not out["truncated"]:
-        pytest.skip("the demo space is too small to exceed the response cap")
-    assert "truncated" in out["note"]
+        await call(client, "delete_page", {"page_id": created["id"]})
+    assert out["truncated"] and "truncated" in out["note"]
 
 
 def test_truncation_keeps_whole_results_and_says_so() -> None:
