@@ -15,11 +15,13 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+import pydantic_core
 from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import ToolAnnotations
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel
 
 from confluence_mcp import __version__
 from confluence_mcp.config import Settings, Toolkit
@@ -28,7 +30,7 @@ from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime
 from confluence_mcp.tools.registry import ToolFn, ToolSpec, specs_in
 
 __all__ = ["TOOL_MODULES", "all_tool_specs", "bind", "build_server", "compact_schema", "enabled_specs",
-           "instructions_for", "make_tool"]
+           "instructions_for", "make_tool", "structured"]
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +74,13 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
 
 
 def _annotations(spec: ToolSpec) -> ToolAnnotations:
-    # Every hint explicit: unset hints read as destructive/open-world on the client side. The title is sent once,
-    # as the tool's own `title`.
-    return ToolAnnotations(
-        read_only_hint=spec.read_only,
-        destructive_hint=spec.destructive,
-        idempotent_hint=spec.idempotent,
-        open_world_hint=True,
-    )
+    # Only hints that differ from the MCP spec's defaults or carry meaning: readOnlyHint defaults to false,
+    # openWorldHint to true (every tool reaches Confluence), and destructive/idempotent apply only when not
+    # read-only. Write tools state both of those explicitly (an unset destructiveHint reads as true). The title is
+    # sent once, as the tool's own `title`.
+    if spec.read_only:
+        return ToolAnnotations(read_only_hint=True)
+    return ToolAnnotations(destructive_hint=spec.destructive, idempotent_hint=spec.idempotent)
 
 
 def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
@@ -90,7 +91,7 @@ def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
     async def bound(*args: Any, **kwargs: Any) -> Any:
         token = CURRENT_TOOLKIT.set(kit_name)
         try:
-            return await fn(*args, **kwargs)
+            return structured(await fn(*args, **kwargs))
         except (ToolError, MCPError):
             raise
         except ConfluenceMCPError as exc:
@@ -103,6 +104,16 @@ def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
     # The SDK derives the input schema from the signature; keep the original one (annotations resolved).
     bound.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return bound
+
+
+def structured(result: Any) -> Any:
+    """A result model as a CallToolResult without its None fields: the published output schema lists nullable
+    fields as optional non-null ones (see `compact_schema`), so absent is how "no value" is said."""
+    if not isinstance(result, BaseModel) or type(result).__module__.startswith("mcp"):
+        return result  # protocol objects (a CallToolResult, content blocks) pass through untouched
+    data = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+    text = pydantic_core.to_json(data, indent=2).decode()
+    return CallToolResult(content=[TextContent(text=text)], structured_content=data)
 
 
 def _unexpected(tool_name: str, exc: Exception) -> str:
@@ -122,13 +133,20 @@ _NULL = {"type": "null"}
 # Keywords that constrain only one JSON type, so they stay valid next to `type: [T, "null"]`.
 _TYPED_KEYWORDS = {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
                    "maxLength", "pattern", "format", "items", "minItems", "maxItems", "uniqueItems"}
+_DEF_REF = "#/$defs/"
 
 
 def compact_schema(schema: Any, *, output: bool = False) -> Any:
-    """The same JSON Schema with less noise: no generated titles, no `default: null`. Inputs: an optional
-    `anyOf [T, null]` is published as plain `T` (callers omit it rather than send null). Outputs: no defaults or
-    descriptions, and `anyOf [T, null]` written as `type: [T, "null"]` so results still validate. Validation on our
-    side is unaffected: the SDK validates arguments and results with the pydantic models."""
+    """The same JSON Schema with less noise: no generated titles, no `default: null`, `$defs` used once inlined.
+
+    An optional property's `anyOf [T, null]` is published as plain `T`: inputs omit it rather than send null,
+    and results omit None fields (`structured`), so in outputs such a property also leaves `required`. Outputs
+    carry no defaults or descriptions; elsewhere (e.g. list items) `anyOf [T, null]` becomes `type: [T, "null"]`.
+    Validation on our side is unaffected: the SDK validates arguments and results with the pydantic models."""
+    return _inline_single_defs(_compact(schema, output=output, is_property=False))
+
+
+def _compact(schema: Any, *, output: bool, is_property: bool) -> Any:
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
@@ -137,21 +155,97 @@ def compact_schema(schema: Any, *, output: bool = False) -> Any:
             continue
         if output and key == "description" and isinstance(value, str):
             continue
+        if not output and ((key == "minLength" and value == 1) or key == "maxLength"):
+            continue  # length guards: the server still enforces them, and they tell a model nothing useful
         if key in _SCHEMA_MAPS and isinstance(value, dict):
-            out[key] = {name: compact_schema(sub, output=output) for name, sub in value.items()}
+            out[key] = {name: _compact(sub, output=output, is_property=key == "properties")
+                        for name, sub in value.items()}
         elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [compact_schema(sub, output=output) for sub in value]
+            out[key] = [_compact(sub, output=output, is_property=False) for sub in value]
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
-            out[key] = compact_schema(value, output=output)
+            out[key] = _compact(value, output=output, is_property=False)
         else:
             out[key] = value
+    if output and isinstance(out.get("required"), list) and isinstance(schema.get("properties"), dict):
+        optional = {name for name, sub in schema["properties"].items() if _nullable(sub)}
+        out["required"] = [name for name in out["required"] if name not in optional]
+        if not out["required"]:
+            del out["required"]
     branches = out.get("anyOf")
-    if isinstance(branches, list) and len(branches) == 2 and _NULL in branches:
-        other = branches[0] if branches[1] == _NULL else branches[1]
+    if not (isinstance(branches, list) and _NULL in branches):
+        return out
+    others = [b for b in branches if b != _NULL]
+    if is_property:
+        # Absent means null here, so the null branch says nothing.
+        if len(others) == 1 and not (set(others[0]) & (set(out) - {"anyOf"})):
+            del out["anyOf"]
+            out.update(others[0])
+        else:
+            out["anyOf"] = others
+        return out
+    if len(others) == 1:
+        other = others[0]
         if set(other) <= _TYPED_KEYWORDS and isinstance(other.get("type"), str) and other["type"] != "object":
             del out["anyOf"]
             out.update(other)
             out["type"] = [other["type"], "null"] if output else other["type"]
+    return out
+
+
+def _nullable(schema: Any) -> bool:
+    return isinstance(schema, dict) and isinstance(schema.get("anyOf"), list) and _NULL in schema["anyOf"]
+
+
+_ANNOTATIONS = {"title", "description", "default", "examples"}
+
+
+def _refs(node: Any, found: dict[str, list[set[str]]]) -> dict[str, list[set[str]]]:
+    """Each `$defs` entry referenced inside `node`, with the sibling keys of every reference to it."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_DEF_REF):
+            found.setdefault(ref[len(_DEF_REF):], []).append(set(node) - {"$ref"})
+        for value in node.values():
+            _refs(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _refs(value, found)
+    return found
+
+
+def _reaches(defs: dict[str, Any], start: str, target: str, seen: set[str]) -> bool:
+    for name in _refs(defs.get(start), {}):
+        if name == target or (name not in seen and _reaches(defs, name, target, seen | {name})):
+            return True
+    return False
+
+
+def _inline_single_defs(schema: Any) -> Any:
+    """Replace each `$ref` to a `$defs` entry used exactly once by the entry itself (no indirection to read)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("$defs"), dict):
+        return schema
+    defs: dict[str, Any] = schema["$defs"]
+    # Only the reference's annotations (description, ...) may sit next to it, and they override the entry's.
+    # A recursive entry stays a reference, or inlining would never end.
+    once = {name for name, siblings in _refs(schema, {}).items()
+            if name in defs and len(siblings) == 1 and not (siblings[0] & set(defs[name])) - _ANNOTATIONS
+            and not _reaches(defs, name, name, set())}
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.removeprefix(_DEF_REF) in once:
+            rest = {k: inline(v) for k, v in node.items() if k != "$ref"}
+            return {**inline(defs[ref.removeprefix(_DEF_REF)]), **rest}
+        return {k: inline(v) for k, v in node.items() if k != "$defs"}
+
+    out = inline(schema)
+    kept = {name: inline(body) for name, body in defs.items() if name not in once}
+    if kept:
+        out["$defs"] = kept
     return out
 
 

@@ -172,12 +172,12 @@ async def _space_pages(kit: KitRuntime, query: str) -> Any:
 async def get_page_attachments(
     page_id: PageRefArg,
     ctx: Context,
-    limit: Annotated[int, Field(ge=1, le=100, description="Attachments per result page.")] = 25,
+    limit: Annotated[int, Field(ge=1, le=100, description="Results per page.")] = 25,
     cursor: Annotated[str | None, Field(description="`next` of a previous result.")] = None,
-    filename: Annotated[str | None, Field(description="Exact file name filter.")] = None,
-    media_type: Annotated[str | None, Field(description="Media type filter, e.g. application/pdf.")] = None,
+    filename: Annotated[str | None, Field(description="Exact file name.")] = None,
+    media_type: Annotated[str | None, Field(description="MIME type, e.g. application/pdf.")] = None,
 ) -> AttachmentList:
-    """List a page's attachments: metadata and download URLs, no contents; paginated."""
+    """A page's attachments: metadata and download URLs, no contents; paginated."""
     kit = current_kit(ctx)
     resolved = await resolve_page_ref(kit, page_id)
     page = await kit.client.get_page(resolved, expand="space")

@@ -101,16 +101,17 @@ def _truncate(body: Any) -> tuple[Any, bool, str | None]:
 
 @tool("generic", "Generic Confluence request", read_only=False, destructive=True, method_dependent=True)
 async def execute_generic_confluence(
-    method: Annotated[str, Field(pattern=r"(?i)^(GET|POST|PUT|DELETE)$", description="GET, POST, PUT or DELETE.")],
+    # No `pattern`: the description says the same and the body refuses other methods with a clear message.
+    method: Annotated[str, Field(description="GET, POST, PUT or DELETE.")],
     relative_url: Annotated[str, Field(min_length=1, max_length=2000, description="Site-relative path, e.g. "
                                        "/rest/api/content/123")],
     ctx: Context,
-    params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters (object or JSON string); "
-                      "the JSON body for non-GET without `body`.")] = None,
+    params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters; for non-GET without "
+                      "body, the JSON body.")] = None,
     body: Annotated[Any, Field(description="JSON body for POST/PUT.")] = None,
 ) -> GenericResponse:
-    """Send one REST request (relative path) to the site and return its JSON, truncated if large. Non-GET can
-    change or delete content and is refused in read-only mode."""
+    """Send one REST request to the site and return its JSON (truncated if large). Non-GET can change or delete
+    content and is refused in read-only mode."""
     kit: KitRuntime = current_kit(ctx)
     verb = method.upper()
     if verb not in _METHODS:

@@ -54,8 +54,9 @@ class ImageDescription(BaseModel):
 class PageWithImages(BaseModel):
     id: str
     title: str
-    space: str | None
-    url: str | None
+    # Defaults: None fields are left out of the structured result, which must still validate as this model.
+    space: str | None = None
+    url: str | None = None
     markdown: str = Field(description="Page markdown; each image is written as [Image <name>: <description>].")
     images: list[ImageDescription]
     llm: LLMSource = Field(description="Which LLM described the images: configured, sampling or none.")
@@ -301,15 +302,15 @@ async def get_page_with_image_descriptions(
     prepared: Annotated[_Prepared, Resolve(_prepare)],
     sampled: Annotated[CreateMessageResult | None, Resolve(_sample_images)],
     page_id: PageRefArg,
-    prompt: Annotated[str | None, Field(max_length=2000, description="Replaces the default instruction "
-                                        "(describe what the image shows, its text and purpose).")] = None,
-    context_radius: Annotated[int, Field(ge=0, le=5000, description="Characters of page text on each side of "
-                                         "an image given to the LLM as context.")] = 500,
-    max_images: Annotated[int, Field(ge=0, le=50, description="Describe at most this many images, in page "
-                                     "order; later ones are only named.")] = 10,
+    prompt: Annotated[str | None, Field(max_length=2000, description="Instruction replacing the default "
+                                        "(what the image shows, its text, its purpose).")] = None,
+    context_radius: Annotated[int, Field(ge=0, le=5000, description="Page characters each side of an image "
+                                         "given as context.")] = 500,
+    max_images: Annotated[int, Field(ge=0, le=50, description="Images to describe, in page order; the "
+                                     "rest are only named.")] = 10,
 ) -> PageWithImages:
-    """Read a page as markdown with every image replaced by `[Image <name>: <description>]`, described by an LLM
-    (the configured endpoint, else the client's sampling). Without an LLM the images are only named."""
+    """Read a page as markdown, each image replaced by an LLM's description (`[Image <name>: <description>]`).
+    Without an LLM the images are only named."""
     source = _source(ctx)
     model = _model_key(ctx, source)
     errors: dict[int, str] = {}

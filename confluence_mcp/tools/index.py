@@ -40,22 +40,22 @@ __all__ = [
 ]
 
 Collection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Name of the index collection (any name, e.g. handbook)."))]
+    "Collection name, e.g. handbook."))]
 IndexName = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Alias of `collection`, accepted for compatibility; give one of the two."))]
+    "Alias of collection."))]
 OptionalCollection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Collection to search; omit to search every collection (built with the configured embedder)."))]
+    "Collection to search (default: all)."))]
 Query = Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language.")]
-TopK = Annotated[int, Field(ge=1, le=100, description="How many results to return.")]
-SearchTop = Annotated[int | None, Field(ge=1, le=100, description="Alias of `top_k`, accepted for compatibility.")]
+TopK = Annotated[int, Field(ge=1, le=100, description="Results to return.")]
+SearchTop = Annotated[int | None, Field(ge=1, le=100, description="Alias of top_k.")]
 CutOff = Annotated[float | None, Field(ge=0, description=(
-    "Drop results scoring below this value (scores are relative; omit to keep all)."))]
-Space = Annotated[str | None, Field(description="Only pages of this space key (e.g. DOCS).")]
-Labels = Annotated[list[str] | None, Field(description="Only pages carrying at least one of these labels.")]
+    "Drop results scoring below this (scores are relative)."))]
+Space = Annotated[str | None, Field(description="Only pages of this space key.")]
+Labels = Annotated[list[str] | None, Field(description="Only pages with any of these labels.")]
 PageIds = Annotated[list[str] | None, Field(description="Only these page ids.")]
-UpdatedAfter = Annotated[datetime | None, Field(description="Only pages modified after this ISO date-time.")]
+UpdatedAfter = Annotated[datetime | None, Field(description="Only pages modified after this.")]
 OnePerPage = Annotated[bool, Field(description=(
-    "At most one chunk (the best) per page; false returns every matching chunk."))]
+    "Only the best chunk of each page."))]
 
 
 class IndexDataResult(IndexReport):
@@ -119,17 +119,17 @@ async def index_data(
     collection: Collection = None,
     index_name: IndexName = None,
     space: Space = None,
-    cql: Annotated[str | None, Field(description="CQL selecting pages (ANDed with the allowed spaces).")] = None,
+    cql: Annotated[str | None, Field(description="CQL selecting pages.")] = None,
     labels: Labels = None,
     page_ids: PageIds = None,
-    include_comments: Annotated[bool, Field(description="Append footer comments to each page's text.")] = False,
+    include_comments: Annotated[bool, Field(description="Also index footer comments.")] = False,
     include_attachments: Annotated[bool, Field(description=(
-        "Index text attachments (.txt .md .csv .json .html .xml); others add a metadata line."))] = False,
-    clean: Annotated[bool, Field(description="Drop the collection first and rebuild it from scratch.")] = False,
+        "Also index text attachments (.txt .md .csv .json .html .xml)."))] = False,
+    clean: Annotated[bool, Field(description="Rebuild the collection from scratch.")] = False,
 ) -> IndexDataResult:
-    """Build or refresh an index collection from pages (a space, CQL, labels or page ids; by default the toolkit's
-    space, or all its allowed spaces). Incremental: only new or changed pages are fetched and embedded; deleted or
-    no longer matching pages are removed. Reports progress."""
+    """Build or refresh an index collection from pages (a space, CQL, labels or page ids; default: the toolkit's
+    space, else all allowed spaces). Incremental: only new or changed pages are embedded, pages gone or no longer
+    matching are dropped."""
     kit = current_kit(ctx)
     name = _one(collection, index_name, "collection")
     if not name:
@@ -161,7 +161,7 @@ async def index_data(
 
 @tool("index", "List index collections", read_only=True)
 async def list_collections(ctx: Context) -> CollectionList:
-    """List the index collections with their embedder, size, sources and when they were last indexed."""
+    """The index collections: embedder, size, sources, when last indexed."""
     service = await get_index_service(current_kit(ctx))
     infos = await service.store.list_collections()
     collections = [CollectionInfoOut(name=i.name, embedder=i.embedder, dimension=i.dimension, pages=i.pages,
@@ -177,7 +177,7 @@ async def remove_index(
     collection: Collection = None,
     index_name: IndexName = None,
 ) -> RemoveIndexResult:
-    """Delete an index collection with all its pages and vectors (the Confluence pages are not touched)."""
+    """Delete an index collection (the Confluence pages are not touched)."""
     name = _one(collection, index_name, "collection")
     if not name:
         raise ToolError("Name the collection to remove: pass `collection` (or its alias `index_name`).")
@@ -216,8 +216,8 @@ async def search_index(
     updated_after: UpdatedAfter = None,
     one_per_page: OnePerPage = True,
 ) -> SearchIndexResult:
-    """Hybrid semantic + full-text search over an index collection; returns the best chunks with page title,
-    heading path, URL and score."""
+    """Hybrid semantic + full-text search of indexed pages: the best chunks with page title, heading path, URL
+    and score."""
     kit = current_kit(ctx)
     request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
                        updated_after, one_per_page)
@@ -298,8 +298,8 @@ async def stepback_search_index(
     updated_after: UpdatedAfter = None,
     one_per_page: OnePerPage = True,
 ) -> StepbackSearchResult:
-    """Like search_index, but an LLM also rewrites the question into a broader step-back question; both are
-    searched and the results fused. Without an LLM it runs plain hybrid search and says so."""
+    """Like search_index, but also searches an LLM's broader step-back version of the question and fuses both
+    results. Without an LLM it runs a plain search and says so."""
     source = _llm_source(ctx)
     notes = [retrieval.note] if retrieval.note else []
     if source == "none":
@@ -325,8 +325,8 @@ async def stepback_summary_index(
     updated_after: UpdatedAfter = None,
     one_per_page: OnePerPage = False,
 ) -> SummaryResult:
-    """Answer a question ONLY from the indexed chunks (stepback search, then an LLM), citing title and URL per
-    claim; says `answered: false` when the chunks do not contain the answer."""
+    """Answer a question ONLY from indexed chunks (stepback search, then an LLM), citing sources per claim;
+    answered=false when the chunks lack the answer."""
     source = _llm_source(ctx)
     hits = retrieval.hits
     base: dict[str, Any] = {"collection": retrieval.collection, "query": query, "llm": source,

@@ -49,17 +49,17 @@ __all__ = [
     "update_pages",
 ]
 
-Space = Annotated[str | None, Field(description="Space key (e.g. DOCS); defaults to the toolkit's space")]
-Format = Annotated[BodyFormat, Field(description="markdown (default), storage (Confluence XHTML) or wiki markup")]
-IncludeBody = Annotated[bool, Field(description="Also return the stored body (storage XHTML)")]
-Labels = Annotated[list[str] | None, Field(description="Labels: single lower-case words, no spaces")]
+Space = Annotated[str | None, Field(description="Space key (default: toolkit space)")]
+Format = Annotated[BodyFormat, Field(description="Body markup (storage = Confluence XHTML)")]
+IncludeBody = Annotated[bool, Field(description="Also return the stored XHTML body")]
+Labels = Annotated[list[str] | None, Field(description="Labels (lower-case, no spaces)")]
 _MACRO = re.compile(r'<ac:structured-macro\b[^>]*\bac:name="([^"]+)"')
 
 
 class NewPage(BaseModel):
-    title: str = Field(description="Page title, unique in the space")
-    body: str = Field("", description="Page body in `body_format`")
-    parent_id: str | None = Field(None, description="Parent page id; defaults to the call's parent or the homepage")
+    title: str = Field(description="Unique in the space")
+    body: str = Field("", description="In body_format")
+    parent_id: str | None = Field(None, description="Default: the call's parent_id, else the homepage")
     labels: list[str] | None = None
 
 
@@ -133,8 +133,8 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
 
 @tool("manage", "Create page", read_only=False)
 async def create_page(
-    title: Annotated[str, Field(description="Page title, unique in the space (case-insensitive)")],
-    body: Annotated[str, Field(description="Page body in `body_format`")],
+    title: Annotated[str, Field(description="Page title, unique in the space (ignoring case)")],
+    body: Annotated[str, Field(description="Page body in body_format")],
     ctx: Context,
     space: Space = None,
     parent_id: Annotated[str | None, Field(description="Parent page id")] = None,
@@ -144,7 +144,7 @@ async def create_page(
     body_format: Format = "markdown",
     include_body: IncludeBody = False,
 ) -> PageWrite:
-    """Create a page (default parent: the space's homepage). Refuses a title that already exists in the space."""
+    """Create a page (default parent: the space's homepage); refuses a title already used in the space."""
     kit = current_kit(ctx)
     kit.require_writable()
     key = kit.default_space(space)
@@ -170,17 +170,17 @@ def _pages_info(raw: str | list[dict[str, str]] | dict[str, str]) -> list[NewPag
 @tool("manage", "Create pages", read_only=False)
 async def create_pages(
     ctx: Context,
-    pages: Annotated[list[NewPage] | None, Field(description="Pages to create: {title, body, parent_id?, labels?}")]
+    pages: Annotated[list[NewPage] | None, Field(description="Pages to create")]
     = None,
     pages_info: Annotated[str | list[dict[str, str]] | None, Field(
-        description='Alternative (ELITEA form): a list of {"Title": "body"} objects, or that list as a JSON string')]
+        description='ELITEA form of pages: [{"<title>": "<body>"}, ...], or that as JSON text')]
     = None,
     space: Space = None,
-    parent_id: Annotated[str | None, Field(description="Parent for items without their own parent_id")] = None,
+    parent_id: Annotated[str | None, Field(description="Default parent_id of the pages")] = None,
     status: Annotated[Literal["current", "draft"], Field(description="current or draft")] = "current",
     body_format: Format = "markdown",
 ) -> BulkResult:
-    """Create several pages; returns one result per page (ok, id, url or error) so partial failures are visible."""
+    """Create several pages; one result per page (ok, id, url or error), so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
     key = kit.default_space(space)
@@ -254,14 +254,14 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     return out
 
 
-_Title = Annotated[str | None, Field(description="New title; omit to keep it")]
-_Body = Annotated[str | None, Field(description="New body (or section content) in body_format; omit to keep it")]
+_Title = Annotated[str | None, Field(description="New title")]
+_Body = Annotated[str | None, Field(description="New body, or the section's content, in body_format")]
 _Section = Annotated[str | None, Field(description="Replace only the content under this heading (exact text)")]
-_Expected = Annotated[int | None, Field(description="Version you read; refused if the page has changed since")]
-_NewLabels = Annotated[list[str] | None, Field(description="Replace the page's labels with these (no new version)")]
-_Minor = Annotated[bool, Field(description="Minor edit: do not notify watchers")]
+_Expected = Annotated[int | None, Field(description="Version you read; refused if the page changed since")]
+_NewLabels = Annotated[list[str] | None, Field(description="Replace the labels with these (no new version)")]
+_Minor = Annotated[bool, Field(description="Minor edit: no watcher notifications")]
 _Message = Annotated[str | None, Field(description="Version comment")]
-_AllowMacro = Annotated[bool, Field(description="Allow a full-body write that removes existing macros")]
+_AllowMacro = Annotated[bool, Field(description="Allow a full-body write to drop macros")]
 
 
 @tool("manage", "Update page by id", read_only=False, idempotent=True)
@@ -279,7 +279,7 @@ async def update_page_by_id(
     allow_macro_removal: _AllowMacro = False,
     include_body: IncludeBody = False,
 ) -> PageWrite:
-    """Change a page's title, body or one section, never overwriting a newer version. Unchanged parts stay as stored."""
+    """Change a page's title, body or one section; never overwrites a newer version, unchanged parts stay as stored."""
     kit = current_kit(ctx)
     kit.require_writable()
     return await _update(kit, page_id, new_title=new_title, new_body=new_body, body_format=body_format,
@@ -298,7 +298,7 @@ async def _id_for_title(kit: KitRuntime, space: str | None, title: str) -> str:
 
 @tool("manage", "Update page by title", read_only=False, idempotent=True)
 async def update_page_by_title(
-    page_title: Annotated[str, Field(description="Current title of the page")],
+    page_title: Annotated[str, Field(description="Current page title")],
     ctx: Context,
     space: Space = None,
     new_title: _Title = None,
@@ -324,16 +324,16 @@ async def update_page_by_title(
 
 @tool("manage", "Update pages", read_only=False, idempotent=True)
 async def update_pages(
-    page_ids: Annotated[list[str], Field(description="Ids of the pages to update", min_length=1)],
+    page_ids: Annotated[list[str], Field(description="Page ids", min_length=1)],
     ctx: Context,
     new_contents: Annotated[list[str] | None, Field(
-        description="New bodies, one per page id (or a single one for all); omit to change labels only")] = None,
+        description="New bodies: one per page id, or one for all")] = None,
     new_labels: _NewLabels = None,
     body_format: Format = "markdown",
     minor_edit: _Minor = False,
     version_message: _Message = None,
 ) -> BulkResult:
-    """Update several pages' bodies and/or labels; one result per page, so partial failures are visible."""
+    """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
     contents: list[str | None]
@@ -364,9 +364,9 @@ async def delete_page(
     page_id: Annotated[str | None, Field(description="Page id")] = None,
     page_title: Annotated[str | None, Field(description="Page title, if no page_id")] = None,
     space: Space = None,
-    purge: Annotated[bool, Field(description="Also remove it from the trash (cannot be undone)")] = False,
+    purge: Annotated[bool, Field(description="Delete permanently, skipping the trash")] = False,
 ) -> PageWrite:
-    """Move a page to the trash (child pages stay). With purge=true it is removed permanently."""
+    """Move a page to the trash (child pages stay); purge deletes it permanently."""
     kit = current_kit(ctx)
     kit.require_writable()
     if not page_id and not page_title:

@@ -59,17 +59,17 @@ def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
 
 @tool("manage", "Add file to page", read_only=False)
 async def add_file_to_page(
-    page_id: Annotated[str, Field(description="Page to attach the file to")],
+    page_id: Annotated[str, Field(description="Page id")],
     ctx: Context,
-    file_base64: Annotated[str | None, Field(description="File content, base64-encoded")] = None,
-    file_path: Annotated[str | None, Field(description="Path relative to the toolkit's upload_dir")] = None,
+    file_base64: Annotated[str | None, Field(description="File content as base64")] = None,
+    file_path: Annotated[str | None, Field(description="Path under the toolkit's upload_dir")] = None,
     filename: Annotated[str | None, Field(description="Attachment name (required with file_base64)")] = None,
     caption: Annotated[str | None, Field(description="Caption (images) or link text")] = None,
-    show_on_page: Annotated[bool, Field(description="Also show it in the page body (new page version)")] = True,
-    position: Annotated[Literal["append", "prepend"], Field(description="Where to show it")] = "append",
-    media_type: Annotated[str | None, Field(description="MIME type; guessed from the filename if omitted")] = None,
+    show_on_page: Annotated[bool, Field(description="Also show it in the body (new version)")] = True,
+    position: Annotated[Literal["append", "prepend"], Field(description="Where in the body")] = "append",
+    media_type: Annotated[str | None, Field(description="MIME type (default: from filename)")] = None,
 ) -> PageWrite:
-    """Attach a file to a page (a new attachment version if the name exists) and optionally show it in the body."""
+    """Attach a file to a page (a new version if the name exists), optionally showing it in the body."""
     kit = current_kit(ctx)
     kit.require_writable()
     if (file_base64 is None) == (file_path is None):

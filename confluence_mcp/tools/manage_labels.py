@@ -30,13 +30,13 @@ __all__ = ["update_labels"]
 
 @tool("manage", "Update labels", read_only=False, idempotent=True)
 async def update_labels(
-    page_ids: Annotated[list[str], Field(description="Ids of the pages to label", min_length=1)],
-    new_labels: Annotated[list[str], Field(description="Labels: single lower-case words, no spaces")],
+    page_ids: Annotated[list[str], Field(description="Page ids", min_length=1)],
+    new_labels: Annotated[list[str], Field(description="Labels (lower-case, no spaces)")],
     ctx: Context,
     mode: Annotated[LabelMode, Field(
-        description="add (keep existing), remove (these only) or replace (exactly these)")] = "add",
+        description="replace sets exactly these")] = "add",
 ) -> BulkResult:
-    """Add, remove or replace labels on pages without touching their bodies (no new page version)."""
+    """Add, remove or replace labels on pages without touching their bodies (no new version)."""
     kit = current_kit(ctx)
     kit.require_writable()
     names = check_labels(new_labels)

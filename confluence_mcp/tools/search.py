@@ -40,7 +40,7 @@ __all__ = [
 Query = Annotated[str, Field(min_length=1, description="Plain words, not CQL.")]
 Limit = Annotated[int | None, Field(ge=1, le=250, description="Results per page (default: toolkit limit).")]
 Cursor = Annotated[str | None, Field(description="`next` of a previous result.")]
-Space = Annotated[str | None, Field(description="Space key, e.g. DOCS (must be allowed).")]
+Space = Annotated[str | None, Field(description="Space key (must be allowed).")]
 Label = Annotated[str, Field(min_length=1, description="Label, e.g. meeting-notes.")]
 
 # Bodies are read one request per page; keep the fan-out polite.
@@ -111,7 +111,7 @@ async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: C
 @tool("search", "Search pages", read_only=True)
 async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
                        space: Space = None) -> SearchResults:
-    """Search page titles and text in the toolkit's space(s). Returns ids, titles, excerpts and URLs, no bodies."""
+    """Search page titles and text in the toolkit's space(s): ids, titles, excerpts and URLs, no bodies."""
     kit = current_kit(ctx)
     where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
@@ -121,7 +121,7 @@ async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: 
 @tool("search", "Search by title", read_only=True)
 async def search_by_title(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None,
                           space: Space = None) -> SearchResults:
-    """Find pages whose title contains the given words, within the toolkit's space(s)."""
+    """Find pages whose title contains the words, in the toolkit's space(s)."""
     kit = current_kit(ctx)
     return await run_search(kit, cql.text_clause("title", query), search_scope(kit, space), limit=limit,
                             cursor=cursor, what=f"title {query!r}")
@@ -133,7 +133,7 @@ async def get_page_id_by_title(
     ctx: Context,
     space: Annotated[str | None, Field(description="Space key (default: toolkit space).")] = None,
 ) -> PageId:
-    """A page's id from its exact title in a space (default: toolkit space)."""
+    """A page's id from its exact title in a space."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
     found = await kit.client.find_page_by_title(key, title)
@@ -151,7 +151,7 @@ def _label_cql(label: str) -> str:
 @tool("search", "List pages with label", read_only=True)
 async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None, cursor: Cursor = None,
                                 space: Space = None) -> PageRefList:
-    """List ids and titles (no bodies) of pages carrying a label in the toolkit's space(s)."""
+    """Ids and titles (no bodies) of pages with a label, in the toolkit's space(s)."""
     kit = current_kit(ctx)
     spaces = search_scope(kit, space)
     page = await kit.client.content_search(cql.scoped(_label_cql(label), spaces), limit=page_size(kit, limit),
@@ -167,7 +167,7 @@ async def get_pages_with_label(
     max_pages: Annotated[int | None, Field(ge=1, le=100, description="Pages to return (cap: toolkit max_pages).")
                          ] = None,
 ) -> PageBodies:
-    """Read the pages carrying a label, with markdown bodies (capped). list_pages_with_label is cheaper."""
+    """Read the pages with a label, markdown bodies included (capped). list_pages_with_label is cheaper."""
     kit = current_kit(ctx)
     spaces = search_scope(kit, space)
     cap = min(max_pages or kit.toolkit.settings.max_pages, kit.toolkit.settings.max_pages)

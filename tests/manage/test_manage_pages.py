@@ -19,7 +19,7 @@ async def test_write_tools_are_listed_with_explicit_hints(tools: Client) -> None
     assert set(listed) >= WRITE_TOOLS
     for name in WRITE_TOOLS:
         hints = listed[name].annotations
-        assert hints is not None and hints.read_only_hint is False
+        assert hints is not None and not hints.read_only_hint
         assert hints.destructive_hint is (name == "delete_page")
     assert listed["update_labels"].annotations.idempotent_hint is True  # type: ignore[union-attr]
     assert listed["create_page"].annotations.idempotent_hint is False  # type: ignore[union-attr]
