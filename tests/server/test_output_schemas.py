@@ -120,10 +120,11 @@ def _index_settings(sandbox: Any, data_dir: Path) -> Settings:
 
 
 @pytest.mark.anyio
-async def test_every_index_tool_result_validates(sandbox: Any) -> None:
-    if sandbox.options.flavor != "cloud":
-        pytest.skip("the index tools read through the same client on both flavours; one run is enough")
-    with tempfile.TemporaryDirectory(prefix="cmcp-schema-") as tmp:
+async def test_every_index_tool_result_validates() -> None:
+    from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+    # One flavour: the index tools read pages through the same client on both.
+    with start_sandbox(SandboxOptions()) as sandbox, tempfile.TemporaryDirectory(prefix="cmcp-schema-") as tmp:
         async with mcp_client(_index_settings(sandbox, Path(tmp))) as client:
             call = await checker(client)
             await call("list_collections")  # none yet: a note
