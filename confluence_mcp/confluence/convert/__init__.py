@@ -38,14 +38,43 @@ without scripts or event-handler attributes; otherwise they are kept as visible 
 
 from __future__ import annotations
 
-from .from_markdown import markdown_to_storage
-from .links import LinkContext
-from .outline import storage_to_outline_markdown
-from .sections import SectionNotFound, replace_section
-from .text import storage_to_text
-from .to_markdown import storage_to_markdown
-from .view import storage_to_view
-from .xhtml import StorageParseError, validate_storage
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .from_markdown import markdown_to_storage
+    from .links import LinkContext
+    from .outline import storage_to_outline_markdown
+    from .sections import SectionNotFound, replace_section
+    from .text import storage_to_text
+    from .to_markdown import storage_to_markdown
+    from .view import storage_to_view
+    from .xhtml import StorageParseError, validate_storage
+
+# Submodules load on first use (PEP 562): the markdownify/BeautifulSoup stack costs ~0.1 s of a server's start,
+# and listing tools needs none of it.
+_HOMES = {
+    "markdown_to_storage": "from_markdown",
+    "LinkContext": "links",
+    "storage_to_outline_markdown": "outline",
+    "SectionNotFound": "sections",
+    "replace_section": "sections",
+    "storage_to_text": "text",
+    "storage_to_markdown": "to_markdown",
+    "storage_to_view": "view",
+    "StorageParseError": "xhtml",
+    "validate_storage": "xhtml",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LinkContext",
