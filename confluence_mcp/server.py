@@ -285,14 +285,17 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
         async with AsyncExitStack() as stack:
-            clients: dict[str, ConfluenceClient] = {}
+            clients: dict[tuple[object, ...], ConfluenceClient] = {}
             kits: dict[str, KitRuntime] = {}
             for kit in toolkits:
-                # One pooled client per credential; toolkits sharing a credential share its connections.
-                client = clients.get(kit.settings.credential)
+                # Toolkits sharing a credential share its pooled connections, unless their hosting or retry
+                # settings differ: those belong to the client, and each toolkit must get its own.
+                key = (kit.settings.credential, kit.hosting, kit.settings.retries, kit.settings.retry_min_seconds,
+                       kit.settings.retry_max_seconds)
+                client = clients.get(key)
                 if client is None:
                     client = await stack.enter_async_context(ConfluenceClient(kit))
-                    clients[kit.settings.credential] = client
+                    clients[key] = client
                 kits[kit.name] = KitRuntime(kit, client, settings)
             try:
                 yield AppState(settings, kits)

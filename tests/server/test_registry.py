@@ -222,3 +222,28 @@ async def test_unexpected_failures_reach_the_model_as_readable_text() -> None:
     spec = ToolSpec(database_down, "database_down", "index", "Down", True, False, True)
     with pytest.raises(ToolError, match=r"index database failed .*server closed the connection.*database_url"):
         await bind(spec, "default")()
+
+
+@pytest.mark.anyio
+async def test_toolkits_sharing_a_credential_keep_their_own_retry_settings() -> None:
+    import httpx
+
+    from confluence_mcp.config import load_settings
+    from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+    with start_sandbox(SandboxOptions(flavor="cloud")) as sandbox:
+        settings = load_settings(None, environ={}, overrides={
+            "credentials": {"site": {"base_url": sandbox.base_url, "username": sandbox.auth[0],
+                                     "api_token": sandbox.auth[1]}},
+            "toolkits": {"strict": {"credential": "site", "space": "DEMO", "retries": 0},
+                         "patient": {"credential": "site", "space": "DEMO", "retries": 2,
+                                     "retry_min_seconds": 0.01, "retry_max_seconds": 0.05}},
+        })
+        async with mcp_client(settings) as client:
+            results = {}
+            for kit in ("strict", "patient"):
+                httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 1, "status": 503, "retry_after": "0"})
+                results[kit] = await client.call_tool(f"{kit}_search_pages", {"query": "install"})
+        httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 0})
+    assert results["strict"].is_error and "503" in results["strict"].content[0].text  # type: ignore[union-attr]
+    assert not results["patient"].is_error
