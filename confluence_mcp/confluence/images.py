@@ -86,6 +86,8 @@ class FetchedImage:
     media_type: str | None = None
     external_url: str | None = None  # a foreign http(s) URL we did not download
     error: str | None = None
+    revision: str | None = None  # an attachment's download link, which names its version: same link, same bytes
+    skipped: bool = False  # not downloaded because the caller already knows this revision
 
     @property
     def sha256(self) -> str | None:
@@ -186,17 +188,19 @@ def sniff_image_type(data: bytes) -> str | None:
 
 async def fetch_images(client: ConfluenceClient, page_id: str, refs: list[ImageRef], *,
                        default_space: str | None, require_space: Callable[[str | None], None],
-                       max_bytes: int = MAX_IMAGE_BYTES, download: bool = True) -> list[FetchedImage]:
+                       max_bytes: int = MAX_IMAGE_BYTES, download: bool = True,
+                       known: Callable[[FetchedImage], bool] | None = None) -> list[FetchedImage]:
     """Bytes for each image (in `refs` order): attachments via one listing per holding page, same-site URLs via
     the client, `data:` URIs decoded; foreign URLs are not fetched. `require_space` vets other pages' spaces.
-    With `download=False` only the lookups run (nothing will be described, but missing files are still named)."""
+    With `download=False` only the lookups run (nothing will be described, but missing files are still named).
+    An attachment whose revision `known` accepts is not downloaded either (marked `skipped`)."""
     listings = await _attachment_listings(client, page_id, refs, default_space, require_space)
     results = [FetchedImage(ref) for ref in refs]
     limiter = anyio.CapacityLimiter(4)
 
     async def fetch(result: FetchedImage) -> None:
         async with limiter:
-            await _fetch_one(client, result, listings, default_space, max_bytes, download)
+            await _fetch_one(client, result, listings, default_space, max_bytes, download, known)
 
     async with anyio.create_task_group() as group:
         for result in results:
@@ -253,12 +257,13 @@ async def _list_attachments(client: ConfluenceClient, page_id: str) -> dict[str,
 
 
 async def _fetch_one(client: ConfluenceClient, result: FetchedImage, listings: dict[Any, _Listing],
-                     default_space: str | None, max_bytes: int, download: bool) -> None:
+                     default_space: str | None, max_bytes: int, download: bool,
+                     known: Callable[[FetchedImage], bool] | None) -> None:
     ref = result.ref
     try:
         if ref.source == "attachment":
             await _fetch_attachment(client, result, listings.get(_holder(ref, default_space), "not listed"),
-                                    max_bytes, download)
+                                    max_bytes, download, known)
         else:
             await _fetch_url(client, result, max_bytes, download)
     except (PolicyError, ConfluenceError) as exc:
@@ -268,7 +273,7 @@ async def _fetch_one(client: ConfluenceClient, result: FetchedImage, listings: d
 
 
 async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, listing: _Listing,
-                            max_bytes: int, download: bool) -> None:
+                            max_bytes: int, download: bool, known: Callable[[FetchedImage], bool] | None) -> None:
     ref = result.ref
     if isinstance(listing, str):
         result.error = f"Attachment {ref.filename!r} could not be looked up: {listing}"
@@ -284,6 +289,10 @@ async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, list
     link = (attachment.get("_links") or {}).get("download")
     if not link:
         result.error = f"Attachment {ref.filename!r} has no download link."
+        return
+    result.revision = f"{attachment.get('id', '')}@{link}"
+    if known is not None and known(result):
+        result.skipped = True
     elif download:
         result.data = await client.download(str(link))
 

@@ -4,7 +4,8 @@ The LLM source follows `confluence_mcp.index.llm`: the configured OpenAI-compati
 as base64 data URIs, foreign image URLs passed for the endpoint to fetch itself), else the MCP client's sampling
 (one request carrying every image as `ImageContent`, through the SDK's portable `Resolve`/`Sample` form), else
 none: the images are named and the result says how to enable an LLM. Descriptions are cached in-process by
-(sha256 of the bytes, prompt, model).
+(attachment revision or sha256 of the bytes, prompt, model); an attachment revision already described is not
+downloaded again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -107,7 +109,8 @@ class _Prepared:
 
 
 def _cache_key(image: FetchedImage, prompt: str | None, model: str) -> tuple[str, str, str] | None:
-    ident = image.sha256 or (f"url:{image.external_url}" if image.external_url else None)
+    ident = (f"rev:{image.revision}" if image.revision else None) or image.sha256 or (
+        f"url:{image.external_url}" if image.external_url else None)
     return (ident, (prompt or "").strip(), model) if ident else None
 
 
@@ -119,12 +122,20 @@ def _model_key(ctx: Context, source: LLMSource) -> str:
     return f"configured:{app_state(ctx).settings.llm.model}" if source == "configured" else source
 
 
-async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int) -> _Prepared:
+async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int,
+                   prompt: str | None = None) -> _Prepared:
     """Read the page (policy-checked), find its images, fetch the first max_images of them (when an LLM exists)."""
     kit = resolver_kit(ctx, (_TOOL_NAME,))
     token = CURRENT_TOOLKIT.set(kit.name)
+    source = _source(ctx)
+    model = _model_key(ctx, source)
+
+    def known(image: FetchedImage) -> bool:
+        key = _cache_key(image, prompt, model)
+        return key is not None and CACHE.get(key) is not None
+
     try:
-        return await _prepare_for(kit, page_id, context_radius, max_images, download=_source(ctx) != "none")
+        return await _prepare_for(kit, page_id, context_radius, max_images, download=source != "none", known=known)
     except ConfluenceMCPError as exc:
         raise ToolError(str(exc)) from exc
     finally:
@@ -132,7 +143,7 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
 
 
 async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int, *,
-                       download: bool) -> _Prepared:
+                       download: bool, known: Callable[[FetchedImage], bool] | None = None) -> _Prepared:
     from confluence_mcp.confluence.convert import StorageParseError, storage_to_markdown, storage_to_text
     from confluence_mcp.confluence.weblinks import site_link_context
 
@@ -158,7 +169,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     scan, markdown, text = await anyio.to_thread.run_sync(convert)
     chosen = scan.refs[:max_images]
     images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space,
-                                download=download)
+                                download=download, known=known)
     return _Prepared(page_id=page_id, title=page.get("title") or "", space=space,
                      url=kit.client.web_url(links.get("webui")), markdown=markdown, scan=scan, images=images,
                      contexts=[context_around(scan, text, ref, context_radius) for ref in chosen],

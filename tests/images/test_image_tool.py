@@ -74,10 +74,16 @@ async def test_second_call_hits_the_cache_and_the_prompt_is_part_of_the_key(site
                                                                              vision: RunningServer) -> None:
     async with connect(make_settings(site, llm_url=vision.base_url)) as client:
         before = len(vision.requests)
+        site.reset_stats()
         first = await call(client, {"page_id": site.pages["home"]})
+        downloads = [route for route in site.stats()["by_route"] if "download" in route]
+        assert downloads  # the first call fetched the image's bytes
+        site.reset_stats()
         second = await call(client, {"page_id": site.pages["home"]})
         assert len(vision.requests) == before + 1
         assert first == second and first["images"][0]["described"] is True
+        # The same attachment revision is described already: its bytes are not downloaded again.
+        assert not [route for route in site.stats()["by_route"] if "download" in route]
         await call(client, {"page_id": site.pages["home"], "prompt": "List the colours only."})
         assert len(vision.requests) == before + 2
         assert "List the colours only." in vision.requests[-1]["messages"][1]["content"][0]["text"]
