@@ -75,11 +75,10 @@ async def load(store: IndexStore, embedder: Embedder, target: int) -> float:
                 for ordinal, (path, text, vector) in enumerate(rows):
                     await copy.write_row((page_id, ordinal, list(path), text, space, list(labels),
                                           vector, title, " ".join(path)))
-        tsv = TSV_SQL.replace("%s", "{}")
         await conn.execute(sql.SQL(
-            "INSERT INTO {t} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding, tsv) "
+            "INSERT INTO {t} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding) "
             "SELECT page_id, ordinal, heading_path, text, space, labels, now() - random() * interval '3 years', "
-            "embedding, " + tsv.format("title", "headings", "text") + " FROM staging"
+            "embedding FROM staging"
         ).format(t=ref.table))
         await conn.execute(
             "INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, last_modified, "

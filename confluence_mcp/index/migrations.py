@@ -105,11 +105,24 @@ async def m004_postings(conn: AsyncConnection[Any]) -> None:
     await conn.execute("DELETE FROM index_lexemes")
 
 
+async def m005_no_chunk_text_vectors(conn: AsyncConnection[Any]) -> None:
+    # Computing a text vector per chunk doubled the server work of writing a page, for one use only: text-only
+    # search picking a page's best chunk, which now ranks the few candidate chunks on the fly. Full text is
+    # BM25 over the postings, so no query searches text vectors through an index (dropping the column drops
+    # the chunk tables' GIN index with it).
+    rows = await (await conn.execute("SELECT id FROM index_collections")).fetchall()
+    for (collection_id,) in rows:
+        await conn.execute(sql.SQL("ALTER TABLE IF EXISTS {} DROP COLUMN IF EXISTS tsv").format(
+            chunk_table(collection_id)))
+    await conn.execute("DROP INDEX IF EXISTS index_pages_tsv")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
     (3, "page_text", m003_page_text),
     (4, "postings", m004_postings),
+    (5, "no_chunk_text_vectors", m005_no_chunk_text_vectors),
 ]
 
 
@@ -143,14 +156,12 @@ def chunk_table_ddl(collection_id: int, dimension: int) -> list[sql.Composed]:
                 labels        text[] NOT NULL DEFAULT '{{}}',
                 last_modified timestamptz,
                 embedding     vector({dim}) NOT NULL,
-                tsv           tsvector NOT NULL,
                 UNIQUE (page_id, ordinal)
             )
             """
         ).format(table=table, dim=dim),
-        # Vectors stay in the row (text and tsv are TOASTed instead), so an exact scan never detoasts.
+        # Vectors stay in the row (long texts are TOASTed instead), so an exact scan never detoasts.
         sql.SQL("ALTER TABLE {} ALTER COLUMN embedding SET STORAGE PLAIN").format(table),
-        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (tsv)").format(sql.Identifier(f"{name}_tsv"), table),
         sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (labels)").format(
             sql.Identifier(f"{name}_labels"), table
         ),

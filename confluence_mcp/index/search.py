@@ -98,7 +98,7 @@ _PAGE_TEXT = """
  SELECT 't' AS kind, best.id, top.page_id, top.score::float8 AS score, best.cos
  FROM (SELECT s.page_id, s.score, row_number() OVER (ORDER BY s.score DESC, s.page_id) AS rank
        FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) top
- LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {t} c WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
+ LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {chunks} WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
                     ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
 # `{order}` is the distance itself (HNSW walk) or the distance plus zero, an expression no index matches, so
 # Postgres computes exact distances over the rows the filters select.
@@ -109,10 +109,18 @@ _NEAREST = (
 )
 _HNSW_ORDER = "embedding <=> %(vec)s"
 _EXACT_ORDER = "(embedding <=> %(vec)s) + 0"
-# How a page found by full text picks the chunk that represents it: nearest to the query vector, or (text
-# mode) best ts_rank against the query's words.
-_BEST_BY_VECTOR = ("(1 - (c.embedding <=> %(vec)s))::float8", "c.embedding <=> %(vec)s")
-_BEST_BY_TEXT = ("NULL::float8", "ts_rank(%(weights)s::float4[], c.tsv, (SELECT q FROM chunk_query), 1) DESC")
+# How a page found by full text picks the chunk that represents it (select, order, from): nearest to the query
+# vector, or (text mode) best ts_rank against the query's words. Chunk text vectors are not stored (they cost
+# as much to write as everything else); the one of each candidate chunk is built here: title A, headings B,
+# text C, as the page's own.
+_BEST_BY_VECTOR = ("(1 - (c.embedding <=> %(vec)s))::float8", "c.embedding <=> %(vec)s", "{t} c")
+_BEST_BY_TEXT = (
+    "NULL::float8",
+    "ts_rank(%(weights)s::float4[], pt.tsv || setweight(to_tsvector('english', array_to_string(c.heading_path, ' ')), "
+    "'B') || setweight(to_tsvector('english', c.text), 'C'), (SELECT q FROM chunk_query), 1) DESC",
+    "(SELECT setweight(to_tsvector('english', title), 'A') AS tsv FROM index_pages "
+    "WHERE collection_id = %(cid)s AND page_id = top.page_id) pt, {t} c",
+)
 
 
 def _filter_sql(filters: SearchFilters | None, params: dict[str, Any], alias: str) -> sql.Composable:
@@ -180,8 +188,9 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
         # Page filters need the page rows; without filters the postings alone rank the pages.
         join = sql.SQL("JOIN index_pages p ON p.collection_id = %(cid)s AND p.page_id = s.page_id WHERE {}").format(
             _filter_sql(filters, params, "p")) if filters else sql.SQL("")
-        cos, order = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
-        parts.append(sql.SQL(_PAGE_TEXT).format(join=join, t=ref.table, cos=sql.SQL(cos), order=sql.SQL(order)))
+        cos, order, chunks = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
+        parts.append(sql.SQL(_PAGE_TEXT).format(join=join, cos=sql.SQL(cos), order=sql.SQL(order),
+                                                chunks=sql.SQL(chunks).format(t=ref.table)))
     found = _Candidates()
     if not parts:
         return found

@@ -2,8 +2,9 @@
 
 Layout (see `migrations.py`): `index_collections` (name, embedder, dimension), `index_pages` (one row per
 indexed page with its version and the selection that brought it), and one `index_chunks_<id>` table per
-collection with a typed `vector(dim)` column (HNSW, cosine) and a weighted `tsvector` (title A > headings B >
-body C, GIN). Collection names and page ids are always bound parameters; table names come from integer ids.
+collection with a typed `vector(dim)` column (HNSW, cosine); full text lives in the pages' weighted
+`tsvector` (title A > headings B > body C) and the postings derived from it. Collection names and page ids are
+always bound parameters; table names come from integer ids.
 """
 
 from __future__ import annotations
@@ -21,42 +22,56 @@ from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, hnsw_i
 
 if TYPE_CHECKING:
     import numpy as np
-    from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
     from confluence_mcp.index.search import SearchFilters, SearchHit
 
 __all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord"]
 
-# The weighted document vector of one chunk; parameters: title, heading text, body.
+# The weighted text vector of a page; parameters: title, heading text, body.
 TSV_SQL = (
     "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B') || "
     "setweight(to_tsvector('english', %s), 'C')"
 )
 
 
-# One statement: upsert the page row with its weighted text vector, then derive the page's postings from that
-# vector (term frequency weighted by field: title 3, headings 2, body 1) without reading the row back.
-_UPSERT_PAGE = (
+# A page's write, one statement: upsert the page row with its weighted text vector, derive the page's postings
+# from that vector (term frequency weighted by field: title 3, headings 2, body 1) without reading the row
+# back, and insert the chunks from parallel arrays (one statement per page rather than one per chunk: each
+# statement is a message the server wakes up for). Heading paths travel as array literals (they are ragged).
+_WRITE_PAGE = (
     "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-    "last_modified, source, indexed, text_length, tsv) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now(), %s, "
-    + TSV_SQL + ") ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
+    "last_modified, source, indexed, text_length, tsv) VALUES (%(cid)s, %(page)s, %(version)s, %(title)s, "
+    "%(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
+    + TSV_SQL % ("%(title)s", "%(headings)s", "%(body)s") + ") "
+    "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
     "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
     "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
-    "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv) "
-    "INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
+    "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv), "
+    "postings AS (INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
     "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
     "+ 2 * cardinality(array_positions(u.weights, 'A')) + cardinality(array_positions(u.weights, 'B')), "
-    "page.text_length FROM page, unnest(page.tsv) AS u"
+    "page.text_length FROM page, unnest(page.tsv) AS u) "
+    "INSERT INTO {chunks} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding) "
+    "SELECT %(page)s, c.ordinal, c.path::text[], c.text, %(space)s, %(labels)s, %(modified)s, c.embedding "
+    "FROM unnest(%(ordinals)b::int[], %(paths)b::text[], %(texts)b::text[], %(vectors)b::vector[]) "
+    "AS c(ordinal, path, text, embedding)"
 )
 _SELECT_REF = "SELECT id, name, embedder, dimension, stats_docs, stats_avg_length FROM index_collections"
 
 # A page's postings are found through the words of its stored text vector (primary-key lookups), which
-# spares a second index on the postings table.
-_OLD_WORDS = (
-    "SELECT page_id, tsvector_to_array(tsv) FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)"
+# spares a second index on the postings table. Removing pages: their postings (the caller deletes the rows).
+_DELETE_POSTINGS = (
+    "DELETE FROM index_postings p USING (SELECT page_id, unnest(tsvector_to_array(tsv)) AS lexeme "
+    "FROM index_pages WHERE collection_id = %(cid)s AND page_id = ANY(%(pages)s)) w "
+    "WHERE p.collection_id = %(cid)s AND p.lexeme = w.lexeme AND p.page_id = w.page_id"
 )
-_DELETE_POSTINGS = "DELETE FROM index_postings WHERE collection_id = %s AND lexeme = ANY(%s) AND page_id = %s"
+# Before a page's write: its chunks and its postings.
+_CLEAR_PAGE = (
+    "WITH chunks AS (DELETE FROM {chunks} WHERE page_id = %(page)s) "
+    "DELETE FROM index_postings WHERE collection_id = %(cid)s AND page_id = %(page)s AND lexeme = ANY(coalesce(("
+    "SELECT tsvector_to_array(tsv) FROM index_pages WHERE collection_id = %(cid)s AND page_id = %(page)s), '{{}}'))"
+)
 
 # Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
 # (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
@@ -294,40 +309,41 @@ class IndexStore:
                 "SELECT DISTINCT space FROM index_pages WHERE collection_id = %s", (ref.id,))).fetchall()
         return {row[0] for row in rows}
 
-    async def replace_page(self, collection: str, page: PageRecord, chunks: list[Chunk],
+    async def replace_page(self, collection: str | CollectionRef, page: PageRecord, chunks: list[Chunk],
                            vectors: np.ndarray) -> None:
-        """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one)."""
+        """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one).
+
+        A run writing many pages passes the `CollectionRef` it resolved once instead of the name."""
         if len(chunks) != len(vectors):
             raise IndexStoreError(f"page {page.page_id}: {len(chunks)} chunks but {len(vectors)} vectors")
-        ref = await self.require_collection(collection)
+        ref = collection if isinstance(collection, CollectionRef) else await self.require_collection(collection)
         if len(vectors) and vectors.shape[1] != ref.dimension:
             raise EmbedderMismatch(
-                f"collection '{collection}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
+                f"collection '{ref.name}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
             )
-        labels = list(page.labels)
-        insert = sql.SQL(
-            "INSERT INTO {} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding, tsv) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, " + TSV_SQL + ")"
-        ).format(ref.table)
-        rows = [
-            (page.page_id, chunk.ordinal, list(chunk.heading_path), chunk.text, page.space, labels,
-             page.last_modified, vector, page.title, " ".join(chunk.heading_path), chunk.text)
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
         # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
         headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
         body = "\n".join(chunk.text for chunk in chunks)
-        # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
-        length = 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split())
-        async with self.pool.connection() as conn, conn.transaction():
-            await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = %s").format(ref.table), (page.page_id,))
-            await _delete_postings(conn, ref.id, [page.page_id])
-            await conn.execute(_UPSERT_PAGE, (ref.id, page.page_id, page.version, page.title, page.space, page.url,
-                                              labels, page.last_modified, page.source, length, page.title,
-                                              headings, body))
-            if rows:
-                async with conn.cursor() as cur:
-                    await cur.executemany(insert, rows)
+        params = {
+            "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
+            "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
+            # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
+            "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
+            "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],
+            "paths": [_array_literal(chunk.heading_path) for chunk in chunks], "texts": [c.text for c in chunks],
+            "vectors": list(vectors),  # binary (%b): dumping 256 floats as text costs more than the insert
+        }
+        # One round trip: in pipeline mode, statements sent before the sync point run as one implicit
+        # transaction (autocommit keeps psycopg from wrapping them in BEGIN/COMMIT round trips of its own).
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                async with conn.pipeline():
+                    await conn.execute(sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), params)
+                    await conn.execute(sql.SQL(_WRITE_PAGE).format(chunks=ref.table), params)
+            finally:
+                if not conn.closed:  # a cancelled pipeline closes its connection; the pool discards it
+                    await conn.set_autocommit(False)
 
     async def delete_pages(self, collection: str, page_ids: list[str] | set[str]) -> int:
         """Remove pages and their chunks; returns how many pages were removed."""
@@ -337,7 +353,7 @@ class IndexStore:
             return 0
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(ref.table), (ids,))
-            await _delete_postings(conn, ref.id, ids)
+            await conn.execute(_DELETE_POSTINGS, {"cid": ref.id, "pages": ids})
             cur = await conn.execute(
                 "DELETE FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)", (ref.id, ids)
             )
@@ -351,8 +367,6 @@ class IndexStore:
         return await hybrid_search(self, collection, query, query_vector, top_k=top_k, filters=filters, **options)
 
 
-async def _delete_postings(conn: AsyncConnection[Any], collection_id: int, page_ids: list[str]) -> None:
-    old = await (await conn.execute(_OLD_WORDS, (collection_id, page_ids))).fetchall()
-    if old:
-        async with conn.cursor() as cur:
-            await cur.executemany(_DELETE_POSTINGS, [(collection_id, words, page_id) for page_id, words in old])
+def _array_literal(items: tuple[str, ...]) -> str:
+    """A Postgres text[] literal, every element quoted (so empty strings and "NULL" stay text)."""
+    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
