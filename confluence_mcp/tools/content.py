@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from typing import Annotated, Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
@@ -33,6 +34,21 @@ PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL o
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
 _TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
+_CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+    # Conversion is a pure function of these, and it is the costly part of a read (~1.5 ms per KB with round-trip
+    # checks); agents often read the same page version again (read, edit, read back; label listings).
+    return _markdown(storage, site_url, space, page_id)
+
+
+def _markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+    from confluence_mcp.confluence.convert import storage_to_markdown
+    from confluence_mcp.confluence.weblinks import site_link_context
+
+    return storage_to_markdown(storage, links=site_link_context(site_url, space=space, page_id=page_id))
 
 
 def tiny_code_to_id(code: str) -> str:
@@ -85,19 +101,17 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
 
 async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     """Read one page (policy-checked) and convert its storage body to markdown."""
-    from confluence_mcp.confluence.convert import storage_to_markdown
-    from confluence_mcp.confluence.weblinks import site_link_context
-
     page = await kit.client.get_page(page_id, expand=_PAGE_EXPAND)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
-    context = site_link_context(kit.client.site_url, space=space, page_id=str(page["id"]))
+    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
+    arguments = (storage, kit.client.site_url, space, str(page["id"]))
     if len(storage) > _CONVERT_IN_THREAD:
-        markdown = await anyio.to_thread.run_sync(lambda: storage_to_markdown(storage, links=context))
+        markdown = await anyio.to_thread.run_sync(convert, *arguments)
     else:
-        markdown = storage_to_markdown(storage, links=context)
+        markdown = convert(*arguments)
     labels = [lab.get("name") or lab.get("label") for lab in
               ((page.get("metadata") or {}).get("labels") or {}).get("results", [])]
     ancestors = page.get("ancestors") or []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -116,3 +117,21 @@ async def test_page_attachments_metadata(settings: Any) -> None:
         pytest.skip("the demo seed has no attachments")
     attachment = found["attachments"][0]
     assert attachment["title"] and attachment["download_url"].startswith("http://127.0.0.1:")
+
+
+async def test_a_page_version_is_converted_once_and_an_edit_is_read_fresh(settings: Any) -> None:
+    from confluence_mcp.tools.content import _cached_markdown
+
+    async with mcp_client(settings) as client:
+        created = await call(client, "create_page", {"title": f"Cache probe {uuid.uuid4().hex[:8]}",
+                                                     "body": "First **version**."})
+        before = _cached_markdown.cache_info()
+        first = await call(client, "read_page_by_id", {"page_id": created["id"]})
+        again = await call(client, "read_page_by_id", {"page_id": created["id"]})
+        after = _cached_markdown.cache_info()
+        await call(client, "update_page_by_id", {"page_id": created["id"], "new_body": "Second *version*."})
+        edited = await call(client, "read_page_by_id", {"page_id": created["id"]})
+        await call(client, "delete_page", {"page_id": created["id"]})
+    assert first == again and first["markdown"] == "First **version**."
+    assert after.hits == before.hits + 1 and after.misses == before.misses + 1
+    assert edited["markdown"] == "Second *version*." and edited["version"] == first["version"] + 1
