@@ -1,9 +1,10 @@
 """Benchmark confluence-mcp against mcp-atlassian on the same sandbox page.
 
 Measures, in one run: spawn → tools listed (stdio subprocess, median of several starts), `read_page_by_id` p50
-latency against mcp-atlassian's `confluence_get_page` on the same page, and the total size of all tool
-definitions (compact JSON of tools/list). mcp-atlassian is installed into its own venv under benchmarks/.work/;
-when that fails, its column is skipped with a message.
+latency against mcp-atlassian's `confluence_get_page` on the same page (twice: the same page version read again,
+where our per-version conversion cache answers, and a new version before every read, so each read converts),
+and the total size of all tool definitions (compact JSON of tools/list). mcp-atlassian is installed into its own
+venv under benchmarks/.work/; when that fails, its column is skipped with a message.
 
     python benchmarks/server_bench.py [--starts 5] [--calls 30]
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 from mcp import Client, StdioServerParameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,8 +54,26 @@ def tools_size(tools: list[Any]) -> int:
     return sum(len(json.dumps(d, separators=(",", ":"), ensure_ascii=False)) for d in dumped)
 
 
+class PageEditor:
+    """Gives the benchmark page a new version (a numbered paragraph appended to its original body)."""
+
+    def __init__(self, base_url: str) -> None:
+        self.http = httpx.Client(base_url=f"{base_url}/rest/api", auth=(USER, TOKEN), timeout=30)
+        page = self.http.get(f"/content/{PAGE_ID}", params={"expand": "body.storage,version"}).json()
+        self.title, self.original = page["title"], page["body"]["storage"]["value"]
+        self.edits = 0
+
+    def __call__(self) -> None:
+        version = self.http.get(f"/content/{PAGE_ID}", params={"expand": "version"}).json()["version"]["number"]
+        self.edits += 1
+        self.http.put(f"/content/{PAGE_ID}", json={
+            "type": "page", "title": self.title, "version": {"number": version + 1},
+            "body": {"storage": {"value": f"{self.original}<p>Edit {self.edits}</p>", "representation": "storage"}},
+        }).raise_for_status()
+
+
 async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any], *, starts: int,
-                  calls: int) -> dict[str, Any]:
+                  calls: int, edit: PageEditor) -> dict[str, Any]:
     spawn: list[float] = []
     size, count = 0, 0
     for _ in range(starts):
@@ -72,8 +92,15 @@ async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any]
             result = await client.call_tool(tool, args)
             latencies.append(time.perf_counter() - began)
             assert not result.is_error
+        fresh: list[float] = []
+        for _ in range(calls):
+            edit()  # outside the timed window
+            began = time.perf_counter()
+            result = await client.call_tool(tool, args)
+            fresh.append(time.perf_counter() - began)
+            assert not result.is_error
     return {"spawn_s": statistics.median(spawn), "p50_ms": statistics.median(latencies) * 1000,
-            "schema_bytes": size, "tools": count}
+            "fresh_p50_ms": statistics.median(fresh) * 1000, "schema_bytes": size, "tools": count}
 
 
 def row(name: str, ours: float, theirs: float | None, unit: str) -> str:
@@ -95,13 +122,15 @@ async def main() -> int:
     exe = None if opts.skip_atlassian else atlassian_venv()
     # The sandbox runs in its own process so it does not share a GIL with the measuring client.
     with start_sandbox(SandboxOptions(flavor="cloud"), subprocess=True) as sandbox:
+        edit = PageEditor(sandbox.base_url)
         base = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp")}
         ours_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
                     "CONFLUENCE_API_TOKEN": TOKEN, "CONFLUENCE_SPACE": "DEMO", "PYTHONPATH": str(REPO),
                     "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
         ours = await measure(StdioServerParameters(command=sys.executable, args=["-m", "confluence_mcp"],
                                                    env=ours_env, cwd=str(REPO)),
-                             "read_page_by_id", {"page_id": PAGE_ID}, starts=opts.starts, calls=opts.calls)
+                             "read_page_by_id", {"page_id": PAGE_ID}, starts=opts.starts, calls=opts.calls,
+                             edit=edit)
         theirs = None
         if exe is not None:
             their_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
@@ -109,7 +138,7 @@ async def main() -> int:
             try:
                 theirs = await measure(StdioServerParameters(command=str(exe), args=[], env=their_env),
                                        "confluence_get_page", {"page_id": PAGE_ID}, starts=opts.starts,
-                                       calls=opts.calls)
+                                       calls=opts.calls, edit=edit)
             except Exception as exc:  # the peer is third-party; report and keep our figures
                 print(f"skipping mcp-atlassian: {exc!r}", file=sys.stderr)
     t = theirs or {}
@@ -117,7 +146,8 @@ async def main() -> int:
     print("| metric                       | confluence-mcp | mcp-atlassian | ratio  | unit |")
     print("|------------------------------|--------------|----------------|--------|------|")
     print(row("spawn -> tools listed", ours["spawn_s"], t.get("spawn_s"), "s (median)"))
-    print(row("read page p50", ours["p50_ms"], t.get("p50_ms"), "ms"))
+    print(row("read page p50, same version", ours["p50_ms"], t.get("p50_ms"), "ms"))
+    print(row("read page p50, new version", ours["fresh_p50_ms"], t.get("fresh_p50_ms"), "ms"))
     print(row("all tool schemas", ours["schema_bytes"] / 1024, (t["schema_bytes"] / 1024) if t else None, "KB"))
     print(row("tools", ours["tools"], t.get("tools"), "count"))
     return 0
