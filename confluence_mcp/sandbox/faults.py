@@ -1,7 +1,8 @@
 """Fault injection and request statistics (ASGI middleware) plus the `/__sandbox__/` admin API.
 
 Faults: a random `rate` (429 with Retry-After and X-RateLimit-*, 500/502/503, slow responses, dropped
-connections) and a deterministic `fail_next` queue set through `POST /__sandbox__/faults`.
+connections) and a deterministic `fail_next` queue set through `POST /__sandbox__/faults`, optionally only for
+requests whose path and decoded query contain `match`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,6 +59,7 @@ class FaultPlan:
     kinds: tuple[str, ...] = FAULT_KINDS
     fail_next: int = 0
     fail_status: int = 503
+    fail_match: str = ""  # fail_next applies only to requests whose path?query contains this
     retry_after: str = "1"
     slow_seconds: float = 1.0
     seed: int | None = None
@@ -78,6 +81,8 @@ class FaultPlan:
                 self.fail_next = max(0, int(payload["fail_next"]))
             if "status" in payload:
                 self.fail_status = int(payload["status"])
+            if "match" in payload:
+                self.fail_match = str(payload["match"] or "")
             if "retry_after" in payload:
                 self.retry_after = str(payload["retry_after"])
             if "slow_seconds" in payload:
@@ -86,7 +91,7 @@ class FaultPlan:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {"rate": self.rate, "kinds": list(self.kinds), "fail_next": self.fail_next,
-                    "status": self.fail_status, "retry_after": self.retry_after,
+                    "status": self.fail_status, "match": self.fail_match, "retry_after": self.retry_after,
                     "slow_seconds": self.slow_seconds}
 
     def stats(self) -> dict[str, Any]:
@@ -100,13 +105,15 @@ class FaultPlan:
             self.by_route.clear()
             self.faults_injected.clear()
 
-    def next_fault(self, key: str) -> str | None:
-        """Count the request and decide its fault: a status code as text, "slow", "drop" or None."""
+    def next_fault(self, key: str, target: str = "") -> str | None:
+        """Count the request and decide its fault: a status code as text, "slow", "drop" or None.
+
+        `target` is the request's path and decoded query, checked against `fail_match`."""
         with self.lock:
             self.total += 1
             self.by_route[key] += 1
             fault: str | None = None
-            if self.fail_next > 0:
+            if self.fail_next > 0 and self.fail_match in target:
                 self.fail_next -= 1
                 fault = str(self.fail_status) if self.fail_status else "drop"
             elif self.rate and self.random.random() < self.rate:
@@ -138,7 +145,8 @@ class FaultMiddleware:
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, receive, send, path[len(ADMIN_PREFIX):])
             return
-        fault = self.plan.next_fault(route_key(scope["method"], path))
+        target = f"{path}?{unquote_plus(scope.get('query_string', b'').decode('latin-1'))}"
+        fault = self.plan.next_fault(route_key(scope["method"], path), target)
         if fault is None:
             await self.app(scope, receive, send)
         elif fault == "slow":

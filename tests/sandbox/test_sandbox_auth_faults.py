@@ -32,9 +32,9 @@ def api(faulty: RunningSandbox) -> Iterator[httpx.Client]:
 @pytest.fixture(autouse=True)
 def calm(admin: httpx.Client) -> Iterator[None]:
     admin.post("/faults", json={"rate": 0, "fail_next": 0, "status": 503, "retry_after": "1",
-                                "slow_seconds": 1.0})
+                                "slow_seconds": 1.0, "match": ""})
     yield
-    admin.post("/faults", json={"rate": 0, "fail_next": 0})
+    admin.post("/faults", json={"rate": 0, "fail_next": 0, "match": ""})
 
 
 def test_wrong_credentials_are_401_in_flavour_style(faulty: RunningSandbox) -> None:
@@ -65,6 +65,16 @@ def test_fail_next_is_deterministic(api: httpx.Client, admin: httpx.Client) -> N
     first, second, third = (api.get("/rest/api/space") for _ in range(3))
     assert (first.status_code, second.status_code, third.status_code) == (503, 503, 200)
     assert first.headers["retry-after"] == "7"
+
+
+def test_fail_next_can_target_requests_by_path_and_query(api: httpx.Client, admin: httpx.Client) -> None:
+    admin.post("/faults", json={"fail_next": 1, "status": 400, "match": 'type = "attachment"'})
+    pages = api.get("/rest/api/content/search", params={"cql": 'type = "page"'})
+    spaces = api.get("/rest/api/space")
+    refused = api.get("/rest/api/content/search", params={"cql": 'type = "attachment"'})
+    again = api.get("/rest/api/content/search", params={"cql": 'type = "attachment"'})
+    assert [r.status_code for r in (pages, spaces, refused, again)] == [200, 200, 400, 200]
+    assert admin.get("/faults").json()["match"] == 'type = "attachment"'
 
 
 def test_429_carries_rate_limit_headers(api: httpx.Client, admin: httpx.Client) -> None:

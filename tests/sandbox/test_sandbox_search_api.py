@@ -103,6 +103,27 @@ def test_structural_queries(http: httpx.Client) -> None:
     assert set(titles(http, f"container = {page_id(http, 'Installation Guide')}")) == {"install-notes.txt"}
 
 
+def test_listings_carry_labels_and_attachment_containers(http: httpx.Client) -> None:
+    """What incremental indexing lists: page labels from both search APIs (and the space key without expanding
+    the space), attachments of a space with their version and container page."""
+    install = page_id(http, "Installation Guide")
+    listed = http.get("/rest/api/content/search", params={"cql": f"id = {install}",
+                                                          "expand": "version,metadata.labels"}).json()["results"]
+    assert sorted(label["name"] for label in listed[0]["metadata"]["labels"]["results"]) == ["install", "onboarding"]
+    assert listed[0]["_expandable"]["space"].endswith("/space/DEMO") and "space" not in listed[0]
+    found = http.get("/rest/api/search", params={"cql": f"id = {install}",
+                                                 "expand": "content.metadata.labels"}).json()["results"]
+    assert {label["name"] for label in found[0]["content"]["metadata"]["labels"]["results"]} == {"install",
+                                                                                                  "onboarding"}
+    attachments = http.get("/rest/api/content/search", params={
+        "cql": '(space IN ("DEMO")) AND type = "attachment" AND space IN ("DEMO", "ARCHIVE")',
+        "expand": "version,container"}).json()["results"]
+    by_title = {item["title"]: item for item in attachments}
+    assert set(by_title) == {"sandbox-logo.png", "architecture.png", "install-notes.txt"}
+    notes = by_title["install-notes.txt"]
+    assert (notes["type"], notes["container"]["id"], notes["version"]["number"]) == ("attachment", install, 1)
+
+
 def test_user_queries(http: httpx.Client, search_sandbox: RunningSandbox) -> None:
     bob = "557058:bob-0003" if search_sandbox.options.flavor == "cloud" else "bob"
     assert set(titles(http, f'creator = "{bob}"')) == {"Troubleshooting", "Architecture Overview"}
