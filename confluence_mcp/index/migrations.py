@@ -117,12 +117,20 @@ async def m005_no_chunk_text_vectors(conn: AsyncConnection[Any]) -> None:
     await conn.execute("DROP INDEX IF EXISTS index_pages_tsv")
 
 
+async def m006_page_attachments(conn: AsyncConnection[Any]) -> None:
+    # A signature of the attachments (id and version) a page was indexed with: an attachment change does not
+    # bump the page's version. NULL: the page's entry holds no attachment text (pages indexed before this
+    # migration too, so the next run with attachments re-indexes them once).
+    await conn.execute("ALTER TABLE index_pages ADD COLUMN attachments text")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
     (3, "page_text", m003_page_text),
     (4, "postings", m004_postings),
     (5, "no_chunk_text_vectors", m005_no_chunk_text_vectors),
+    (6, "page_attachments", m006_page_attachments),
 ]
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from confluence_mcp.index.search import SearchFilters, SearchHit
 
-__all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord"]
+__all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord", "PageState"]
 
 # The weighted text vector of a page; parameters: title, heading text, body.
 TSV_SQL = (
@@ -41,12 +41,13 @@ TSV_SQL = (
 # statement is a message the server wakes up for). Heading paths travel as array literals (they are ragged).
 _WRITE_PAGE = (
     "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-    "last_modified, source, indexed, text_length, tsv) VALUES (%(cid)s, %(page)s, %(version)s, %(title)s, "
-    "%(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
+    "last_modified, source, indexed, text_length, attachments, tsv) VALUES (%(cid)s, %(page)s, %(version)s, "
+    "%(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, %(attachments)s, "
     + TSV_SQL % ("%(title)s", "%(headings)s", "%(body)s") + ") "
     "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
     "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
     "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
+    "attachments = EXCLUDED.attachments, "
     "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv), "
     "postings AS (INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
     "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
@@ -88,6 +89,18 @@ class PageRecord:
     last_modified: datetime | None
     labels: tuple[str, ...]
     source: str  # the selection that brought the page in, e.g. "space:DOCS" or "cql:<query>"
+    attachments: str | None = None  # signature of the attachments whose text the entry holds; None: no such text
+
+
+@dataclass(frozen=True)
+class PageState:
+    """What a change check compares for an indexed page."""
+
+    version: int
+    space: str
+    labels: tuple[str, ...]
+    attachments: str | None
+    source: str
 
 
 @dataclass(frozen=True)
@@ -299,6 +312,17 @@ class IndexStore:
             rows = await (await conn.execute(query, params)).fetchall()
         return {row[0]: (int(row[1]), row[2]) for row in rows}
 
+    async def page_states(self, collection: str) -> dict[str, PageState]:
+        """page_id → version, space, labels, attachment signature and source of every indexed page."""
+        ref = await self.collection_ref(collection)
+        if ref is None:
+            return {}
+        async with self.pool.connection() as conn:
+            rows = await (await conn.execute(
+                "SELECT page_id, version, space, labels, attachments, source FROM index_pages "
+                "WHERE collection_id = %s", (ref.id,))).fetchall()
+        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5]) for row in rows}
+
     async def collection_spaces(self, collection: str) -> set[str]:
         """The spaces the collection's pages come from."""
         ref = await self.collection_ref(collection)
@@ -327,6 +351,7 @@ class IndexStore:
         params = {
             "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
             "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
+            "attachments": page.attachments,
             # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
             "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
             "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],

@@ -1,9 +1,13 @@
 """Incremental indexing: list candidates cheaply, fetch and embed only what changed, remove what went away.
 
 A run is defined by its selection (space / CQL / labels / page ids, always inside the toolkit's allowed spaces).
-Versions come from one CQL listing without bodies; only new or changed pages are fetched (batched, bounded
-concurrency), converted to Markdown, chunked, embedded and written one page per transaction, so a run killed
-half-way loses nothing and a rerun finishes exactly. Removal is limited to pages this selection indexed before.
+Versions and labels come from one CQL listing without bodies (attachment versions from another, see
+`candidates.py`); only new or changed pages are fetched (batched, bounded concurrency), converted to Markdown,
+chunked, embedded and written one page per transaction, so a run killed half-way loses nothing and a rerun
+finishes exactly. Removal is limited to pages this selection indexed before.
+
+A page indexed with its attachments keeps them: a run without `include_attachments` re-indexes such a page
+with its attachments when it changes (removing attachment text from a collection takes `clean`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,18 @@ from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import storage_to_outline_markdown, storage_to_text
+from confluence_mcp.confluence.convert import storage_to_outline_markdown
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
+from confluence_mcp.index.candidates import (
+    attachment_signature,
+    attachment_signatures,
+    attachment_versions,
+    changed_pages,
+    label_names,
+    list_candidates,
+)
 from confluence_mcp.index.chunking import Chunk, chunk_markdown, outline_chunk
+from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections, page_attachments
 from confluence_mcp.index.service import IndexService
 
 if TYPE_CHECKING:
@@ -37,14 +50,9 @@ __all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages"]
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
-_LIST_EXPAND = "version,space"
 _BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
-_LIST_PAGE_SIZE = 250
 _FETCH_BATCH = 25  # bodies per /content/search request
 _FETCH_CONCURRENCY = 4
-_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
-_MAX_ATTACHMENT_BYTES = 512 * 1024
-_MAX_ATTACHMENTS = 50
 _PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
 _WRITE_CONCURRENCY = 1  # pages written at once: 2 was ~4 % faster on 2 cores, but a cancelled run could then
 # commit a page its progress never reported
@@ -91,13 +99,6 @@ class Selection:
 
 
 @dataclass
-class _Candidate:
-    page_id: str
-    version: int
-    space: str
-
-
-@dataclass
 class _RunState:
     report: IndexReport
     total: int
@@ -115,6 +116,7 @@ class PageDocument:
     version: int
     last_modified: datetime | None
     labels: list[str]
+    attachments: str | None = None  # signature of the attachments whose text it holds
     chunks: list[Chunk] = field(default_factory=list)
 
     def record(self, source: str) -> PageRecord:
@@ -122,7 +124,8 @@ class PageDocument:
         from confluence_mcp.index.store import PageRecord
 
         return PageRecord(page_id=self.page_id, version=self.version, title=self.title, space=self.space,
-                          url=self.url, labels=tuple(self.labels), last_modified=self.last_modified, source=source)
+                          url=self.url, labels=tuple(self.labels), last_modified=self.last_modified, source=source,
+                          attachments=self.attachments)
 
 
 def _strip_order_by(cql: str) -> str:
@@ -154,18 +157,23 @@ async def index_pages(
     await service.ensure_collection(collection)
 
     await notify(0, 1, "listing pages")
-    candidates = await _list_candidates(client, query)
-    indexed_anywhere = await service.store.page_versions(collection)
-    indexed_here = await service.store.page_versions(collection, source=source)
-    changed = [c.page_id for c in candidates.values()
-               if c.page_id not in indexed_anywhere or indexed_anywhere[c.page_id][0] != c.version]
+    candidates = await list_candidates(client, query)
+    signatures: dict[str, str] | None = None
+    if include_attachments and candidates:
+        await notify(0, 1, "listing attachments")
+        signatures = await attachment_signatures(client, candidates, selection.allowed_spaces)
+    stored = await service.store.page_states(collection)
+    changed = changed_pages(candidates, stored, signatures)
     report.unchanged = len(candidates) - len(changed)
-    gone = sorted(set(indexed_here) - set(candidates))
+    gone = sorted(page_id for page_id, page in stored.items() if page.source == source and page_id not in candidates)
+    # Pages whose entry holds attachment text keep it, whether or not this run includes attachments.
+    with_attachments = {page_id for page_id in changed if include_attachments
+                        or (page_id in stored and stored[page_id].attachments is not None)}
 
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
-    await _pipeline(service, collection, source, changed, set(indexed_anywhere), state, notify,
-                    _Fetcher(client, include_comments, include_attachments))
+    await _pipeline(service, collection, source, changed, set(stored), state, notify,
+                    _Fetcher(client, include_comments, with_attachments, signatures or {}))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -178,6 +186,7 @@ async def index_pages(
 
 
 _Embedded = tuple[PageDocument, "np.ndarray"]
+_Extras = tuple[list[str], str | None]
 
 
 async def _pipeline(service: IndexService, collection: str, source: str, page_ids: list[str], existing: set[str],
@@ -231,30 +240,15 @@ async def _embed(service: IndexService, batch: list[PageDocument]) -> np.ndarray
     return await service.embed([chunk.embed_text or chunk.text for document in batch for chunk in document.chunks])
 
 
-async def _list_candidates(client: ConfluenceClient, query: str) -> dict[str, _Candidate]:
-    """Page id → version/space for every page the query matches, without bodies."""
-    found: dict[str, _Candidate] = {}
-    cursor: str | None = None
-    while True:
-        page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor, expand=_LIST_EXPAND)
-        for item in page.results:
-            if item.get("type", "page") != "page":
-                continue
-            version = int((item.get("version") or {}).get("number") or 0)
-            space = str((item.get("space") or {}).get("key") or "")
-            found[str(item["id"])] = _Candidate(str(item["id"]), version, space)
-        if not page.next or not page.results:
-            return found
-        cursor = page.next
-
-
 class _Fetcher:
     """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
 
-    def __init__(self, client: ConfluenceClient, include_comments: bool, include_attachments: bool) -> None:
+    def __init__(self, client: ConfluenceClient, include_comments: bool, attachment_pages: set[str],
+                 signatures: dict[str, str]) -> None:
         self.client = client
         self.include_comments = include_comments
-        self.include_attachments = include_attachments
+        self.attachment_pages = attachment_pages  # pages indexed with their attachments
+        self.signatures = signatures  # from this run's attachment listing, when it made one
         self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
 
     async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
@@ -289,21 +283,26 @@ class _Fetcher:
                 continue  # deleted between listing and fetching: the next run removes it
         return contents
 
-    async def _extras(self, content: dict[str, Any]) -> list[str]:
-        """Markdown sections appended to the page: footer comments and attachment text."""
+    async def _extras(self, content: dict[str, Any]) -> _Extras:
+        """Markdown sections appended to the page (footer comments, attachment text) and its attachment
+        signature (None when the page is indexed without attachments)."""
         sections: list[str] = []
         page_id = str(content["id"])
         if self.include_comments:
             sections += await comment_sections(self.client, page_id)
-        if self.include_attachments:
-            sections += await attachment_sections(self.client, page_id)
-        return sections
+        if page_id not in self.attachment_pages:
+            return sections, None
+        signature = self.signatures.get(page_id)
+        # Without a listed signature, every attachment is listed to sign them.
+        attachments = await page_attachments(self.client, page_id, max_items=MAX_ATTACHMENTS if signature else None)
+        sections += await attachment_sections(self.client, attachments)
+        return sections, signature or attachment_signature(attachment_versions(attachments))
 
-    def _documents(self, contents: list[dict[str, Any]], extras: list[list[str]]) -> list[PageDocument]:
+    def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras]) -> list[PageDocument]:
         """Convert and chunk (CPU work, run in a worker thread)."""
-        return [self._document(content, extra) for content, extra in zip(contents, extras, strict=True)]
+        return [self._document(content, *extra) for content, extra in zip(contents, extras, strict=True)]
 
-    def _document(self, content: dict[str, Any], extra: list[str]) -> PageDocument:
+    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None) -> PageDocument:
         space = str((content.get("space") or {}).get("key") or "")
         storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
         markdown = storage_to_outline_markdown(storage) if storage else ""
@@ -311,13 +310,11 @@ class _Fetcher:
             markdown = "\n\n".join([markdown, *extra])
         title = str(content.get("title") or "Untitled")
         version = content.get("version") or {}
-        labels = [str(label.get("name")) for label in
-                  ((content.get("metadata") or {}).get("labels") or {}).get("results", []) if label.get("name")]
         document = PageDocument(
             page_id=str(content["id"]), title=title, space=space,
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
-            labels=labels,
+            labels=list(label_names(content)), attachments=attachments,
         )
         chunks = chunk_markdown(title, markdown)
         document.chunks = [*chunks, outline_chunk(title, markdown, chunks)]
@@ -331,42 +328,3 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
-    """One Markdown section with the page's footer comments as plain text (empty when there are none)."""
-    lines = []
-    async for comment in client.paginate(f"/content/{page_id}/child/comment",
-                                         params={"expand": "body.storage,history", "depth": "all"}, page_size=50):
-        storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
-        text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
-        author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
-        if text.strip():
-            lines.append(f"- {author}: {' '.join(text.split())}")
-    return ["## Comments\n\n" + "\n".join(lines)] if lines else []
-
-
-async def attachment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
-    """A section per attachment: the text of text-like files, a metadata line for the others."""
-    sections = []
-    listing = await client.attachments(page_id, limit=_MAX_ATTACHMENTS)
-    for attachment in listing.results:
-        name = str(attachment.get("title") or "attachment")
-        media_type = str((attachment.get("metadata") or {}).get("mediaType")
-                         or (attachment.get("extensions") or {}).get("mediaType") or "")
-        size = int((attachment.get("extensions") or {}).get("fileSize") or 0)
-        download = (attachment.get("_links") or {}).get("download")
-        header = f"## Attachment: {name}"
-        if name.lower().endswith(_TEXT_SUFFIXES) and download and size <= _MAX_ATTACHMENT_BYTES:
-            try:
-                raw = await client.download(str(download))
-            except NotFound:
-                continue
-            text = raw[:_MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")
-            if name.lower().endswith((".html", ".htm", ".xml")):
-                text = await anyio.to_thread.run_sync(storage_to_text, text)
-            sections.append(f"{header}\n\n{text.strip()}")
-        else:
-            sections.append(f"{header}\n\nFile {name} ({media_type or 'unknown type'}, {size} bytes) "
-                            "attached to this page.")
-    return sections

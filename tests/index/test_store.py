@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -196,3 +197,31 @@ async def test_migration_5_drops_chunk_text_vectors_of_existing_collections(
             assert [(h.page_id, h.heading_path) for h in hits] == [("n1", ("Cars",))]
     finally:
         drop_database(pg_dsn, "t_store_m005")
+
+
+async def test_migration_6_adds_a_nullable_attachment_signature_to_existing_pages(
+        pg_dsn: str, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = IndexSettings(database_url=SecretStr(create_database(pg_dsn, "t_store_m006")))
+    try:
+        # A database at version 5 with an indexed page (written as that version's code wrote pages).
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:5])
+        async with await IndexStore.open(settings) as store:
+            ref = await store.ensure_collection("old", embedder.model_id, embedder.dimensions)
+            async with store.pool.connection() as conn:
+                await conn.execute("INSERT INTO index_pages (collection_id, page_id, version, title, labels, source) "
+                                   "VALUES (%s, 'legacy', 3, 'Old page', '{b,a}', 'space:DOCS')", (ref.id,))
+                await conn.commit()
+        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+        async with await IndexStore.open(settings) as store:
+            states = await store.page_states("old")
+            # NULL: indexed without attachment text, so the next run with attachments re-indexes it once.
+            assert (states["legacy"].version, states["legacy"].labels, states["legacy"].attachments) == (
+                3, ("b", "a"), None)
+            await put(store, embedder, "old", replace(page("legacy", "Old page", version=3), attachments="5e1f"),
+                      "Body and the text of its attachments.")
+            await put(store, embedder, "old", page("plain", "Plain page"), "Body only.")
+            states = await store.page_states("old")
+            assert (states["legacy"].attachments, states["plain"].attachments) == ("5e1f", None)
+            assert states["legacy"].source == "space:DOCS"
+    finally:
+        drop_database(pg_dsn, "t_store_m006")

@@ -1,0 +1,162 @@
+"""Which pages of a run changed: version, labels and, when the run includes attachments, attachment versions.
+
+Adding or removing a label and adding, updating or deleting an attachment leave a page's version alone, so the
+candidate listing also brings each page's labels, and attachments come from one CQL listing over the
+candidates' spaces (not a request per page). Attachments are compared through a short signature of their
+(id, version) pairs, stored per page; NULL means the page's entry holds no attachment text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from confluence_mcp.confluence import cql as cqlb
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.errors import BadRequest, NotFound
+from confluence_mcp.index.extras import page_attachments
+
+if TYPE_CHECKING:
+    from confluence_mcp.index.store import PageState
+
+__all__ = ["Candidate", "attachment_signature", "attachment_signatures", "attachment_versions", "changed_pages",
+           "list_candidates"]
+
+log = logging.getLogger(__name__)
+
+_LIST_EXPAND = "version,metadata.labels"  # the space key is in `_expandable.space`: expanding it costs as much
+_ATTACHMENT_EXPAND = "version,container"
+_LIST_PAGE_SIZE = 250
+_SPACES_PER_QUERY = 50  # keeps the listing's URL short
+_PER_PAGE_MAX = 3  # this few pages: a listing each is cheaper than listing their spaces' attachments
+_PER_PAGE_CONCURRENCY = 4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    page_id: str
+    version: int
+    space: str
+    labels: tuple[str, ...]  # sorted
+
+
+async def list_candidates(client: ConfluenceClient, query: str) -> dict[str, Candidate]:
+    """Page id → version, space and labels of every page the query matches, without bodies."""
+    found: dict[str, Candidate] = {}
+    cursor: str | None = None
+    while True:
+        page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor, expand=_LIST_EXPAND)
+        for item in page.results:
+            if item.get("type", "page") != "page":
+                continue
+            version = int((item.get("version") or {}).get("number") or 0)
+            found[str(item["id"])] = Candidate(str(item["id"]), version, _space_key(item), label_names(item))
+        if not page.next or not page.results:
+            return found
+        cursor = page.next
+
+
+def _space_key(content: dict[str, Any]) -> str:
+    if isinstance(content.get("space"), dict):
+        return str(content["space"].get("key") or "")
+    link = str((content.get("_expandable") or {}).get("space") or "")  # "/rest/api/space/<key>"
+    return link.rsplit("/space/", 1)[-1] if "/space/" in link else ""
+
+
+def label_names(content: dict[str, Any]) -> tuple[str, ...]:
+    labels = ((content.get("metadata") or {}).get("labels") or {}).get("results") or []
+    return tuple(sorted(str(label["name"]) for label in labels if label.get("name")))
+
+
+def attachment_versions(attachments: Sequence[dict[str, Any]]) -> dict[str, int]:
+    return {str(item["id"]): int((item.get("version") or {}).get("number") or 0) for item in attachments}
+
+
+def attachment_signature(versions: Mapping[str, int]) -> str:
+    """A short hash of the sorted id:version pairs (a fixed value for no attachments)."""
+    text = "\n".join(f"{attachment_id}:{versions[attachment_id]}" for attachment_id in sorted(versions))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+async def attachment_signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate],
+                                allowed_spaces: Sequence[str]) -> dict[str, str]:
+    """Page id → attachment signature of every candidate."""
+    spaced = {page_id: candidate for page_id, candidate in candidates.items() if candidate.space}
+    signatures: dict[str, str] = {}
+    if len(spaced) > _PER_PAGE_MAX:
+        try:
+            listed = await _listed_attachments(client, spaced, allowed_spaces)
+            signatures = {page_id: attachment_signature(listed.get(page_id, {})) for page_id in spaced}
+        except BadRequest as exc:
+            log.warning("the site refused the attachment listing (%s); listing attachments page by page", exc)
+    signatures.update(await _per_page_signatures(client, [p for p in candidates if p not in signatures]))
+    return signatures
+
+
+async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str, Candidate],
+                              allowed_spaces: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Container page id → {attachment id: version}, from CQL listings over the candidates' spaces."""
+    found: dict[str, dict[str, int]] = {}
+    spaces = sorted({candidate.space for candidate in candidates.values()})
+    for start in range(0, len(spaces), _SPACES_PER_QUERY):
+        query = cqlb.scoped(cqlb.in_("space", spaces[start:start + _SPACES_PER_QUERY]), list(allowed_spaces),
+                            content_type="attachment")
+        cursor: str | None = None
+        while True:
+            page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor,
+                                               expand=_ATTACHMENT_EXPAND)
+            for item in page.results:
+                container = _container_id(item)
+                if container in candidates:
+                    found.setdefault(container, {}).update(attachment_versions([item]))
+            if not page.next or not page.results:
+                break
+            cursor = page.next
+    return found
+
+
+def _container_id(attachment: dict[str, Any]) -> str:
+    container = attachment.get("container")
+    if isinstance(container, dict) and container.get("id"):
+        return str(container["id"])
+    link = str((attachment.get("_expandable") or {}).get("container") or "")  # ".../content/<id>"
+    return link.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) -> dict[str, str]:
+    signatures: dict[str, str] = {}
+    limiter = anyio.Semaphore(_PER_PAGE_CONCURRENCY)
+
+    async def sign(page_id: str) -> None:
+        async with limiter:
+            try:
+                attachments = await page_attachments(client, page_id)
+            except NotFound:
+                attachments = []  # deleted since the listing: the next run removes it
+        signatures[page_id] = attachment_signature(attachment_versions(attachments))
+
+    async with anyio.create_task_group() as group:
+        for page_id in page_ids:
+            group.start_soon(sign, page_id)
+    return signatures
+
+
+def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, PageState],
+                  signatures: Mapping[str, str] | None) -> list[str]:
+    """Candidates to (re-)index: new, or their version, labels or, with `signatures`, attachments differ.
+
+    Runs without attachments compare no signatures: they neither drop a page's attachment text nor make the
+    next run with attachments redo pages it signed, so alternating runs settle.
+    """
+    changed = []
+    for page_id, candidate in candidates.items():
+        state = stored.get(page_id)
+        if (state is None or state.version != candidate.version or tuple(sorted(state.labels)) != candidate.labels
+                or (signatures is not None and state.attachments != signatures[page_id])):
+            changed.append(page_id)
+    return changed

@@ -1,0 +1,65 @@
+"""Text indexed with a page besides its body: footer comments and the text of its attachments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.convert import storage_to_text
+from confluence_mcp.confluence.urls import segment
+from confluence_mcp.errors import NotFound
+
+__all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections", "page_attachments"]
+
+MAX_ATTACHMENTS = 50  # attachments whose text (or metadata line) a page's entry holds
+_TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
+_MAX_ATTACHMENT_BYTES = 512 * 1024
+
+
+async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
+    """One Markdown section with the page's footer comments as plain text (empty when there are none)."""
+    lines = []
+    async for comment in client.paginate(f"/content/{page_id}/child/comment",
+                                         params={"expand": "body.storage,history", "depth": "all"}, page_size=50):
+        storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
+        text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
+        author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
+        if text.strip():
+            lines.append(f"- {author}: {' '.join(text.split())}")
+    return ["## Comments\n\n" + "\n".join(lines)] if lines else []
+
+
+async def page_attachments(client: ConfluenceClient, page_id: str, *,
+                           max_items: int | None = None) -> list[dict[str, Any]]:
+    """A page's attachments with their versions (all of them unless `max_items`)."""
+    page_size = 100 if max_items is None else max(1, min(max_items, 100))
+    return [item async for item in client.paginate(
+        f"content/{segment(page_id)}/child/attachment", params={"expand": "version"}, page_size=page_size,
+        max_items=max_items)]
+
+
+async def attachment_sections(client: ConfluenceClient, attachments: list[dict[str, Any]]) -> list[str]:
+    """A section per attachment: the text of text-like files, a metadata line for the others."""
+    sections = []
+    for attachment in attachments[:MAX_ATTACHMENTS]:
+        name = str(attachment.get("title") or "attachment")
+        media_type = str((attachment.get("metadata") or {}).get("mediaType")
+                         or (attachment.get("extensions") or {}).get("mediaType") or "")
+        size = int((attachment.get("extensions") or {}).get("fileSize") or 0)
+        download = (attachment.get("_links") or {}).get("download")
+        header = f"## Attachment: {name}"
+        if name.lower().endswith(_TEXT_SUFFIXES) and download and size <= _MAX_ATTACHMENT_BYTES:
+            try:
+                raw = await client.download(str(download))
+            except NotFound:
+                continue
+            text = raw[:_MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")
+            if name.lower().endswith((".html", ".htm", ".xml")):
+                text = await anyio.to_thread.run_sync(storage_to_text, text)
+            sections.append(f"{header}\n\n{text.strip()}")
+        else:
+            sections.append(f"{header}\n\nFile {name} ({media_type or 'unknown type'}, {size} bytes) "
+                            "attached to this page.")
+    return sections
