@@ -70,20 +70,22 @@ class _MarkdownWriter:
         one render costs far less than one per block and per link. Otherwise each block is checked alone and the
         ones that do not round-trip become storage placeholders."""
         if not self.verify:
-            return self.blocks_unchecked(container)
+            return self.convert_blocks(container, check_each=False)
         start_task = self.task_id
         self.verify = False
         try:
-            whole = self.blocks_unchecked(container)
+            whole = self.convert_blocks(container, check_each=False)
         finally:
             self.verify = True
-        if self.container_round_trips(whole, container, start_task):
+        original = "".join(_storage_of(node) for node in self.block_nodes(container))
+        if self.round_trips(whole, original, start_task):
             return whole
         self.task_id = start_task
-        return self.blocks_checked(container)
+        return self.convert_blocks(container, check_each=True)
 
-    def blocks_unchecked(self, container: Element) -> str:
-        """Every block converted without checking; a block with no markdown form is kept as a storage fence."""
+    def convert_blocks(self, container: Element, *, check_each: bool) -> str:
+        """Every block converted (with `check_each`, only if it round-trips alone); the others are kept as storage
+        fences."""
         pieces: list[str] = []
         previous_list = ""
         for node in self.block_nodes(container):
@@ -94,37 +96,7 @@ class _MarkdownWriter:
                 markdown = self.block(node, bullet)
             except (ValueError, KeyError, IndexError):
                 markdown = None
-            if markdown is None:
-                self.task_id = start_task
-                pieces.append(self.storage_fence(node))
-                previous_list = ""
-                continue
-            pieces.append(markdown)
-            previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
-        return "\n\n".join(piece for piece in pieces if piece)
-
-    def container_round_trips(self, markdown: str, container: Element, start_task: int) -> bool:
-        end_task = self.task_id
-        try:
-            storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
-            original = "".join(_storage_of(node) for node in self.block_nodes(container))
-            return next_task == end_task and canonicalize(storage) == canonicalize(original)
-        except StorageParseError:
-            return False
-
-    def blocks_checked(self, container: Element) -> str:
-        """Block by block, each verified to round-trip; the others become storage placeholders."""
-        pieces: list[str] = []
-        previous_list = ""
-        for node in self.block_nodes(container):
-            start_task = self.task_id
-            kind = node.tag if isinstance(node.tag, str) else ""
-            bullet = "*" if previous_list == "-" and kind in ("ul", "ac:task-list", "ol") else "-"
-            try:
-                markdown = self.block(node, bullet)
-            except (ValueError, KeyError, IndexError):
-                markdown = None
-            if markdown is not None and self.round_trips(markdown, node, start_task):
+            if markdown is not None and (not check_each or self.round_trips(markdown, _storage_of(node), start_task)):
                 pieces.append(markdown)
                 previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
             else:
@@ -145,11 +117,12 @@ class _MarkdownWriter:
                 nodes.append(_text_node(child.tail))
         return nodes
 
-    def round_trips(self, markdown: str, node: Element, start_task: int) -> bool:
+    def round_trips(self, markdown: str, original: str, start_task: int) -> bool:
+        """Rendering `markdown` back gives `original` (canonically), numbering the same tasks."""
         end_task = self.task_id
         try:
             storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
-            return next_task == end_task and canonicalize(storage) == canonicalize(_storage_of(node))
+            return next_task == end_task and canonicalize(storage) == canonicalize(original)
         except StorageParseError:
             return False
 
