@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,10 @@ def sandbox() -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture
-async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
-                                                                                           ConfluenceClient]]:
+@asynccontextmanager
+async def open_env(sandbox: RunningSandbox,
+                   index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService, ConfluenceClient]]:
+    """An index service and a client on `sandbox` (shared by the sync test modules' `env` fixtures)."""
     settings = sandbox_settings(sandbox, index_settings)
     async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
         service = await open_service(settings)
@@ -53,6 +55,13 @@ async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIt
             yield service, client
         finally:
             await close_shared_stores()
+
+
+@pytest.fixture
+async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
+                                                                                           ConfluenceClient]]:
+    async with open_env(sandbox, index_settings) as pair:
+        yield pair
 
 
 async def run(service: IndexService, client: ConfluenceClient, collection: str, **selection: Any) -> IndexReport:

@@ -9,15 +9,13 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-from test_sync import SAMPLE, SPACES, page_ids, sandbox_settings, search_ids
+from test_sync import SAMPLE, SPACES, open_env, page_ids, search_ids
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.index.service import (
     IndexService,
     SearchRequest,
-    close_shared_stores,
-    open_service,
     run_index_search,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
@@ -35,13 +33,8 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
 @pytest.fixture
 async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
                                                                                            ConfluenceClient]]:
-    settings = sandbox_settings(sandbox, index_settings)
-    async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
-        service = await open_service(settings)
-        try:
-            yield service, client
-        finally:
-            await close_shared_stores()
+    async with open_env(sandbox, index_settings) as pair:
+        yield pair
 
 
 async def run(service: IndexService, client: ConfluenceClient, collection: str, *, attachments: bool = False,
