@@ -39,10 +39,20 @@ def pg_dsn() -> Iterator[str]:
             server.stop()
 
 
-@pytest.fixture(scope="module")
-def index_settings(pg_dsn: str, request: pytest.FixtureRequest) -> Iterator[IndexSettings]:
-    """IndexSettings on a database of its own for this test module (dropped afterwards)."""
-    name = "t_" + re.sub(r"[^a-z0-9_]", "_", request.module.__name__.rsplit(".", 1)[-1].lower())[:40]
+def _own_database(pg_dsn: str, label: str) -> Iterator[IndexSettings]:
+    name = "t_" + re.sub(r"[^a-z0-9_]", "_", label.lower())[:40]
     dsn = create_database(pg_dsn, name)
     yield IndexSettings(database_url=SecretStr(dsn))
     drop_database(pg_dsn, name)
+
+
+@pytest.fixture(scope="module")
+def index_settings(pg_dsn: str, request: pytest.FixtureRequest) -> Iterator[IndexSettings]:
+    """IndexSettings on a database of its own for this test module (dropped afterwards)."""
+    yield from _own_database(pg_dsn, request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture
+def fresh_index_settings(pg_dsn: str, request: pytest.FixtureRequest) -> Iterator[IndexSettings]:
+    """IndexSettings on a database of its own for this one test (for tests that build old schema versions)."""
+    yield from _own_database(pg_dsn, request.node.name.removeprefix("test_"))

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 import pytest
-from pydantic import SecretStr
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
@@ -16,7 +15,6 @@ from confluence_mcp.index import migrations
 from confluence_mcp.index.chunking import chunk_markdown
 from confluence_mcp.index.embedders import LocalEmbedder, embed_texts, load_embedder
 from confluence_mcp.index.migrations import MIGRATIONS, chunk_table_ddl, migrate
-from confluence_mcp.index.pg import create_database, drop_database
 from confluence_mcp.index.store import IndexStore, PageRecord
 
 pytestmark = pytest.mark.anyio
@@ -154,74 +152,66 @@ async def test_unchanged_run_keeps_statistics_unless_an_interrupted_run_wrote_pa
 
 
 async def test_migration_5_drops_chunk_text_vectors_of_existing_collections(
-        pg_dsn: str, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = IndexSettings(database_url=SecretStr(create_database(pg_dsn, "t_store_m005")))
-    try:
-        # A database at version 4 holding a collection whose chunk table still has the weighted tsv + GIN index.
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:4])
-        async with await IndexStore.open(settings) as store:
-            ref = await store.ensure_collection("old", embedder.model_id, embedder.dimensions)
-            table = f"index_chunks_{ref.id}"
-            async with store.pool.connection() as conn:
-                await conn.execute(f"DROP TABLE {table}")
-                await conn.execute(
-                    f"CREATE TABLE {table} (id bigserial PRIMARY KEY, page_id text NOT NULL, ordinal integer NOT NULL, "
-                    "heading_path text[] NOT NULL DEFAULT '{}', text text NOT NULL, space text NOT NULL DEFAULT '', "
-                    "labels text[] NOT NULL DEFAULT '{}', last_modified timestamptz, embedding vector(256) NOT NULL, "
-                    "tsv tsvector NOT NULL, UNIQUE (page_id, ordinal))")
-                await conn.execute(f"CREATE INDEX {table}_tsv ON {table} USING gin (tsv)")
-                for statement in chunk_table_ddl(ref.id, ref.dimension)[1:]:
-                    await conn.execute(statement)
-                await conn.execute(
-                    f"INSERT INTO {table} (page_id, ordinal, text, embedding, tsv) VALUES "
-                    "('legacy', 0, 'Old text', %s, to_tsvector('english', 'Old text'))",
-                    (np.ones(256, dtype=np.float32),))
-                await conn.commit()
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
-        async with await IndexStore.open(settings) as store:
-            async with store.pool.connection() as conn:
-                columns = await (await conn.execute(
-                    "SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = %s::regclass "
-                    "AND attnum > 0 AND NOT attisdropped", (table,))).fetchone()
-                indexes = await (await conn.execute(
-                    "SELECT array_agg(indexname::text) FROM pg_indexes WHERE indexname LIKE '%%tsv'")).fetchone()
-                legacy = await (await conn.execute(f"SELECT text FROM {table}")).fetchall()
-            assert columns is not None and "tsv" not in columns[0] and "embedding" in columns[0]
-            assert indexes == (None,)  # neither the chunk GIN index nor index_pages_tsv is left
-            assert legacy == [("Old text",)]
-            # The migrated table takes new pages, and text-only search ranks their chunks on the fly.
-            await put(store, embedder, "old", page("n1", "Parking"), "# Bikes\n\n" + "Bike racks stand behind the "
-                      "office. " * 15 + "\n\n# Cars\n\n" + "Visitors park on level two of the garage. " * 10)
-            await store.touch_collection("old")
-            hits = await store.search("old", "garage visitors", None, mode="text", top_k=1)
-            assert [(h.page_id, h.heading_path) for h in hits] == [("n1", ("Cars",))]
-    finally:
-        drop_database(pg_dsn, "t_store_m005")
+        fresh_index_settings: IndexSettings, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database at version 4 holding a collection whose chunk table still has the weighted tsv + GIN index.
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:4])
+    async with await IndexStore.open(fresh_index_settings) as store:
+        ref = await store.ensure_collection("old", embedder.model_id, embedder.dimensions)
+        table = f"index_chunks_{ref.id}"
+        async with store.pool.connection() as conn:
+            await conn.execute(f"DROP TABLE {table}")
+            await conn.execute(
+                f"CREATE TABLE {table} (id bigserial PRIMARY KEY, page_id text NOT NULL, ordinal integer NOT NULL, "
+                "heading_path text[] NOT NULL DEFAULT '{}', text text NOT NULL, space text NOT NULL DEFAULT '', "
+                "labels text[] NOT NULL DEFAULT '{}', last_modified timestamptz, embedding vector(256) NOT NULL, "
+                "tsv tsvector NOT NULL, UNIQUE (page_id, ordinal))")
+            await conn.execute(f"CREATE INDEX {table}_tsv ON {table} USING gin (tsv)")
+            for statement in chunk_table_ddl(ref.id, ref.dimension)[1:]:
+                await conn.execute(statement)
+            await conn.execute(
+                f"INSERT INTO {table} (page_id, ordinal, text, embedding, tsv) VALUES "
+                "('legacy', 0, 'Old text', %s, to_tsvector('english', 'Old text'))",
+                (np.ones(256, dtype=np.float32),))
+            await conn.commit()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    async with await IndexStore.open(fresh_index_settings) as store:
+        async with store.pool.connection() as conn:
+            columns = await (await conn.execute(
+                "SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped", (table,))).fetchone()
+            indexes = await (await conn.execute(
+                "SELECT array_agg(indexname::text) FROM pg_indexes WHERE indexname LIKE '%%tsv'")).fetchone()
+            legacy = await (await conn.execute(f"SELECT text FROM {table}")).fetchall()
+        assert columns is not None and "tsv" not in columns[0] and "embedding" in columns[0]
+        assert indexes == (None,)  # neither the chunk GIN index nor index_pages_tsv is left
+        assert legacy == [("Old text",)]
+        # The migrated table takes new pages, and text-only search ranks their chunks on the fly.
+        await put(store, embedder, "old", page("n1", "Parking"), "# Bikes\n\n" + "Bike racks stand behind the "
+                  "office. " * 15 + "\n\n# Cars\n\n" + "Visitors park on level two of the garage. " * 10)
+        await store.touch_collection("old")
+        hits = await store.search("old", "garage visitors", None, mode="text", top_k=1)
+        assert [(h.page_id, h.heading_path) for h in hits] == [("n1", ("Cars",))]
 
 
 async def test_migration_6_adds_a_nullable_attachment_signature_to_existing_pages(
-        pg_dsn: str, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = IndexSettings(database_url=SecretStr(create_database(pg_dsn, "t_store_m006")))
-    try:
-        # A database at version 5 with an indexed page (written as that version's code wrote pages).
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:5])
-        async with await IndexStore.open(settings) as store:
-            ref = await store.ensure_collection("old", embedder.model_id, embedder.dimensions)
-            async with store.pool.connection() as conn:
-                await conn.execute("INSERT INTO index_pages (collection_id, page_id, version, title, labels, source) "
-                                   "VALUES (%s, 'legacy', 3, 'Old page', '{b,a}', 'space:DOCS')", (ref.id,))
-                await conn.commit()
-        monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
-        async with await IndexStore.open(settings) as store:
-            states = await store.page_states("old")
-            # NULL: indexed without attachment text, so the next run with attachments re-indexes it once.
-            assert (states["legacy"].version, states["legacy"].labels, states["legacy"].attachments) == (
-                3, ("b", "a"), None)
-            await put(store, embedder, "old", replace(page("legacy", "Old page", version=3), attachments="5e1f"),
-                      "Body and the text of its attachments.")
-            await put(store, embedder, "old", page("plain", "Plain page"), "Body only.")
-            states = await store.page_states("old")
-            assert (states["legacy"].attachments, states["plain"].attachments) == ("5e1f", None)
-            assert states["legacy"].source == "space:DOCS"
-    finally:
-        drop_database(pg_dsn, "t_store_m006")
+        fresh_index_settings: IndexSettings, embedder: LocalEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database at version 5 with an indexed page (written as that version's code wrote pages).
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS[:5])
+    async with await IndexStore.open(fresh_index_settings) as store:
+        ref = await store.ensure_collection("old", embedder.model_id, embedder.dimensions)
+        async with store.pool.connection() as conn:
+            await conn.execute("INSERT INTO index_pages (collection_id, page_id, version, title, labels, source) "
+                               "VALUES (%s, 'legacy', 3, 'Old page', '{b,a}', 'space:DOCS')", (ref.id,))
+            await conn.commit()
+    monkeypatch.setattr(migrations, "MIGRATIONS", MIGRATIONS)
+    async with await IndexStore.open(fresh_index_settings) as store:
+        states = await store.page_states("old")
+        # NULL: indexed without attachment text, so the next run with attachments re-indexes it once.
+        assert (states["legacy"].version, states["legacy"].labels, states["legacy"].attachments) == (
+            3, ("b", "a"), None)
+        await put(store, embedder, "old", replace(page("legacy", "Old page", version=3), attachments="5e1f"),
+                  "Body and the text of its attachments.")
+        await put(store, embedder, "old", page("plain", "Plain page"), "Body only.")
+        states = await store.page_states("old")
+        assert (states["legacy"].attachments, states["plain"].attachments) == ("5e1f", None)
+        assert states["legacy"].source == "space:DOCS"
