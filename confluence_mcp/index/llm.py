@@ -122,18 +122,20 @@ class ChatLLM:
         self._client = AsyncOpenAI(base_url=settings.base_url, api_key=resolve_secret(settings.api_key, None) or "none",
                                    timeout=settings.timeout_seconds, max_retries=1)
 
-    async def complete(self, system: str, user: str, *, max_tokens: int = 512) -> str:
-        """One chat completion; IndexStoreError with the endpoint's message on failure."""
+    async def complete(self, system: str, user: str | list[dict[str, Any]], *, max_tokens: int = 512,
+                       task: str = "", also_check: str = "") -> str:
+        """One chat completion (`user` is text, or content parts such as an image); IndexStoreError with the
+        endpoint's message on failure, naming `task` (" to describe the image") and `also_check`."""
         from openai import OpenAIError
 
+        messages: Any = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         try:
             response = await self._client.chat.completions.create(
-                model=self.model, max_tokens=max_tokens, temperature=0,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                model=self.model, max_tokens=max_tokens, temperature=0, messages=messages,
             )
         except OpenAIError as exc:
-            raise IndexStoreError(f"The configured LLM endpoint failed ({type(exc).__name__}: {exc}); "
-                                  "check [llm] base_url, model and api_key.") from exc
+            raise IndexStoreError(f"The configured LLM endpoint failed{task} ({type(exc).__name__}: {exc}); "
+                                  f"check [llm] base_url, model and api_key{also_check}.") from exc
         return (response.choices[0].message.content or "") if response.choices else ""
 
     async def aclose(self) -> None:

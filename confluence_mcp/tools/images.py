@@ -234,23 +234,13 @@ def split_sampled(text: str, count: int) -> dict[int, str]:
     return found
 
 
-class _VisionChat(llm.ChatLLM):
-    """The configured chat endpoint, with an image in the user message."""
-
-    async def describe(self, text: str, image_url: str) -> str:
-        from openai import OpenAIError
-
-        content: Any = [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": image_url}}]
-        try:
-            response = await self._client.chat.completions.create(
-                model=self.model, max_tokens=_MAX_TOKENS_PER_IMAGE, temperature=0,
-                messages=[{"role": "system", "content": _SYSTEM}, {"role": "user", "content": content}],
-            )
-        except OpenAIError as exc:
-            raise IndexStoreError(f"The configured LLM endpoint failed to describe the image "
-                                  f"({type(exc).__name__}: {exc}); check [llm] base_url, model and api_key, and "
-                                  "that the model accepts images.") from exc
-        return (response.choices[0].message.content or "").strip() if response.choices else ""
+async def _describe(chat: llm.ChatLLM, text: str, image_url: str) -> str:
+    """One image described by the configured chat endpoint (the image goes in the user message)."""
+    content: list[dict[str, Any]] = [{"type": "text", "text": text},
+                                     {"type": "image_url", "image_url": {"url": image_url}}]
+    answer = await chat.complete(_SYSTEM, content, max_tokens=_MAX_TOKENS_PER_IMAGE, task=" to describe the image",
+                                 also_check=", and that the model accepts images")
+    return answer.strip()
 
 
 async def _describe_configured(ctx: Context, prepared: _Prepared, prompt: str | None,
@@ -260,7 +250,7 @@ async def _describe_configured(ctx: Context, prepared: _Prepared, prompt: str | 
     pending = _pending(prepared, prompt, model, urls_ok=True)
     if not pending:
         return
-    chat = _VisionChat(app_state(ctx).settings.llm)
+    chat = llm.ChatLLM(app_state(ctx).settings.llm)
     limiter = anyio.CapacityLimiter(3)
 
     async def one(number: int) -> None:
@@ -268,8 +258,8 @@ async def _describe_configured(ctx: Context, prepared: _Prepared, prompt: str | 
         target = image.data_uri() if image.data is not None else str(image.external_url)
         async with limiter:
             try:
-                text = await chat.describe(f"{_image_text(prepared, number)}\n\n{prompt or _DEFAULT_INSTRUCTION}",
-                                           target)
+                text = await _describe(chat, f"{_image_text(prepared, number)}\n\n{prompt or _DEFAULT_INSTRUCTION}",
+                                       target)
             except IndexStoreError as exc:
                 errors[number] = str(exc)
                 return
