@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -107,25 +107,10 @@ class _RunState:
 
 @dataclass
 class PageDocument:
-    """A fetched page ready to store: metadata plus its chunks."""
+    """A fetched page ready to store: its record plus its chunks."""
 
-    page_id: str
-    title: str
-    space: str
-    url: str
-    version: int
-    last_modified: datetime | None
-    labels: list[str]
-    attachments: str | None = None  # signature of the attachments whose text it holds
-    chunks: list[Chunk] = field(default_factory=list)
-
-    def record(self, source: str) -> PageRecord:
-        # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
-        from confluence_mcp.index.store import PageRecord
-
-        return PageRecord(page_id=self.page_id, version=self.version, title=self.title, space=self.space,
-                          url=self.url, labels=tuple(self.labels), last_modified=self.last_modified, source=source,
-                          attachments=self.attachments)
+    record: PageRecord
+    chunks: list[Chunk]
 
 
 def _strip_order_by(cql: str) -> str:
@@ -172,8 +157,8 @@ async def index_pages(
 
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
-    await _pipeline(service, collection, source, changed, set(stored), state, notify,
-                    _Fetcher(client, include_comments, with_attachments, signatures or {}))
+    await _pipeline(service, collection, changed, set(stored), state, notify,
+                    _Fetcher(client, source, include_comments, with_attachments, signatures or {}))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -189,8 +174,8 @@ _Embedded = tuple[PageDocument, "np.ndarray"]
 _Extras = tuple[list[str], str | None]
 
 
-async def _pipeline(service: IndexService, collection: str, source: str, page_ids: list[str], existing: set[str],
-                    state: _RunState, notify: ProgressCallback, fetcher: _Fetcher) -> None:
+async def _pipeline(service: IndexService, collection: str, page_ids: list[str], existing: set[str], state: _RunState,
+                    notify: ProgressCallback, fetcher: _Fetcher) -> None:
     """fetch + convert → embed (batches of pages) → write (one transaction per page), the stages overlapping."""
     ref = await service.store.require_collection(collection)  # resolved once, not once per page
     documents_out, documents_in = anyio.create_memory_object_stream[PageDocument](_PAGES_PER_EMBED * 2)
@@ -219,14 +204,14 @@ async def _pipeline(service: IndexService, collection: str, source: str, page_id
     async def writer(receive: MemoryObjectReceiveStream[_Embedded]) -> None:
         async with receive:
             async for document, vectors in receive:
-                await service.store.replace_page(ref, document.record(source), document.chunks, vectors)
+                await service.store.replace_page(ref, document.record, document.chunks, vectors)
                 state.report.chunks += len(document.chunks)
-                if document.page_id in existing:
+                if document.record.page_id in existing:
                     state.report.updated += 1
                 else:
                     state.report.added += 1
                 state.done += 1
-                await notify(state.done, state.total, document.title)
+                await notify(state.done, state.total, document.record.title)
 
     async with anyio.create_task_group() as group:
         group.start_soon(fetcher.produce, page_ids, documents_out)
@@ -243,9 +228,10 @@ async def _embed(service: IndexService, batch: list[PageDocument]) -> np.ndarray
 class _Fetcher:
     """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
 
-    def __init__(self, client: ConfluenceClient, include_comments: bool, attachment_pages: set[str],
+    def __init__(self, client: ConfluenceClient, source: str, include_comments: bool, attachment_pages: set[str],
                  signatures: dict[str, str]) -> None:
         self.client = client
+        self.source = source  # the run's selection, recorded with each page
         self.include_comments = include_comments
         self.attachment_pages = attachment_pages  # pages indexed with their attachments
         self.signatures = signatures  # from this run's attachment listing, when it made one
@@ -303,6 +289,9 @@ class _Fetcher:
         return [self._document(content, *extra) for content, extra in zip(contents, extras, strict=True)]
 
     def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None) -> PageDocument:
+        # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
+        from confluence_mcp.index.store import PageRecord
+
         space = str((content.get("space") or {}).get("key") or "")
         storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
         markdown = storage_to_outline_markdown(storage) if storage else ""
@@ -310,15 +299,14 @@ class _Fetcher:
             markdown = "\n\n".join([markdown, *extra])
         title = str(content.get("title") or "Untitled")
         version = content.get("version") or {}
-        document = PageDocument(
+        record = PageRecord(
             page_id=str(content["id"]), title=title, space=space,
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
-            labels=list(label_names(content)), attachments=attachments,
+            labels=tuple(label_names(content)), source=self.source, attachments=attachments,
         )
         chunks = chunk_markdown(title, markdown)
-        document.chunks = [*chunks, outline_chunk(title, markdown, chunks)]
-        return document
+        return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
 
 
 def _parse_time(value: Any) -> datetime | None:
