@@ -294,24 +294,6 @@ class IndexStore:
 
     # -- pages ---------------------------------------------------------------------------------------------
 
-    async def page_versions(self, collection: str, *, space: str | None = None,
-                            source: str | None = None) -> dict[str, tuple[int, str]]:
-        """page_id → (version, space) of the indexed pages, optionally only one space's or one source's."""
-        ref = await self.collection_ref(collection)
-        if ref is None:
-            return {}
-        query = "SELECT page_id, version, space FROM index_pages WHERE collection_id = %s"
-        params: list[Any] = [ref.id]
-        if space is not None:
-            query += " AND space = %s"
-            params.append(space)
-        if source is not None:
-            query += " AND source = %s"
-            params.append(source)
-        async with self.pool.connection() as conn:
-            rows = await (await conn.execute(query, params)).fetchall()
-        return {row[0]: (int(row[1]), row[2]) for row in rows}
-
     async def page_states(self, collection: str) -> dict[str, PageState]:
         """page_id → version, space, labels, attachment signature and source of every indexed page."""
         ref = await self.collection_ref(collection)

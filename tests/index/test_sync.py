@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import pytest
 from llm_stub import EMBED_DIM, RunningStub, start_stub
+from test_store import page_versions
 
 from confluence_mcp.config import IndexSettings, Settings, load_settings
 from confluence_mcp.confluence.client import ConfluenceClient
@@ -102,7 +103,7 @@ async def test_incremental_edit_delete(env: tuple[IndexService, ConfluenceClient
     await client.delete_page(ids[1])
     fourth = await run(service, client, "inc", space="BENEFITS")
     assert (fourth.removed, fourth.added, fourth.updated) == (1, 0, 0)
-    versions = await service.store.page_versions("inc")
+    versions = await page_versions(service.store, "inc")
     assert ids[1] not in versions and len(versions) == len(ids) - 1
     assert await search_ids(service, "inc", "benefits", page_ids=[ids[1]]) == []
 
@@ -115,7 +116,7 @@ async def test_runs_over_other_spaces_never_remove_each_other(env: tuple[IndexSe
     benefits = await run(service, client, "mixed", space="BENEFITS")
     assert team.added > 0 and benefits.added > 0 and benefits.removed == 0
     assert (await run(service, client, "mixed", space="TEAM")).removed == 0
-    spaces = {space for _, space in (await service.store.page_versions("mixed")).values()}
+    spaces = {space for _, space in (await page_versions(service.store, "mixed")).values()}
     assert spaces == {"TEAM", "BENEFITS"}
     # Space filter at search time.
     _, hits = await run_index_search(service, SearchRequest(query="team", collection="mixed", space="TEAM"))
@@ -129,7 +130,7 @@ async def test_selection_stays_inside_allowed_spaces(env: tuple[IndexService, Co
     # A CQL asking for every page still only reaches the allowed spaces (here: TEAM only).
     report = await index_pages(service, client, "scoped", Selection(cql="type = page", allowed_spaces=["TEAM"]))
     assert report.added == len(await page_ids(client, "TEAM"))
-    assert {space for _, space in (await service.store.page_versions("scoped")).values()} == {"TEAM"}
+    assert {space for _, space in (await page_versions(service.store, "scoped")).values()} == {"TEAM"}
 
 
 @pytest.mark.anyio
@@ -149,7 +150,7 @@ async def test_killed_run_then_rerun_is_exact(env: tuple[IndexService, Confluenc
         await index_pages(service, client, "killed", Selection(space="BENEFITS", allowed_spaces=SPACES),
                           progress=stop_after_five)
     assert scope.cancelled_caught
-    assert len(await service.store.page_versions("killed")) == committed == 5
+    assert len(await page_versions(service.store, "killed")) == committed == 5
 
     rerun = await run(service, client, "killed", space="BENEFITS")
     reference = await run(service, client, "reference", space="BENEFITS")
