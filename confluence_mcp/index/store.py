@@ -67,7 +67,9 @@ _DELETE_POSTINGS = (
     "FROM index_pages WHERE collection_id = %(cid)s AND page_id = ANY(%(pages)s)) w "
     "WHERE p.collection_id = %(cid)s AND p.lexeme = w.lexeme AND p.page_id = w.page_id"
 )
-# Before a page's write: its chunks and its postings.
+# Before a page's write: its chunks and its postings. Kept apart from _DELETE_POSTINGS: for one page this form
+# is an index lookup per word, where the join above, planned without knowing the page is new, made a full index
+# of the handbook 1.7x slower.
 _CLEAR_PAGE = (
     "WITH chunks AS (DELETE FROM {chunks} WHERE page_id = %(page)s) "
     "DELETE FROM index_postings WHERE collection_id = %(cid)s AND page_id = %(page)s AND lexeme = ANY(coalesce(("
