@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -36,6 +38,29 @@ def test_local_embedder_is_offline_normalised_and_deterministic() -> None:
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert np.array_equal(vectors, embedder.embed_batch(texts))
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]  # related texts are closer
+
+
+def test_piece_cache_gives_the_tokenizer_pipelines_ids() -> None:
+    embedder = load_embedder(IndexSettings())
+    assert isinstance(embedder, LocalEmbedder) and embedder._pieces is not None  # the packaged tokenizer qualifies
+    tricky = ["", " ", "  two  spaces ", "\u2581literal\u2581marks\u2581\u2581", "héllo 😀 wörld\t\n  ",
+              "x <s> y</s><unk>", "    indented code\n\tand a tab", "a" * 3000, "日本語のテキスト"]
+    sample = Path(__file__).resolve().parents[1] / "data" / "handbook_sample.jsonl"
+    texts = tricky + [json.loads(line)["markdown"] for line in sample.read_text(encoding="utf-8").splitlines()]
+    expected = [e.ids for e in embedder._tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert embedder._token_ids(texts) == expected
+    assert embedder._token_ids(texts) == expected  # again, from the warm cache
+
+
+def test_other_tokenizers_keep_the_pipeline(tmp_path: Path) -> None:
+    from confluence_mcp.index.embedders import _splits_at_pieces, _wordllama_dir
+
+    spec = json.loads((_wordllama_dir() / "tokenizers" / "l2_supercat_tokenizer_config.json").read_text())
+    for change in ({"pre_tokenizer": {"type": "Whitespace"}}, {"normalizer": None},
+                   {"model": {**spec["model"], "vocab": {**spec["model"]["vocab"], "a\u2581b": 32000}}}):
+        path = tmp_path / "tokenizer.json"
+        path.write_text(json.dumps({**spec, **change}))
+        assert not _splits_at_pieces(path), change
 
 
 async def test_embed_texts_batches() -> None:
