@@ -39,15 +39,11 @@ __all__ = [
     "stepback_summary_index",
 ]
 
-Collection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Collection name, e.g. handbook."))]
-IndexName = Annotated[str | None, Field(min_length=1, max_length=200, description=(
-    "Alias of collection."))]
+Collection = Annotated[str, Field(min_length=1, max_length=200, description="Collection name, e.g. handbook.")]
 OptionalCollection = Annotated[str | None, Field(min_length=1, max_length=200, description=(
     "Collection to search (default: all)."))]
 Query = Annotated[str, Field(min_length=1, max_length=2000, description="What to look for, in natural language.")]
 TopK = Annotated[int, Field(ge=1, le=100, description="Results to return.")]
-SearchTop = Annotated[int | None, Field(ge=1, le=100, description="Alias of top_k.")]
 CutOff = Annotated[float | None, Field(ge=0, description=(
     "Drop results scoring below this (scores are relative)."))]
 Space = Annotated[str | None, Field(description="Only pages of this space key.")]
@@ -107,17 +103,11 @@ class SummaryResult(BaseModel):
     note: str | None = None
 
 
-def _one(primary: str | None, alias: str | None, what: str) -> str | None:
-    if primary and alias and primary != alias:
-        raise ToolError(f"Give either `{what}` or its alias, not two different values ({primary!r}, {alias!r}).")
-    return primary or alias
-
-
-@tool("index", "Index pages for semantic search", read_only=False, destructive=False, idempotent=True)
+@tool("index", "Index pages for semantic search", read_only=False, destructive=False, idempotent=True,
+      aliases={"index_name": "collection"})
 async def index_data(
     ctx: Context,
-    collection: Collection = None,
-    index_name: IndexName = None,
+    collection: Collection,
     space: Space = None,
     cql: Annotated[str | None, Field(description="CQL selecting pages.")] = None,
     labels: Labels = None,
@@ -131,9 +121,6 @@ async def index_data(
     space, else all allowed spaces). Incremental: only new or changed pages are embedded, pages gone or no longer
     matching are dropped."""
     kit = current_kit(ctx)
-    name = _one(collection, index_name, "collection")
-    if not name:
-        raise ToolError("Name the collection to build: pass `collection` (or its alias `index_name`).")
     nothing_chosen = not (space or cql or labels or page_ids)
     if nothing_chosen and not kit.toolkit.space and kit.toolkit.allowed_spaces:
         selected_space = None  # no default space: every allowed space
@@ -150,7 +137,7 @@ async def index_data(
             last = done
             await ctx.report_progress(done, total, message)
 
-    report = await index_pages(service, kit.client, name, selection, include_comments=include_comments,
+    report = await index_pages(service, kit.client, collection, selection, include_comments=include_comments,
                                include_attachments=include_attachments, clean=clean, progress=progress)
     note = None
     if report.added + report.updated + report.unchanged == 0:
@@ -171,44 +158,37 @@ async def list_collections(ctx: Context) -> CollectionList:
     return CollectionList(collections=collections, note=note)
 
 
-@tool("index", "Remove an index collection", read_only=False, destructive=True, idempotent=True)
-async def remove_index(
-    ctx: Context,
-    collection: Collection = None,
-    index_name: IndexName = None,
-) -> RemoveIndexResult:
+@tool("index", "Remove an index collection", read_only=False, destructive=True, idempotent=True,
+      aliases={"index_name": "collection"})
+async def remove_index(ctx: Context, collection: Collection) -> RemoveIndexResult:
     """Delete an index collection (the Confluence pages are not touched)."""
-    name = _one(collection, index_name, "collection")
-    if not name:
-        raise ToolError("Name the collection to remove: pass `collection` (or its alias `index_name`).")
     service = await get_index_service(current_kit(ctx))
     existing = await service.collection_names()
-    if name not in existing:
+    if collection not in existing:
         listed = ", ".join(sorted(existing)) or "none"
-        return RemoveIndexResult(collection=name, removed=False,
-                                 note=f"No collection named {name!r}; nothing removed. Existing: {listed}.")
-    await service.drop_collection(name)
-    return RemoveIndexResult(collection=name, removed=True, note=f"Collection {name!r} removed.")
+        return RemoveIndexResult(collection=collection, removed=False,
+                                 note=f"No collection named {collection!r}; nothing removed. Existing: {listed}.")
+    await service.drop_collection(collection)
+    return RemoveIndexResult(collection=collection, removed=True, note=f"Collection {collection!r} removed.")
 
 
-def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int, search_top: int | None,
+def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int,
              cut_off: float | None, space: str | None, labels: list[str] | None, page_ids: list[str] | None,
              updated_after: datetime | None, one_per_page: bool) -> SearchRequest:
     if space:
         kit.require_space(space)
-    return SearchRequest(query=query, collection=collection, top_k=search_top or top_k, cut_off=cut_off,
+    return SearchRequest(query=query, collection=collection, top_k=top_k, cut_off=cut_off,
                          space=space.upper() if space and not space.startswith("~") else space,
                          labels=labels or [], page_ids=page_ids or [], updated_after=updated_after,
                          one_per_page=one_per_page, allowed_spaces=list(kit.toolkit.allowed_spaces))
 
 
-@tool("index", "Search an index collection", read_only=True)
+@tool("index", "Search an index collection", read_only=True, aliases={"search_top": "top_k"})
 async def search_index(
     ctx: Context,
     query: Query,
     collection: OptionalCollection = None,
     top_k: TopK = 10,
-    search_top: SearchTop = None,
     cut_off: CutOff = None,
     space: Space = None,
     labels: Labels = None,
@@ -219,7 +199,7 @@ async def search_index(
     """Hybrid semantic + full-text search of indexed pages: the best chunks with page title, heading path, URL
     and score."""
     kit = current_kit(ctx)
-    request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
+    request = _request(kit, query, collection, top_k, cut_off, space, labels, page_ids,
                        updated_after, one_per_page)
     service = await get_index_service(kit)
     name, hits = await run_index_search(service, request)
@@ -250,7 +230,7 @@ class _Retrieval(BaseModel):
 
 
 async def _retrieve(
-    ctx: Context, query: str, collection: str | None, top_k: int, search_top: int | None, cut_off: float | None,
+    ctx: Context, query: str, collection: str | None, top_k: int, cut_off: float | None,
     space: str | None, labels: list[str] | None, page_ids: list[str] | None, updated_after: datetime | None,
     one_per_page: bool, sampled: Annotated[CreateMessageResult | None, Resolve(_stepback_sample)],
 ) -> _Retrieval:
@@ -258,7 +238,7 @@ async def _retrieve(
     kit = resolver_kit(ctx, _LLM_TOOLS)
     token = CURRENT_TOOLKIT.set(kit.name)
     try:
-        request = _request(kit, query, collection, top_k, search_top, cut_off, space, labels, page_ids,
+        request = _request(kit, query, collection, top_k, cut_off, space, labels, page_ids,
                            updated_after, one_per_page)
         service = await get_index_service(kit)
         source = _llm_source(ctx)
@@ -283,14 +263,13 @@ async def _summary_sample(query: str, ctx: Context,
     return llm.sample_request(*llm.summary_prompt(query, hits_for_prompt(retrieval.hits)), max_tokens=800)
 
 
-@tool("index", "Stepback search of an index collection", read_only=True)
+@tool("index", "Stepback search of an index collection", read_only=True, aliases={"search_top": "top_k"})
 async def stepback_search_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
     query: Query,
     collection: OptionalCollection = None,
     top_k: TopK = 10,
-    search_top: SearchTop = None,
     cut_off: CutOff = None,
     space: Space = None,
     labels: Labels = None,
@@ -309,7 +288,7 @@ async def stepback_search_index(
                                 note=" ".join(notes) or None)
 
 
-@tool("index", "Answer a question from an index collection", read_only=True)
+@tool("index", "Answer a question from an index collection", read_only=True, aliases={"search_top": "top_k"})
 async def stepback_summary_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
@@ -317,7 +296,6 @@ async def stepback_summary_index(
     query: Query,
     collection: OptionalCollection = None,
     top_k: TopK = 10,
-    search_top: SearchTop = None,
     cut_off: CutOff = None,
     space: Space = None,
     labels: Labels = None,

@@ -85,11 +85,17 @@ async def error_text(client: Client, name: str, arguments: dict[str, Any]) -> st
 
 
 @pytest.mark.anyio
-async def test_schemas_show_aliases_and_annotations(settings: Settings) -> None:
+async def test_schemas_hide_aliases_and_show_annotations(settings: Settings) -> None:
     async with Client(build_server(settings)) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert {"collection", "index_name"} <= set(tools["index_data"].input_schema["properties"])
-    assert {"top_k", "search_top", "collection"} <= set(tools["search_index"].input_schema["properties"])
+        # The ELITEA names are accepted (see the tests below) but not published: one name per parameter.
+        assert "collection" in tools["index_data"].input_schema["required"]
+        assert "index_name" not in tools["index_data"].input_schema["properties"]
+        assert {"top_k", "collection"} <= set(tools["search_index"].input_schema["properties"])
+        assert "search_top" not in tools["search_index"].input_schema["properties"]
+        assert "`collection` is required" in await error_text(client, "index_data", {"space": "TEAM"})
+        both = await error_text(client, "search_index", {"query": "q", "top_k": 5, "search_top": 3})
+        assert "`search_top` is an alias of `top_k`" in both
     for name in ("stepback_search_index", "stepback_summary_index"):
         hidden = {"retrieval", "sampled", "ctx"} & set(tools[name].input_schema["properties"])
         assert not hidden, f"{name} exposes resolver parameters {hidden}"

@@ -11,7 +11,8 @@ import pytest
 from _mcp_fixtures import REPO, dumps, make_settings, mcp_client
 
 from confluence_mcp.errors import ConfigError
-from confluence_mcp.server import build_server, compact_schema
+from confluence_mcp.server import build_server
+from confluence_mcp.tool_schemas import compact_schema
 
 GOLDEN = REPO / "tests" / "golden"
 # Nothing listens here: listing tools never calls Confluence.
@@ -105,6 +106,26 @@ async def test_enabled_tools_are_the_only_ones_listed_and_callable() -> None:
     hidden_text = hidden.content[0].text.replace("site_search", "<name>")  # type: ignore[union-attr]
     unknown_text = unknown.content[0].text.replace("no_such_tool", "<name>")  # type: ignore[union-attr]
     assert hidden_text == unknown_text
+
+
+@pytest.mark.anyio
+async def test_bad_arguments_are_refused_with_one_line_each_before_any_request() -> None:
+    async with mcp_client(make_settings(OFFLINE)) as client:
+        results = [await client.call_tool(name, args) for name, args in [
+            ("search_pages", {"query": "x", "spaceKey": "DEV"}),  # the SDK alone would ignore it
+            ("read_page_by_id", {"page_id": "1", "foo": 1, "bar": 2}),
+            ("search_pages", {"query": "x", "limit": "many"}),
+            ("search_pages", {"limit": 0}),
+        ]]
+    texts = [r.content[0].text for r in results]  # type: ignore[union-attr]
+    assert all(r.is_error for r in results)
+    assert texts[0] == ("Error executing tool search_pages: unknown argument `spaceKey` (did you mean `space`?). "
+                        "It takes: query, limit, cursor, space.")
+    assert "unknown argument `foo`, `bar`. It takes: page_id." in texts[1]
+    assert texts[2] == ("Error executing tool search_pages: invalid arguments: `limit`: Input should be a valid "
+                        "integer, unable to parse string as an integer (got 'many').")
+    assert "`query` is required" in texts[3] and "`limit`: Input should be greater than or equal to 1" in texts[3]
+    assert not any("pydantic" in t or "Traceback" in t for t in texts)
 
 
 def test_unknown_tool_name_in_config_fails_at_start_listing_valid_names() -> None:
