@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from pydantic import SecretStr
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.index.pg import EmbeddedPostgres, create_database, drop_database
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for llm_stub's _stub_server
 
 
 @pytest.fixture

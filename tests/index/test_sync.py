@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from llm_stub import EMBED_DIM, RunningStub, start_stub
+from llm_stub import EMBED_DIM, RunningServer, start_stub
 from test_store import page_versions
 
 from confluence_mcp.config import IndexSettings, Settings, load_settings
@@ -171,7 +171,7 @@ async def test_clean_rebuilds(env: tuple[IndexService, ConfluenceClient]) -> Non
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[RunningStub]:
+def stub() -> Iterator[RunningServer]:
     running = start_stub()
     yield running
     running.stop()
@@ -179,7 +179,7 @@ def stub() -> Iterator[RunningStub]:
 
 @pytest.mark.anyio
 async def test_collections_with_different_embedders(sandbox: RunningSandbox, index_settings: IndexSettings,
-                                                    stub: RunningStub) -> None:
+                                                    stub: RunningServer) -> None:
     local = sandbox_settings(sandbox, index_settings)
     remote = sandbox_settings(sandbox, index_settings, embedder="openai", model="stub-embed",
                               base_url=stub.base_url, api_key="stub")

@@ -8,7 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from llm_stub import RunningStub, start_stub
+from llm_stub import RunningServer, start_stub
 from mcp import Client
 from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
@@ -30,7 +30,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="module")
-def stub() -> Iterator[RunningStub]:
+def stub() -> Iterator[RunningServer]:
     running = start_stub()
     yield running
     running.stop()
@@ -180,7 +180,7 @@ async def test_narrower_toolkit_never_sees_other_spaces_of_a_shared_collection(
 
 @pytest.mark.anyio
 async def test_stepback_and_summary_with_configured_llm(sandbox: RunningSandbox, index_settings: IndexSettings,
-                                                        settings: Settings, stub: RunningStub,
+                                                        settings: Settings, stub: RunningServer,
                                                         closing: None) -> None:
     configured = make_settings(sandbox, index_settings, {"base_url": stub.base_url, "model": "stub-chat",
                                                          "api_key": "k"})

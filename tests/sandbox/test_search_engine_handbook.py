@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 import time
@@ -11,22 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sandbox_helpers import shared_dir
 
 from confluence_mcp.sandbox.search_engine import SearchDoc, SearchEngine
 
 NOW = datetime(2026, 3, 18, tzinfo=UTC)
 
 
-def _handbook_path() -> Path | None:
-    candidates = []
-    if shared := os.environ.get("CONFLUENCE_MCP_SHARED"):
-        candidates.append(Path(shared) / "corpora" / "handbook.jsonl")
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "corpora" / "handbook.jsonl")
-    return next((path for path in candidates if path.is_file()), None)
-
-
-HANDBOOK = _handbook_path()
-pytestmark = pytest.mark.skipif(HANDBOOK is None, reason="handbook corpus (../shared/corpora/handbook.jsonl) absent")
+HANDBOOK = shared_dir() / "corpora" / "handbook.jsonl"
+pytestmark = pytest.mark.skipif(not HANDBOOK.is_file(),
+                                reason=f"handbook corpus not found at {HANDBOOK} (set CONFLUENCE_MCP_SHARED)")
 
 
 def _plain_text(markdown: str) -> str:
@@ -65,7 +58,6 @@ def _load_docs(path: Path) -> list[SearchDoc]:
 
 @pytest.fixture(scope="module")
 def docs() -> list[SearchDoc]:
-    assert HANDBOOK is not None
     return _load_docs(HANDBOOK)
 
 
