@@ -16,9 +16,10 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode, space_key_of
+from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
 
 __all__ = [

@@ -24,12 +24,12 @@ from mcp.types import CreateMessageResult, ImageContent, SamplingMessage, TextCo
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
-from confluence_mcp.tools.models import space_key_of
 from confluence_mcp.tools.registry import tool
 
 __all__ = ["DescriptionCache", "ImageDescription", "PageWithImages", "get_page_with_image_descriptions"]
