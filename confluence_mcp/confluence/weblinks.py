@@ -1,16 +1,21 @@
 """Web links between pages of one site, shared by the reader and the writers so markdown round-trips.
 
 Pages are linked as `{site}/display/{SPACE}/{Title}` (spaces as `+`, a literal `+` as `%2B`, so titles map back
-unambiguously); `/spaces/{SPACE}/pages/{id}/{Title}` links are understood too.
+unambiguously); `/spaces/{SPACE}/pages/{id}/{Title}` links are understood too. `space_key_of` finds a content's
+space key, from its JSON or from such links.
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
 from confluence_mcp.confluence.convert import LinkContext
 
-__all__ = ["site_link_context"]
+__all__ = ["site_link_context", "space_key_of"]
+
+_SPACE_IN_WEB_URL = re.compile(r"/(?:spaces|display)/(~?[A-Za-z0-9_]+)")
 
 
 def site_link_context(site_url: str, *, space: str | None, page_id: str | None = None) -> LinkContext:
@@ -37,3 +42,21 @@ def site_link_context(site_url: str, *, space: str | None, page_id: str | None =
     # space_key stays None: a link that names its space keeps naming it, and same-space links come out as plain
     # web URLs, so storage read as markdown and written back is unchanged.
     return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url, attachment_url=attachment_url)
+
+
+def space_key_of(content: dict[str, Any], *fallback_urls: str | None) -> str | None:
+    """The space key of a v1 content JSON, else None.
+
+    Tried in turn: the expanded `space`; the `_expandable.space` link (`/rest/api/space/<key>`, there when `space`
+    was not expanded); `/spaces/<key>` or `/display/<key>` in `fallback_urls`, then in `_links.webui`.
+    """
+    space = content.get("space")
+    if isinstance(space, dict) and space.get("key"):
+        return str(space["key"])
+    link = str((content.get("_expandable") or {}).get("space") or "")
+    if key := (link.rsplit("/space/", 1)[-1] if "/space/" in link else ""):
+        return key
+    for url in (*fallback_urls, (content.get("_links") or {}).get("webui")):
+        if match := _SPACE_IN_WEB_URL.search(url or ""):
+            return match.group(1)
+    return None

@@ -18,6 +18,7 @@ import anyio
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.index.extras import page_attachments
 
@@ -55,17 +56,11 @@ async def list_candidates(client: ConfluenceClient, query: str) -> dict[str, Can
             if item.get("type", "page") != "page":
                 continue
             version = int((item.get("version") or {}).get("number") or 0)
-            found[str(item["id"])] = Candidate(str(item["id"]), version, _space_key(item), label_names(item))
+            found[str(item["id"])] = Candidate(str(item["id"]), version, space_key_of(item) or "",
+                                             label_names(item))
         if not page.next or not page.results:
             return found
         cursor = page.next
-
-
-def _space_key(content: dict[str, Any]) -> str:
-    if isinstance(content.get("space"), dict):
-        return str(content["space"].get("key") or "")
-    link = str((content.get("_expandable") or {}).get("space") or "")  # "/rest/api/space/<key>"
-    return link.rsplit("/space/", 1)[-1] if "/space/" in link else ""
 
 
 def label_names(content: dict[str, Any]) -> tuple[str, ...]:

@@ -16,15 +16,17 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode, space_key_of
+from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
 
 __all__ = [
     "get_page_attachments",
     "get_page_tree",
     "page_body",
+    "page_markdown",
     "read_page_by_id",
     "resolve_page_ref",
     "tiny_code_to_id",
@@ -35,6 +37,12 @@ _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
 _TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
+
+
+def page_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+    """A page's storage as markdown with the site's links; bodies up to _CACHE_MAX_STORAGE are cached."""
+    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
+    return convert(storage, site_url, space, page_id)
 
 
 @functools.lru_cache(maxsize=64)
@@ -106,12 +114,11 @@ async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
-    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
     arguments = (storage, kit.client.site_url, space, str(page["id"]))
     if len(storage) > _CONVERT_IN_THREAD:
-        markdown = await anyio.to_thread.run_sync(convert, *arguments)
+        markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
     else:
-        markdown = convert(*arguments)
+        markdown = page_markdown(*arguments)
     labels = [lab.get("name") or lab.get("label") for lab in
               ((page.get("metadata") or {}).get("labels") or {}).get("results", [])]
     ancestors = page.get("ancestors") or []

@@ -24,12 +24,12 @@ from mcp.types import CreateMessageResult, ImageContent, SamplingMessage, TextCo
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
-from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
+from confluence_mcp.tools.content import PageRefArg, page_markdown, resolve_page_ref
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
-from confluence_mcp.tools.models import space_key_of
 from confluence_mcp.tools.registry import tool
 
 __all__ = ["DescriptionCache", "ImageDescription", "PageWithImages", "get_page_with_image_descriptions"]
@@ -144,8 +144,7 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
 
 async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int, *,
                        download: bool, known: Callable[[FetchedImage], bool] | None = None) -> _Prepared:
-    from confluence_mcp.confluence.convert import StorageParseError, storage_to_markdown, storage_to_text
-    from confluence_mcp.confluence.weblinks import site_link_context
+    from confluence_mcp.confluence.convert import StorageParseError, storage_to_text
 
     page_id = await resolve_page_ref(kit, page_ref)
     page = await kit.client.get_page(page_id, expand="body.storage,space")
@@ -162,8 +161,8 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
             scan = scan_images(storage)
         except StorageParseError as exc:
             parse_error, scan = str(exc), ImageScan([], storage)
-        links = site_link_context(kit.client.site_url, space=space, page_id=page_id)
-        markdown = storage_to_markdown(scan.storage, links=links)
+        # The shared per-version cache: resolvers may prepare the same page again within one call.
+        markdown = page_markdown(scan.storage, kit.client.site_url, space, page_id)
         return scan, markdown, storage_to_text(scan.storage)
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)

@@ -25,7 +25,6 @@ __all__ = [
     "SearchResults",
     "TreeNode",
     "clean_excerpt",
-    "space_key_of",
 ]
 
 
@@ -129,17 +128,3 @@ def clean_excerpt(raw: str | None, *, max_chars: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
-
-_SPACE_IN_URL = re.compile(r"/(?:spaces|display)/(~?[A-Za-z0-9_]+)")
-
-
-def space_key_of(content: dict[str, Any], *fallback_urls: str | None) -> str | None:
-    """The space key of a v1 content (expanded `space`), else parsed from a web URL."""
-    space = content.get("space")
-    if isinstance(space, dict) and space.get("key"):
-        return str(space["key"])
-    for url in (*fallback_urls, (content.get("_links") or {}).get("webui")):
-        match = _SPACE_IN_URL.search(url or "")
-        if match:
-            return match.group(1)
-    return None

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.confluence import cql
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import NotFound
 from confluence_mcp.tools.content import page_body
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -24,7 +25,6 @@ from confluence_mcp.tools.models import (
     SearchHit,
     SearchResults,
     clean_excerpt,
-    space_key_of,
 )
 from confluence_mcp.tools.registry import tool
 

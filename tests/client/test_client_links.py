@@ -11,6 +11,7 @@ import pytest
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.urls import Api, SiteUrls, normalise_site_url
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, PolicyError
 
 pytestmark = pytest.mark.anyio
@@ -23,6 +24,18 @@ def test_site_url_normalisation() -> None:
     assert normalise_site_url("http://h:8090/confluence/", "server") == "http://h:8090/confluence"
     assert normalise_site_url("http://h:8090/rest/api/", "server") == "http://h:8090"
 
+
+
+def test_space_key_of_content() -> None:
+    webui = {"_links": {"webui": "/spaces/WEB/pages/1/T"}}
+    assert space_key_of({"space": {"key": "EXP"}, "_expandable": {"space": "/rest/api/space/LNK"}, **webui}) == "EXP"
+    # Listings that do not expand `space` (the index's) still name it in `_expandable`.
+    assert space_key_of({"_expandable": {"space": "/wiki/rest/api/space/~jane"}, **webui}) == "~jane"
+    assert space_key_of({"space": {"name": "no key"}, "_expandable": {"space": ""}, **webui}) == "WEB"
+    assert space_key_of(webui, "https://x/wiki/display/FIRST", None) == "FIRST"  # fallbacks before webui
+    assert space_key_of({"_links": {"webui": "/display/~bob/Page"}}) == "~bob"
+    assert space_key_of({"_links": {"webui": "/pages/viewpage.action?pageId=1"}}, None) is None
+    assert space_key_of({}) is None
 
 def test_link_resolution() -> None:
     cloud = SiteUrls("https://x.atlassian.net/wiki")

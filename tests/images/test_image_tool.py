@@ -4,13 +4,15 @@ sampling, no LLM, foreign images, the description cache and the allowed-spaces p
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import httpx
 import pytest
-from _image_site import Site, make_settings
+from _image_site import TOKEN, USER, Site, make_settings
 from _vision_stub import DESCRIPTION, RunningServer, image_urls
 from mcp import Client
 from mcp.types import CreateMessageRequestParams, CreateMessageResult, ImageContent, TextContent
@@ -122,6 +124,33 @@ async def test_without_llm_images_are_named_and_the_note_says_how_to_enable_one(
     assert "[Image architecture.png]" in page["markdown"]
     assert "[llm]" in page["note"] and "sampling" in page["note"]
 
+
+
+async def test_conversion_shares_read_page_by_ids_cache(site: Site) -> None:
+    from confluence_mcp.tools.content import _cached_markdown
+
+    plain = _create_plain_page(site)
+    _cached_markdown.cache_clear()
+    async with connect(make_settings(site)) as client:
+        with anyio.fail_after(60):
+            read = await client.call_tool("read_page_by_id", {"page_id": plain})
+        page = await call(client, {"page_id": plain})
+        await call(client, {"page_id": site.pages["architecture"]})
+        await call(client, {"page_id": site.pages["architecture"]})
+    info = _cached_markdown.cache_info()
+    # Same version, no images: read_page_by_id's conversion is reused; an image page is converted once.
+    assert read.structured_content is not None and page["markdown"] == read.structured_content["markdown"]
+    assert info.misses == 2 and info.hits >= 2
+
+
+def _create_plain_page(site: Site) -> str:
+    body = {"type": "page", "title": f"No images {uuid.uuid4().hex[:8]}", "space": {"key": "DEMO"},
+            "body": {"storage": {"value": "<p>Plain <strong>text</strong>, nothing to describe.</p>",
+                                 "representation": "storage"}}}
+    with httpx.Client(base_url=site.base_url, auth=(USER, TOKEN), timeout=30) as http:
+        response = http.post("/rest/api/content", json=body)
+        response.raise_for_status()
+        return str(response.json()["id"])
 
 async def test_foreign_images_are_never_downloaded(site: Site, vision: RunningServer,
                                                    image_host: RunningServer) -> None:
