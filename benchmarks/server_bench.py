@@ -3,7 +3,8 @@
 Measures, in one run: spawn → tools listed (stdio subprocess, median of several starts), `read_page_by_id` p50
 latency against mcp-atlassian's `confluence_get_page` on the same page (twice: the same page version read again,
 where our per-version conversion cache answers, and a new version before every read, so each read converts),
-and the total size of all tool definitions (compact JSON of tools/list). mcp-atlassian is installed into its own
+and the total size of all tool definitions (compact JSON of tools/list), also counted as the part a client hands
+the model (name, description and input schema). mcp-atlassian is installed into its own
 venv under benchmarks/.work/; when that fails, its column is skipped with a message.
 
     python benchmarks/server_bench.py [--starts 5] [--calls 30]
@@ -49,8 +50,15 @@ def atlassian_venv() -> Path | None:
     return exe if exe.exists() else None
 
 
-def tools_size(tools: list[Any]) -> int:
+# What an MCP client turns into the model's tool definitions (Anthropic's and OpenAI's tool formats have no place
+# for titles, annotations or output schemas).
+MODEL_FACING = ("name", "description", "inputSchema")
+
+
+def tools_size(tools: list[Any], fields: tuple[str, ...] | None = None) -> int:
     dumped = [t.model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+    if fields is not None:
+        dumped = [{k: v for k, v in d.items() if k in fields} for d in dumped]
     return sum(len(json.dumps(d, separators=(",", ":"), ensure_ascii=False)) for d in dumped)
 
 
@@ -75,13 +83,13 @@ class PageEditor:
 async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any], *, starts: int,
                   calls: int, edit: PageEditor) -> dict[str, Any]:
     spawn: list[float] = []
-    size, count = 0, 0
+    size, model_size, count = 0, 0, 0
     for _ in range(starts):
         began = time.perf_counter()
         async with Client(params) as client:
             tools = (await client.list_tools()).tools
             spawn.append(time.perf_counter() - began)
-            size, count = tools_size(tools), len(tools)
+            size, model_size, count = tools_size(tools), tools_size(tools, MODEL_FACING), len(tools)
     latencies: list[float] = []
     async with Client(params) as client:
         first = await client.call_tool(tool, args)
@@ -100,7 +108,8 @@ async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any]
             fresh.append(time.perf_counter() - began)
             assert not result.is_error
     return {"spawn_s": statistics.median(spawn), "p50_ms": statistics.median(latencies) * 1000,
-            "fresh_p50_ms": statistics.median(fresh) * 1000, "schema_bytes": size, "tools": count}
+            "fresh_p50_ms": statistics.median(fresh) * 1000, "schema_bytes": size,
+            "model_bytes": model_size, "tools": count}
 
 
 def row(name: str, ours: float, theirs: float | None, unit: str) -> str:
@@ -149,6 +158,8 @@ async def main() -> int:
     print(row("read page p50, same version", ours["p50_ms"], t.get("p50_ms"), "ms"))
     print(row("read page p50, new version", ours["fresh_p50_ms"], t.get("fresh_p50_ms"), "ms"))
     print(row("all tool schemas", ours["schema_bytes"] / 1024, (t["schema_bytes"] / 1024) if t else None, "KB"))
+    print(row("  name+description+input", ours["model_bytes"] / 1024, (t["model_bytes"] / 1024) if t else None,
+              "KB"))
     print(row("tools", ours["tools"], t.get("tools"), "count"))
     return 0
 

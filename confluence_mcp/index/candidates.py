@@ -34,7 +34,9 @@ _LIST_EXPAND = "version,metadata.labels"  # the space key is in `_expandable.spa
 _ATTACHMENT_EXPAND = "version,container"
 _LIST_PAGE_SIZE = 250
 _SPACES_PER_QUERY = 50  # keeps the listing's URL short
-_PER_PAGE_MAX = 3  # this few pages: a listing each is cheaper than listing their spaces' attachments
+_CONTAINERS_PER_QUERY = 100  # page ids per `container IN (...)` listing (a ~1.5 KB URL)
+_BY_CONTAINER_MAX = 500  # up to this many pages, list their own attachments; above, their spaces' (fewer requests)
+_PER_PAGE_MAX = 3  # this few pages: a listing each is cheaper than a CQL listing of their attachments
 _PER_PAGE_CONCURRENCY = 4
 
 
@@ -95,12 +97,18 @@ async def attachment_signatures(client: ConfluenceClient, candidates: Mapping[st
 
 async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str, Candidate],
                               allowed_spaces: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Container page id → {attachment id: version}, from CQL listings over the candidates' spaces."""
+    """Container page id → {attachment id: version}, from CQL listings of the candidates' attachments: by page
+    for a narrow selection (a few labelled pages must not list a whole space), by space for a broad one."""
+    if len(candidates) <= _BY_CONTAINER_MAX:
+        ids = sorted(candidates)
+        groups = [cqlb.in_("container", ids[i:i + _CONTAINERS_PER_QUERY])
+                  for i in range(0, len(ids), _CONTAINERS_PER_QUERY)]
+    else:
+        spaces = sorted({candidate.space for candidate in candidates.values()})
+        groups = [cqlb.in_("space", spaces[i:i + _SPACES_PER_QUERY]) for i in range(0, len(spaces), _SPACES_PER_QUERY)]
     found: dict[str, dict[str, int]] = {}
-    spaces = sorted({candidate.space for candidate in candidates.values()})
-    for start in range(0, len(spaces), _SPACES_PER_QUERY):
-        query = cqlb.scoped(cqlb.in_("space", spaces[start:start + _SPACES_PER_QUERY]), list(allowed_spaces),
-                            content_type="attachment")
+    for group in groups:
+        query = cqlb.scoped(group, list(allowed_spaces), content_type="attachment")
         cursor: str | None = None
         while True:
             page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor,

@@ -168,3 +168,25 @@ async def test_a_few_pages_are_signed_one_by_one(env: tuple[IndexService, Conflu
     assert counts(report) == (0, 1, 0, 0)
     assert attachment_listings(sandbox) == 2  # its signature, then its fetch; no listing of the space
     assert "Capybara parade" in await texts(service, "few", "capybara parade", target)
+
+
+async def test_a_narrow_selection_lists_only_its_own_pages_attachments(
+        env: tuple[IndexService, ConfluenceClient], sandbox: RunningSandbox,
+        caplog: pytest.LogCaptureFixture) -> None:
+    service, client = env
+    await service.drop_collection("narrow")
+    chosen = (await page_ids(client, "TEAM"))[:5]
+    assert counts(await run(service, client, "narrow", attachments=True, space=None, page_ids=chosen)) == (5, 0, 0, 0)
+    await client.upload_attachment(chosen[4], "rota.txt", b"Axolotl feeding rota.", media_type="text/plain")
+    attachment_listings(sandbox, reset=True)
+    report = await run(service, client, "narrow", attachments=True, space=None, page_ids=chosen)
+    assert counts(report) == (0, 1, 4, 0)
+    assert attachment_listings(sandbox) == 1  # only the changed page's fetch: its signature came from the listing
+    assert "Axolotl feeding" in await texts(service, "narrow", "axolotl feeding", chosen[4])
+
+    # The listing asks for these pages' attachments (`container IN`), not for every attachment of the space.
+    httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 1, "status": 400, "match": "container IN"})
+    with caplog.at_level(logging.WARNING, logger="confluence_mcp.index.candidates"):
+        assert counts(await run(service, client, "narrow", attachments=True, space=None,
+                                page_ids=chosen)) == (0, 0, 5, 0)
+    assert "listing attachments page by page" in caplog.text
