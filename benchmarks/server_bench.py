@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import venv
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -80,36 +81,49 @@ class PageEditor:
         }).raise_for_status()
 
 
-async def measure(params: StdioServerParameters, tool: str, args: dict[str, Any], *, starts: int,
-                  calls: int, edit: PageEditor) -> dict[str, Any]:
-    spawn: list[float] = []
-    size, model_size, count = 0, 0, 0
+class Server:
+    """One server under test: how to start it and which tool reads the page."""
+
+    def __init__(self, name: str, params: StdioServerParameters, tool: str) -> None:
+        self.name, self.params, self.tool = name, params, tool
+        self.spawn: list[float] = []
+        self.same: list[float] = []
+        self.fresh: list[float] = []
+        self.size = self.model_size = self.count = 0
+
+
+async def measure(servers: list[Server], *, starts: int, calls: int, edit: PageEditor) -> None:
+    """Spawns and reads alternate between the servers, so both see the same machine (this VM drifts by ~30 %)."""
     for _ in range(starts):
-        began = time.perf_counter()
-        async with Client(params) as client:
-            tools = (await client.list_tools()).tools
-            spawn.append(time.perf_counter() - began)
-            size, model_size, count = tools_size(tools), tools_size(tools, MODEL_FACING), len(tools)
-    latencies: list[float] = []
-    async with Client(params) as client:
-        first = await client.call_tool(tool, args)
-        if first.is_error:
-            raise RuntimeError(f"{tool} failed: {first.content}")
-        for _ in range(calls):
+        for server in servers:
             began = time.perf_counter()
-            result = await client.call_tool(tool, args)
-            latencies.append(time.perf_counter() - began)
-            assert not result.is_error
-        fresh: list[float] = []
-        for _ in range(calls):
-            edit()  # outside the timed window
-            began = time.perf_counter()
-            result = await client.call_tool(tool, args)
-            fresh.append(time.perf_counter() - began)
-            assert not result.is_error
-    return {"spawn_s": statistics.median(spawn), "p50_ms": statistics.median(latencies) * 1000,
-            "fresh_p50_ms": statistics.median(fresh) * 1000, "schema_bytes": size,
-            "model_bytes": model_size, "tools": count}
+            async with Client(server.params) as client:
+                tools = (await client.list_tools()).tools
+                server.spawn.append(time.perf_counter() - began)
+            server.size, server.model_size = tools_size(tools), tools_size(tools, MODEL_FACING)
+            server.count = len(tools)
+    async with AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(Client(server.params)) for server in servers]
+        args = {"page_id": PAGE_ID}
+        for server, client in zip(servers, clients, strict=True):
+            first = await client.call_tool(server.tool, args)
+            if first.is_error:
+                raise RuntimeError(f"{server.name}: {server.tool} failed: {first.content}")
+        for fresh in (False, True):
+            for _ in range(calls):
+                if fresh:
+                    edit()  # outside the timed window; every server then reads the new version
+                for server, client in zip(servers, clients, strict=True):
+                    began = time.perf_counter()
+                    result = await client.call_tool(server.tool, args)
+                    (server.fresh if fresh else server.same).append(time.perf_counter() - began)
+                    assert not result.is_error
+
+
+def _figures(server: Server) -> dict[str, Any]:
+    return {"spawn_s": statistics.median(server.spawn), "p50_ms": statistics.median(server.same) * 1000,
+            "fresh_p50_ms": statistics.median(server.fresh) * 1000, "schema_bytes": server.size,
+            "model_bytes": server.model_size, "tools": server.count}
 
 
 def row(name: str, ours: float, theirs: float | None, unit: str) -> str:
@@ -136,20 +150,22 @@ async def main() -> int:
         ours_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
                     "CONFLUENCE_API_TOKEN": TOKEN, "CONFLUENCE_SPACE": "DEMO", "PYTHONPATH": str(REPO),
                     "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
-        ours = await measure(StdioServerParameters(command=sys.executable, args=["-m", "confluence_mcp"],
-                                                   env=ours_env, cwd=str(REPO)),
-                             "read_page_by_id", {"page_id": PAGE_ID}, starts=opts.starts, calls=opts.calls,
-                             edit=edit)
-        theirs = None
+        servers = [Server("confluence-mcp", StdioServerParameters(
+            command=sys.executable, args=["-m", "confluence_mcp"], env=ours_env, cwd=str(REPO)), "read_page_by_id")]
         if exe is not None:
             their_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
                          "CONFLUENCE_API_TOKEN": TOKEN, "TOOLSETS": "all", "MCP_VERBOSE": "false"}
-            try:
-                theirs = await measure(StdioServerParameters(command=str(exe), args=[], env=their_env),
-                                       "confluence_get_page", {"page_id": PAGE_ID}, starts=opts.starts,
-                                       calls=opts.calls, edit=edit)
-            except Exception as exc:  # the peer is third-party; report and keep our figures
-                print(f"skipping mcp-atlassian: {exc!r}", file=sys.stderr)
+            servers.append(Server("mcp-atlassian", StdioServerParameters(command=str(exe), args=[], env=their_env),
+                                  "confluence_get_page"))
+        try:
+            await measure(servers, starts=opts.starts, calls=opts.calls, edit=edit)
+        except Exception as exc:  # the peer is third-party: report it and measure ours alone
+            if len(servers) == 1:
+                raise
+            print(f"skipping mcp-atlassian: {exc!r}", file=sys.stderr)
+            servers = [Server(servers[0].name, servers[0].params, servers[0].tool)]
+            await measure(servers, starts=opts.starts, calls=opts.calls, edit=edit)
+    ours, theirs = _figures(servers[0]), (_figures(servers[1]) if len(servers) > 1 else None)
     t = theirs or {}
     print(f"\nSame sandbox page {PAGE_ID} (cloud flavour); {opts.starts} starts, {opts.calls} calls.\n")
     print("| metric                       | confluence-mcp | mcp-atlassian | ratio  | unit |")
