@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 __all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "outline_chunk"]
 
-DEFAULT_MAX_CHARS = 1000
+DEFAULT_MAX_CHARS = 1400
 DEFAULT_OVERLAP = 120
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -38,6 +38,7 @@ class Embedder(Protocol):
     model_id: str
     dimensions: int
     batch_size: int
+    chunk_chars: int  # chunk size (characters) suited to the model's input length
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """One row per text: float32, L2-normalised, shape (len(texts), dimensions)."""
@@ -61,6 +62,9 @@ class LocalEmbedder:
     """WordLlama `l2_supercat` (256 dimensions): mean of the token vectors, from the wheel's own files."""
 
     batch_size = 256
+    # A static model has no input limit; on the handbook questions 1,400-character chunks ranked the right page
+    # higher than 1,000 (MRR +0.02 on both question sets, recall@5 +0.02) with 25 % fewer chunks.
+    chunk_chars = 1400
 
     def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
         import numpy as np
@@ -177,6 +181,8 @@ class SentenceTransformerEmbedder:
             self._model.get_sentence_embedding_dimension
         self.dimensions = int(dimension() or 0)
         self.batch_size = batch_size
+        # It truncates at max_seq_length word pieces (256 for MiniLM): about four characters each.
+        self.chunk_chars = min(1400, max(400, 4 * int(getattr(self._model, "max_seq_length", 0) or 250)))
         name = "all-MiniLM-L6-v2" if model is None else Path(path).name or path
         self.model_id = f"sentence-transformers:{name}"
 
@@ -216,6 +222,7 @@ class OpenAIEmbedder:
         self._client = OpenAI(base_url=base_url, api_key=api_key or "unused", max_retries=3, timeout=60.0)
         self._model = model
         self.batch_size = batch_size
+        self.chunk_chars = 1400  # hosted embedding models take 512+ tokens
         self.model_id = f"openai:{model}"
         known = dimensions or _KNOWN_DIMENSIONS.get(model)
         self.dimensions = known or int(self.embed_batch(["dimension probe"]).shape[1])

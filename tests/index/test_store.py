@@ -193,7 +193,7 @@ async def test_migration_5_drops_chunk_text_vectors_of_existing_collections(
         assert legacy == [("Old text",)]
         # The migrated table takes new pages, and text-only search ranks their chunks on the fly.
         await put(store, embedder, "old", page("n1", "Parking"), "# Bikes\n\n" + "Bike racks stand behind the "
-                  "office. " * 15 + "\n\n# Cars\n\n" + "Visitors park on level two of the garage. " * 10)
+                  "office. " * 40 + "\n\n# Cars\n\n" + "Visitors park on level two of the garage. " * 30)
         await store.touch_collection("old")
         hits = await store.search("old", "garage visitors", None, mode="text", top_k=1)
         assert [(h.page_id, h.heading_path) for h in hits] == [("n1", ("Cars",))]
