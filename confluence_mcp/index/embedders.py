@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -88,7 +89,8 @@ class LocalEmbedder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        self._pieces: dict[str, list[int]] | None = {} if _splits_at_pieces(tokenizer_file) else None
+        # Piece → its token ids as uint16 bytes (~200 bytes a piece, where lists of ints took ~530).
+        self._pieces: dict[str, bytes] | None = {} if _splits_at_pieces(tokenizer_file) else None
         self.dimensions = int(self._table.shape[1])
         self.model_id = f"local:wordllama-{config}-{self.dimensions}"
 
@@ -102,32 +104,34 @@ class LocalEmbedder:
         for row, token_ids in enumerate(self._token_ids(texts)):
             # Per text, not one big gather: a (tokens x dim) temporary for a whole batch costs more in page
             # faults than the arithmetic.
-            if token_ids:
-                ids = np.minimum(np.asarray(token_ids, dtype=np.int64), last)
-                out[row] = self._table[ids].mean(axis=0)
+            if token_ids.size:
+                out[row] = self._table[np.minimum(token_ids, last)].mean(axis=0)
         return _normalise(out)
 
-    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+    def _token_ids(self, texts: list[str]) -> list[np.ndarray]:
         """The tokenizer's ids for each text, from the piece cache when the tokenizer allows it."""
+        import numpy as np
+
         cache = self._pieces
         if cache is None:
-            return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+            return [np.asarray(e.ids, dtype=np.int64)
+                    for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
         if len(cache) > _PIECE_CACHE_LIMIT:
             cache.clear()
         model = self._tokenizer.model
-        out: list[list[int]] = []
+        out: list[np.ndarray] = []
         for text in texts:
             if not text or any(special in text for special in _SPECIAL_TOKENS):
                 # Empty text gets no prefix, and the pipeline matches special tokens inside text: ask it.
-                out.append(self._tokenizer.encode(text, add_special_tokens=False).ids)
+                out.append(np.asarray(self._tokenizer.encode(text, add_special_tokens=False).ids, dtype=np.int64))
                 continue
-            ids: list[int] = []
+            parts: list[bytes] = []
             for piece in _PIECE.findall(_SPACE + text.replace(" ", _SPACE)):
                 known = cache.get(piece)
                 if known is None:
-                    known = cache[piece] = [token.id for token in model.tokenize(piece)]
-                ids += known
-            out.append(ids)
+                    known = cache[piece] = array("H", [token.id for token in model.tokenize(piece)]).tobytes()
+                parts.append(known)
+            out.append(np.frombuffer(b"".join(parts), dtype=np.uint16))
         return out
 
 
@@ -138,7 +142,7 @@ class LocalEmbedder:
 _SPACE = "\u2581"
 _PIECE = re.compile("\u2581+[^\u2581]*")
 _SPECIAL_TOKENS = ("<s>", "</s>", "<unk>")
-_PIECE_CACHE_LIMIT = 200_000  # distinct pieces (~150 bytes each); the handbook has 90k
+_PIECE_CACHE_LIMIT = 150_000  # distinct pieces, ~30 MB at most; the handbook has 88k
 
 
 def _splits_at_pieces(tokenizer_file: Path) -> bool:
@@ -151,6 +155,7 @@ def _splits_at_pieces(tokenizer_file: Path) -> bool:
     vocab = model.get("vocab") or {}
     inner_space = any(_SPACE in token.lstrip(_SPACE) for token in vocab) if isinstance(vocab, dict) else True
     return (steps == [("Prepend", _SPACE, None), ("Replace", " ", _SPACE)] and spec.get("pre_tokenizer") is None
+            and isinstance(vocab, dict) and len(vocab) < 2**16  # ids are cached as uint16
             and model.get("type") == "BPE" and not model.get("dropout") and not inner_space
             and {t.get("content") for t in spec.get("added_tokens", [])} <= set(_SPECIAL_TOKENS))
 

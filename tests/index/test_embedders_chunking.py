@@ -49,8 +49,8 @@ def test_piece_cache_gives_the_tokenizer_pipelines_ids() -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "handbook_sample.jsonl"
     texts = tricky + [json.loads(line)["markdown"] for line in sample.read_text(encoding="utf-8").splitlines()]
     expected = [e.ids for e in embedder._tokenizer.encode_batch(texts, add_special_tokens=False)]
-    assert embedder._token_ids(texts) == expected
-    assert embedder._token_ids(texts) == expected  # again, from the warm cache
+    assert [ids.tolist() for ids in embedder._token_ids(texts)] == expected
+    assert [ids.tolist() for ids in embedder._token_ids(texts)] == expected  # again, from the warm cache
 
 
 def test_other_tokenizers_keep_the_pipeline(tmp_path: Path) -> None:
