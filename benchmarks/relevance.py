@@ -27,7 +27,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from confluence_mcp.config import IndexSettings
-from confluence_mcp.index.chunking import DEFAULT_MAX_CHARS, DEFAULT_OVERLAP, chunk_markdown, outline_chunk
+from confluence_mcp.index.chunking import DEFAULT_OVERLAP, chunk_markdown, outline_chunk
 from confluence_mcp.index.embedders import Embedder, embed_texts, load_embedder
 from confluence_mcp.index.pg import EmbeddedPostgres, create_database
 from confluence_mcp.index.search import DEFAULT_FUSION, FusionParams, hybrid_search
@@ -119,7 +119,8 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path, default=HERE / "relevance_questions.jsonl")
     parser.add_argument("--embedder", default="local", choices=["local", "sentence-transformers", "openai"])
     parser.add_argument("--model")
-    parser.add_argument("--max-chars", type=int, nargs="*", default=[DEFAULT_MAX_CHARS])
+    parser.add_argument("--max-chars", type=int, nargs="*",
+                        help="chunk size(s) to compare (default: the embedder's own chunk size)")
     parser.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP)
     parser.add_argument("--alpha", type=float, nargs="*", default=[DEFAULT_FUSION.alpha],
                         help="vector weight(s) of the hybrid fusion to compare")
@@ -141,7 +142,7 @@ async def main(argv: list[str] | None = None) -> int:
             url = create_database(server.start(), "relevance")
         try:
             async with await IndexStore.open(IndexSettings(database_url=SecretStr(url))) as store:
-                for max_chars in args.max_chars:
+                for max_chars in args.max_chars or [embedder.chunk_chars]:
                     collection = f"handbook-{max_chars}"
                     chunks, seconds = await build(store, embedder, collection, pages, max_chars, args.overlap)
                     print(f"-- {embedder.model_id}, max_chars={max_chars}: {chunks} chunks indexed in {seconds:.1f}s")
