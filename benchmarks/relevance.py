@@ -34,7 +34,7 @@ from confluence_mcp.index.search import DEFAULT_FUSION, FusionParams, hybrid_sea
 from confluence_mcp.index.store import IndexStore, PageRecord
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_CORPUS = Path("/work/shared/corpora/handbook.jsonl")
+DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "handbook.jsonl"  # ../shared
 _WORD = re.compile(r"[a-z0-9]+")
 
 
