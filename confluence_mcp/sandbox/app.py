@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.types import Receive, Scope, Send
 
 from confluence_mcp.sandbox.auth import AuthMiddleware
 from confluence_mcp.sandbox.faults import FaultMiddleware, FaultPlan
-from confluence_mcp.sandbox.http import SandboxState
+from confluence_mcp.sandbox.http import SandboxState, error_response
 from confluence_mcp.sandbox.routes_attachments import attachment_routes, download_routes
 from confluence_mcp.sandbox.routes_content import content_routes
 from confluence_mcp.sandbox.routes_misc import misc_routes
@@ -44,6 +46,13 @@ def site_context(flavor: str, context_path: str) -> str:
     return "" if not context else context if context.startswith("/") else "/" + context
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """An unknown REST path answers in the REST error envelope, as Confluence's does (clients parse it as JSON)."""
+    if "/rest/" in request.url.path or "/api/v2/" in request.url.path:
+        return error_response(request, 404, f"null for uri: {request.url}")
+    return PlainTextResponse("Not Found", status_code=404)
+
+
 def build_app(options: SandboxOptions) -> SandboxApp:
     # Seed with every space writable and visible; the permissions apply to requests, not to the seed.
     store = Store(options.flavor, user=default_user(options.user))
@@ -56,7 +65,8 @@ def build_app(options: SandboxOptions) -> SandboxApp:
     if options.flavor == "cloud":
         site.insert(1, Mount("/api/v2", routes=v2_routes()))
     site += web_routes()
-    app = Starlette(routes=[Mount(context, routes=site)] if context else site)
+    app = Starlette(routes=[Mount(context, routes=site)] if context else site,
+                    exception_handlers={404: _not_found})
     app.state.sandbox = SandboxState(store=store, flavor=options.flavor, context=context)
     plan = FaultPlan(rate=options.faults)
     guarded = AuthMiddleware(app, flavor=options.flavor, user=options.user, token=options.token)

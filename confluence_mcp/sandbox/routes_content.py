@@ -227,6 +227,17 @@ async def restrictions(request: Request) -> Response:
     return JSONResponse(data)
 
 
+@endpoint
+async def properties(request: Request) -> Response:
+    """A page's content properties. The sandbox stores none, so the list is empty; the route exists because
+    clients (mcp-atlassian among them) read it with every page, and a 404 there would be a fidelity gap."""
+    content = state(request).store.get(request.path_params["id"])
+    ser = serializer(request)
+    limit = int_param(request, "limit", 10, minimum=1, maximum=200)
+    return JSONResponse({"results": [], "start": 0, "limit": limit, "size": 0,
+                         "_links": ser.envelope_links(f"{API}/content/{content.id}/property")})
+
+
 def content_routes() -> list[Route]:
     return [
         Route("/content", list_content, methods=["GET"]),
@@ -244,4 +255,5 @@ def content_routes() -> list[Route]:
         Route("/content/{id}/history", history, methods=["GET"]),
         Route("/content/{id}/restriction/byOperation", restrictions, methods=["GET"]),
         Route("/content/{id}/restriction/byOperation/{operation:str}", restrictions, methods=["GET"]),
+        Route("/content/{id}/property", properties, methods=["GET"]),
     ]

@@ -126,6 +126,7 @@ def v1_requests(http: httpx.Client) -> list[httpx.Response]:
         http.get(f"/rest/api/content/{probe}/history"),
         http.get(f"/rest/api/content/{install}/restriction/byOperation"),
         http.get(f"/rest/api/content/{install}/restriction/byOperation/read"),
+        http.get(f"/rest/api/content/{install}/property"),
         http.get(f"/rest/api/content/{probe}/version"),
         http.get(f"/rest/api/content/{probe}/version/1"),
         http.get(f"/rest/api/content/{install}/label"),
@@ -195,6 +196,14 @@ def test_error_and_status_paths_are_documented(http: httpx.Client) -> None:
                      http.get("/rest/api/content/1", params={"expand": ",".join(["version"] * 9)})):
         assert response.status_code in (400, 404)
         check("confluence-cloud-v1.openapi.json", "/wiki", response)
+
+
+def test_unknown_rest_paths_answer_in_the_error_envelope(http: httpx.Client) -> None:
+    """Clients parse every REST answer as JSON; an unknown path must not come back as plain text."""
+    response = http.get("/rest/api/no-such-resource")
+    assert response.status_code == 404
+    assert response.json()["statusCode"] == 404 and "no-such-resource" in response.json()["message"]
+    assert http.get("/no-such-page").status_code == 404
 
 
 def test_spec_dir_resolution() -> None:
