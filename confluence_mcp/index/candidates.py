@@ -84,22 +84,31 @@ async def attachment_signatures(client: ConfluenceClient, candidates: Mapping[st
                                 allowed_spaces: Sequence[str]) -> dict[str, str]:
     """Page id → attachment signature of every candidate."""
     spaced = {page_id: candidate for page_id, candidate in candidates.items() if candidate.space}
-    signatures: dict[str, str] = {}
-    if len(spaced) > _PER_PAGE_MAX:
-        try:
-            listed = await _listed_attachments(client, spaced, allowed_spaces)
-            signatures = {page_id: attachment_signature(listed.get(page_id, {})) for page_id in spaced}
-        except BadRequest as exc:
-            log.warning("the site refused the attachment listing (%s); listing attachments page by page", exc)
+    signatures = await _listed_signatures(client, spaced, allowed_spaces) if len(spaced) > _PER_PAGE_MAX else {}
     signatures.update(await _per_page_signatures(client, [p for p in candidates if p not in signatures]))
     return signatures
 
 
+async def _listed_signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate],
+                             allowed_spaces: Sequence[str]) -> dict[str, str]:
+    """Signatures from CQL listings: a narrow selection lists its own pages' attachments, a broad one its spaces'.
+    A site that refuses the `container` query is asked by space; one that refuses both gets {} (page by page)."""
+    for way in ("container", "space") if len(candidates) <= _BY_CONTAINER_MAX else ("space",):
+        try:
+            listed = await _listed_attachments(client, candidates, allowed_spaces, by=way)
+        except BadRequest as exc:
+            log.warning("the site refused the attachment listing by %s (%s)", way, exc)
+            continue
+        return {page_id: attachment_signature(listed.get(page_id, {})) for page_id in candidates}
+    log.warning("listing attachments page by page")
+    return {}
+
+
 async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str, Candidate],
-                              allowed_spaces: Sequence[str]) -> dict[str, dict[str, int]]:
-    """Container page id → {attachment id: version}, from CQL listings of the candidates' attachments: by page
-    for a narrow selection (a few labelled pages must not list a whole space), by space for a broad one."""
-    if len(candidates) <= _BY_CONTAINER_MAX:
+                              allowed_spaces: Sequence[str], *, by: str) -> dict[str, dict[str, int]]:
+    """Container page id → {attachment id: version}, from CQL listings of the candidates' attachments, asked
+    `by` their page ids ("container") or their spaces."""
+    if by == "container":
         ids = sorted(candidates)
         groups = [cqlb.in_("container", ids[i:i + _CONTAINERS_PER_QUERY])
                   for i in range(0, len(ids), _CONTAINERS_PER_QUERY)]

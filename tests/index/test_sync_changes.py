@@ -146,7 +146,8 @@ async def test_refused_attachment_listing_falls_back_to_one_listing_per_page(
     assert counts(await run(service, client, "fallback", attachments=True)) == (len(ids), 0, 0, 0)
     await client.upload_attachment(ids[3], "menu.txt", b"Wombat stew on Thursdays.", media_type="text/plain")
 
-    httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 1, "status": 400, "match": 'type = "attachment"'})
+    # Both listings (by page, then by space) refused.
+    httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 2, "status": 400, "match": 'type = "attachment"'})
     attachment_listings(sandbox, reset=True)
     with caplog.at_level(logging.WARNING, logger="confluence_mcp.index.candidates"):
         report = await run(service, client, "fallback", attachments=True)
@@ -184,9 +185,12 @@ async def test_a_narrow_selection_lists_only_its_own_pages_attachments(
     assert attachment_listings(sandbox) == 1  # only the changed page's fetch: its signature came from the listing
     assert "Axolotl feeding" in await texts(service, "narrow", "axolotl feeding", chosen[4])
 
-    # The listing asks for these pages' attachments (`container IN`), not for every attachment of the space.
+    # The listing asks for these pages' attachments (`container IN`), not for every attachment of the space; a
+    # site refusing that query is asked by space, still without a listing per page.
     httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 1, "status": 400, "match": "container IN"})
+    attachment_listings(sandbox, reset=True)
     with caplog.at_level(logging.WARNING, logger="confluence_mcp.index.candidates"):
         assert counts(await run(service, client, "narrow", attachments=True, space=None,
                                 page_ids=chosen)) == (0, 0, 5, 0)
-    assert "listing attachments page by page" in caplog.text
+    assert "refused the attachment listing by container" in caplog.text
+    assert "page by page" not in caplog.text and attachment_listings(sandbox) == 0
