@@ -110,11 +110,12 @@ def bind(spec: ToolSpec, kit_name: str) -> ToolFn:
 
 def structured(result: Any) -> Any:
     """A result model as a CallToolResult without its None fields: the published output schema lists nullable
-    fields as optional non-null ones (see `compact_schema`), so absent is how "no value" is said."""
+    fields as optional non-null ones (see `compact_schema`), so absent is how "no value" is said. The text copy is
+    compact JSON: the model reads it, and indentation made result lists 14–59 % longer (search, page tree)."""
     if not isinstance(result, BaseModel) or type(result).__module__.startswith("mcp"):
         return result  # protocol objects (a CallToolResult, content blocks) pass through untouched
     data = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-    text = pydantic_core.to_json(data, indent=2).decode()
+    text = pydantic_core.to_json(data).decode()
     return CallToolResult(content=[TextContent(text=text)], structured_content=data)
 
 
