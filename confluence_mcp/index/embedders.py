@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import ConfigError, IndexStoreError
+from confluence_mcp.index.chunking import DEFAULT_MAX_CHARS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,9 +64,7 @@ class LocalEmbedder:
     """WordLlama `l2_supercat` (256 dimensions): mean of the token vectors, from the wheel's own files."""
 
     batch_size = 256
-    # A static model has no input limit; on the handbook questions 1,400-character chunks ranked the right page
-    # higher than 1,000 (MRR +0.02 on both question sets, recall@5 +0.02) with 25 % fewer chunks.
-    chunk_chars = 1400
+    chunk_chars = DEFAULT_MAX_CHARS  # a static model has no input limit
 
     def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
         import numpy as np
@@ -86,11 +85,12 @@ class LocalEmbedder:
             )
         with safe_open(str(weights), framework="np", device="cpu") as handle:
             self._table = np.ascontiguousarray(handle.get_tensor("embedding.weight"), dtype=np.float32)
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        spec = tokenizer_file.read_text(encoding="utf-8")  # read once: the tokenizer and the piece check use it
+        self._tokenizer = Tokenizer.from_str(spec)
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
         # Piece → its token ids as uint16 bytes (~200 bytes a piece, where lists of ints took ~530).
-        self._pieces: dict[str, bytes] | None = {} if _splits_at_pieces(tokenizer_file) else None
+        self._pieces: dict[str, bytes] | None = {} if _splits_at_pieces(json.loads(spec)) else None
         self.dimensions = int(self._table.shape[1])
         self.model_id = f"local:wordllama-{config}-{self.dimensions}"
 
@@ -145,9 +145,9 @@ _SPECIAL_TOKENS = ("<s>", "</s>", "<unk>")
 _PIECE_CACHE_LIMIT = 150_000  # distinct pieces, ~30 MB at most; the handbook has 88k
 
 
-def _splits_at_pieces(tokenizer_file: Path) -> bool:
-    """Whether this tokenizer file is the kind the piece cache reproduces exactly (else use the pipeline)."""
-    spec = json.loads(tokenizer_file.read_text(encoding="utf-8"))
+def _splits_at_pieces(spec: dict[str, Any]) -> bool:
+    """Whether this tokenizer (its tokenizer.json) is the kind the piece cache reproduces exactly (else use the
+    pipeline)."""
     normalizer = spec.get("normalizer") or {}
     steps = [(n.get("type"), n.get("prepend") or (n.get("pattern") or {}).get("String"), n.get("content"))
              for n in normalizer.get("normalizers", [])]
@@ -187,7 +187,7 @@ class SentenceTransformerEmbedder:
         self.dimensions = int(dimension() or 0)
         self.batch_size = batch_size
         # It truncates at max_seq_length word pieces (256 for MiniLM): about four characters each.
-        self.chunk_chars = min(1400, max(400, 4 * int(getattr(self._model, "max_seq_length", 0) or 250)))
+        self.chunk_chars = min(DEFAULT_MAX_CHARS, max(400, 4 * int(getattr(self._model, "max_seq_length", 0) or 250)))
         name = "all-MiniLM-L6-v2" if model is None else Path(path).name or path
         self.model_id = f"sentence-transformers:{name}"
 
@@ -227,7 +227,7 @@ class OpenAIEmbedder:
         self._client = OpenAI(base_url=base_url, api_key=api_key or "unused", max_retries=3, timeout=60.0)
         self._model = model
         self.batch_size = batch_size
-        self.chunk_chars = 1400  # hosted embedding models take 512+ tokens
+        self.chunk_chars = DEFAULT_MAX_CHARS  # hosted embedding models take 512+ tokens
         self.model_id = f"openai:{model}"
         known = dimensions or _KNOWN_DIMENSIONS.get(model)
         self.dimensions = known or int(self.embed_batch(["dimension probe"]).shape[1])
