@@ -319,37 +319,26 @@ class IndexStore:
 
     async def replace_page(self, collection: str | CollectionRef, page: PageRecord, chunks: list[Chunk],
                            vectors: np.ndarray) -> None:
-        """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one).
-
-        A run writing many pages passes the `CollectionRef` it resolved once instead of the name."""
-        if len(chunks) != len(vectors):
-            raise IndexStoreError(f"page {page.page_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+        """Replace one page's chunks in a single transaction (a crash leaves the old page or the new one)."""
         ref = collection if isinstance(collection, CollectionRef) else await self.require_collection(collection)
-        if len(vectors) and vectors.shape[1] != ref.dimension:
-            raise EmbedderMismatch(
-                f"collection '{ref.name}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
-            )
-        # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
-        headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
-        body = "\n".join(chunk.text for chunk in chunks)
-        params = {
-            "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
-            "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
-            "attachments": page.attachments,
-            # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
-            "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
-            "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],
-            "paths": [_array_literal(chunk.heading_path) for chunk in chunks], "texts": [c.text for c in chunks],
-            "vectors": list(vectors),  # binary (%b): dumping 256 floats as text costs more than the insert
-        }
-        # One round trip: in pipeline mode, statements sent before the sync point run as one implicit
-        # transaction (autocommit keeps psycopg from wrapping them in BEGIN/COMMIT round trips of its own).
+        await self.replace_pages(ref, [(page, chunks, vectors)])
+
+    async def replace_pages(self, ref: CollectionRef, pages: list[tuple[PageRecord, list[Chunk], np.ndarray]]) -> None:
+        """Replace several pages' chunks, one transaction per page, in one round trip.
+
+        In pipeline mode, statements sent before a sync point run as one implicit transaction (autocommit keeps
+        psycopg from adding BEGIN/COMMIT round trips of its own), so each page commits or not on its own, and
+        the server works through a group without waiting for this process between pages."""
+        params = [_page_params(ref, *page) for page in pages]
+        clear, write = sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), sql.SQL(_WRITE_PAGE).format(chunks=ref.table)
         async with self.pool.connection() as conn:
             await conn.set_autocommit(True)
             try:
-                async with conn.pipeline():
-                    await conn.execute(sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), params)
-                    await conn.execute(sql.SQL(_WRITE_PAGE).format(chunks=ref.table), params)
+                async with conn.pipeline() as pipeline:
+                    for page in params:
+                        await conn.execute(clear, page)
+                        await conn.execute(write, page)
+                        await pipeline.sync()
             finally:
                 if not conn.closed:  # a cancelled pipeline closes its connection; the pool discards it
                     await conn.set_autocommit(False)
@@ -375,6 +364,29 @@ class IndexStore:
 
         return await hybrid_search(self, collection, query, query_vector, top_k=top_k, filters=filters, **options)
 
+
+
+def _page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vectors: np.ndarray) -> dict[str, Any]:
+    """The parameters of one page's `_CLEAR_PAGE` and `_WRITE_PAGE`."""
+    if len(chunks) != len(vectors):
+        raise IndexStoreError(f"page {page.page_id}: {len(chunks)} chunks but {len(vectors)} vectors")
+    if len(vectors) and vectors.shape[1] != ref.dimension:
+        raise EmbedderMismatch(
+            f"collection '{ref.name}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
+        )
+    # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
+    headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
+    body = "\n".join(chunk.text for chunk in chunks)
+    return {
+        "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
+        "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
+        "attachments": page.attachments,
+        # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
+        "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
+        "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],
+        "paths": [_array_literal(chunk.heading_path) for chunk in chunks], "texts": [c.text for c in chunks],
+        "vectors": list(vectors),  # binary (%b): dumping 256 floats as text costs more than the insert
+    }
 
 def _array_literal(items: tuple[str, ...]) -> str:
     """A Postgres text[] literal, every element quoted (so empty strings and "NULL" stay text)."""

@@ -54,8 +54,12 @@ _BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
 _FETCH_BATCH = 25  # bodies per /content/search request
 _FETCH_CONCURRENCY = 4
 _PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
-_WRITE_CONCURRENCY = 1  # pages written at once: 2 was ~4 % faster on 2 cores, but a cancelled run could then
-# commit a page its progress never reported
+# Writing is the slowest stage (the database's share of a full handbook index is about 3 s of CPU): two writers,
+# each sending up to 16 pages per round trip, keep it busy while this process embeds; 15-25 % faster than one
+# writer sending page by page. A cancelled run may commit a few pages it never reported; the next run sees them
+# as unchanged.
+_WRITE_CONCURRENCY = 2
+_PAGES_PER_WRITE = 16  # pages per round trip, each its own transaction
 
 
 class IndexReport(BaseModel):
@@ -204,15 +208,24 @@ async def _pipeline(service: IndexService, collection: str, page_ids: list[str],
 
     async def writer(receive: MemoryObjectReceiveStream[_Embedded]) -> None:
         async with receive:
-            async for document, vectors in receive:
-                await service.store.replace_page(ref, document.record, document.chunks, vectors)
-                state.report.chunks += len(document.chunks)
-                if document.record.page_id in existing:
-                    state.report.updated += 1
-                else:
-                    state.report.added += 1
-                state.done += 1
-                await notify(state.done, state.total, document.record.title)
+            async for first in receive:
+                group = [first]
+                # Whatever else is ready goes in the same round trip (still one transaction per page): the
+                # database then works through a group while this process embeds the next pages.
+                while len(group) < _PAGES_PER_WRITE:
+                    try:
+                        group.append(receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                await service.store.replace_pages(ref, [(d.record, d.chunks, vectors) for d, vectors in group])
+                for document, _ in group:
+                    state.report.chunks += len(document.chunks)
+                    if document.record.page_id in existing:
+                        state.report.updated += 1
+                    else:
+                        state.report.added += 1
+                    state.done += 1
+                    await notify(state.done, state.total, document.record.title)
 
     async with anyio.create_task_group() as group:
         group.start_soon(fetcher.produce, page_ids, documents_out)
