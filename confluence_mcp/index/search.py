@@ -79,7 +79,9 @@ DEFAULT_FUSION = FusionParams()
 # headings 2, body 1). Page frequencies come from `index_lexemes` (counted when a run finishes; a word
 # not counted yet is treated as rare). Words on more than `max_df_ratio` of the pages are ignored, except
 # the rarest word of the query, and at most `max_terms` words count: common words barely move the ranking
-# and their postings are the expensive part.
+# and their postings are the expensive part. idf is cast to float8 (its 0.5 literals make it numeric, and numeric
+# arithmetic over every posting cost a quarter of the query), and the pages are cut to the top k before they
+# are numbered (a top-k sort instead of sorting every page that matched a word).
 _PAGE_TEXT = """
 (WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
  terms AS (
@@ -87,7 +89,7 @@ _PAGE_TEXT = """
    LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme),
  chunk_query AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS q),
  kept AS (
-   SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5)) AS idf FROM terms
+   SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5))::float8 AS idf FROM terms
    WHERE df <= %(max_df)s OR lexeme = (SELECT lexeme FROM terms ORDER BY df, lexeme LIMIT 1)
    ORDER BY df LIMIT %(max_terms)s),
  scored AS MATERIALIZED (
@@ -96,16 +98,18 @@ _PAGE_TEXT = """
    FROM index_postings p JOIN kept ON p.collection_id = %(cid)s AND p.lexeme = kept.lexeme
    GROUP BY p.page_id)  -- postings use the C collation; page ids revert to the default to match other indexes
  SELECT 't' AS kind, best.id, top.page_id, top.score::float8 AS score, best.cos
- FROM (SELECT s.page_id, s.score, row_number() OVER (ORDER BY s.score DESC, s.page_id) AS rank
-       FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) top
+ FROM (SELECT page_id, score, row_number() OVER (ORDER BY score DESC, page_id) AS rank FROM (
+       SELECT s.page_id, s.score FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) ranked) top
  LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {chunks} WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
-                    ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
+                    {uncovered} ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
+# A page the vector list already holds is represented by its chunks there: its nearest chunk is not looked up.
+_UNCOVERED = "AND NOT EXISTS (SELECT 1 FROM nearest n WHERE n.page_id = top.page_id)"
 # `{order}` is the distance itself (HNSW walk) or the distance plus zero, an expression no index matches, so
 # Postgres computes exact distances over the rows the filters select.
 _NEAREST = (
-    "(SELECT 'v' AS kind, id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score, NULL::float8 AS cos "
-    "FROM {t} c WHERE {w} "
-    "ORDER BY {order} LIMIT %(k)s)"
+    "WITH nearest AS MATERIALIZED (SELECT id, page_id, (1 - (embedding <=> %(vec)s))::float8 AS score "
+    "FROM {t} c WHERE {w} ORDER BY {order} LIMIT %(k)s) "
+    "SELECT 'v' AS kind, id, page_id, score, NULL::float8 AS cos FROM nearest"
 )
 _HNSW_ORDER = "embedding <=> %(vec)s"
 _EXACT_ORDER = "(embedding <=> %(vec)s) + 0"
@@ -169,18 +173,21 @@ async def _selective(store: IndexStore, ref: CollectionRef, filters: SearchFilte
     params: dict[str, Any] = {"cid": ref.id}
     where = _filter_sql(filters, params, "p")
     statement = sql.SQL("SELECT count(*) FROM index_pages p WHERE p.collection_id = %(cid)s AND {}").format(where)
-    async with store.pool.connection() as conn:
+    async with store.autocommit() as conn:
         row = await (await conn.execute(statement, params)).fetchone()
     return row is not None and row[0] <= fusion.exact_page_ratio * max(ref.stats_docs or 1, 1)
 
 
 async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector: np.ndarray | None,
                       mode: SearchMode, depth: int, top_k: int, filters: SearchFilters | None,
-                      fusion: FusionParams) -> _Candidates:
+                      fusion: FusionParams, *, alone: bool = True) -> _Candidates:
+    """Both candidate lists of one collection. `alone`: the only collection searched, so its vector list is not
+    cut down against other collections' and a page in it needs no representative chunk from the text side."""
     best_n = top_k if mode == "text" else fusion.best_chunk_factor * top_k
     params: dict[str, Any] = {"k": depth, "best_n": best_n, "vec": vector, **_term_params(ref, query, fusion)}
     parts: list[sql.Composable] = []
-    if mode in ("hybrid", "vector") and vector is not None:
+    nearest = mode in ("hybrid", "vector") and vector is not None
+    if nearest:
         exact = await _selective(store, ref, filters, fusion)
         parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=_filter_sql(filters, params, "c"),
                                                order=sql.SQL(_EXACT_ORDER if exact else _HNSW_ORDER)))
@@ -190,12 +197,14 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
             _filter_sql(filters, params, "p")) if filters else sql.SQL("")
         cos, order, chunks = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
         parts.append(sql.SQL(_PAGE_TEXT).format(join=join, cos=sql.SQL(cos), order=sql.SQL(order),
-                                                chunks=sql.SQL(chunks).format(t=ref.table)))
+                                                chunks=sql.SQL(chunks).format(t=ref.table),
+                                                uncovered=sql.SQL(_UNCOVERED if nearest and alone else "")))
     found = _Candidates()
     if not parts:
         return found
-    async with store.pool.connection() as conn, conn.transaction():
-        await conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(fusion.ef_search, depth))))
+    # One round trip: the setting (for this connection, every search sets its own) and the query, pipelined.
+    async with store.autocommit() as conn, conn.pipeline():
+        await conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(max(fusion.ef_search, depth))))
         rows = await (await conn.execute(sql.SQL(" UNION ALL ").join(parts), params)).fetchall()
     for kind, chunk_id, page_id, score, cos in rows:
         if kind == "v":
@@ -212,7 +221,7 @@ async def _fetch(store: IndexStore, ref: CollectionRef, ids: list[int]) -> dict[
         "p.last_modified FROM {t} c JOIN index_pages p ON p.collection_id = %s AND p.page_id = c.page_id "
         "WHERE c.id = ANY(%s)"
     ).format(t=ref.table)
-    async with store.pool.connection() as conn:
+    async with store.autocommit() as conn:
         rows = await (await conn.execute(statement, (ref.id, ids))).fetchall()
     return {
         int(r[0]): SearchHit(page_id=r[1], title=r[4], url=r[5], heading_path=tuple(r[2]), text=r[3], score=0.0,
@@ -276,7 +285,8 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
         refreshed = {r.id: r for r in await store.collection_refs()}
         refs = [refreshed.get(ref.id, ref) for ref in refs]
     depth = max(fusion.min_depth, fusion.depth_factor * top_k)
-    found = {ref.id: await _candidates(store, ref, query, vector, mode, depth, top_k, filters, fusion) for ref in refs}
+    found = {ref.id: await _candidates(store, ref, query, vector, mode, depth, top_k, filters, fusion,
+                                       alone=len(refs) == 1) for ref in refs}
     by_ref = {ref.id: ref for ref in refs}
     # Across collections of one embedder raw scores are comparable: keep the global top `depth` of each list.
     chunks = sorted(((s, rid, cid, pid) for rid, f in found.items() for s, cid, pid in f.chunks), reverse=True)[:depth]

@@ -9,6 +9,8 @@ always bound parameters; table names come from integer ids.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +24,7 @@ from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, hnsw_i
 
 if TYPE_CHECKING:
     import numpy as np
+    from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
 
     from confluence_mcp.index.search import SearchFilters, SearchHit
@@ -164,10 +167,22 @@ class IndexStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A pooled connection in autocommit mode, for reads and pipelines: a plain connection wraps each use in
+        BEGIN/COMMIT, two extra round trips that doubled the cost of a small query."""
+        async with self.pool.connection() as conn:
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                if not conn.closed:  # a cancelled pipeline closes its connection; the pool discards it
+                    await conn.set_autocommit(False)
+
     # -- collections ---------------------------------------------------------------------------------------
 
     async def collection_ref(self, name: str) -> CollectionRef | None:
-        async with self.pool.connection() as conn:
+        async with self.autocommit() as conn:
             row = await (await conn.execute(
                 _SELECT_REF + " WHERE name = %s", (name,)
             )).fetchone()
@@ -180,7 +195,7 @@ class IndexStore:
         return ref
 
     async def collection_refs(self) -> list[CollectionRef]:
-        async with self.pool.connection() as conn:
+        async with self.autocommit() as conn:
             rows = await (await conn.execute(
                 _SELECT_REF + " ORDER BY name"
             )).fetchall()
@@ -301,7 +316,7 @@ class IndexStore:
         ref = await self.collection_ref(collection)
         if ref is None:
             return {}
-        async with self.pool.connection() as conn:
+        async with self.autocommit() as conn:
             rows = await (await conn.execute(
                 "SELECT page_id, version, space, labels, attachments, source FROM index_pages "
                 "WHERE collection_id = %s", (ref.id,))).fetchall()
@@ -312,7 +327,7 @@ class IndexStore:
         ref = await self.collection_ref(collection)
         if ref is None:
             return set()
-        async with self.pool.connection() as conn:
+        async with self.autocommit() as conn:
             rows = await (await conn.execute(
                 "SELECT DISTINCT space FROM index_pages WHERE collection_id = %s", (ref.id,))).fetchall()
         return {row[0] for row in rows}
@@ -326,22 +341,16 @@ class IndexStore:
     async def replace_pages(self, ref: CollectionRef, pages: list[tuple[PageRecord, list[Chunk], np.ndarray]]) -> None:
         """Replace several pages' chunks, one transaction per page, in one round trip.
 
-        In pipeline mode, statements sent before a sync point run as one implicit transaction (autocommit keeps
-        psycopg from adding BEGIN/COMMIT round trips of its own), so each page commits or not on its own, and
+        In pipeline mode, statements sent before a sync point run as one implicit transaction (in autocommit
+        mode psycopg adds no BEGIN/COMMIT of its own), so each page commits or not on its own, and
         the server works through a group without waiting for this process between pages."""
         params = [_page_params(ref, *page) for page in pages]
         clear, write = sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), sql.SQL(_WRITE_PAGE).format(chunks=ref.table)
-        async with self.pool.connection() as conn:
-            await conn.set_autocommit(True)
-            try:
-                async with conn.pipeline() as pipeline:
-                    for page in params:
-                        await conn.execute(clear, page)
-                        await conn.execute(write, page)
-                        await pipeline.sync()
-            finally:
-                if not conn.closed:  # a cancelled pipeline closes its connection; the pool discards it
-                    await conn.set_autocommit(False)
+        async with self.autocommit() as conn, conn.pipeline() as pipeline:
+            for page in params:
+                await conn.execute(clear, page)
+                await conn.execute(write, page)
+                await pipeline.sync()
 
     async def delete_pages(self, collection: str, page_ids: list[str] | set[str]) -> int:
         """Remove pages and their chunks; returns how many pages were removed."""
