@@ -162,7 +162,8 @@ class CheckedTool(Tool):
                      else f"`{key}`" for key in unknown]
             raise ToolError(f"Error executing tool {self.name}: unknown argument {', '.join(hints)}. "
                             f"It takes: {', '.join(known) or 'no arguments'}.")
-        return args
+        properties = self.parameters.get("properties", {})
+        return {key: _text_for_integer(value, properties.get(key) or {}) for key, value in args.items()}
 
     def _invalid(self, error: ValidationError) -> str:
         problems = []
@@ -173,6 +174,17 @@ class CheckedTool(Tool):
             else:
                 problems.append(f"`{where}`: {item['msg']} (got {_short(item.get('input'))})")
         return f"Error executing tool {self.name}: invalid arguments: {'; '.join(problems)}."
+
+
+def _text_for_integer(value: Any, schema: dict[str, Any]) -> Any:
+    """An integer where the schema wants text, as text: clients and models send page ids as numbers (65539 for
+    "65539"), and refusing those helps nobody. Lists of such values too."""
+    kind = schema.get("type")
+    if kind == "string" and isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if kind == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [_text_for_integer(item, schema["items"]) for item in value]
+    return value
 
 
 def _short(value: Any) -> str:

@@ -108,7 +108,8 @@ async def execute_generic_confluence(
     ctx: Context,
     params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters; for non-GET without "
                       "body, the JSON body.")] = None,
-    body: Annotated[Any, Field(description="JSON body for POST/PUT.")] = None,
+    body: Annotated[dict[str, Any] | list[dict[str, Any]] | str | None,
+                    Field(description="JSON body for POST/PUT.")] = None,
 ) -> GenericResponse:
     """Send one REST request to the site and return its JSON (truncated if large). Non-GET can change or delete
     content and is refused in read-only mode."""

@@ -109,11 +109,15 @@ class AttachmentList(BaseModel):
     next: str | None = None
 
 
+JsonScalar = str | int | float | bool
+
+
 class GenericResponse(BaseModel):
     status: int
     method: str
     url: str
-    body: Any = None
+    # Whatever JSON the site sent, each part typed: clients check tool schemas for values that accept anything.
+    body: dict[str, Any] | list[dict[str, Any] | JsonScalar | None] | JsonScalar | None = None
     truncated: bool = False
     note: str | None = None
 

@@ -34,6 +34,7 @@ __all__ = [
     "http_server",
     "make_settings",
     "mcp_client",
+    "node_tool",
     "sandbox_env",
     "sandbox_pages",
     "stdio_params",
@@ -115,6 +116,18 @@ def sandbox_env(sandbox: Any, **extra: str) -> dict[str, str]:
 def stdio_params(env: dict[str, str], *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "confluence_mcp", *args], env=env,
                                  cwd=str(REPO))
+
+
+def node_tool(name: str, minimum: tuple[int, int] = (22, 0)) -> Path | None:
+    """The folder holding `node` (at least `minimum`) and the npm tool `name`: CONFLUENCE_MCP_NODE_BIN, else the
+    `.node22/` that `.ci/run` installs. None when either is missing."""
+    folder = Path(os.environ.get("CONFLUENCE_MCP_NODE_BIN") or REPO / ".node22" / "node_modules" / ".bin")
+    if not (folder / name).exists() or not (folder / "node").exists():
+        return None
+    version = subprocess.run([str(folder / "node"), "--version"], capture_output=True, text=True, timeout=30)
+    parts = version.stdout.strip().lstrip("v").split(".") if version.returncode == 0 else []
+    found = tuple(int(p) for p in parts[:2] if p.isdigit())
+    return folder if len(found) == 2 and found >= minimum else None
 
 
 def free_port() -> int:

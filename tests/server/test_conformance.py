@@ -9,25 +9,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
-from _mcp_fixtures import REPO, http_server, sandbox_env
+from _mcp_fixtures import REPO, http_server, node_tool, sandbox_env
 
 SCENARIOS = ["server-initialize", "ping", "tools-list", "dns-rebinding-protection"]
 
 
-def node_bin() -> Path | None:
-    folder = Path(os.environ.get("CONFLUENCE_MCP_NODE_BIN") or REPO / ".node22" / "node_modules" / ".bin")
-    if not (folder / "conformance").exists() or not (folder / "node").exists():
-        return None
-    version = subprocess.run([str(folder / "node"), "--version"], capture_output=True, text=True, timeout=30)
-    major = int(version.stdout.strip().lstrip("v").split(".")[0] or 0) if version.returncode == 0 else 0
-    return folder if major >= 22 else None
-
-
 def test_generic_conformance_scenarios_pass(flavor_sandbox: object) -> None:
-    folder = node_bin()
+    folder = node_tool("conformance")
     if folder is None:
         pytest.skip("MCP conformance suite not installed (needs Node >= 22 under .node22/; see .ci/run)")
     env = {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _mcp_fixtures import REPO, dumps, make_settings, mcp_client
+from _mcp_fixtures import REPO, call, dumps, make_settings, mcp_client
 
 from confluence_mcp.errors import ConfigError
-from confluence_mcp.server import build_server
+from confluence_mcp.server import _text_for_integer, build_server
 from confluence_mcp.tool_schemas import compact_schema
 
 GOLDEN = REPO / "tests" / "golden"
@@ -126,6 +126,18 @@ async def test_bad_arguments_are_refused_with_one_line_each_before_any_request()
                         "integer, unable to parse string as an integer (got 'many').")
     assert "`query` is required" in texts[3] and "`limit`: Input should be greater than or equal to 1" in texts[3]
     assert not any("pydantic" in t or "Traceback" in t for t in texts)
+
+
+@pytest.mark.anyio
+async def test_integer_ids_are_taken_as_text(flavor_sandbox: Any) -> None:
+    """Clients and models send page ids as numbers; a string parameter takes them as their text."""
+    async with mcp_client(make_settings(flavor_sandbox.base_url)) as client:
+        page = await call(client, "read_page_by_id", {"page_id": 65539})
+        children = await call(client, "get_page_tree", {"page_id": 65539, "max_depth": 1})
+    assert page["id"] == "65539" and children["root_id"] == "65539"
+    strings = {"type": "array", "items": {"type": "string"}}
+    assert _text_for_integer([65539, "65540"], strings) == ["65539", "65540"]
+    assert _text_for_integer(True, {"type": "string"}) is True  # not a number: left for validation to refuse
 
 
 def test_unknown_tool_name_in_config_fails_at_start_listing_valid_names() -> None:
