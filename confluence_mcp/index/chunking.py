@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "outline_chunk"]
+__all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "chunking_id", "outline_chunk"]
 
 # Chunk size for embedders without an input limit. On the handbook questions 1,400-character chunks ranked the
 # right page higher than 1,000 (MRR +0.02 on both question sets, recall@5 +0.02) with 25 % fewer chunks.
 DEFAULT_MAX_CHARS = 1400
 DEFAULT_OVERLAP = 120
+# Bump when a change to this module changes the chunks of unchanged pages: each indexed page records the
+# `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
+CHUNKING_VERSION = 1
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|")
@@ -176,6 +179,11 @@ def outline_chunk(title: str, markdown: str, chunks: list[Chunk]) -> Chunk:
         lead = lead[:OUTLINE_LEAD_CHARS].rsplit(" ", 1)[0] + " …"
     text = title + (f"\nSections: {' · '.join(headings)}" if headings else "") + (f"\n\n{lead}" if lead else "")
     return Chunk(text, (), len(chunks), ". ".join([title, *headings]))
+
+
+def chunking_id(max_chars: int = DEFAULT_MAX_CHARS, overlap: int = DEFAULT_OVERLAP) -> str:
+    """How pages are cut: this module's version and the sizes, e.g. "v1:1400:120"."""
+    return f"v{CHUNKING_VERSION}:{max_chars}:{overlap}"
 
 
 def chunk_markdown(title: str, markdown: str, *, max_chars: int = DEFAULT_MAX_CHARS,

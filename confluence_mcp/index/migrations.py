@@ -124,6 +124,12 @@ async def m006_page_attachments(conn: AsyncConnection[Any]) -> None:
     await conn.execute("ALTER TABLE index_pages ADD COLUMN attachments text")
 
 
+async def m007_page_chunking(conn: AsyncConnection[Any]) -> None:
+    # How each page was cut into chunks (`chunking.chunking_id`), so a run redoes pages cut another way, e.g. by
+    # an older release or for an embedder with another input size. NULL: unknown, redone on the next run.
+    await conn.execute("ALTER TABLE index_pages ADD COLUMN chunking text")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
@@ -131,6 +137,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (4, "postings", m004_postings),
     (5, "no_chunk_text_vectors", m005_no_chunk_text_vectors),
     (6, "page_attachments", m006_page_attachments),
+    (7, "page_chunking", m007_page_chunking),
 ]
 
 

@@ -44,13 +44,14 @@ TSV_SQL = (
 # statement is a message the server wakes up for). Heading paths travel as array literals (they are ragged).
 _WRITE_PAGE = (
     "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-    "last_modified, source, indexed, text_length, attachments, tsv) VALUES (%(cid)s, %(page)s, %(version)s, "
-    "%(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, %(attachments)s, "
+    "last_modified, source, indexed, text_length, attachments, chunking, tsv) VALUES (%(cid)s, %(page)s, "
+    "%(version)s, %(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
+    "%(attachments)s, %(chunking)s, "
     + TSV_SQL % ("%(title)s", "%(headings)s", "%(body)s") + ") "
     "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
     "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
     "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
-    "attachments = EXCLUDED.attachments, "
+    "attachments = EXCLUDED.attachments, chunking = EXCLUDED.chunking, "
     "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv), "
     "postings AS (INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
     "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
@@ -95,6 +96,7 @@ class PageRecord:
     labels: tuple[str, ...]
     source: str  # the selection that brought the page in, e.g. "space:DOCS" or "cql:<query>"
     attachments: str | None = None  # signature of the attachments whose text the entry holds; None: no such text
+    chunking: str | None = None  # `chunking.chunking_id` of the page's chunks
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class PageState:
     labels: tuple[str, ...]
     attachments: str | None
     source: str
+    chunking: str | None = None
 
 
 @dataclass(frozen=True)
@@ -312,15 +315,15 @@ class IndexStore:
     # -- pages ---------------------------------------------------------------------------------------------
 
     async def page_states(self, collection: str) -> dict[str, PageState]:
-        """page_id → version, space, labels, attachment signature and source of every indexed page."""
+        """page_id → version, space, labels, attachment signature, source and chunking of every indexed page."""
         ref = await self.collection_ref(collection)
         if ref is None:
             return {}
         async with self.autocommit() as conn:
             rows = await (await conn.execute(
-                "SELECT page_id, version, space, labels, attachments, source FROM index_pages "
+                "SELECT page_id, version, space, labels, attachments, source, chunking FROM index_pages "
                 "WHERE collection_id = %s", (ref.id,))).fetchall()
-        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5]) for row in rows}
+        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5], row[6]) for row in rows}
 
     async def collection_spaces(self, collection: str) -> set[str]:
         """The spaces the collection's pages come from."""
@@ -389,7 +392,7 @@ def _page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vect
     return {
         "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
         "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
-        "attachments": page.attachments,
+        "attachments": page.attachments, "chunking": page.chunking,
         # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
         "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
         "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],

@@ -2,7 +2,8 @@
 
 A run is defined by its selection (space / CQL / labels / page ids, always inside the toolkit's allowed spaces).
 Versions and labels come from one CQL listing without bodies (attachment versions from another, see
-`candidates.py`); only new or changed pages are fetched (batched, bounded concurrency), converted to Markdown,
+`candidates.py`); only new or changed pages (or pages cut into chunks another way: another release's chunker,
+another embedder's chunk size) are fetched (batched, bounded concurrency), converted to Markdown,
 chunked, embedded and written one page per transaction, so a run killed half-way loses nothing and a rerun
 finishes exactly. Removal is limited to pages this selection indexed before.
 
@@ -36,7 +37,7 @@ from confluence_mcp.index.candidates import (
     label_names,
     list_candidates,
 )
-from confluence_mcp.index.chunking import Chunk, chunk_markdown, outline_chunk
+from confluence_mcp.index.chunking import Chunk, chunk_markdown, chunking_id, outline_chunk
 from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections, page_attachments
 from confluence_mcp.index.service import IndexService
 
@@ -152,7 +153,8 @@ async def index_pages(
         await notify(0, 1, "listing attachments")
         signatures = await attachment_signatures(client, candidates, selection.allowed_spaces)
     stored = await service.store.page_states(collection)
-    changed = changed_pages(candidates, stored, signatures)
+    chunk_chars = (await service.embedder()).chunk_chars
+    changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars))
     report.unchanged = len(candidates) - len(changed)
     gone = sorted(page_id for page_id, page in stored.items() if page.source == source and page_id not in candidates)
     # Pages whose entry holds attachment text keep it, whether or not this run includes attachments.
@@ -162,8 +164,7 @@ async def index_pages(
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
     await _pipeline(service, collection, changed, set(stored), state, notify,
-                    _Fetcher(client, source, include_comments, with_attachments, signatures or {},
-                             (await service.embedder()).chunk_chars))
+                    _Fetcher(client, source, include_comments, with_attachments, signatures or {}, chunk_chars))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -319,6 +320,7 @@ class _Fetcher:
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
             labels=tuple(label_names(content)), source=self.source, attachments=attachments,
+            chunking=chunking_id(self.chunk_chars),
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])

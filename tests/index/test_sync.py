@@ -16,6 +16,7 @@ from confluence_mcp.config import IndexSettings, Settings, load_settings
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import EmbedderMismatch
 from confluence_mcp.index import sync
+from confluence_mcp.index.chunking import chunking_id
 from confluence_mcp.index.service import (
     IndexService,
     SearchRequest,
@@ -177,6 +178,27 @@ async def test_clean_rebuilds(env: tuple[IndexService, ConfluenceClient]) -> Non
     rebuilt = await index_pages(service, client, "clean", Selection(space="TEAM", allowed_spaces=SPACES),
                                 clean=True)
     assert rebuilt.unchanged == 0 and rebuilt.added == len(await page_ids(client, "TEAM"))
+
+
+@pytest.mark.anyio
+async def test_pages_cut_another_way_are_redone(env: tuple[IndexService, ConfluenceClient]) -> None:
+    """A page chunked by an older release (or before chunking was recorded) is redone; the others are not."""
+    service, client = env
+    await service.drop_collection("cut")
+    first = await run(service, client, "cut", space="TEAM")
+    ids = sorted(await page_versions(service.store, "cut"))
+    ref = await service.store.require_collection("cut")
+    async with service.store.autocommit() as conn:
+        await conn.execute("UPDATE index_pages SET chunking = 'v0:1000:120' WHERE collection_id = %s AND page_id = %s",
+                           (ref.id, ids[0]))
+        await conn.execute("UPDATE index_pages SET chunking = NULL WHERE collection_id = %s AND page_id = %s",
+                           (ref.id, ids[1]))
+    again = await run(service, client, "cut", space="TEAM")
+    assert (again.updated, again.unchanged, again.added) == (2, first.added - 2, 0)
+    settled = await run(service, client, "cut", space="TEAM")
+    assert (settled.updated, settled.unchanged) == (0, first.added)
+    states = await service.store.page_states("cut")
+    assert {state.chunking for state in states.values()} == {chunking_id()}
 
 
 @pytest.fixture(scope="module")
