@@ -86,7 +86,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpora" / "handbook.jsonl")
     parser.add_argument("--questions", type=Path, nargs="*",
-                        default=[HERE / "relevance_questions.jsonl", HERE / "relevance_validation.jsonl"])
+                        default=[HERE / "relevance_questions.jsonl", HERE / "relevance_validation.jsonl",
+                                 HERE / "relevance_fresh.jsonl"])
     args = parser.parse_args()
     if not args.corpus.is_file():
         raise SystemExit(f"corpus {args.corpus} not found")
