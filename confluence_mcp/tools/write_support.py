@@ -13,14 +13,9 @@ from typing import Any, Literal, TypeVar
 import anyio
 from pydantic import BaseModel, Field
 
-from confluence_mcp.confluence import cql
+from confluence_mcp.confluence import convert, cql
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import (
-    LinkContext,
-    StorageParseError,
-    markdown_to_storage,
-    validate_storage,
-)
+from confluence_mcp.confluence.convert import LinkContext, StorageParseError, validate_storage
 from confluence_mcp.confluence.weblinks import site_link_context
 from confluence_mcp.errors import (
     BadRequest,
@@ -118,7 +113,8 @@ def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
 async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:
     """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
     if body_format == "markdown":
-        storage = markdown_to_storage(body, links=link_context(client, space))
+        # Through the package: the markdown parser loads on the first write, not at server start.
+        storage = convert.markdown_to_storage(body, links=link_context(client, space))
     elif body_format == "wiki":
         storage = wiki_to_storage(body)
     else:

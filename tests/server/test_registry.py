@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +282,23 @@ async def test_toolkits_sharing_a_credential_keep_their_own_retry_settings() -> 
         httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 0})
     assert results["strict"].is_error and "503" in results["strict"].content[0].text  # type: ignore[union-attr]
     assert not results["patient"].is_error
+
+
+def test_starting_the_server_leaves_heavy_libraries_unloaded() -> None:
+    """Listing tools needs no database driver, embedder, LLM client or converter; each loads on first use."""
+    code = (
+        "import sys, anyio\n"
+        "from mcp import Client\n"
+        "from confluence_mcp.config import load_settings\n"
+        "from confluence_mcp.server import build_server\n"
+        f"settings = load_settings(None, environ={{'CONFLUENCE_URL': {OFFLINE!r}, 'CONFLUENCE_TOKEN': 't'}})\n"
+        "async def main():\n"
+        "    async with Client(build_server(settings)) as client:\n"
+        "        assert len((await client.list_tools()).tools) >= 24\n"
+        "anyio.run(main)\n"
+        "heavy = ['psycopg', 'psycopg_pool', 'numpy', 'tokenizers', 'openai', 'markdownify', 'bs4', 'markdown_it']\n"
+        "print(' '.join(name for name in heavy if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"loaded at start: {done.stdout.strip()}"
