@@ -132,5 +132,12 @@ async def execute_generic_confluence(
     except ValueError:
         parsed = response.text
     shown, truncated, note = _truncate(strip_noise(parsed))
-    return GenericResponse(status=response.status_code, method=verb, url=path, body=shown, truncated=truncated,
-                           note=note)
+    return GenericResponse(status=response.status_code, method=verb, url=path, body=typed_body(shown),
+                           truncated=truncated, note=note)
+
+
+def typed_body(body: Any) -> Any:
+    """The body as the output schema types it: JSON it has no type for (arrays of arrays) travels as JSON text."""
+    if isinstance(body, list) and any(isinstance(item, list) for item in body):
+        return json.dumps(body, ensure_ascii=False)
+    return body

@@ -10,7 +10,8 @@ import pytest
 from _mcp_fixtures import ToolFailed, call, make_settings, mcp_client
 
 from confluence_mcp.errors import PolicyError
-from confluence_mcp.tools.generic import confine_path
+from confluence_mcp.tools.generic import confine_path, typed_body
+from confluence_mcp.tools.models import GenericResponse
 
 pytestmark = pytest.mark.anyio
 
@@ -37,6 +38,12 @@ def test_confine_path_accepts_site_paths() -> None:
     assert confine_path("/rest/api/content/1", "http://h/wiki") == "/rest/api/content/1"
     assert confine_path("/wiki/rest/api/content/1", "http://h/wiki") == "/rest/api/content/1"
     assert confine_path("rest/api/space", "http://h") == "/rest/api/space"
+
+
+def test_every_json_body_fits_the_output_model() -> None:
+    for body in ({"a": [[1]]}, [{"id": "1"}, "x", 2, None], "text", 3, 2.5, True, None, [[1, 2], [3]]):
+        kept = GenericResponse(status=200, method="GET", url="/x", body=typed_body(body)).body
+        assert kept == body or kept == "[[1, 2], [3]]"
 
 
 @pytest.fixture
