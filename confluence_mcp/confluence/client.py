@@ -3,7 +3,8 @@
 The tools and the index code against the method names and signatures below. Every method raises the typed
 errors of `confluence_mcp.errors`. Transport (pooling, auth, retries, error text) lives in `http.py`, URL
 arithmetic in `urls.py`, cursors in `pagination.py`. Writes use v1 everywhere: v2 has no labels or uploads,
-and one write path keeps Cloud and Server behaviour identical.
+and one write path keeps Cloud and Server behaviour identical. Page reads fall back to v2 on a Cloud site that
+answers 410 Gone to v1 `GET /content/{id}` (deprecated there; see `v2_pages.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.http import HttpCore
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
+from confluence_mcp.confluence.v2_pages import v2_query, v2_to_v1_page
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
@@ -58,6 +60,7 @@ class ConfluenceClient:
         seed = f"{self.site_url}\n{toolkit.credential.secret() or ''}".encode()
         key = hashlib.sha256(b"confluence-mcp cursor\n" + seed).digest() if toolkit.credential.secret() else None
         self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
+        self._v1_pages_gone = False  # set when the site answered 410 Gone to v1 GET /content/{id} (Cloud)
 
     async def __aenter__(self) -> ConfluenceClient:
         return self
@@ -119,9 +122,31 @@ class ConfluenceClient:
     # -- reads ------------------------------------------------------------------------------------
     async def get_page(self, page_id: str, *,
                        expand: str = "body.storage,version,space,ancestors,metadata.labels") -> dict[str, Any]:
-        """GET /content/{id} (v1 Content object)."""
-        result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
-        return result
+        """GET /content/{id} (v1 Content object); on Cloud, once that answers 410 Gone, the v2 reads instead."""
+        if not self._v1_pages_gone:
+            try:
+                result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}",
+                                                             params={"expand": expand})
+                return result
+            except ConfluenceHTTPError as exc:
+                if exc.status != 410 or self.hosting != "cloud":
+                    raise
+                log.warning("GET /content/{id} is gone (410) on this site; reading pages through REST v2")
+                self._v1_pages_gone = True
+        return await self._get_page_v2(page_id, expand)
+
+    async def _get_page_v2(self, page_id: str, expand: str) -> dict[str, Any]:
+        path = f"pages/{segment(page_id)}"
+        page = await self.get_json(path, params=v2_query(expand), api="v2")
+        parts = {part.strip() for part in expand.split(",")}
+        space = None
+        if "space" in parts and page.get("spaceId"):
+            space = await self.get_json(f"spaces/{segment(str(page['spaceId']))}", api="v2")
+        ancestors = None
+        if "ancestors" in parts:
+            listing = await self.get_json(f"{path}/ancestors", params={"limit": 250}, api="v2")
+            ancestors = listing.get("results") or []
+        return v2_to_v1_page(page, space=space, ancestors=ancestors)
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:

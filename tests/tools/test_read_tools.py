@@ -135,3 +135,28 @@ async def test_a_page_version_is_converted_once_and_an_edit_is_read_fresh(settin
     assert first == again and first["markdown"] == "First **version**."
     assert after.hits == before.hits + 1 and after.misses == before.misses + 1
     assert edited["markdown"] == "Second *version*." and edited["version"] == first["version"] + 1
+
+
+async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
+    """A Cloud site answering 410 Gone to v1 GET /content/{id} (deprecated there) is read through REST v2,
+    with the same result; after the first 410 the client goes to v2 directly. Server/DC has no such fallback."""
+    from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
+
+    for flavor in ("cloud", "server"):
+        with start_sandbox(SandboxOptions(flavor=flavor)) as sandbox, \
+                httpx.Client(base_url=sandbox.admin_url) as admin:
+            settings = make_settings(sandbox.base_url)
+            async with mcp_client(settings) as client:
+                before = await call(client, "read_page_by_id", {"page_id": "65539"})
+            admin.post("/faults", json={"fail_next": 100, "status": 410, "match": "/rest/api/content/65539?"})
+            admin.post("/reset-stats")
+            async with mcp_client(settings) as client:
+                if flavor == "server":
+                    with pytest.raises(ToolFailed, match="410"):
+                        await call(client, "read_page_by_id", {"page_id": "65539"})
+                    continue
+                after = [await call(client, "read_page_by_id", {"page_id": "65539"}) for _ in range(2)]
+            routes = admin.get("/stats").json()["by_route"]
+        assert after == [before, before]
+        assert routes["GET /wiki/rest/api/content/{id}"] == 1  # the 410, once
+        assert routes["GET /wiki/api/v2/pages/{id}"] == 2 and routes["GET /wiki/api/v2/pages/{id}/ancestors"] == 2
