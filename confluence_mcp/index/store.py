@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
@@ -344,16 +345,24 @@ class IndexStore:
     async def replace_pages(self, ref: CollectionRef, pages: list[tuple[PageRecord, list[Chunk], np.ndarray]]) -> None:
         """Replace several pages' chunks, one transaction per page, in one round trip.
 
-        In pipeline mode, statements sent before a sync point run as one implicit transaction (in autocommit
-        mode psycopg adds no BEGIN/COMMIT of its own), so each page commits or not on its own, and
-        the server works through a group without waiting for this process between pages."""
+        The statements of every page, each page inside its own BEGIN/COMMIT, are queued in one pipeline and
+        synced once, so the server works through the group without waiting for this process between pages
+        (a sync per page would wait for each page's results). When a page fails, the pages before it stay
+        committed, its own transaction is rolled back (the old version stays whole) and the rest are not run."""
         params = [_page_params(ref, *page) for page in pages]
         clear, write = sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), sql.SQL(_WRITE_PAGE).format(chunks=ref.table)
-        async with self.autocommit() as conn, conn.pipeline() as pipeline:
-            for page in params:
-                await conn.execute(clear, page)
-                await conn.execute(write, page)
-                await pipeline.sync()
+        async with self.autocommit() as conn:
+            try:
+                async with conn.pipeline():
+                    for page in params:
+                        await conn.execute("BEGIN")
+                        await conn.execute(clear, page)
+                        await conn.execute(write, page)
+                        await conn.execute("COMMIT")
+            except BaseException:
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")  # the failed page's clear must not outlive it
+                raise
 
     async def delete_pages(self, collection: str, page_ids: list[str] | set[str]) -> int:
         """Remove pages and their chunks; returns how many pages were removed."""
@@ -386,6 +395,11 @@ def _page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vect
         raise EmbedderMismatch(
             f"collection '{ref.name}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
         )
+    # Postgres text cannot hold NUL characters (text decoded from a UTF-16 attachment, say): drop them here, where
+    # a refused parameter would otherwise fail the page after its old chunks were queued for deletion.
+    if "\x00" in page.title or any("\x00" in c.text or "\x00" in "".join(c.heading_path) for c in chunks):
+        chunks = [replace(c, text=_no_nul(c.text), heading_path=tuple(map(_no_nul, c.heading_path))) for c in chunks]
+        page = replace(page, title=_no_nul(page.title))
     # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
     headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
     body = "\n".join(chunk.text for chunk in chunks)
@@ -399,6 +413,10 @@ def _page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vect
         "paths": [_array_literal(chunk.heading_path) for chunk in chunks], "texts": [c.text for c in chunks],
         "vectors": list(vectors),  # binary (%b): dumping 256 floats as text costs more than the insert
     }
+
+def _no_nul(text: str) -> str:
+    return text.replace("\x00", "")
+
 
 def _array_literal(items: tuple[str, ...]) -> str:
     """A Postgres text[] literal, every element quoted (so empty strings and "NULL" stay text)."""

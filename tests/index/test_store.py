@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
+from psycopg import sql
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
@@ -221,3 +223,33 @@ async def test_migration_6_adds_a_nullable_attachment_signature_to_existing_page
         states = await store.page_states("old")
         assert (states["legacy"].attachments, states["plain"].attachments) == ("5e1f", None)
         assert states["legacy"].source == "space:DOCS"
+
+
+async def test_a_group_write_commits_each_page_on_its_own(index_settings: IndexSettings,
+                                                          embedder: LocalEmbedder) -> None:
+    """Pages written in one round trip: a page the server refuses (a NaN vector) rolls back alone, keeping its
+    old version whole; the pages before it stay written, the ones after it are not run; NUL characters (text
+    from a UTF-16 attachment, say) are dropped instead of failing the page."""
+    async with await IndexStore.open(index_settings) as store:
+        await store.drop_collection("group")
+        ref = await store.ensure_collection("group", embedder.model_id, embedder.dimensions)
+        await put(store, embedder, "group", page("b", "Old B"), "# Old\n\nThe old body of B.")
+
+        def entry(page_id: str, text: str, *, broken: bool = False) -> tuple[PageRecord, list[Any], np.ndarray]:
+            chunks = chunk_markdown(f"Page {page_id}", text)
+            vectors = embedder.embed_batch([c.embed_text for c in chunks])
+            if broken:
+                vectors[0, 0] = np.nan
+            return page(page_id, f"Page {page_id}", version=2), chunks, vectors
+
+        with pytest.raises(psycopg.Error):
+            await store.replace_pages(ref, [entry("a", "Alpha \x00 text"), entry("b", "New B", broken=True),
+                                            entry("c", "Gamma")])
+        assert await page_versions(store, "group") == {"a": (2, "DOCS"), "b": (1, "DOCS")}
+        async with store.autocommit() as conn:
+            texts = dict(await (await conn.execute(
+                sql.SQL("SELECT page_id, string_agg(text, ' ') FROM {} GROUP BY page_id").format(ref.table)
+            )).fetchall())
+        assert "old body of B" in texts["b"] and "Alpha  text" in texts["a"] and "c" not in texts
+        await store.replace_pages(ref, [entry("c", "Gamma")])  # the pool's connections are usable again
+        assert set(await page_versions(store, "group")) == {"a", "b", "c"}
