@@ -178,12 +178,15 @@ class CheckedTool(Tool):
 
 def _text_for_integer(value: Any, schema: dict[str, Any]) -> Any:
     """An integer where the schema wants text, as text: clients and models send page ids as numbers (65539 for
-    "65539"), and refusing those helps nobody. Lists of such values too."""
+    "65539"), and refusing those helps nobody. Inside lists and objects too (`create_pages` items, say)."""
     kind = schema.get("type")
     if kind == "string" and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if kind == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
         return [_text_for_integer(item, schema["items"]) for item in value]
+    if kind == "object" and isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        fields = schema["properties"]
+        return {key: _text_for_integer(item, fields.get(key) or {}) for key, item in value.items()}
     return value
 
 

@@ -138,6 +138,9 @@ class ConfluenceClient:
     async def _get_page_v2(self, page_id: str, expand: str) -> dict[str, Any]:
         path = f"pages/{segment(page_id)}"
         page = await self.get_json(path, params=v2_query(expand), api="v2")
+        labels = page.get("labels")
+        if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
+            labels["results"] = [item async for item in self.paginate(f"{path}/labels", api="v2", page_size=250)]
         parts = {part.strip() for part in expand.split(",")}
         space = None
         if "space" in parts and page.get("spaceId"):

@@ -134,7 +134,7 @@ async def get_page(request: Request) -> Response:
     data = _page(ser, content, request.query_params.get("body-format"), single=True)
     if request.query_params.get("include-labels") == "true":
         data["labels"] = {"results": [{"id": lb.id, "name": lb.name, "prefix": lb.prefix}
-                                      for lb in content.labels[:50]], "meta": {"hasMore": False}}
+                                      for lb in content.labels[:50]], "meta": {"hasMore": len(content.labels) > 50}}
     return JSONResponse(data)
 
 

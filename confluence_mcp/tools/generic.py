@@ -18,7 +18,7 @@ from pydantic import Field
 
 from confluence_mcp.errors import BadRequest, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import GenericResponse
+from confluence_mcp.tools.models import GenericResponse, JsonValue
 from confluence_mcp.tools.registry import tool
 
 __all__ = ["MAX_RESPONSE_CHARS", "confine_path", "execute_generic_confluence", "strip_noise"]
@@ -108,8 +108,7 @@ async def execute_generic_confluence(
     ctx: Context,
     params: Annotated[dict[str, Any] | str | None, Field(description="Query parameters; for non-GET without "
                       "body, the JSON body.")] = None,
-    body: Annotated[dict[str, Any] | list[dict[str, Any]] | str | None,
-                    Field(description="JSON body for POST/PUT.")] = None,
+    body: Annotated[JsonValue | None, Field(description="JSON body for POST/PUT, as a value or JSON text.")] = None,
 ) -> GenericResponse:
     """Send one REST request to the site and return its JSON (truncated if large). Non-GET can change or delete
     content and is refused in read-only mode."""

@@ -110,14 +110,16 @@ class AttachmentList(BaseModel):
 
 
 JsonScalar = str | int | float | bool
+# Any JSON value, each part typed (clients check tool schemas for values that accept anything); arrays of
+# arrays have no place here and travel as JSON text.
+JsonValue = dict[str, Any] | list[dict[str, Any] | JsonScalar | None] | JsonScalar
 
 
 class GenericResponse(BaseModel):
     status: int
     method: str
     url: str
-    # Whatever JSON the site sent, each part typed: clients check tool schemas for values that accept anything.
-    body: dict[str, Any] | list[dict[str, Any] | JsonScalar | None] | JsonScalar | None = None
+    body: JsonValue | None = None  # whatever JSON the site sent
     truncated: bool = False
     note: str | None = None
 

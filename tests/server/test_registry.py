@@ -140,6 +140,8 @@ async def test_integer_ids_are_taken_as_text(flavor_sandbox: Any) -> None:
     strings = {"type": "array", "items": {"type": "string"}}
     assert _text_for_integer([65539, "65540"], strings) == ["65539", "65540"]
     assert _text_for_integer(True, {"type": "string"}) is True  # not a number: left for validation to refuse
+    pages = {"type": "array", "items": {"type": "object", "properties": {"parent_id": {"type": "string"}}}}
+    assert _text_for_integer([{"parent_id": 7, "x": 1}], pages) == [{"parent_id": "7", "x": 1}]
 
 
 def test_unknown_tool_name_in_config_fails_at_start_listing_valid_names() -> None:

@@ -139,12 +139,16 @@ async def test_a_page_version_is_converted_once_and_an_edit_is_read_fresh(settin
 
 async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
     """A Cloud site answering 410 Gone to v1 GET /content/{id} (deprecated there) is read through REST v2,
-    with the same result; after the first 410 the client goes to v2 directly. Server/DC has no such fallback."""
+    with the same result (all 60 labels too: v2 carries 50 with the page); after the first 410 the client goes
+    to v2 directly. Server/DC has no such fallback."""
     from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
 
     for flavor in ("cloud", "server"):
         with start_sandbox(SandboxOptions(flavor=flavor)) as sandbox, \
-                httpx.Client(base_url=sandbox.admin_url) as admin:
+                httpx.Client(base_url=sandbox.admin_url) as admin, \
+                httpx.Client(base_url=sandbox.base_url + "/rest/api", auth=(USER, TOKEN)) as api:
+            many = [{"prefix": "global", "name": f"tag-{n:02d}"} for n in range(58)]
+            assert api.post("/content/65539/label", json=many).status_code == 200
             settings = make_settings(sandbox.base_url)
             async with mcp_client(settings) as client:
                 before = await call(client, "read_page_by_id", {"page_id": "65539"})
@@ -157,6 +161,7 @@ async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
                     continue
                 after = [await call(client, "read_page_by_id", {"page_id": "65539"}) for _ in range(2)]
             routes = admin.get("/stats").json()["by_route"]
+        assert len(before["labels"]) == 60
         assert after == [before, before]
         assert routes["GET /wiki/rest/api/content/{id}"] == 1  # the 410, once
         assert routes["GET /wiki/api/v2/pages/{id}"] == 2 and routes["GET /wiki/api/v2/pages/{id}/ancestors"] == 2
