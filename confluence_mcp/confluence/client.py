@@ -136,8 +136,14 @@ class ConfluenceClient:
         return await self._get_page_v2(page_id, expand)
 
     async def _get_page_v2(self, page_id: str, expand: str) -> dict[str, Any]:
-        path = f"pages/{segment(page_id)}"
-        page = await self.get_json(path, params=v2_query(expand), api="v2")
+        """The v2 reads standing in for v1 GET /content/{id}: the page (or blog post: v1 served both), its space
+        and its ancestors, mapped to the v1 shape."""
+        kind, path = "page", f"pages/{segment(page_id)}"
+        try:
+            page = await self.get_json(path, params=v2_query(expand), api="v2")
+        except NotFound:
+            kind, path = "blogpost", f"blogposts/{segment(page_id)}"
+            page = await self.get_json(path, params=v2_query(expand), api="v2")
         labels = page.get("labels")
         if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
             labels["results"] = [item async for item in self.paginate(f"{path}/labels", api="v2", page_size=250)]
@@ -145,11 +151,13 @@ class ConfluenceClient:
         space = None
         if "space" in parts and page.get("spaceId"):
             space = await self.get_json(f"spaces/{segment(str(page['spaceId']))}", api="v2")
-        ancestors = None
+        ancestors: list[dict[str, Any]] | None = None
         if "ancestors" in parts:
-            listing = await self.get_json(f"{path}/ancestors", params={"limit": 250}, api="v2")
-            ancestors = listing.get("results") or []
-        return v2_to_v1_page(page, space=space, ancestors=ancestors)
+            ancestors = []
+            if kind == "page":
+                listing = await self.get_json(f"{path}/ancestors", params={"limit": 250}, api="v2")
+                ancestors = listing.get("results") or []
+        return v2_to_v1_page(page, kind=kind, space=space, ancestors=ancestors)
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:

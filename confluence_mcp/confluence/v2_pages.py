@@ -1,9 +1,10 @@
 """A Cloud REST v2 page as the v1 Content JSON the rest of the code reads.
 
 Atlassian has deprecated v1 `GET /content/{id}` on Cloud (it still answers); when a site answers it with
-410 Gone, `ConfluenceClient.get_page` reads the page through v2 instead: `GET /pages/{id}` plus, when the
-v1 `expand` asked for them, the space (`GET /spaces/{id}`, for its key) and the ancestors
-(`GET /pages/{id}/ancestors`, ids only). Only the fields our callers read are mapped.
+410 Gone, `ConfluenceClient.get_page` reads the page through v2 instead: `GET /pages/{id}` (or
+`/blogposts/{id}`: v1 served both) plus, when the v1 `expand` asked for them, every label, the space
+(`GET /spaces/{id}`, for its key) and the ancestors (`GET /pages/{id}/ancestors`, ids only). Only the fields
+our callers read are mapped.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ def v2_query(expand: str) -> dict[str, str]:
     return query
 
 
-def v2_to_v1_page(page: dict[str, Any], *, space: dict[str, Any] | None = None,
+def v2_to_v1_page(page: dict[str, Any], *, kind: str = "page", space: dict[str, Any] | None = None,
                   ancestors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The v1 shape of a v2 page: id, type, status, title, version, body.storage, space, ancestors,
     metadata.labels and _links, each when the v2 answer (or the extra reads) carried it."""
     version = page.get("version") or {}
     content: dict[str, Any] = {
-        "id": str(page.get("id", "")), "type": "page", "status": page.get("status", "current"),
+        "id": str(page.get("id", "")), "type": kind, "status": page.get("status", "current"),
         "title": page.get("title", ""),
         "version": {"number": version.get("number"), "when": version.get("createdAt"),
                     "message": version.get("message", ""), "minorEdit": version.get("minorEdit", False)},

@@ -126,12 +126,20 @@ async def list_pages(request: Request) -> Response:
 
 @endpoint
 async def get_page(request: Request) -> Response:
-    content = state(request).store.get(request.path_params["id"], _ids(request.query_params.get("status"))
-                                       or {"current", "archived"})
-    if content.type != "page":
+    return _single(request, "page", {"current", "archived"})
+
+
+@endpoint
+async def get_blogpost(request: Request) -> Response:
+    return _single(request, "blogpost", {"current"})
+
+
+def _single(request: Request, kind: str, statuses: set[str]) -> Response:
+    """GET /pages/{id} or /blogposts/{id}: one item of that type, labels (50 at most) on request."""
+    content = state(request).store.get(request.path_params["id"], _ids(request.query_params.get("status")) or statuses)
+    if content.type != kind:
         raise SandboxError(404, "Not Found")
-    ser = serializer(request)
-    data = _page(ser, content, request.query_params.get("body-format"), single=True)
+    data = _page(serializer(request), content, request.query_params.get("body-format"), single=True)
     if request.query_params.get("include-labels") == "true":
         data["labels"] = {"results": [{"id": lb.id, "name": lb.name, "prefix": lb.prefix}
                                       for lb in content.labels[:50]], "meta": {"hasMore": len(content.labels) > 50}}
@@ -273,6 +281,7 @@ def v2_routes() -> list[Route]:
         Route("/pages/{id}/ancestors", ancestors, methods=["GET"]),
         Route("/pages/{id}/labels", page_labels, methods=["GET"]),
         Route("/pages/{id}/attachments", page_attachments, methods=["GET"]),
+        Route("/blogposts/{id}", get_blogpost, methods=["GET"]),
         Route("/spaces", list_spaces, methods=["GET"]),
         Route("/spaces/{id}", get_space, methods=["GET"]),
         Route("/spaces/{id}/pages", space_pages, methods=["GET"]),

@@ -164,8 +164,11 @@ def test_v2_responses_match_the_cloud_spec(http: httpx.Client) -> None:
     created = http.post("/api/v2/pages", json={"spaceId": space_id, "status": "current", "title": "V2 probe",
                                                "body": {"representation": "storage", "value": "<p>p</p>"}})
     pid = created.json()["id"]
+    blog = http.get("/rest/api/content/search", params={"cql": "type = blogpost"}).json()["results"][0]["id"]
     responses = [
         http.get("/api/v2/pages", params={"space-id": space_id, "limit": 3, "body-format": "storage"}),
+        http.get(f"/api/v2/pages/{install}", params={"include-labels": "true"}),
+        http.get(f"/api/v2/blogposts/{blog}", params={"body-format": "storage", "include-labels": "true"}),
         http.get(f"/api/v2/pages/{install}", params={"body-format": "storage"}),
         http.get(f"/api/v2/pages/{install}", params={"body-format": "view"}),
         http.get(f"/api/v2/pages/{install}/labels"),

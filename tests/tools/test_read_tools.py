@@ -139,8 +139,8 @@ async def test_a_page_version_is_converted_once_and_an_edit_is_read_fresh(settin
 
 async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
     """A Cloud site answering 410 Gone to v1 GET /content/{id} (deprecated there) is read through REST v2,
-    with the same result (all 60 labels too: v2 carries 50 with the page); after the first 410 the client goes
-    to v2 directly. Server/DC has no such fallback."""
+    with the same result (all 60 labels too: v2 carries 50 with the page; blog posts too, which v2 serves
+    apart); after the first 410 the client goes to v2 directly. Server/DC has no such fallback."""
     from confluence_mcp.sandbox.runner import SandboxOptions, start_sandbox
 
     for flavor in ("cloud", "server"):
@@ -152,6 +152,7 @@ async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
             settings = make_settings(sandbox.base_url)
             async with mcp_client(settings) as client:
                 before = await call(client, "read_page_by_id", {"page_id": "65539"})
+                blog_before = await call(client, "read_page_by_id", {"page_id": "65546"})  # a blog post
             admin.post("/faults", json={"fail_next": 100, "status": 410, "match": "/rest/api/content/65539?"})
             admin.post("/reset-stats")
             async with mcp_client(settings) as client:
@@ -160,8 +161,10 @@ async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
                         await call(client, "read_page_by_id", {"page_id": "65539"})
                     continue
                 after = [await call(client, "read_page_by_id", {"page_id": "65539"}) for _ in range(2)]
+                blog_after = await call(client, "read_page_by_id", {"page_id": "65546"})
             routes = admin.get("/stats").json()["by_route"]
         assert len(before["labels"]) == 60
-        assert after == [before, before]
+        assert after == [before, before] and blog_after == blog_before
         assert routes["GET /wiki/rest/api/content/{id}"] == 1  # the 410, once
-        assert routes["GET /wiki/api/v2/pages/{id}"] == 2 and routes["GET /wiki/api/v2/pages/{id}/ancestors"] == 2
+        assert routes["GET /wiki/api/v2/pages/{id}/ancestors"] == 2
+        assert routes["GET /wiki/api/v2/pages/{id}"] == 3 and routes["GET /wiki/api/v2/blogposts/{id}"] == 1
