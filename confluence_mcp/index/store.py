@@ -4,14 +4,15 @@ Layout (see `migrations.py`): `index_collections` (name, embedder, dimension), `
 indexed page with its version and the selection that brought it), and one `index_chunks_<id>` table per
 collection with a typed `vector(dim)` column (HNSW, cosine); full text lives in the pages' weighted
 `tsvector` (title A > headings B > body C) and the postings derived from it. Collection names and page ids are
-always bound parameters; table names come from integer ids.
+always bound parameters; table names come from integer ids. The SQL of a page's write is in `page_writes.py`,
+search's in `search.py`.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
 from confluence_mcp.index.chunking import Chunk
 from confluence_mcp.index.migrations import chunk_table, chunk_table_ddl, hnsw_index_ddl, hnsw_index_name, migrate
+from confluence_mcp.index.page_writes import CLEAR_PAGE, DELETE_POSTINGS, TSV_SQL, WRITE_PAGE, page_params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,54 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord", "PageState"]
 
-# The weighted text vector of a page; parameters: title, heading text, body.
-TSV_SQL = (
-    "setweight(to_tsvector('english', %s), 'A') || setweight(to_tsvector('english', %s), 'B') || "
-    "setweight(to_tsvector('english', %s), 'C')"
-)
-
-
-# A page's write, one statement: upsert the page row with its weighted text vector, derive the page's postings
-# from that vector (term frequency weighted by field: title 3, headings 2, body 1) without reading the row
-# back, and insert the chunks from parallel arrays (one statement per page rather than one per chunk: each
-# statement is a message the server wakes up for). Heading paths travel as array literals (they are ragged).
-_WRITE_PAGE = (
-    "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-    "last_modified, source, indexed, text_length, attachments, chunking, tsv) VALUES (%(cid)s, %(page)s, "
-    "%(version)s, %(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
-    "%(attachments)s, %(chunking)s, "
-    + TSV_SQL % ("%(title)s", "%(headings)s", "%(body)s") + ") "
-    "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
-    "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
-    "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
-    "attachments = EXCLUDED.attachments, chunking = EXCLUDED.chunking, "
-    "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv), "
-    "postings AS (INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
-    "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
-    "+ 2 * cardinality(array_positions(u.weights, 'A')) + cardinality(array_positions(u.weights, 'B')), "
-    "page.text_length FROM page, unnest(page.tsv) AS u) "
-    "INSERT INTO {chunks} (page_id, ordinal, heading_path, text, space, labels, last_modified, embedding) "
-    "SELECT %(page)s, c.ordinal, c.path::text[], c.text, %(space)s, %(labels)s, %(modified)s, c.embedding "
-    "FROM unnest(%(ordinals)b::int[], %(paths)b::text[], %(texts)b::text[], %(vectors)b::vector[]) "
-    "AS c(ordinal, path, text, embedding)"
-)
 _SELECT_REF = "SELECT id, name, embedder, dimension, stats_docs, stats_avg_length FROM index_collections"
-
-# A page's postings are found through the words of its stored text vector (primary-key lookups), which
-# spares a second index on the postings table. Removing pages: their postings (the caller deletes the rows).
-_DELETE_POSTINGS = (
-    "DELETE FROM index_postings p USING (SELECT page_id, unnest(tsvector_to_array(tsv)) AS lexeme "
-    "FROM index_pages WHERE collection_id = %(cid)s AND page_id = ANY(%(pages)s)) w "
-    "WHERE p.collection_id = %(cid)s AND p.lexeme = w.lexeme AND p.page_id = w.page_id"
-)
-# Before a page's write: its chunks and its postings. Kept apart from _DELETE_POSTINGS: for one page this form
-# is an index lookup per word, where the join above, planned without knowing the page is new, made a full index
-# of the handbook 1.7x slower.
-_CLEAR_PAGE = (
-    "WITH chunks AS (DELETE FROM {chunks} WHERE page_id = %(page)s) "
-    "DELETE FROM index_postings WHERE collection_id = %(cid)s AND page_id = %(page)s AND lexeme = ANY(coalesce(("
-    "SELECT tsvector_to_array(tsv) FROM index_pages WHERE collection_id = %(cid)s AND page_id = %(page)s), '{{}}'))"
-)
 
 # Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
 # (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
@@ -349,8 +304,8 @@ class IndexStore:
         synced once, so the server works through the group without waiting for this process between pages
         (a sync per page would wait for each page's results). When a page fails, the pages before it stay
         committed, its own transaction is rolled back (the old version stays whole) and the rest are not run."""
-        params = [_page_params(ref, *page) for page in pages]
-        clear, write = sql.SQL(_CLEAR_PAGE).format(chunks=ref.table), sql.SQL(_WRITE_PAGE).format(chunks=ref.table)
+        params = [page_params(ref, *page) for page in pages]
+        clear, write = sql.SQL(CLEAR_PAGE).format(chunks=ref.table), sql.SQL(WRITE_PAGE).format(chunks=ref.table)
         async with self.autocommit() as conn:
             try:
                 async with conn.pipeline():
@@ -372,7 +327,7 @@ class IndexStore:
             return 0
         async with self.pool.connection() as conn, conn.transaction():
             await conn.execute(sql.SQL("DELETE FROM {} WHERE page_id = ANY(%s)").format(ref.table), (ids,))
-            await conn.execute(_DELETE_POSTINGS, {"cid": ref.id, "pages": ids})
+            await conn.execute(DELETE_POSTINGS, {"cid": ref.id, "pages": ids})
             cur = await conn.execute(
                 "DELETE FROM index_pages WHERE collection_id = %s AND page_id = ANY(%s)", (ref.id, ids)
             )
@@ -384,40 +339,3 @@ class IndexStore:
         from confluence_mcp.index.search import hybrid_search
 
         return await hybrid_search(self, collection, query, query_vector, top_k=top_k, filters=filters, **options)
-
-
-
-def _page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vectors: np.ndarray) -> dict[str, Any]:
-    """The parameters of one page's `_CLEAR_PAGE` and `_WRITE_PAGE`."""
-    if len(chunks) != len(vectors):
-        raise IndexStoreError(f"page {page.page_id}: {len(chunks)} chunks but {len(vectors)} vectors")
-    if len(vectors) and vectors.shape[1] != ref.dimension:
-        raise EmbedderMismatch(
-            f"collection '{ref.name}' stores {ref.dimension}-dimensional vectors, got {vectors.shape[1]}"
-        )
-    # Postgres text cannot hold NUL characters (text decoded from a UTF-16 attachment, say): drop them here, where
-    # a refused parameter would otherwise fail the page after its old chunks were queued for deletion.
-    if "\x00" in page.title or any("\x00" in c.text or "\x00" in "".join(c.heading_path) for c in chunks):
-        chunks = [replace(c, text=_no_nul(c.text), heading_path=tuple(map(_no_nul, c.heading_path))) for c in chunks]
-        page = replace(page, title=_no_nul(page.title))
-    # The page's own text vector: every distinct heading, and the chunk texts (overlaps repeat a few words).
-    headings = " ".join(dict.fromkeys(h for chunk in chunks for h in chunk.heading_path))
-    body = "\n".join(chunk.text for chunk in chunks)
-    return {
-        "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
-        "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
-        "attachments": page.attachments, "chunking": page.chunking,
-        # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
-        "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
-        "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],
-        "paths": [_array_literal(chunk.heading_path) for chunk in chunks], "texts": [c.text for c in chunks],
-        "vectors": list(vectors),  # binary (%b): dumping 256 floats as text costs more than the insert
-    }
-
-def _no_nul(text: str) -> str:
-    return text.replace("\x00", "")
-
-
-def _array_literal(items: tuple[str, ...]) -> str:
-    """A Postgres text[] literal, every element quoted (so empty strings and "NULL" stay text)."""
-    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
