@@ -27,8 +27,9 @@ from pydantic import SecretStr
 
 from benchmarks.relevance import DEFAULT_CORPUS, HERE, load_jsonl
 from confluence_mcp.config import IndexSettings
-from confluence_mcp.index.chunking import chunk_markdown
+from confluence_mcp.index.chunking import chunk_markdown, chunking_id
 from confluence_mcp.index.embedders import Embedder, load_embedder
+from confluence_mcp.index.migrations import MIGRATIONS
 from confluence_mcp.index.pg import EmbeddedPostgres, create_database
 from confluence_mcp.index.search import SearchFilters, hybrid_search
 from confluence_mcp.index.store import TSV_SQL, IndexStore
@@ -143,8 +144,12 @@ async def main() -> int:
     with tempfile.TemporaryDirectory(prefix="cmcp-scale-") as tmp:
         server = EmbeddedPostgres((args.data_dir or Path(tmp)) / "pg")
         dsn = server.start()
+        # A kept database is reused only if it was built by this schema and chunker: tables made by older code
+        # (vectors stored out of line, say) measure something else.
+        stamp = f"schema {len(MIGRATIONS)}, {chunking_id()}, {args.chunks} chunks"
+        marker = args.data_dir / ".loaded" if args.data_dir is not None else None
         try:
-            if args.data_dir is None or not (args.data_dir / ".loaded").exists():
+            if marker is None or not marker.exists() or marker.read_text() != stamp:
                 dsn = create_database(dsn, "scale")
             else:
                 from psycopg.conninfo import make_conninfo
@@ -154,8 +159,8 @@ async def main() -> int:
                 if info is None or info.chunks < args.chunks * 0.95:
                     seconds = await load(store, embedder, args.chunks)
                     print(f"loaded in {seconds:.1f}s")
-                    if args.data_dir is not None:
-                        (args.data_dir / ".loaded").write_text("1")
+                    if marker is not None:
+                        marker.write_text(stamp)
                 info = await store.get_collection(COLLECTION)
                 assert info is not None
                 print(f"collection: {info.chunks} chunks, {info.pages} pages, embedder {info.embedder}")
