@@ -155,14 +155,14 @@ class CheckedTool(Tool):
                 if args.setdefault(name, value) != value:
                     raise ToolError(f"Error executing tool {self.name}: `{alias}` is an alias of `{name}`; "
                                     "give one of them, not two different values.")
-        known = list(self.parameters.get("properties", {}))
+        properties = self.parameters.get("properties", {})
+        known = list(properties)
         unknown = [key for key in args if key not in known]
         if unknown:
             hints = [f"`{key}` (did you mean `{close[0]}`?)" if (close := difflib.get_close_matches(key, known, 1))
                      else f"`{key}`" for key in unknown]
             raise ToolError(f"Error executing tool {self.name}: unknown argument {', '.join(hints)}. "
                             f"It takes: {', '.join(known) or 'no arguments'}.")
-        properties = self.parameters.get("properties", {})
         return {key: _text_for_integer(value, properties.get(key) or {}) for key, value in args.items()}
 
     def _invalid(self, error: ValidationError) -> str:

@@ -21,7 +21,7 @@ from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.http import HttpCore
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
-from confluence_mcp.confluence.v2_pages import v2_query, v2_to_v1_page
+from confluence_mcp.confluence.v2_pages import expand_parts, v2_query, v2_to_v1_page
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
@@ -138,16 +138,16 @@ class ConfluenceClient:
     async def _get_page_v2(self, page_id: str, expand: str) -> dict[str, Any]:
         """The v2 reads standing in for v1 GET /content/{id}: the page (or blog post: v1 served both), its space
         and its ancestors, mapped to the v1 shape."""
+        parts = expand_parts(expand)
         kind, path = "page", f"pages/{segment(page_id)}"
         try:
-            page = await self.get_json(path, params=v2_query(expand), api="v2")
+            page = await self.get_json(path, params=v2_query(parts), api="v2")
         except NotFound:
             kind, path = "blogpost", f"blogposts/{segment(page_id)}"
-            page = await self.get_json(path, params=v2_query(expand), api="v2")
+            page = await self.get_json(path, params=v2_query(parts), api="v2")
         labels = page.get("labels")
         if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
             labels["results"] = [item async for item in self.paginate(f"{path}/labels", api="v2", page_size=250)]
-        parts = {part.strip() for part in expand.split(",")}
         space = None
         if "space" in parts and page.get("spaceId"):
             space = await self.get_json(f"spaces/{segment(str(page['spaceId']))}", api="v2")

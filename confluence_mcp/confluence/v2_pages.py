@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["v2_query", "v2_to_v1_page"]
+__all__ = ["expand_parts", "v2_query", "v2_to_v1_page"]
 
 
-def v2_query(expand: str) -> dict[str, str]:
-    """The `GET /pages/{id}` parameters that cover a v1 `expand`."""
-    parts = {part.strip() for part in expand.split(",")}
+def expand_parts(expand: str) -> set[str]:
+    """The fields a v1 `expand` names, e.g. {"body.storage", "space"}."""
+    return {part.strip() for part in expand.split(",")}
+
+
+def v2_query(parts: set[str]) -> dict[str, str]:
+    """The `GET /pages/{id}` parameters that cover a v1 `expand` (its `expand_parts`)."""
     query = {}
     if "body.storage" in parts:
         query["body-format"] = "storage"

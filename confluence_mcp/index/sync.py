@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_outline_markdown
+from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.candidates import (
     attachment_signature,
@@ -247,6 +248,7 @@ class _Fetcher:
                  signatures: dict[str, str], chunk_chars: int) -> None:
         self.client = client
         self.chunk_chars = chunk_chars  # the embedder's
+        self.chunking = chunking_id(chunk_chars)  # recorded with each page
         self.source = source  # the run's selection, recorded with each page
         self.include_comments = include_comments
         self.attachment_pages = attachment_pages  # pages indexed with their attachments
@@ -308,7 +310,7 @@ class _Fetcher:
         # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
         from confluence_mcp.index.store import PageRecord
 
-        space = str((content.get("space") or {}).get("key") or "")
+        space = space_key_of(content) or ""
         storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
         markdown = storage_to_outline_markdown(storage) if storage else ""
         if extra:
@@ -320,7 +322,7 @@ class _Fetcher:
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
             labels=tuple(label_names(content)), source=self.source, attachments=attachments,
-            chunking=chunking_id(self.chunk_chars),
+            chunking=self.chunking,
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])

@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from confluence_mcp.confluence.convert import storage_to_view
 from confluence_mcp.sandbox.http import endpoint, int_param, json_body, serializer, state
-from confluence_mcp.sandbox.model import Attachment, Content, SandboxError, Space
+from confluence_mcp.sandbox.model import Attachment, Content, Label, SandboxError, Space
 from confluence_mcp.sandbox.routes_search import decode_cursor, encode_cursor
 from confluence_mcp.sandbox.serialize import Serializer, tiny_code
 
@@ -51,6 +51,10 @@ def _page(ser: Serializer, content: Content, body_format: str | None = None,
         links["base"] = ser.base
     data["_links"] = links
     return _without_nulls(data)
+
+
+def _label(label: Label) -> dict[str, Any]:
+    return {"id": label.id, "name": label.name, "prefix": label.prefix}
 
 
 def _without_nulls(data: dict[str, Any]) -> dict[str, Any]:
@@ -141,8 +145,8 @@ def _single(request: Request, kind: str, statuses: set[str]) -> Response:
         raise SandboxError(404, "Not Found")
     data = _page(serializer(request), content, request.query_params.get("body-format"), single=True)
     if request.query_params.get("include-labels") == "true":
-        data["labels"] = {"results": [{"id": lb.id, "name": lb.name, "prefix": lb.prefix}
-                                      for lb in content.labels[:50]], "meta": {"hasMore": len(content.labels) > 50}}
+        data["labels"] = {"results": [_label(lb) for lb in content.labels[:50]],
+                          "meta": {"hasMore": len(content.labels) > 50}}
     return JSONResponse(data)
 
 
@@ -222,7 +226,7 @@ async def page_labels(request: Request) -> Response:
     content = state(request).store.get(request.path_params["id"])
     prefix = request.query_params.get("prefix")
     labels = [lb for lb in content.labels if not prefix or lb.prefix == prefix]
-    return _listing(request, labels, lambda lb: {"id": lb.id, "name": lb.name, "prefix": lb.prefix})
+    return _listing(request, labels, _label)
 
 
 @endpoint
