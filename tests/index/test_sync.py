@@ -164,7 +164,10 @@ async def test_killed_run_then_rerun_is_exact(env: tuple[IndexService, Confluenc
     rerun = await run(service, client, "killed", space="BENEFITS")
     reference = await run(service, client, "reference", space="BENEFITS")
     assert stored < reference.added, (stored, reference.added)
-    assert rerun.unchanged == stored and rerun.added == reference.added - stored
+    # The backend may still commit a page whose COMMIT was already sent when the client was cancelled, so the
+    # rerun can find one or two more pages than were counted just after the cancel; never fewer, never a redo.
+    assert stored <= rerun.unchanged < reference.added, (stored, rerun)
+    assert rerun.added == reference.added - rerun.unchanged and rerun.updated == rerun.removed == 0
     killed_info = await service.store.get_collection("killed")
     reference_info = await service.store.get_collection("reference")
     assert killed_info is not None and reference_info is not None
