@@ -75,8 +75,9 @@ class HttpCore:
                    follow_redirects: bool = False) -> httpx.Response:
         """One logical request with retries; a typed error for transport failures and statuses >= 400."""
         method = method.upper()
-        if params:
-            # httpx replaces a URL's query when given params; merge so links carrying a query keep it.
+        if params and "?" in url:
+            # httpx replaces a URL's query when given params; merge so links carrying a query keep it (only then:
+            # the merge costs about a tenth of a sandbox read).
             url = str(httpx.URL(url).copy_merge_params(params))
             params = None
         attempts = 0
