@@ -2,18 +2,18 @@
 
 The tools and the index code against the method names and signatures below. Every method raises the typed
 errors of `confluence_mcp.errors`. Transport (pooling, auth, retries, error text) lives in `http.py`, URL
-arithmetic in `urls.py`, cursors in `pagination.py`. Writes use v1 everywhere: v2 has no labels or uploads,
-and one write path keeps Cloud and Server behaviour identical. Page reads fall back to v2 on a Cloud site that
-answers 410 Gone to v1 `GET /content/{id}` (deprecated there; see `v2_pages.py`).
+arithmetic in `urls.py`, cursors in `pagination.py`. Pages are read and written through v1 everywhere (v2 has no
+CQL, labels or uploads, and one path keeps Cloud and Server behaviour identical); on a Cloud site that answers
+410 Gone to one of the v1 page operations (deprecated there), that operation moves to v2 (`v2_pages.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -21,7 +21,7 @@ from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.http import HttpCore
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
-from confluence_mcp.confluence.v2_pages import expand_parts, v2_query, v2_to_v1_page
+from confluence_mcp.confluence.v2_pages import V2Pages
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
 
 __all__ = ["ConfluenceClient", "ResultPage"]
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 _CURSOR_REFUSED = "cursor refused"  # our own cursor checks, never worth a retry elsewhere
 
 _NO_CHECK = {"X-Atlassian-Token": "no-check"}
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -60,7 +61,8 @@ class ConfluenceClient:
         seed = f"{self.site_url}\n{toolkit.credential.secret() or ''}".encode()
         key = hashlib.sha256(b"confluence-mcp cursor\n" + seed).digest() if toolkit.credential.secret() else None
         self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
-        self._v1_pages_gone = False  # set when the site answered 410 Gone to v1 GET /content/{id} (Cloud)
+        self._v2 = V2Pages(self)
+        self._gone: set[str] = set()  # v1 page operations this (Cloud) site answered 410 Gone to
 
     async def __aenter__(self) -> ConfluenceClient:
         return self
@@ -81,6 +83,24 @@ class ConfluenceClient:
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1") -> Any:
         return _json(await self.request("GET", path, params=params, api=api))
+
+    async def send_json(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None = None,
+                        api: Api = "v1") -> Any:
+        return _json(await self.request(method, path, params=params, json=json, api=api))
+
+    async def _v1_unless_gone(self, operation: str, v1: Callable[[], Awaitable[_T]],
+                              v2: Callable[[], Awaitable[_T]]) -> _T:
+        """Run the v1 call; once a Cloud site has answered it 410 Gone, the v2 stand-in instead (a 410 wrote
+        nothing, so a write is never sent twice)."""
+        if operation not in self._gone:
+            try:
+                return await v1()
+            except ConfluenceHTTPError as exc:
+                if exc.status != 410 or self.hosting != "cloud":
+                    raise
+                log.warning("v1 %s is gone (410) on this site; using REST v2 for it from now on", operation)
+                self._gone.add(operation)
+        return await v2()
 
     async def paginate(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1",
                        page_size: int = 25, max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -122,52 +142,20 @@ class ConfluenceClient:
     # -- reads ------------------------------------------------------------------------------------
     async def get_page(self, page_id: str, *,
                        expand: str = "body.storage,version,space,ancestors,metadata.labels") -> dict[str, Any]:
-        """GET /content/{id} (v1 Content object); on Cloud, once that answers 410 Gone, the v2 reads instead."""
-        if not self._v1_pages_gone:
-            try:
-                result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}",
-                                                             params={"expand": expand})
-                return result
-            except ConfluenceHTTPError as exc:
-                if exc.status != 410 or self.hosting != "cloud":
-                    raise
-                log.warning("GET /content/{id} is gone (410) on this site; reading pages through REST v2")
-                self._v1_pages_gone = True
-        return await self._get_page_v2(page_id, expand)
-
-    async def _get_page_v2(self, page_id: str, expand: str) -> dict[str, Any]:
-        """The v2 reads standing in for v1 GET /content/{id}: the page (or blog post: v1 served both), its space
-        and its ancestors, mapped to the v1 shape."""
-        parts = expand_parts(expand)
-        kind, path = "page", f"pages/{segment(page_id)}"
-        try:
-            page = await self.get_json(path, params=v2_query(parts), api="v2")
-        except NotFound:
-            kind, path = "blogpost", f"blogposts/{segment(page_id)}"
-            page = await self.get_json(path, params=v2_query(parts), api="v2")
-        labels = page.get("labels")
-        if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
-            labels["results"] = [item async for item in self.paginate(f"{path}/labels", api="v2", page_size=250)]
-        space = None
-        if "space" in parts and page.get("spaceId"):
-            space = await self.get_json(f"spaces/{segment(str(page['spaceId']))}", api="v2")
-        ancestors: list[dict[str, Any]] | None = None
-        if "ancestors" in parts:
-            ancestors = []
-            if kind == "page":
-                listing = await self.get_json(f"{path}/ancestors", params={"limit": 250}, api="v2")
-                ancestors = listing.get("results") or []
-        return v2_to_v1_page(page, kind=kind, space=space, ancestors=ancestors)
+        """GET /content/{id} (v1 Content object; pages and blog posts)."""
+        async def v1() -> dict[str, Any]:
+            result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
+            return result
+        return await self._v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand))
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:
         """Exact title in a space (GET /content?spaceKey&title), or None."""
-        body = await self.get_json("content", params={"spaceKey": space, "title": title, "type": "page",
-                                                      "expand": expand, "limit": 5})
-        for item in body.get("results", []):
-            if item.get("title") == title:
-                return dict(item)
-        return None
+        async def v1() -> dict[str, Any] | None:
+            body = await self.get_json("content", params={"spaceKey": space, "title": title, "type": "page",
+                                                          "expand": expand, "limit": 5})
+            return next((dict(item) for item in body.get("results", []) if item.get("title") == title), None)
+        return await self._v1_unless_gone("GET /content", v1, lambda: self._v2.find_by_title(space, title, expand))
 
     async def search(self, cql: str, *, limit: int, cursor: str | None = None,
                      excerpt: str = "highlight") -> ResultPage:
@@ -256,15 +244,19 @@ class ConfluenceClient:
         names = [name for name in dict.fromkeys(labels) if name]
         if names:
             payload["metadata"] = {"labels": [{"prefix": "global", "name": name} for name in names]}
-        result: dict[str, Any] = _json(await self.request("POST", "content", json=payload,
-                                                          params={"expand": "version,space,ancestors"}))
-        return result
+
+        async def v1() -> dict[str, Any]:
+            result: dict[str, Any] = await self.send_json("POST", "content", json=payload,
+                                                          params={"expand": "version,space,ancestors"})
+            return result
+        return await self._v1_unless_gone("POST /content", v1, lambda: self._v2.create(
+            space, title, storage, parent_id=parent_id, status=status, labels=names))
 
     async def update_page(self, page_id: str, *, title: str, storage: str | None, version: int,
-                          status: str = "current", parent_id: str | None = None,
-                          message: str | None = None, minor_edit: bool = False) -> dict[str, Any]:
-        """PUT /content/{id} with version.number = `version` (the new number). storage None keeps the body."""
-        content_type = "page"
+                          status: str = "current", parent_id: str | None = None, message: str | None = None,
+                          minor_edit: bool = False, content_type: str = "page") -> dict[str, Any]:
+        """PUT /content/{id} with version.number = `version` (the new number). storage None keeps the body.
+        `content_type` is "page" or "blogpost"."""
         if storage is None:
             # v1 needs a body on every page update: re-send the stored one so the body stays byte-identical.
             current = await self.get_page(page_id, expand="body.storage")
@@ -279,19 +271,24 @@ class ConfluenceClient:
         }
         if parent_id:
             payload["ancestors"] = [{"id": str(parent_id)}]
-        result: dict[str, Any] = _json(await self.request(
-            "PUT", f"content/{segment(page_id)}", json=payload, params={"expand": "version,space,ancestors"}))
-        return result
+
+        async def v1() -> dict[str, Any]:
+            result: dict[str, Any] = await self.send_json(
+                "PUT", f"content/{segment(page_id)}", json=payload, params={"expand": "version,space,ancestors"})
+            return result
+        return await self._v1_unless_gone("PUT /content/{id}", v1, lambda: self._v2.update(page_id, payload))
 
     async def delete_page(self, page_id: str, *, purge: bool = False) -> None:
-        path = f"content/{segment(page_id)}"
-        try:
-            await self.request("DELETE", path)
-        except (NotFound, BadRequest):
-            if not purge:
-                raise  # an already-trashed page answers 404/400 here, yet can still be purged below
-        if purge:
-            await self.request("DELETE", path, params={"status": "trashed"})
+        async def v1() -> None:
+            path = f"content/{segment(page_id)}"
+            try:
+                await self.request("DELETE", path)
+            except (NotFound, BadRequest):
+                if not purge:
+                    raise  # an already-trashed page answers 404/400 here, yet can still be purged below
+            if purge:
+                await self.request("DELETE", path, params={"status": "trashed"})
+        await self._v1_unless_gone("DELETE /content/{id}", v1, lambda: self._v2.delete(page_id, purge=purge))
 
     async def upload_attachment(self, page_id: str, filename: str, content: bytes, *,
                                 media_type: str = "application/octet-stream",

@@ -1,17 +1,143 @@
-"""A Cloud REST v2 page as the v1 Content JSON the rest of the code reads.
+"""Cloud REST v2 page operations, in the v1 Content JSON the rest of the code reads.
 
-Atlassian has deprecated v1 `GET /content/{id}` on Cloud (it still answers); when a site answers it with
-410 Gone, `ConfluenceClient.get_page` reads the page through v2 instead: `GET /pages/{id}` (or
-`/blogposts/{id}`: v1 served both) plus, when the v1 `expand` asked for them, every label, the space
-(`GET /spaces/{id}`, for its key) and the ancestors (`GET /pages/{id}/ancestors`, ids only). Only the fields
-our callers read are mapped.
+Atlassian has deprecated the v1 content endpoints on Cloud (they still answer). When a site answers one of them
+with 410 Gone, `ConfluenceClient` switches that operation to the v2 stand-in here:
+
+- read: `GET /pages/{id}` (or `/blogposts/{id}`: v1 served both), plus, when the v1 `expand` asked for them,
+  every label, the space (`GET /spaces/{id}`, for its key) and the ancestors (`GET /pages/{id}/ancestors`);
+- title lookup: `GET /pages?space-id&title`;
+- create: `POST /pages` (v2 carries no labels: they go through v1's label endpoint, which is not deprecated);
+- update and delete: `PUT` / `DELETE /pages/{id}` (or `/blogposts/{id}`).
+
+Only the fields our callers read are mapped. A 410 means the v1 call did nothing, so nothing is written twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["expand_parts", "v2_query", "v2_to_v1_page"]
+from confluence_mcp.confluence.urls import segment
+from confluence_mcp.errors import ConfluenceError, NotFound
+
+if TYPE_CHECKING:
+    from confluence_mcp.confluence.client import ConfluenceClient
+
+__all__ = ["V2Pages", "expand_parts", "v2_query", "v2_to_v1_page"]
+
+log = logging.getLogger(__name__)
+
+
+class V2Pages:
+    """The v2 stand-ins for v1 page reads and writes; space ids are looked up once per key."""
+
+    def __init__(self, client: ConfluenceClient) -> None:
+        self.client = client
+        self._space_ids: dict[str, str] = {}
+
+    async def get(self, page_id: str, expand: str) -> dict[str, Any]:
+        parts = expand_parts(expand)
+        kind, path, page = await self._locate(page_id, params=v2_query(parts))
+        labels = page.get("labels")
+        if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
+            labels["results"] = [item async for item in self.client.paginate(f"{path}/labels", api="v2",
+                                                                             page_size=250)]
+        return await self._as_v1(page, kind, parts)
+
+    async def find_by_title(self, space_key: str, title: str, expand: str) -> dict[str, Any] | None:
+        parts = expand_parts(expand)
+        listing = await self.client.get_json("pages", api="v2", params={
+            "space-id": await self.space_id(space_key), "title": title, "status": "current", "limit": 5,
+            **v2_query(parts - {"metadata.labels"})})
+        for page in listing.get("results") or []:
+            if page.get("title") == title:
+                return await self._as_v1(page, "page", parts)
+        return None
+
+    async def create(self, space_key: str, title: str, storage: str, *, parent_id: str | None, status: str,
+                     labels: list[str]) -> dict[str, Any]:
+        payload: dict[str, Any] = {"spaceId": await self.space_id(space_key), "status": status, "title": title,
+                                   "body": {"representation": "storage", "value": storage}}
+        if parent_id:
+            payload["parentId"] = str(parent_id)
+        # Without a parent, at the space's root as v1 put it (v2 would file it under the homepage).
+        root = None if parent_id else {"root-level": "true"}
+        page = await self.client.send_json("POST", "pages", json=payload, params=root, api="v2")
+        if labels:
+            try:
+                await self.client.add_labels(str(page["id"]), labels)
+            except ConfluenceError as exc:  # the page exists: callers check its labels (create_page does)
+                log.warning("page %s created through REST v2, but adding its labels failed: %s", page["id"], exc)
+        return await self._as_v1(page, "page", {"version", "space", "ancestors"})
+
+    async def update(self, page_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """`payload` is the v1 PUT body (`update_page` builds it); its kind picks /pages or /blogposts."""
+        version = payload["version"]
+        body: dict[str, Any] = {
+            "id": str(page_id), "status": payload["status"], "title": payload["title"],
+            "body": {"representation": "storage", "value": payload["body"]["storage"]["value"]},
+            "version": {"number": version["number"], "message": version.get("message") or ""},
+        }
+        kind = str(payload.get("type") or "page")
+        if payload.get("ancestors") and kind == "page":
+            body["parentId"] = str(payload["ancestors"][-1]["id"])
+        page = await self.client.send_json("PUT", f"{_collection(kind)}/{segment(page_id)}", json=body, api="v2")
+        return await self._as_v1(page, kind, {"version", "space", "ancestors"})
+
+    async def delete(self, page_id: str, *, purge: bool) -> None:
+        """To the trash; with `purge`, out of it for good (a page already in the trash is purged directly)."""
+        if not purge:
+            for kind in ("page", "blogpost"):
+                try:
+                    await self.client.request("DELETE", f"{_collection(kind)}/{segment(page_id)}", api="v2")
+                    return
+                except NotFound:
+                    if kind == "blogpost":
+                        raise
+        _, path, item = await self._locate(page_id, params={"status": ["current", "draft", "trashed"]})
+        if item.get("status") != "trashed":
+            await self.client.request("DELETE", path, api="v2")
+        await self.client.request("DELETE", path, params={"purge": "true"}, api="v2")
+
+    async def space_id(self, key: str) -> str:
+        if key not in self._space_ids:
+            listing = await self.client.get_json("spaces", params={"keys": key}, api="v2")
+            found = [s for s in listing.get("results") or [] if s.get("key") == key]
+            if not found:
+                raise NotFound(f"Space {key} was not found, or this account cannot see it: check the space key "
+                               "(a short code like DOCS, not the space name).")
+            self._space_ids[key] = str(found[0]["id"])
+        return self._space_ids[key]
+
+    async def _locate(self, page_id: str, *, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        """The page, else the blog post, with that id: its kind, v2 path and JSON."""
+        for kind in ("page", "blogpost"):
+            path = f"{_collection(kind)}/{segment(page_id)}"
+            try:
+                return kind, path, await self.client.get_json(path, params=params, api="v2")
+            except NotFound:
+                if kind == "blogpost":
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _as_v1(self, page: dict[str, Any], kind: str, parts: set[str]) -> dict[str, Any]:
+        space = None
+        if "space" in parts and page.get("spaceId"):
+            space = await self.client.get_json(f"spaces/{segment(str(page['spaceId']))}", api="v2")
+            if space.get("key"):
+                self._space_ids.setdefault(str(space["key"]), str(space["id"]))
+        ancestors: list[dict[str, Any]] | None = None
+        if "ancestors" in parts:
+            ancestors = []
+            if kind == "page":
+                listing = await self.client.get_json(f"pages/{segment(str(page['id']))}/ancestors",
+                                                     params={"limit": 250}, api="v2")
+                ancestors = listing.get("results") or []
+        return v2_to_v1_page(page, kind=kind, space=space, ancestors=ancestors)
+
+
+def _collection(kind: str) -> str:
+    return "blogposts" if kind == "blogpost" else "pages"
 
 
 def expand_parts(expand: str) -> set[str]:

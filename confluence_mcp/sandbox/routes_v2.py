@@ -5,7 +5,7 @@ Lists page with an opaque cursor in `_links.next` (which already contains `/wiki
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -105,6 +105,11 @@ def _ids(raw: str | None) -> set[str]:
     return {part.strip() for part in (raw or "").split(",") if part.strip()}
 
 
+def _statuses(request: Request) -> set[str]:
+    """`status` given repeated (the spec's array form) or comma-separated."""
+    return {status for raw in request.query_params.getlist("status") for status in _ids(raw)}
+
+
 @endpoint
 async def list_pages(request: Request) -> Response:
     params = request.query_params
@@ -140,9 +145,7 @@ async def get_blogpost(request: Request) -> Response:
 
 def _single(request: Request, kind: str, statuses: set[str]) -> Response:
     """GET /pages/{id} or /blogposts/{id}: one item of that type, labels (50 at most) on request."""
-    content = state(request).store.get(request.path_params["id"], _ids(request.query_params.get("status")) or statuses)
-    if content.type != kind:
-        raise SandboxError(404, "Not Found")
+    content = _typed(request, kind, _statuses(request) or statuses)
     data = _page(serializer(request), content, request.query_params.get("body-format"), single=True)
     if request.query_params.get("include-labels") == "true":
         data["labels"] = {"results": [_label(lb) for lb in content.labels[:50]],
@@ -161,6 +164,14 @@ def _body_value(payload: dict[str, Any]) -> str | None:
     return str(body.get("value", ""))
 
 
+def _typed(request: Request, kind: str, statuses: Iterable[str]) -> Content:
+    """The item at /pages/{id} or /blogposts/{id}: 404 when that id is the other kind."""
+    content = state(request).store.get(request.path_params["id"], statuses)
+    if content.type != kind:
+        raise SandboxError(404, "Not Found")
+    return content
+
+
 @endpoint
 async def create_page(request: Request) -> Response:
     payload = await json_body(request)
@@ -168,31 +179,55 @@ async def create_page(request: Request) -> Response:
     space = store.space_by_id(int(payload.get("spaceId") or 0)) if isinstance(payload, dict) else None
     if space is None:
         raise SandboxError(404, "Space not found")
+    root_level = request.query_params.get("root-level") == "true"
+    if root_level and payload.get("parentId"):
+        raise SandboxError(400, "parentId cannot be given with root-level=true")
+    # Without a parent, v2 files the page under the space's homepage unless asked for the root.
+    parent = payload.get("parentId") or (None if root_level else space.homepage_id)
     content = store.create(space_key=space.key, title=str(payload.get("title") or ""),
-                           body=_body_value(payload) or "", parent_id=payload.get("parentId"),
+                           body=_body_value(payload) or "", parent_id=parent,
                            status=payload.get("status", "current"))
     return JSONResponse(_page(serializer(request), content, "storage", single=True))
 
 
 @endpoint
 async def update_page(request: Request) -> Response:
+    return await _update(request, "page")
+
+
+@endpoint
+async def update_blogpost(request: Request) -> Response:
+    return await _update(request, "blogpost")
+
+
+async def _update(request: Request, kind: str) -> Response:
     payload = await json_body(request)
-    store = state(request).store
-    current = store.get(request.path_params["id"], ("current", "draft"))
+    current = _typed(request, kind, ("current", "draft"))
     number = (payload.get("version") or {}).get("number")
     if not isinstance(number, int) or number != current.version.number + 1:
         raise SandboxError(409, "Version must be incremented when updating a page. Current Version: "
                                 f"[{current.version.number}]. Provided version: [{number}]")
-    content = store.update(current.id, title=str(payload.get("title") or current.title), version=number,
-                           body=_body_value(payload), parent_id=payload.get("parentId"),
-                           status=payload.get("status", "current"),
-                           message=str((payload.get("version") or {}).get("message") or ""))
+    content = state(request).store.update(
+        current.id, title=str(payload.get("title") or current.title), version=number, body=_body_value(payload),
+        parent_id=payload.get("parentId"), status=payload.get("status", "current"),
+        message=str((payload.get("version") or {}).get("message") or ""))
     return JSONResponse(_page(serializer(request), content, "storage", single=True))
 
 
 @endpoint
 async def delete_page(request: Request) -> Response:
-    state(request).store.delete(request.path_params["id"], purge=request.query_params.get("purge") == "true")
+    return _delete(request, "page")
+
+
+@endpoint
+async def delete_blogpost(request: Request) -> Response:
+    return _delete(request, "blogpost")
+
+
+def _delete(request: Request, kind: str) -> Response:
+    """To the trash; `purge=true` purges an item already in the trash."""
+    content = _typed(request, kind, ("current", "draft", "trashed"))
+    state(request).store.delete(content.id, purge=request.query_params.get("purge") == "true")
     return Response(status_code=204)
 
 
@@ -286,6 +321,8 @@ def v2_routes() -> list[Route]:
         Route("/pages/{id}/labels", page_labels, methods=["GET"]),
         Route("/pages/{id}/attachments", page_attachments, methods=["GET"]),
         Route("/blogposts/{id}", get_blogpost, methods=["GET"]),
+        Route("/blogposts/{id}", update_blogpost, methods=["PUT"]),
+        Route("/blogposts/{id}", delete_blogpost, methods=["DELETE"]),
         Route("/spaces", list_spaces, methods=["GET"]),
         Route("/spaces/{id}", get_space, methods=["GET"]),
         Route("/spaces/{id}/pages", space_pages, methods=["GET"]),

@@ -283,7 +283,8 @@ async def update_checked(client: ConfluenceClient, page: dict[str, Any], *, titl
     for _ in range(attempts):
         try:
             return await client.update_page(page_id, title=title, storage=storage, version=read_version + 1,
-                                            message=message, minor_edit=minor_edit)
+                                            message=message, minor_edit=minor_edit,
+                                            content_type=str(page.get("type") or "page"))
         except (VersionConflict, *_RETRYABLE) as exc:
             last = exc
         now = await client.get_page(page_id, expand="body.storage,version,space")
