@@ -29,10 +29,11 @@ __all__ = ["SandboxApp", "build_app", "site_context"]
 
 
 class SandboxApp:
-    """The ASGI callable plus handles tests and the runner use (store, fault plan)."""
+    """The ASGI callable plus handles tests and the runner use (store, fault plan, request log)."""
 
     def __init__(self, asgi: Starlette, wrapped: FaultMiddleware, store: Store, plan: FaultPlan) -> None:
         self.starlette, self.asgi, self.store, self.faults = asgi, wrapped, store, plan
+        self.requests = wrapped.log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)

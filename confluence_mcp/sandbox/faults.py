@@ -1,4 +1,4 @@
-"""Fault injection and request statistics (ASGI middleware) plus the `/__sandbox__/` admin API.
+"""Fault injection, request statistics and the request log (ASGI middleware) plus the `/__sandbox__/` admin API.
 
 Faults: a random `rate` (429 with Retry-After and X-RateLimit-*, 500/502/503, slow responses, dropped
 connections) and a deterministic `fail_next` queue set through `POST /__sandbox__/faults`, optionally only for
@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from confluence_mcp.sandbox.auth import ADMIN_PREFIX
+from confluence_mcp.sandbox.request_log import RequestLog
 
 __all__ = ["DroppedConnection", "FaultMiddleware", "FaultPlan", "quiet_dropped_connections", "route_key"]
 
@@ -132,10 +133,11 @@ async def _send_json(send: Send, status: int, payload: Any, headers: list[tuple[
 
 
 class FaultMiddleware:
-    """Outermost middleware: serves the admin API, counts requests, injects faults."""
+    """Outermost middleware: serves the admin API, logs and counts requests, injects faults."""
 
-    def __init__(self, app: ASGIApp, plan: FaultPlan) -> None:
+    def __init__(self, app: ASGIApp, plan: FaultPlan, log: RequestLog | None = None) -> None:
         self.app, self.plan = app, plan
+        self.log = log or RequestLog()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,6 +147,7 @@ class FaultMiddleware:
         if path.startswith(ADMIN_PREFIX):
             await self._admin(scope, receive, send, path[len(ADMIN_PREFIX):])
             return
+        receive = await self.log.capture(scope, receive)  # before any fault: the log shows what was sent
         target = f"{path}?{unquote_plus(scope.get('query_string', b'').decode('latin-1'))}"
         fault = self.plan.next_fault(route_key(scope["method"], path), target)
         if fault is None:
@@ -202,5 +205,10 @@ class FaultMiddleware:
         elif sub_path == "/reset-stats" and method == "POST":
             self.plan.reset_stats()
             await _send_json(send, 200, self.plan.stats())
+        elif sub_path == "/requests" and method == "GET":
+            await _send_json(send, 200, self.log.snapshot())
+        elif sub_path == "/reset-requests" and method == "POST":
+            self.log.reset()
+            await _send_json(send, 200, {"total": 0, "kept": 0, "requests": []})
         else:
             await _send_json(send, 404, {"message": f"unknown admin endpoint {method} {sub_path}"})
