@@ -1,13 +1,15 @@
 """A bounded log of the requests the sandbox received, so tests can check what a client actually sends.
 
 Always on and cheap: the last `capacity` requests (admin calls excluded), each as method, path, query pairs (in
-order, repeated names kept), content type and, for a JSON request, the parsed body. Read it with
+order, repeated names kept), content type and, for a JSON request, the parsed body (for a multipart one, the
+names of its parts). Read it with
 `GET /__sandbox__/requests`, clear it with `POST /__sandbox__/reset-requests`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from typing import Any
@@ -15,9 +17,10 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Message, Receive, Scope
 
-__all__ = ["MAX_JSON_BYTES", "RequestLog"]
+__all__ = ["MAX_BODY_BYTES", "RequestLog"]
 
-MAX_JSON_BYTES = 1 << 20  # a larger JSON body is logged without its content (`json_omitted`), to bound memory
+MAX_BODY_BYTES = 1 << 20  # a larger body is logged without its content (`body_omitted`), to bound memory
+_PART_NAME = re.compile(rb'content-disposition:\s*form-data;\s*name="([^"]*)"', re.IGNORECASE)
 
 
 class RequestLog:
@@ -38,8 +41,8 @@ class RequestLog:
             self.entries.clear()
 
     async def capture(self, scope: Scope, receive: Receive) -> Receive:
-        """Log the request in `scope`; returns the `receive` the app must use (a JSON body is read here and
-        replayed, so the app still sees it)."""
+        """Log the request in `scope`; returns the `receive` the app must use (a JSON or multipart body is read
+        here and replayed, so the app still sees it)."""
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         entry: dict[str, Any] = {"method": scope["method"], "path": scope["path"],
@@ -48,12 +51,16 @@ class RequestLog:
         with self.lock:
             self.total += 1
             self.entries.append(entry)
-        if "json" not in entry["content_type"]:
+        multipart = entry["content_type"].startswith("multipart/form-data")
+        if "json" not in entry["content_type"] and not multipart:
             return receive
-        if int(headers.get("content-length") or 0) > MAX_JSON_BYTES:
-            entry["json_omitted"] = True
+        if int(headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            entry["body_omitted"] = True
             return receive
         body = await _read_body(receive)
+        if multipart:
+            entry["form"] = [name.decode("utf-8", "replace") for name in _PART_NAME.findall(body)]
+            return _replay(body, receive)
         try:
             entry["json"] = json.loads(body) if body else None
         except ValueError as error:

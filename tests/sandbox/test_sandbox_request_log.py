@@ -21,7 +21,7 @@ def test_log_keeps_query_pairs_content_type_and_json(cloud_sandbox: RunningSandb
                                                                          "representation": "storage"}}})
     assert created.status_code == 200, created.text  # the app still read the body the log had read first
     cloud.post(f"/rest/api/content/{created.json()['id']}/child/attachment", headers={"X-Atlassian-Token": "no-check"},
-               files={"file": ("a.txt", b"a", "text/plain")})
+               data={"minorEdit": "true"}, files={"file": ("a.txt", b"a", "text/plain")})
     cloud.post("/rest/api/content", content=b"{broken", headers={"Content-Type": "application/json"})
     cloud.delete(f"/rest/api/content/{created.json()['id']}")
     httpx.get(f"{cloud_sandbox.admin_url}/stats", timeout=10)  # admin calls are not logged
@@ -33,6 +33,7 @@ def test_log_keeps_query_pairs_content_type_and_json(cloud_sandbox: RunningSandb
                      "query": [["spaceKey", "DEMO"], ["spaceKey", "ARCHIVE"], ["expand", ""]]}
     assert create["json"]["title"] == "Logged" and create["content_type"] == "application/json"
     assert upload["content_type"].startswith("multipart/form-data") and "json" not in upload
+    assert upload["form"] == ["minorEdit", "file"]
     assert "not valid JSON" in broken["json_error"]
     assert delete["method"] == "DELETE" and delete["query"] == []
 
