@@ -6,60 +6,19 @@ checked with jsonschema ($refs resolved inside the document; OpenAPI 3.0 `nullab
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import httpx
 import jsonschema
 import pytest
-from sandbox_helpers import page_id, shared_dir
+from openapi_helpers import SPECS, needs_specs, path_template, pointer, spec
+from sandbox_helpers import page_id
 
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
-SPECS = shared_dir() / "specs"
-pytestmark = pytest.mark.skipif(not (SPECS / "confluence-cloud-v1.openapi.json").is_file(),
-                                reason=f"OpenAPI specs not found in {SPECS} (set CONFLUENCE_MCP_SHARED)")
+pytestmark = needs_specs
 XSRF = {"X-Atlassian-Token": "no-check"}
-
-
-def _nullable(node: Any) -> Any:
-    """OpenAPI 3.0 `nullable: true` → JSON Schema `type: [T, "null"]` (or anyOf for $ref/allOf)."""
-    if isinstance(node, list):
-        return [_nullable(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _nullable(value) for key, value in node.items()}
-    if converted.pop("nullable", False) is True:
-        if isinstance(converted.get("type"), str):
-            converted["type"] = [converted["type"], "null"]
-        else:
-            return {"anyOf": [converted, {"type": "null"}]}
-    return converted
-
-
-@cache
-def spec(name: str) -> dict[str, Any]:
-    return _nullable(json.loads((SPECS / name).read_text(encoding="utf-8")))
-
-
-def _pointer(*parts: str) -> str:
-    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def _template(spec_doc: dict[str, Any], path: str, method: str) -> str | None:
-    """The spec path template matching a concrete path (literal segments beat parameters)."""
-    candidates = []
-    for template, operations in spec_doc["paths"].items():
-        if method not in operations:
-            continue
-        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-        if re.match(pattern, path):
-            candidates.append((template.count("{"), template))
-    return min(candidates)[1] if candidates else None
 
 
 def check(spec_name: str, prefix: str, response: httpx.Response) -> str:
@@ -69,15 +28,15 @@ def check(spec_name: str, prefix: str, response: httpx.Response) -> str:
     path = prefix + response.request.url.path.split(prefix, 1)[1] if prefix in response.request.url.path \
         else response.request.url.path
     relative = path[len(prefix):] if spec_name.endswith("v2.openapi.json") else path
-    template = _template(doc, relative, method)
+    template = path_template(doc, relative, method)
     assert template, f"{method.upper()} {relative} not in {spec_name}"
     responses = doc["paths"][template][method]["responses"]
     status = str(response.status_code)
     assert status in responses, f"{status} not documented for {method.upper()} {template}"
     content = responses[status].get("content", {}).get("application/json")
     if content and "schema" in content:
-        root = {**doc, "$ref": _pointer("paths", template, method, "responses", status, "content",
-                                        "application/json", "schema")}
+        root = {**doc, "$ref": pointer("paths", template, method, "responses", status, "content",
+                                       "application/json", "schema")}
         jsonschema.Draft7Validator(root).validate(response.json())
     return template
 
