@@ -273,8 +273,8 @@ class ConfluenceClient:
             payload["ancestors"] = [{"id": str(parent_id)}]
 
         async def v1() -> dict[str, Any]:
-            result: dict[str, Any] = await self.send_json(
-                "PUT", f"content/{segment(page_id)}", json=payload, params={"expand": "version,space,ancestors"})
+            # No `expand`: the spec declares none here; the answer carries space and version by default.
+            result: dict[str, Any] = await self.send_json("PUT", f"content/{segment(page_id)}", json=payload)
             return result
         return await self._v1_unless_gone("PUT /content/{id}", v1, lambda: self._v2.update(page_id, payload))
 

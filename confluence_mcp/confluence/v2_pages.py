@@ -102,7 +102,7 @@ class V2Pages:
     async def space_id(self, key: str) -> str:
         if key not in self._space_ids:
             listing = await self.client.get_json("spaces", params={"keys": key}, api="v2")
-            found = [s for s in listing.get("results") or [] if s.get("key") == key]
+            found = [s for s in listing.get("results") or [] if str(s.get("key") or "").upper() == key.upper()]
             if not found:
                 raise NotFound(f"Space {key} was not found, or this account cannot see it: check the space key "
                                "(a short code like DOCS, not the space name).")

@@ -2,7 +2,7 @@
 
 Faults: a random `rate` (429 with Retry-After and X-RateLimit-*, 500/502/503, slow responses, dropped
 connections) and a deterministic `fail_next` queue set through `POST /__sandbox__/faults`, optionally only for
-requests whose path and decoded query contain `match`.
+requests whose path and decoded query contain `match` (and, given `routes`, whose route is listed).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class FaultPlan:
     fail_next: int = 0
     fail_status: int = 503
     fail_match: str = ""  # fail_next applies only to requests whose path?query contains this
+    fail_routes: tuple[str, ...] = ()  # ... and, when given, whose route ("PUT /wiki/rest/api/content/{id}") is one
     retry_after: str = "1"
     slow_seconds: float = 1.0
     seed: int | None = None
@@ -84,6 +85,8 @@ class FaultPlan:
                 self.fail_status = int(payload["status"])
             if "match" in payload:
                 self.fail_match = str(payload["match"] or "")
+            if "routes" in payload:
+                self.fail_routes = tuple(str(route) for route in payload["routes"] or ())
             if "retry_after" in payload:
                 self.retry_after = str(payload["retry_after"])
             if "slow_seconds" in payload:
@@ -92,7 +95,8 @@ class FaultPlan:
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {"rate": self.rate, "kinds": list(self.kinds), "fail_next": self.fail_next,
-                    "status": self.fail_status, "match": self.fail_match, "retry_after": self.retry_after,
+                    "status": self.fail_status, "match": self.fail_match,
+                    "routes": list(self.fail_routes), "retry_after": self.retry_after,
                     "slow_seconds": self.slow_seconds}
 
     def stats(self) -> dict[str, Any]:
@@ -114,7 +118,7 @@ class FaultPlan:
             self.total += 1
             self.by_route[key] += 1
             fault: str | None = None
-            if self.fail_next > 0 and self.fail_match in target:
+            if self.fail_next > 0 and self.fail_match in target and (not self.fail_routes or key in self.fail_routes):
                 self.fail_next -= 1
                 fault = str(self.fail_status) if self.fail_status else "drop"
             elif self.rate and self.random.random() < self.rate:

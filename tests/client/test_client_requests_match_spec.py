@@ -50,15 +50,6 @@ SPEC_GAPS: dict[str, str] = {
     "PUT /blogposts/{id} body:/body oneOf": _ONE_OF.format("BlogPost"),
 }
 
-# Deviations that are our client's bugs, not yet fixed: key -> what is wrong. Each is an xfail(strict) test below,
-# so the fix turns it into a failure that asks for the entry to be removed.
-CLIENT_BUGS: dict[str, str] = {
-    "PUT /wiki/rest/api/content/{id} query:expand": (
-        "ConfluenceClient.update_page (confluence/client.py) sends ?expand=version,space,ancestors on v1 PUT "
-        "/content/{id}, which declares only `status` and `conflictPolicy`; Confluence ignores it (the answer "
-        "carries the default expansions and nothing reads its ancestors). Fix: drop that `params=`."),
-}
-
 
 def _settings(base_url: str, index: dict[str, Any]) -> Settings:
     return load_settings(None, environ={}, overrides={
@@ -243,7 +234,7 @@ def test_both_apis_were_used(run: Run) -> None:
 def test_client_requests_match_the_cloud_spec(run: Run) -> None:
     unexpected: dict[str, str] = {}
     for problem in _found(run):
-        if problem.key not in SPEC_GAPS and problem.key not in CLIENT_BUGS:
+        if problem.key not in SPEC_GAPS:
             unexpected.setdefault(problem.key, problem.message)
     assert not unexpected, "requests the Cloud spec does not allow:\n" + "\n".join(
         f"- [{key}] {message}" for key, message in sorted(unexpected.items()))
@@ -253,12 +244,4 @@ def test_spec_gap_entries_are_still_needed(run: Run) -> None:
     seen = {problem.key for problem in _found(run)}
     stale = sorted(set(SPEC_GAPS) - seen)
     assert not stale, f"SPEC_GAPS entries no request needs any more (remove them): {stale}"
-
-
-@pytest.mark.parametrize("key", [pytest.param(key, marks=pytest.mark.xfail(strict=True, reason=reason))
-                                 for key, reason in sorted(CLIENT_BUGS.items())])
-def test_known_client_bug(run: Run, key: str) -> None:
-    """Fails (xfail) while the bug is there; once fixed it passes, which strict xfail reports: remove the entry."""
-    problem = next((p for p in _found(run) if p.key == key), None)
-    assert problem is None, problem.message
 

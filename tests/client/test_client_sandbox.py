@@ -227,8 +227,9 @@ async def test_429_with_huge_retry_after_is_capped(sandbox: RunningSandbox, clie
 async def test_update_moves_page_under_new_parent(client: ConfluenceClient) -> None:
     first = await client.create_page("DEMO", unique("Client move A"), "<p>a</p>")
     second = await client.create_page("DEMO", unique("Client move B"), "<p>b</p>")
-    moved = await client.update_page(str(second["id"]), title=second["title"], storage=None, version=2,
-                                     parent_id=str(first["id"]))
+    await client.update_page(str(second["id"]), title=second["title"], storage=None, version=2,
+                             parent_id=str(first["id"]))
+    moved = await client.get_page(str(second["id"]), expand="ancestors")
     assert str(moved["ancestors"][-1]["id"]) == str(first["id"])
     assert [c["id"] async for c in client.child_pages(str(first["id"]))] == [second["id"]]
 
