@@ -218,8 +218,10 @@ class ConfluenceClient:
         return response.content
 
     async def get_labels(self, page_id: str) -> list[str]:
-        return [str(item.get("name")) async for item in
-                self.paginate(f"content/{segment(page_id)}/label", page_size=200)]
+        async def v1() -> list[str]:
+            return [str(item.get("name")) async for item in
+                    self.paginate(f"content/{segment(page_id)}/label", page_size=200)]
+        return await self._v1_unless_gone("GET /content/{id}/label", v1, lambda: self._v2.labels(page_id))
 
     # -- writes -----------------------------------------------------------------------------------
     async def add_labels(self, page_id: str, names: Sequence[str]) -> list[str]:

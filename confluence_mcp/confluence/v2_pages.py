@@ -7,7 +7,9 @@ with 410 Gone, `ConfluenceClient` switches that operation to the v2 stand-in her
   every label, the space (`GET /spaces/{id}`, for its key) and the ancestors (`GET /pages/{id}/ancestors`);
 - title lookup: `GET /pages?space-id&title`;
 - create: `POST /pages` (v2 carries no labels: they go through v1's label endpoint, which is not deprecated);
-- update and delete: `PUT` / `DELETE /pages/{id}` (or `/blogposts/{id}`).
+- update and delete: `PUT` / `DELETE /pages/{id}` (or `/blogposts/{id}`); v2 has no minor edits, so watchers
+  are notified of every update;
+- a page's labels: `GET /pages/{id}/labels` (adding and removing labels stays on v1, not deprecated).
 
 Only the fields our callers read are mapped. A 410 means the v1 call did nothing, so nothing is written twice.
 """
@@ -44,6 +46,16 @@ class V2Pages:
                                                                              page_size=250)]
         return await self._as_v1(page, kind, parts)
 
+    async def labels(self, page_id: str) -> list[str]:
+        for kind in ("page", "blogpost"):
+            try:
+                return [str(item.get("name")) async for item in self.client.paginate(
+                    f"{_collection(kind)}/{segment(page_id)}/labels", api="v2", page_size=250)]
+            except NotFound:
+                if kind == "blogpost":
+                    raise
+        raise AssertionError("unreachable")
+
     async def find_by_title(self, space_key: str, title: str, expand: str) -> dict[str, Any] | None:
         parts = expand_parts(expand)
         listing = await self.client.get_json("pages", api="v2", params={
@@ -68,7 +80,7 @@ class V2Pages:
                 await self.client.add_labels(str(page["id"]), labels)
             except ConfluenceError as exc:  # the page exists: callers check its labels (create_page does)
                 log.warning("page %s created through REST v2, but adding its labels failed: %s", page["id"], exc)
-        return await self._as_v1(page, "page", {"version", "space", "ancestors"})
+        return await self._written(page, "page")
 
     async def update(self, page_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """`payload` is the v1 PUT body (`update_page` builds it); its kind picks /pages or /blogposts."""
@@ -79,10 +91,12 @@ class V2Pages:
             "version": {"number": version["number"], "message": version.get("message") or ""},
         }
         kind = str(payload.get("type") or "page")
+        if version.get("minorEdit"):
+            log.warning("page %s: REST v2 has no minor edits, so watchers are notified of this update", page_id)
         if payload.get("ancestors") and kind == "page":
             body["parentId"] = str(payload["ancestors"][-1]["id"])
         page = await self.client.send_json("PUT", f"{_collection(kind)}/{segment(page_id)}", json=body, api="v2")
-        return await self._as_v1(page, kind, {"version", "space", "ancestors"})
+        return await self._written(page, kind)
 
     async def delete(self, page_id: str, *, purge: bool) -> None:
         """To the trash; with `purge`, out of it for good (a page already in the trash is purged directly)."""
@@ -119,6 +133,19 @@ class V2Pages:
                 if kind == "blogpost":
                     raise
         raise AssertionError("unreachable")
+
+    async def _written(self, page: dict[str, Any], kind: str) -> dict[str, Any]:
+        """The v1 shape of a page just written. The write has landed, so no further read may fail it: the space
+        comes from the ids already looked up, else from a best-effort read (callers need its key)."""
+        keys = {space_id: key for key, space_id in self._space_ids.items()}
+        space_id = str(page.get("spaceId") or "")
+        space: dict[str, Any] | None = {"id": space_id, "key": keys[space_id]} if space_id in keys else None
+        if space is None and space_id:
+            try:
+                space = await self.client.get_json(f"spaces/{segment(space_id)}", api="v2")
+            except ConfluenceError as exc:
+                log.warning("page %s written, but its space %s could not be read: %s", page.get("id"), space_id, exc)
+        return v2_to_v1_page(page, kind=kind, space=space)
 
     async def _as_v1(self, page: dict[str, Any], kind: str, parts: set[str]) -> dict[str, Any]:
         space = None

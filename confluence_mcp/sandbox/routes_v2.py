@@ -258,7 +258,15 @@ async def ancestors(request: Request) -> Response:
 
 @endpoint
 async def page_labels(request: Request) -> Response:
-    content = state(request).store.get(request.path_params["id"])
+    return _labels(request, _typed(request, "page", ("current", "archived", "draft")))
+
+
+@endpoint
+async def blogpost_labels(request: Request) -> Response:
+    return _labels(request, _typed(request, "blogpost", ("current", "draft")))
+
+
+def _labels(request: Request, content: Content) -> Response:
     prefix = request.query_params.get("prefix")
     labels = [lb for lb in content.labels if not prefix or lb.prefix == prefix]
     return _listing(request, labels, _label)
@@ -323,6 +331,7 @@ def v2_routes() -> list[Route]:
         Route("/blogposts/{id}", get_blogpost, methods=["GET"]),
         Route("/blogposts/{id}", update_blogpost, methods=["PUT"]),
         Route("/blogposts/{id}", delete_blogpost, methods=["DELETE"]),
+        Route("/blogposts/{id}/labels", blogpost_labels, methods=["GET"]),
         Route("/spaces", list_spaces, methods=["GET"]),
         Route("/spaces/{id}", get_space, methods=["GET"]),
         Route("/spaces/{id}/pages", space_pages, methods=["GET"]),

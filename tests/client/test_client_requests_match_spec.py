@@ -41,14 +41,9 @@ pytestmark = needs_specs
 # `_links.download` (`/wiki/download/attachments/...`), a plain file URL. (The admin API is never logged.)
 NOT_REST = ("/wiki/download/",)
 
-# Requests Confluence accepts but the spec does not describe: key (see spec_requests.Problem) -> why.
-_ONE_OF = ("the spec's oneOf [{0}BodyWrite, {0}NestedBodyWrite] cannot be met: neither declares required "
-           "properties, so the documented {{representation, value}} body is valid under both")
-SPEC_GAPS: dict[str, str] = {
-    "POST /pages body:/body oneOf": _ONE_OF.format("Page"),
-    "PUT /pages/{id} body:/body oneOf": _ONE_OF.format("Page"),
-    "PUT /blogposts/{id} body:/body oneOf": _ONE_OF.format("BlogPost"),
-}
+# Requests Confluence accepts but the spec does not describe: key (see spec_requests.Problem) -> why. (The v2 write
+# bodies' unsatisfiable oneOf is tightened in spec_requests instead, so those bodies are still checked.)
+SPEC_GAPS: dict[str, str] = {}
 
 
 def _settings(base_url: str, index: dict[str, Any]) -> Settings:

@@ -45,6 +45,15 @@ CASES = [
      {f"{ATTACH} form:minorEdit", f"{ATTACH} form:extra"}),
     (entry("POST", "/wiki/rest/api/content", content_type="application/json", json_error="not valid JSON"),
      {"POST /wiki/rest/api/content body:unreadable"}),
+    # v2 write bodies (their oneOf tightened so it can hold): a misspelt field or a foreign format is caught.
+    (entry("PUT", "/wiki/api/v2/pages/1", content_type="application/json", json={
+        "id": "1", "status": "current", "title": "t", "version": {"number": 2},
+        "body": {"representation": "storage", "valu": "<p/>"}}), {"PUT /pages/{id} body:/body oneOf"}),
+    (entry("POST", "/wiki/api/v2/pages", content_type="application/json", json={
+        "spaceId": "1", "body": {"markdown": {"representation": "storage", "value": "x"}}}),
+     {"POST /pages body:/body oneOf"}),
+    (entry("POST", "/wiki/api/v2/pages", content_type="application/json", json={
+        "spaceId": "1", "body": {"storage": {"representation": "storage", "value": "x"}}}), set()),
     # Conforming: repeated array parameters, free-text expand, comma-separated v2 arrays.
     (entry("GET", "/wiki/rest/api/space", [("spaceKey", "A"), ("spaceKey", "B"), ("expand", "any.thing")]), set()),
     (entry("GET", "/wiki/api/v2/pages", [("space-id", "1,2"), ("limit", "250"), ("body-format", "storage")]), set()),
