@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # _mcp_
 
 from _mcp_fixtures import TOKEN, USER, call, mcp_client
 from openapi_helpers import needs_specs
-from spec_requests import V1_PREFIX, V2_PREFIX, Problem, problems
+from spec_requests import V1_PREFIX, V2_PREFIX, Problem, operation_of, problems
 
 from confluence_mcp.config import Settings, load_settings
 from confluence_mcp.index.pg import create_database, drop_database
@@ -78,14 +78,14 @@ class Run:
         self.called.add(name)
         return await call(client, name, args)
 
-    def gone_once(self, match: str) -> None:
-        """The next request whose path?query contains `match` answers 410 Gone (v1 page endpoints on Cloud)."""
-        httpx.post(f"{self.admin}/faults", json={"fail_next": 1, "status": 410, "match": match},
-                   timeout=10).raise_for_status()
+    def faults(self, **plan: Any) -> None:
+        httpx.post(f"{self.admin}/faults", json=plan, timeout=10).raise_for_status()
 
-    def assert_gone_was_sent(self) -> None:
-        left = httpx.get(f"{self.admin}/faults", timeout=10).json()["fail_next"]
-        assert left == 0, "the 410 was never triggered: the tool no longer sends that v1 request first"
+
+# The deprecated v1 page routes the client uses, as the sandbox's statistics name them.
+GONE_V1 = ["GET /wiki/rest/api/content", "POST /wiki/rest/api/content", "GET /wiki/rest/api/content/{id}",
+           "PUT /wiki/rest/api/content/{id}", "DELETE /wiki/rest/api/content/{id}",
+           "GET /wiki/rest/api/content/{id}/label"]
 
 
 async def _drive_every_tool(settings: Settings, run: Run) -> None:
@@ -158,30 +158,24 @@ async def _drive_every_tool(settings: Settings, run: Run) -> None:
 
 
 async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) -> None:
-    """A Cloud site whose v1 page endpoints answer 410 Gone: page reads, title lookups and writes go to REST v2.
-
-    The client switches per operation after the first 410, so each is made to fail once, in an order where the
-    match can only hit that operation (e.g. `content?` is the title lookup until it has moved, then the create)."""
-    async with mcp_client(settings) as client:
-
-        async def gone_then(match: str, name: str, args: dict[str, Any]) -> Any:
-            run.gone_once(match)
-            result = await run.use(client, name, args)
-            run.assert_gone_was_sent()
-            return result
-
-        install = (await gone_then("/rest/api/content?", "get_page_id_by_title",
-                                   {"title": "Installation Guide"}))["id"]
-        await gone_then(f"/rest/api/content/{install}?", "read_page_by_id", {"page_id": install})
-        created = await gone_then("/rest/api/content?", "create_page", {"title": "Spec v2", "body": "v2 *page*",
-                                                                        "parent_id": install, "labels": ["v2"]})
-        await gone_then(f"/rest/api/content/{created['id']}?", "update_page_by_id",
-                        {"page_id": created["id"], "new_body": "v2 again", "new_title": "Spec v2 renamed",
-                         "version_message": "through v2", "minor_edit": True})
-        await run.use(client, "update_page_by_id", {"page_id": blog_id, "new_body": "A blog post, edited."})
-        await run.use(client, "update_page_by_title", {"page_title": "Spec v2 renamed", "new_body": "third"})
-        await gone_then(f"/rest/api/content/{created['id']}?", "delete_page", {"page_id": created["id"]})
-        await run.use(client, "delete_page", {"page_id": blog_id, "purge": True})
+    """A Cloud site whose deprecated v1 page routes answer 410 Gone (the fault plan's `routes`): page reads, title
+    lookups, writes and label reads go to REST v2, so those requests are checked too."""
+    run.faults(fail_next=10_000, status=410, routes=GONE_V1)
+    try:
+        async with mcp_client(settings) as client:
+            install = (await run.use(client, "get_page_id_by_title", {"title": "Installation Guide"}))["id"]
+            await run.use(client, "read_page_by_id", {"page_id": install})
+            created = await run.use(client, "create_page", {"title": "Spec v2", "body": "v2 *page*",
+                                                            "parent_id": install, "labels": ["v2"]})
+            await run.use(client, "update_page_by_id", {
+                "page_id": created["id"], "new_body": "v2 again", "new_title": "Spec v2 renamed",
+                "version_message": "through v2", "minor_edit": True, "new_labels": ["v2", "again"]})
+            await run.use(client, "update_page_by_id", {"page_id": blog_id, "new_body": "A blog post, edited."})
+            await run.use(client, "update_page_by_title", {"page_title": "Spec v2 renamed", "new_body": "third"})
+            await run.use(client, "delete_page", {"page_id": created["id"]})
+            await run.use(client, "delete_page", {"page_id": blog_id, "purge": True})
+    finally:
+        run.faults(fail_next=0, routes=[])
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +217,16 @@ def test_every_tool_was_exercised(run: Run) -> None:
 
 def test_both_apis_were_used(run: Run) -> None:
     paths = [r["path"] for r in _rest(run)]
-    assert any(p.startswith(V1_PREFIX) for p in paths) and any(p.startswith(V2_PREFIX) for p in paths)
+    assert any(p.startswith(V1_PREFIX) for p in paths)
+    v2 = set()
+    for request in _rest(run):
+        located = operation_of(request["method"], request["path"]) if request["path"].startswith(V2_PREFIX) else None
+        if located:
+            v2.add((request["method"], located[2]))
+    # Every v2 stand-in for a gone v1 page route was sent, so each of them was checked.
+    assert {("GET", "/pages"), ("GET", "/pages/{id}"), ("POST", "/pages"), ("PUT", "/pages/{id}"),
+            ("PUT", "/blogposts/{id}"), ("DELETE", "/pages/{id}"), ("DELETE", "/blogposts/{id}"),
+            ("GET", "/pages/{id}/labels")} <= v2, sorted(v2)
 
 
 def test_client_requests_match_the_cloud_spec(run: Run) -> None:
