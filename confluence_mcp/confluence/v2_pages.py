@@ -17,7 +17,8 @@ Only the fields our callers read are mapped. A 410 means the v1 call did nothing
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluence_mcp.confluence.urls import segment
 from confluence_mcp.errors import ConfluenceError, NotFound
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["V2Pages", "expand_parts", "v2_query", "v2_to_v1_page"]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class V2Pages:
@@ -47,14 +49,10 @@ class V2Pages:
         return await self._as_v1(page, kind, parts)
 
     async def labels(self, page_id: str) -> list[str]:
-        for kind in ("page", "blogpost"):
-            try:
-                return [str(item.get("name")) async for item in self.client.paginate(
-                    f"{_collection(kind)}/{segment(page_id)}/labels", api="v2", page_size=250)]
-            except NotFound:
-                if kind == "blogpost":
-                    raise
-        raise AssertionError("unreachable")
+        async def names(path: str) -> list[str]:
+            return [str(item.get("name")) async for item in self.client.paginate(f"{path}/labels", api="v2",
+                                                                                 page_size=250)]
+        return (await self._page_or_blogpost(page_id, names))[2]
 
     async def find_by_title(self, space_key: str, title: str, expand: str) -> dict[str, Any] | None:
         parts = expand_parts(expand)
@@ -101,13 +99,8 @@ class V2Pages:
     async def delete(self, page_id: str, *, purge: bool) -> None:
         """To the trash; with `purge`, out of it for good (a page already in the trash is purged directly)."""
         if not purge:
-            for kind in ("page", "blogpost"):
-                try:
-                    await self.client.request("DELETE", f"{_collection(kind)}/{segment(page_id)}", api="v2")
-                    return
-                except NotFound:
-                    if kind == "blogpost":
-                        raise
+            await self._page_or_blogpost(page_id, lambda path: self.client.request("DELETE", path, api="v2"))
+            return
         _, path, item = await self._locate(page_id, params={"status": ["current", "draft", "trashed"]})
         if item.get("status") != "trashed":
             await self.client.request("DELETE", path, api="v2")
@@ -125,14 +118,18 @@ class V2Pages:
 
     async def _locate(self, page_id: str, *, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """The page, else the blog post, with that id: its kind, v2 path and JSON."""
-        for kind in ("page", "blogpost"):
-            path = f"{_collection(kind)}/{segment(page_id)}"
-            try:
-                return kind, path, await self.client.get_json(path, params=params, api="v2")
-            except NotFound:
-                if kind == "blogpost":
-                    raise
-        raise AssertionError("unreachable")
+        return await self._page_or_blogpost(page_id, lambda path: self.client.get_json(path, params=params, api="v2"))
+
+    @staticmethod
+    async def _page_or_blogpost(page_id: str, call: Callable[[str], Awaitable[_T]]) -> tuple[str, str, _T]:
+        """`call` on the page's v2 path, else (404) on the blog post's (v1 served both at one path): the kind,
+        the path and the answer."""
+        path = f"pages/{segment(page_id)}"
+        try:
+            return "page", path, await call(path)
+        except NotFound:
+            path = f"blogposts/{segment(page_id)}"
+            return "blogpost", path, await call(path)
 
     async def _written(self, page: dict[str, Any], kind: str) -> dict[str, Any]:
         """The v1 shape of a page just written. The write has landed, so no further read may fail it: the space
