@@ -29,7 +29,7 @@ class Problem:
 def operation_of(method: str, path: str) -> tuple[str, str, str] | None:
     """(spec name, path relative to the spec's paths, template) for a REST path; None if the spec lacks it."""
     name, relative = (V1, path) if path.startswith(V1_PREFIX + "/") else (V2, path[len(V2_PREFIX):])
-    template = path_template(spec(name), relative, method.lower())
+    template = path_template(_checked_spec(name), relative, method.lower())
     return (name, relative, template) if template else None
 
 
@@ -97,8 +97,8 @@ def _body_problems(doc: dict[str, Any], template: str, method: str, entry: dict[
     if "application/json" not in content:
         return [Problem(f"{key} body:json", f"{head}: JSON body, but the operation declares "
                                             f"{sorted(content) or 'no request body'}")]
-    root = {**_tight(doc), "$ref": pointer("paths", template, method, "requestBody", "content",
-                                           "application/json", "schema")}
+    root = {**doc, "$ref": pointer("paths", template, method, "requestBody", "content", "application/json",
+                                   "schema")}
     if "$ref" in body:  # a shared requestBody under components
         root["$ref"] = body["$ref"] + "/content/application~1json/schema"
     found = []
@@ -110,21 +110,21 @@ def _body_problems(doc: dict[str, Any], template: str, method: str, entry: dict[
 
 
 @cache
-def _tight_v2() -> dict[str, Any]:
-    """The v2 document with its write bodies made checkable. As published, `oneOf [PageBodyWrite,
-    PageNestedBodyWrite]` (and the blog-post pair) can never hold: neither declares a required property, so a
-    documented `{representation, value}` body matches both, and a misspelt one matches too. Here the flat form
-    requires both fields and the nested form takes only its format names, as Atlassian's prose describes them."""
+def _checked_spec(name: str) -> dict[str, Any]:
+    """The document requests are checked against: v1 as published; v2 with its write bodies made checkable.
+
+    As published, v2's `oneOf [PageBodyWrite, PageNestedBodyWrite]` (and the blog-post pair) can never hold:
+    neither declares a required property, so a documented `{representation, value}` body matches both, and a
+    misspelt one matches too. Here the flat form requires both fields and the nested form takes only its format
+    names, as Atlassian's prose describes them."""
+    if name != V2:
+        return spec(name)
     doc = copy.deepcopy(spec(V2))
     schemas = doc["components"]["schemas"]
     for kind in ("Page", "BlogPost"):
         schemas[f"{kind}BodyWrite"].update(required=["representation", "value"], additionalProperties=False)
         schemas[f"{kind}NestedBodyWrite"].update(minProperties=1, additionalProperties=False)
     return doc
-
-
-def _tight(doc: dict[str, Any]) -> dict[str, Any]:
-    return _tight_v2() if doc is spec(V2) else doc
 
 
 def _form_problems(doc: dict[str, Any], schema: dict[str, Any], entry: dict[str, Any], head: str,
@@ -151,7 +151,7 @@ def problems(entry: dict[str, Any]) -> list[Problem]:
         return [Problem(f"{method.upper()} {path} operation:", f"{head}: no {method.upper()} operation in the "
                                                                "spec matches this path")]
     name, relative, template = located
-    doc = spec(name)
+    doc = _checked_spec(name)
     key = f"{method.upper()} {template}"
     declared = _parameters(doc, template, method)
     found: list[Problem] = []
