@@ -228,7 +228,7 @@ class ConfluenceClient:
         wanted = [{"prefix": "global", "name": name} for name in dict.fromkeys(n.strip() for n in names) if name]
         if not wanted:
             return await self.get_labels(page_id)
-        body = _json(await self.request("POST", f"content/{segment(page_id)}/label", json=wanted))
+        body = await self.send_json("POST", f"content/{segment(page_id)}/label", json=wanted)
         return [str(item.get("name")) for item in body.get("results", [])]
 
     async def remove_label(self, page_id: str, name: str) -> None:

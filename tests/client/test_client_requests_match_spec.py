@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # _mcp_
 
 from _mcp_fixtures import TOKEN, USER, call, mcp_client
 from openapi_helpers import needs_specs
+from sandbox_helpers import DEPRECATED_V1_PAGE_ROUTES
 from spec_requests import V1_PREFIX, V2_PREFIX, Problem, operation_of, problems
 
 from confluence_mcp.config import Settings, load_settings
@@ -80,12 +81,6 @@ class Run:
 
     def faults(self, **plan: Any) -> None:
         httpx.post(f"{self.admin}/faults", json=plan, timeout=10).raise_for_status()
-
-
-# The deprecated v1 page routes the client uses, as the sandbox's statistics name them.
-GONE_V1 = ["GET /wiki/rest/api/content", "POST /wiki/rest/api/content", "GET /wiki/rest/api/content/{id}",
-           "PUT /wiki/rest/api/content/{id}", "DELETE /wiki/rest/api/content/{id}",
-           "GET /wiki/rest/api/content/{id}/label"]
 
 
 async def _drive_every_tool(settings: Settings, run: Run) -> None:
@@ -160,7 +155,7 @@ async def _drive_every_tool(settings: Settings, run: Run) -> None:
 async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) -> None:
     """A Cloud site whose deprecated v1 page routes answer 410 Gone (the fault plan's `routes`): page reads, title
     lookups, writes and label reads go to REST v2, so those requests are checked too."""
-    run.faults(fail_next=10_000, status=410, routes=GONE_V1)
+    run.faults(fail_next=10_000, status=410, routes=DEPRECATED_V1_PAGE_ROUTES)
     try:
         async with mcp_client(settings) as client:
             install = (await run.use(client, "get_page_id_by_title", {"title": "Installation Guide"}))["id"]

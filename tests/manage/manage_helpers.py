@@ -81,6 +81,15 @@ class Rest:
     def faults(self, **body: Any) -> None:
         httpx.post(self.sandbox.admin_url.rstrip("/") + "/faults", json=body, timeout=10).raise_for_status()
 
+    def reset_stats(self) -> None:
+        httpx.post(self.sandbox.admin_url.rstrip("/") + "/reset-stats", timeout=10).raise_for_status()
+
+    def requests_by_route(self) -> dict[str, int]:
+        """Requests per route since the last `reset_stats` ("PUT /wiki/rest/api/content/{id}": n)."""
+        response = httpx.get(self.sandbox.admin_url.rstrip("/") + "/stats", timeout=10)
+        response.raise_for_status()
+        return dict(response.json()["by_route"])
+
 
 def make_settings(sandbox: RunningSandbox, credential: dict[str, Any] | None = None, **toolkit: Any) -> Settings:
     kit: dict[str, Any] = {"space": "DEMO", "hosting": sandbox_flavor(sandbox), "retries": 4,

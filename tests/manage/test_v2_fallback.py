@@ -7,19 +7,19 @@ there a 410 is reported, never worked around.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
 import pytest
 from manage_helpers import Rest, call, connect, refused, unique
 
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
-pytestmark = pytest.mark.anyio
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))  # sandbox_helpers
+from sandbox_helpers import DEPRECATED_V1_PAGE_ROUTES as GONE
 
-GONE = ["GET /wiki/rest/api/content", "POST /wiki/rest/api/content", "GET /wiki/rest/api/content/{id}",
-        "PUT /wiki/rest/api/content/{id}", "DELETE /wiki/rest/api/content/{id}",
-        "GET /wiki/rest/api/content/{id}/label"]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
@@ -28,19 +28,11 @@ def cloud() -> Iterator[RunningSandbox]:
         yield running
 
 
-def _admin(sandbox: RunningSandbox, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-    url = sandbox.admin_url.rstrip("/") + path
-    response = httpx.post(url, json=body, timeout=10) if body is not None or path != "/stats" \
-        else httpx.get(url, timeout=10)
-    response.raise_for_status()
-    return dict(response.json()) if response.content else {}
-
-
 async def test_page_writes_and_title_lookups_move_to_v2_once_v1_is_gone(cloud: RunningSandbox) -> None:
     rest = Rest(cloud)
     parent = rest.create(unique("Parent"), "<p>parent</p>")
-    _admin(cloud, "/faults", {"fail_next": 10_000, "status": 410, "routes": GONE})
-    _admin(cloud, "/reset-stats", {})
+    rest.faults(fail_next=10_000, status=410, routes=GONE)
+    rest.reset_stats()
     title = unique("Through v2")
     async with connect(cloud) as tools:
         created = await call(tools, "create_page", title=title, body="First **draft**.", parent_title=parent["title"],
@@ -54,8 +46,8 @@ async def test_page_writes_and_title_lookups_move_to_v2_once_v1_is_gone(cloud: R
         found = await call(tools, "get_page_id_by_title", title=f"{title} renamed")
         await call(tools, "delete_page", page_id=page_id)
         gone_blog = await call(tools, "delete_page", page_id="65546", purge=True)
-    stats = _admin(cloud, "/stats")["by_route"]
-    _admin(cloud, "/faults", {"fail_next": 0, "routes": []})
+    stats = rest.requests_by_route()
+    rest.faults(fail_next=0, routes=[])
 
     assert read["markdown"] == "First **draft**." and read["parent_id"] == parent["id"]
     assert sorted(read["labels"]) == ["fallback", "via-mcp"]
@@ -67,7 +59,6 @@ async def test_page_writes_and_title_lookups_move_to_v2_once_v1_is_gone(cloud: R
     assert "<em>take</em>" in stored["body"]["storage"]["value"]
     assert stored["version"].get("message") == "via v2"
     assert rest.status("65546", status="trashed") == 404  # purged
-    assert isinstance(stats, dict)
     for route in GONE:  # each v1 route answered 410 once, then was never asked again
         assert stats.get(route) == 1, (route, stats)
     assert stats["POST /wiki/api/v2/pages"] == 1 and stats["PUT /wiki/api/v2/pages/{id}"] == 1
@@ -76,7 +67,7 @@ async def test_page_writes_and_title_lookups_move_to_v2_once_v1_is_gone(cloud: R
 
 async def test_server_reports_a_410_instead_of_working_around_it() -> None:
     with start_sandbox(SandboxOptions(flavor="server")) as server:
-        _admin(server, "/faults", {"fail_next": 100, "status": 410, "routes": ["POST /rest/api/content"]})
+        Rest(server).faults(fail_next=100, status=410, routes=["POST /rest/api/content"])
         async with connect(server) as tools:
             message = await refused(tools, "create_page", title=unique(), body="x")
     assert "410" in message

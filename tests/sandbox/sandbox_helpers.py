@@ -7,9 +7,15 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["REPO_ROOT", "message", "new_page", "page_id", "shared_dir"]
+__all__ = ["DEPRECATED_V1_PAGE_ROUTES", "REPO_ROOT", "message", "new_page", "page_id", "shared_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# The deprecated Cloud v1 page routes our client falls back from (on a 410) to REST v2, as the sandbox's
+# statistics and fault plan name them.
+DEPRECATED_V1_PAGE_ROUTES = [
+    "GET /wiki/rest/api/content", "POST /wiki/rest/api/content", "GET /wiki/rest/api/content/{id}",
+    "PUT /wiki/rest/api/content/{id}", "DELETE /wiki/rest/api/content/{id}", "GET /wiki/rest/api/content/{id}/label"]
 
 
 def shared_dir() -> Path:
