@@ -4,7 +4,8 @@ The tools and the index code against the method names and signatures below. Ever
 errors of `confluence_mcp.errors`. Transport (pooling, auth, retries, error text) lives in `http.py`, URL
 arithmetic in `urls.py`, cursors in `pagination.py`. Pages are read and written through v1 everywhere (v2 has no
 CQL, labels or uploads, and one path keeps Cloud and Server behaviour identical); on a Cloud site that answers
-410 Gone to one of the v1 page operations (deprecated there), that operation moves to v2 (`v2_pages.py`).
+410 Gone to one of the v1 page operations (deprecated there), that operation moves to v2 (`v2_pages.py`), and
+a gone listing under a page to CQL or v2 (`listings.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 
 from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.http import HttpCore
+from confluence_mcp.confluence.listings import Listings
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
 from confluence_mcp.confluence.v2_pages import V2Pages
@@ -62,6 +64,7 @@ class ConfluenceClient:
         key = hashlib.sha256(b"confluence-mcp cursor\n" + seed).digest() if toolkit.credential.secret() else None
         self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
         self._v2 = V2Pages(self)
+        self._listings = Listings(self)
         self._gone: set[str] = set()  # v1 page operations this (Cloud) site answered 410 Gone to
 
     async def __aenter__(self) -> ConfluenceClient:
@@ -92,15 +95,25 @@ class ConfluenceClient:
                               v2: Callable[[], Awaitable[_T]]) -> _T:
         """Run the v1 call; once a Cloud site has answered it 410 Gone, the v2 stand-in instead (a 410 wrote
         nothing, so a write is never sent twice)."""
-        if operation not in self._gone:
+        if not self.is_gone(operation):
             try:
                 return await v1()
             except ConfluenceHTTPError as exc:
-                if exc.status != 410 or self.hosting != "cloud":
+                if not self.note_gone(operation, exc):
                     raise
-                log.warning("v1 %s is gone (410) on this site; using REST v2 for it from now on", operation)
-                self._gone.add(operation)
         return await v2()
+
+    def is_gone(self, operation: str) -> bool:
+        """True once this site answered that v1 operation 410 Gone."""
+        return operation in self._gone
+
+    def note_gone(self, operation: str, exc: ConfluenceHTTPError) -> bool:
+        """True, and remembered, when `exc` is a Cloud 410 Gone: the operation's stand-in serves from now on."""
+        if exc.status != 410 or self.hosting != "cloud":
+            return False
+        log.warning("v1 %s is gone (410) on this site; using its REST v2 or CQL stand-in from now on", operation)
+        self._gone.add(operation)
+        return True
 
     async def paginate(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1",
                        page_size: int = 25, max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -108,6 +121,11 @@ class ConfluenceClient:
         if max_items is not None and max_items <= 0:
             return
         body = await self.get_json(path, params={**(params or {}), "limit": page_size}, api=api)
+        async for item in self.follow(body, max_items=max_items):
+            yield item
+
+    async def follow(self, body: Any, *, max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The results of a listing's first page `body`, then of the pages its `_links.next` leads to."""
         seen: set[str] = set()
         count = 0
         while True:
@@ -120,7 +138,7 @@ class ConfluenceClient:
             if link is None or link in seen or not body.get("results"):
                 return
             seen.add(link)
-            body = await self._get_link(link)
+            body = await self.get_link(link)
 
     async def probe(self, url: str, *, params: dict[str, Any] | None = None) -> int | None:
         """HTTP status of a GET on a same-site URL (no exception for error statuses); None when unreachable."""
@@ -164,7 +182,7 @@ class ConfluenceClient:
         Some Cloud tenants answer 400 on /search for CQL that /content/search accepts; there the same query is
         retried on /content/search (Content objects, no excerpts). Unparsable CQL is never retried."""
         fallback = {"expand": "space,version"}
-        if cursor and self._cursor_of(cursor, "content/search"):  # continuing a search that fell back
+        if cursor and self.cursor_of(cursor, "content/search"):  # continuing a search that fell back
             return await self._search_page("content/search", cql, limit, cursor, fallback)
         try:
             return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
@@ -181,31 +199,29 @@ class ConfluenceClient:
         return await self._search_page("content/search", cql, limit, cursor, {"expand": expand})
 
     async def get_space(self, key: str, *, expand: str = "homepage") -> dict[str, Any]:
-        result: dict[str, Any] = await self.get_json(f"space/{segment(key)}", params={"expand": expand})
-        return result
+        """GET /space/{key} (id, key, name and, expanded, the homepage's id)."""
+        async def v1() -> dict[str, Any]:
+            result: dict[str, Any] = await self.get_json(f"space/{segment(key)}", params={"expand": expand})
+            return result
+        return await self._v1_unless_gone("GET /space/{key}", v1, lambda: self._v2.space(key))
 
-    async def child_pages(self, page_id: str, *, expand: str | None = None,
-                          max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        async for item in self.paginate(f"content/{segment(page_id)}/child/page", params={"expand": expand},
-                                        page_size=_page_size(max_items), max_items=max_items):
-            yield item
+    def child_pages(self, page_id: str, *, expand: str | None = None,
+                    max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        return self._listings.children(page_id, expand=expand, max_items=max_items)
 
-    async def descendant_pages(self, page_id: str, *, expand: str = "ancestors",
-                               max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        async for item in self.paginate(f"content/{segment(page_id)}/descendant/page",
-                                        params={"expand": expand}, page_size=_page_size(max_items),
-                                        max_items=max_items):
-            yield item
+    def descendant_pages(self, page_id: str, *, expand: str = "ancestors",
+                         max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        return self._listings.descendants(page_id, expand=expand, max_items=max_items)
+
+    def comments(self, page_id: str, *, expand: str = "body.storage,history") -> AsyncIterator[dict[str, Any]]:
+        """Every comment on a page, replies included."""
+        return self._listings.comments(page_id, expand=expand)
 
     async def attachments(self, page_id: str, *, limit: int = 25, cursor: str | None = None,
                           filename: str | None = None, media_type: str | None = None) -> ResultPage:
-        path = f"content/{segment(page_id)}/child/attachment"
-        if cursor:
-            body = await self._get_link(self._decode_cursor(cursor, path), limit=limit)
-        else:
-            body = await self.get_json(path, params={"limit": limit, "filename": filename,
-                                                     "mediaType": media_type, "expand": "version,container"})
-        return self._result_page(body)
+        """One page of a page's attachments (v1 Content objects); `cursor` from a previous page."""
+        return await self._listings.attachments(page_id, limit=limit, cursor=cursor, filename=filename,
+                                                media_type=media_type)
 
     async def download(self, url_or_path: str) -> bytes:
         """Download an attachment by absolute URL (same site only) or a path relative to site_url."""
@@ -312,21 +328,21 @@ class ConfluenceClient:
     async def _search_page(self, path: str, cql: str, limit: int, cursor: str | None,
                            extra: dict[str, Any]) -> ResultPage:
         if cursor:
-            link = self._decode_cursor(cursor, path)
+            link = self.decode_cursor(cursor, path)
             issued_for = cursor_query(link).get("cql", [cql])[0]
             if " ".join(issued_for.split()) != " ".join(cql.split()):
                 raise BadRequest("This cursor belongs to a different query; repeat the same query with it, "
                                  "or search again without a cursor.", detail=_CURSOR_REFUSED)
-            body = await self._get_link(link, limit=limit)
+            body = await self.get_link(link, limit=limit)
         else:
             body = await self.get_json(path, params={"cql": cql, "limit": limit, **extra})
-        page = self._result_page(body)
+        page = self.result_page(body)
         for key in ("cqlQuery", "searchDuration", "start", "limit", "size"):
             if key in body:
                 page.extra[key] = body[key]
         return page
 
-    def _result_page(self, body: dict[str, Any]) -> ResultPage:
+    def result_page(self, body: dict[str, Any]) -> ResultPage:
         link = self._next_link(body)
         total = body.get("totalSize", body.get("totalCount"))
         return ResultPage(results=list(body.get("results", [])),
@@ -344,22 +360,25 @@ class ConfluenceClient:
             return None
         return link
 
-    def _decode_cursor(self, cursor: str, listing_path: str) -> str:
-        expected = self.urls.site_path + "/rest/api/" + listing_path
+    def decode_cursor(self, cursor: str, listing_path: str, api: Api = "v1") -> str:
+        """The link inside a cursor this client issued for that listing; BadRequest otherwise."""
         try:
-            return self._cursors.decode(cursor, expected_path=expected)
+            return self._cursors.decode(cursor, expected_path=self._listing_path(listing_path, api))
         except InvalidCursor as exc:
             raise BadRequest(f"Invalid cursor: {exc}.", detail=_CURSOR_REFUSED) from None
 
-    def _cursor_of(self, cursor: str, listing_path: str) -> bool:
+    def cursor_of(self, cursor: str, listing_path: str, api: Api = "v1") -> bool:
         """True when `cursor` is a valid cursor of that listing."""
         try:
-            self._cursors.decode(cursor, expected_path=self.urls.site_path + "/rest/api/" + listing_path)
+            self._cursors.decode(cursor, expected_path=self._listing_path(listing_path, api))
         except InvalidCursor:
             return False
         return True
 
-    async def _get_link(self, link: str, *, limit: int | None = None) -> Any:
+    def _listing_path(self, listing_path: str, api: Api) -> str:
+        return self.urls.site_path + ("/api/v2/" if api == "v2" else "/rest/api/") + listing_path
+
+    async def get_link(self, link: str, *, limit: int | None = None) -> Any:
         params = {"limit": limit} if limit is not None else None
         return _json(await self._core.send("GET", self.urls.absolute(link), params=params))
 

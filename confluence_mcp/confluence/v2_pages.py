@@ -9,7 +9,10 @@ with 410 Gone, `ConfluenceClient` switches that operation to the v2 stand-in her
 - create: `POST /pages` (v2 carries no labels: they go through v1's label endpoint, which is not deprecated);
 - update and delete: `PUT` / `DELETE /pages/{id}` (or `/blogposts/{id}`); v2 has no minor edits, so watchers
   are notified of every update;
-- a page's labels: `GET /pages/{id}/labels` (adding and removing labels stays on v1, not deprecated).
+- a page's labels: `GET /pages/{id}/labels` (adding and removing labels stays on v1, not deprecated);
+- a space with its homepage: `GET /spaces?keys=KEY`.
+
+`v2_to_v1_attachment` maps the v2 attachment listing that `listings.py` falls back to.
 
 Only the fields our callers read are mapped. A 410 means the v1 call did nothing, so nothing is written twice.
 """
@@ -26,7 +29,7 @@ from confluence_mcp.errors import ConfluenceError, NotFound
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
 
-__all__ = ["V2Pages", "expand_parts", "v2_query", "v2_to_v1_page"]
+__all__ = ["V2Pages", "expand_parts", "page_or_blogpost", "v2_query", "v2_to_v1_attachment", "v2_to_v1_page"]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -52,7 +55,7 @@ class V2Pages:
         async def names(path: str) -> list[str]:
             return [str(item.get("name")) async for item in self.client.paginate(f"{path}/labels", api="v2",
                                                                                  page_size=250)]
-        return (await self._page_or_blogpost(page_id, names))[2]
+        return (await page_or_blogpost(page_id, names))[2]
 
     async def find_by_title(self, space_key: str, title: str, expand: str) -> dict[str, Any] | None:
         parts = expand_parts(expand)
@@ -99,7 +102,7 @@ class V2Pages:
     async def delete(self, page_id: str, *, purge: bool) -> None:
         """To the trash; with `purge`, out of it for good (a page already in the trash is purged directly)."""
         if not purge:
-            await self._page_or_blogpost(page_id, lambda path: self.client.request("DELETE", path, api="v2"))
+            await page_or_blogpost(page_id, lambda path: self.client.request("DELETE", path, api="v2"))
             return
         _, path, item = await self._locate(page_id, params={"status": ["current", "draft", "trashed"]})
         if item.get("status") != "trashed":
@@ -108,28 +111,25 @@ class V2Pages:
 
     async def space_id(self, key: str) -> str:
         if key not in self._space_ids:
-            listing = await self.client.get_json("spaces", params={"keys": key}, api="v2")
-            found = [s for s in listing.get("results") or [] if str(s.get("key") or "").upper() == key.upper()]
-            if not found:
-                raise NotFound(f"Space {key} was not found, or this account cannot see it: check the space key "
-                               "(a short code like DOCS, not the space name).")
-            self._space_ids[key] = str(found[0]["id"])
+            await self.space(key)
         return self._space_ids[key]
+
+    async def space(self, key: str) -> dict[str, Any]:
+        """v1's `GET /space/{key}?expand=homepage` answer: id, key, name and the homepage's id."""
+        listing = await self.client.get_json("spaces", params={"keys": key}, api="v2")
+        found = [s for s in listing.get("results") or [] if str(s.get("key") or "").upper() == key.upper()]
+        if not found:
+            raise NotFound(f"Space {key} was not found, or this account cannot see it: check the space key "
+                           "(a short code like DOCS, not the space name).")
+        space = found[0]
+        self._space_ids[key] = str(space["id"])
+        home = space.get("homepageId")
+        return {"id": space["id"], "key": space.get("key"), "name": space.get("name"), "type": space.get("type"),
+                **({"homepage": {"id": str(home), "type": "page"}} if home else {})}
 
     async def _locate(self, page_id: str, *, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """The page, else the blog post, with that id: its kind, v2 path and JSON."""
-        return await self._page_or_blogpost(page_id, lambda path: self.client.get_json(path, params=params, api="v2"))
-
-    @staticmethod
-    async def _page_or_blogpost(page_id: str, call: Callable[[str], Awaitable[_T]]) -> tuple[str, str, _T]:
-        """`call` on the page's v2 path, else (404) on the blog post's (v1 served both at one path): the kind,
-        the path and the answer."""
-        path = f"pages/{segment(page_id)}"
-        try:
-            return "page", path, await call(path)
-        except NotFound:
-            path = f"blogposts/{segment(page_id)}"
-            return "blogpost", path, await call(path)
+        return await page_or_blogpost(page_id, lambda path: self.client.get_json(path, params=params, api="v2"))
 
     async def _written(self, page: dict[str, Any], kind: str) -> dict[str, Any]:
         """The v1 shape of a page just written. The write has landed, so no further read may fail it: the space
@@ -158,6 +158,17 @@ class V2Pages:
                                                      params={"limit": 250}, api="v2")
                 ancestors = listing.get("results") or []
         return v2_to_v1_page(page, kind=kind, space=space, ancestors=ancestors)
+
+
+async def page_or_blogpost(page_id: str, call: Callable[[str], Awaitable[_T]]) -> tuple[str, str, _T]:
+    """`call` on the page's v2 path, else (404) on the blog post's (v1 served both at one path): the kind, the
+    path and the answer."""
+    path = f"pages/{segment(page_id)}"
+    try:
+        return "page", path, await call(path)
+    except NotFound:
+        path = f"blogposts/{segment(page_id)}"
+        return "blogpost", path, await call(path)
 
 
 def _collection(kind: str) -> str:
@@ -204,3 +215,22 @@ def v2_to_v1_page(page: dict[str, Any], *, kind: str = "page", space: dict[str, 
             {"id": label.get("id"), "name": label.get("name"), "prefix": label.get("prefix", "global")}
             for label in labels.get("results") or []]}}
     return content
+
+
+def v2_to_v1_attachment(item: dict[str, Any]) -> dict[str, Any]:
+    """The v1 shape of a v2 attachment: the fields our callers read (title, media type, size, version,
+    container, download link)."""
+    links = dict(item.get("_links") or {})
+    if not links.get("download") and item.get("downloadLink"):
+        links["download"] = item["downloadLink"]
+    media_type, comment = item.get("mediaType"), item.get("comment")
+    return {
+        "id": str(item.get("id", "")), "type": "attachment", "status": item.get("status", "current"),
+        "title": item.get("title", ""),
+        "version": {"number": (item.get("version") or {}).get("number"),
+                    "when": (item.get("version") or {}).get("createdAt")},
+        "metadata": {"mediaType": media_type, "comment": comment},
+        "extensions": {"mediaType": media_type, "fileSize": item.get("fileSize"), "comment": comment},
+        "container": {"id": str(item.get("pageId") or item.get("blogPostId") or "")},
+        "_links": links,
+    }

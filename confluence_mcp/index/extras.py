@@ -8,7 +8,6 @@ import anyio
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
-from confluence_mcp.confluence.urls import segment
 from confluence_mcp.errors import NotFound
 
 __all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections", "page_attachments"]
@@ -21,8 +20,7 @@ _MAX_ATTACHMENT_BYTES = 512 * 1024
 async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
     """One Markdown section with the page's footer comments as plain text (empty when there are none)."""
     lines = []
-    async for comment in client.paginate(f"/content/{page_id}/child/comment",
-                                         params={"expand": "body.storage,history", "depth": "all"}, page_size=50):
+    async for comment in client.comments(page_id, expand="body.storage,history"):
         storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
         text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
         author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
@@ -34,10 +32,16 @@ async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
 async def page_attachments(client: ConfluenceClient, page_id: str, *,
                            max_items: int | None = None) -> list[dict[str, Any]]:
     """A page's attachments with their versions (all of them unless `max_items`)."""
-    page_size = 100 if max_items is None else max(1, min(max_items, 100))
-    return [item async for item in client.paginate(
-        f"content/{segment(page_id)}/child/attachment", params={"expand": "version"}, page_size=page_size,
-        max_items=max_items)]
+    found: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while max_items is None or len(found) < max_items:
+        page = await client.attachments(page_id, limit=100 if max_items is None else max(1, min(max_items, 100)),
+                                        cursor=cursor)
+        found += page.results
+        cursor = page.next
+        if not cursor or not page.results:
+            break
+    return found if max_items is None else found[:max_items]
 
 
 async def attachment_sections(client: ConfluenceClient, attachments: list[dict[str, Any]]) -> list[str]:

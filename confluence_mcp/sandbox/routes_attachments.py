@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from confluence_mcp.sandbox.http import endpoint, int_param, paged, serializer, state
 from confluence_mcp.sandbox.model import Attachment, SandboxError
+from confluence_mcp.sandbox.serialize import parse_expand
 
 __all__ = ["attachment_routes", "download_routes"]
 
@@ -48,10 +49,11 @@ async def list_attachments(request: Request) -> Response:
     items = store.list_attachments(content_id, filename=params.get("filename"),
                                    media_type=params.get("mediaType"))
     ser = serializer(request)
+    expand = parse_expand(params.get("expand"))
     return JSONResponse(paged(request, items, start=int_param(request, "start", 0),
                               limit=int_param(request, "limit", 25, minimum=1, maximum=200),
                               self_path=f"{API}/content/{content_id}/child/attachment",
-                              render=ser.attachment))
+                              render=lambda a: ser.attachment(a, expand)))
 
 
 async def _store_uploads(request: Request, *, replace: bool) -> Response:

@@ -71,8 +71,9 @@ def _space(ser: Serializer, space: Space) -> dict[str, Any]:
 def _attachment(ser: Serializer, attachment: Attachment) -> dict[str, Any]:
     current = attachment.current
     download = ser.download_link(attachment)
+    container = "blogPostId" if ser.store.contents[attachment.container_id].type == "blogpost" else "pageId"
     return {"id": attachment.id, "status": attachment.status, "title": attachment.filename,
-            "createdAt": ser.when(attachment.versions[0].when), "pageId": attachment.container_id,
+            "createdAt": ser.when(attachment.versions[0].when), container: attachment.container_id,
             "mediaType": attachment.media_type, "mediaTypeDescription": attachment.media_type,
             "comment": current.comment, "fileId": attachment.id, "fileSize": len(current.data),
             "webuiLink": f"/pages/viewpageattachments.action?pageId={attachment.container_id}",
@@ -274,10 +275,18 @@ def _labels(request: Request, content: Content) -> Response:
 
 @endpoint
 async def page_attachments(request: Request) -> Response:
+    return _attachments(request, _typed(request, "page", ("current", "archived", "draft")))
+
+
+@endpoint
+async def blogpost_attachments(request: Request) -> Response:
+    return _attachments(request, _typed(request, "blogpost", ("current", "draft")))
+
+
+def _attachments(request: Request, content: Content) -> Response:
     params = request.query_params
-    store = state(request).store
-    items = store.list_attachments(request.path_params["id"], filename=params.get("filename"),
-                                   media_type=params.get("mediaType"))
+    items = state(request).store.list_attachments(content.id, filename=params.get("filename"),
+                                                  media_type=params.get("mediaType"))
     ser = serializer(request)
     return _listing(request, items, lambda a: _attachment(ser, a), default_limit=50)
 
@@ -332,6 +341,7 @@ def v2_routes() -> list[Route]:
         Route("/blogposts/{id}", update_blogpost, methods=["PUT"]),
         Route("/blogposts/{id}", delete_blogpost, methods=["DELETE"]),
         Route("/blogposts/{id}/labels", blogpost_labels, methods=["GET"]),
+        Route("/blogposts/{id}/attachments", blogpost_attachments, methods=["GET"]),
         Route("/spaces", list_spaces, methods=["GET"]),
         Route("/spaces/{id}", get_space, methods=["GET"]),
         Route("/spaces/{id}/pages", space_pages, methods=["GET"]),

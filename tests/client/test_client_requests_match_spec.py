@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))  # _mcp_
 
 from _mcp_fixtures import TOKEN, USER, call, mcp_client
 from openapi_helpers import needs_specs
-from sandbox_helpers import DEPRECATED_V1_PAGE_ROUTES
+from sandbox_helpers import DEPRECATED_V1_LISTING_ROUTES, DEPRECATED_V1_PAGE_ROUTES
 from spec_requests import V1_PREFIX, V2_PREFIX, Problem, operation_of, problems
 
 from confluence_mcp.config import Settings, load_settings
@@ -153,9 +153,10 @@ async def _drive_every_tool(settings: Settings, run: Run) -> None:
 
 
 async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) -> None:
-    """A Cloud site whose deprecated v1 page routes answer 410 Gone (the fault plan's `routes`): page reads, title
-    lookups, writes and label reads go to REST v2, so those requests are checked too."""
-    run.faults(fail_next=10_000, status=410, routes=DEPRECATED_V1_PAGE_ROUTES)
+    """A Cloud site whose deprecated v1 page routes and listings answer 410 Gone (the fault plan's `routes`): page
+    reads, title lookups, writes, label reads, attachment listings and the space read go to REST v2 (trees and
+    comments to CQL), so those requests are checked too."""
+    run.faults(fail_next=10_000, status=410, routes=DEPRECATED_V1_PAGE_ROUTES + DEPRECATED_V1_LISTING_ROUTES)
     try:
         async with mcp_client(settings) as client:
             install = (await run.use(client, "get_page_id_by_title", {"title": "Installation Guide"}))["id"]
@@ -167,6 +168,18 @@ async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) 
                 "version_message": "through v2", "minor_edit": True, "new_labels": ["v2", "again"]})
             await run.use(client, "update_page_by_id", {"page_id": blog_id, "new_body": "A blog post, edited."})
             await run.use(client, "update_page_by_title", {"page_title": "Spec v2 renamed", "new_body": "third"})
+            await run.use(client, "create_page", {"title": "Spec v2 at home", "body": "under the homepage"})
+            await run.use(client, "get_page_tree", {"page_id": install})
+            await run.use(client, "get_page_attachments", {"page_id": install, "media_type": "text/plain",
+                                                           "filename": "install-notes.txt"})
+            for name in ("v2.txt", "v2.txt", "more.txt"):  # the second is a new version, found by the listing
+                await run.use(client, "add_file_to_page", {"page_id": install, "filename": name, "show_on_page": False,
+                                                           "file_base64": base64.b64encode(b"v2").decode()})
+            listed = await run.use(client, "get_page_attachments", {"page_id": install, "limit": 1})
+            await run.use(client, "get_page_attachments", {"page_id": install, "limit": 1, "cursor": listed["next"]})
+            await run.use(client, "index_data", {"collection": "spec-v2", "page_ids": [install],
+                                                 "include_attachments": True, "include_comments": True})
+            await run.use(client, "remove_index", {"collection": "spec-v2"})
             await run.use(client, "delete_page", {"page_id": created["id"]})
             await run.use(client, "delete_page", {"page_id": blog_id, "purge": True})
     finally:
@@ -221,7 +234,7 @@ def test_both_apis_were_used(run: Run) -> None:
     # Every v2 stand-in for a gone v1 page route was sent, so each of them was checked.
     assert {("GET", "/pages"), ("GET", "/pages/{id}"), ("POST", "/pages"), ("PUT", "/pages/{id}"),
             ("PUT", "/blogposts/{id}"), ("DELETE", "/pages/{id}"), ("DELETE", "/blogposts/{id}"),
-            ("GET", "/pages/{id}/labels")} <= v2, sorted(v2)
+            ("GET", "/pages/{id}/labels"), ("GET", "/pages/{id}/attachments"), ("GET", "/spaces")} <= v2, sorted(v2)
 
 
 def test_client_requests_match_the_cloud_spec(run: Run) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from llm_stub import EMBED_DIM, RunningServer, start_stub
 from test_store import page_versions
@@ -26,6 +29,10 @@ from confluence_mcp.index.service import (
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))  # sandbox_helpers
+from sandbox_helpers import DEPRECATED_V1_LISTING_ROUTES as GONE_LISTINGS
+from sandbox_helpers import DEPRECATED_V1_PAGE_ROUTES as GONE
 
 SAMPLE = Path(__file__).parents[1] / "data" / "handbook_sample.jsonl"
 SPACES = ["BENEFITS", "TEAM"]
@@ -236,12 +243,30 @@ async def test_collections_with_different_embedders(sandbox: RunningSandbox, ind
 
 
 @pytest.mark.anyio
-async def test_attachments_and_comments_are_indexed_with_the_page(env: tuple[IndexService, ConfluenceClient]) -> None:
-    service, client = env
+@pytest.mark.parametrize("v1_gone", [False, True], ids=["v1", "v1-gone"])
+async def test_attachments_and_comments_are_indexed_with_the_page(sandbox: RunningSandbox,
+                                                                  index_settings: IndexSettings,
+                                                                  v1_gone: bool) -> None:
+    """Also on a Cloud site whose deprecated v1 page and listing endpoints answer 410 (CQL and v2 stand in)."""
+    settings = sandbox_settings(sandbox, index_settings)
+    kit = settings.resolved_toolkits()[0]
+    async with ConfluenceClient(dataclasses.replace(kit, hosting="cloud")) as client:
+        service = await open_service(settings)
+        try:
+            await _index_extras(sandbox, service, client, v1_gone)
+        finally:
+            await close_shared_stores()
+
+
+async def _index_extras(sandbox: RunningSandbox, service: IndexService, client: ConfluenceClient,
+                        v1_gone: bool) -> None:
     page_id = (await page_ids(client, "TEAM"))[0]
     await client.upload_attachment(page_id, "notes.txt", b"The xylophone rehearsal is on Fridays.",
                                    media_type="text/plain")
     await client.upload_attachment(page_id, "logo.png", b"\x89PNG not really", media_type="image/png")
+    if v1_gone:
+        httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 10_000, "status": 410,
+                                                        "routes": GONE + GONE_LISTINGS}, timeout=5).raise_for_status()
     await service.drop_collection("extras")
     report = await index_pages(service, client, "extras", Selection(space="TEAM", allowed_spaces=SPACES),
                                include_comments=True, include_attachments=True)

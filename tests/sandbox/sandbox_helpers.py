@@ -7,7 +7,8 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["DEPRECATED_V1_PAGE_ROUTES", "REPO_ROOT", "message", "new_page", "page_id", "shared_dir"]
+__all__ = ["DEPRECATED_V1_LISTING_ROUTES", "DEPRECATED_V1_PAGE_ROUTES", "REPO_ROOT", "message", "new_page", "page_id",
+           "shared_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,6 +17,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPRECATED_V1_PAGE_ROUTES = [
     "GET /wiki/rest/api/content", "POST /wiki/rest/api/content", "GET /wiki/rest/api/content/{id}",
     "PUT /wiki/rest/api/content/{id}", "DELETE /wiki/rest/api/content/{id}", "GET /wiki/rest/api/content/{id}/label"]
+# ... and the listings under a page (to CQL or v2), with the DEMO space's read (to v2 /spaces).
+DEPRECATED_V1_LISTING_ROUTES = [
+    "GET /wiki/rest/api/content/{id}/child/page", "GET /wiki/rest/api/content/{id}/descendant/page",
+    "GET /wiki/rest/api/content/{id}/child/comment", "GET /wiki/rest/api/content/{id}/child/attachment",
+    "GET /wiki/rest/api/space/DEMO"]
 
 
 def shared_dir() -> Path:

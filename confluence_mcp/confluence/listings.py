@@ -1,0 +1,105 @@
+"""What hangs under a page: child and descendant pages, comments and attachments, with their Cloud stand-ins.
+
+Atlassian deprecated v1's `GET /content/{id}/child…` and `/descendant…` listings on Cloud. Once a site answers
+one of them 410 Gone, that listing moves (and stays moved for the client's life):
+
+- child pages, descendant pages and comments to CQL (`/content/search`, not deprecated, which answers with the
+  same v1 Content objects and honours the same `expand`): `parent = id`, `ancestor = id`, `container = id`;
+- attachments to v2 `GET /pages/{id}/attachments` (or the blog post's), mapped to the v1 fields our callers
+  read. A cursor names the listing that issued it, so a v1 cursor is never silently restarted on v2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+from confluence_mcp.confluence import cql as cqlb
+from confluence_mcp.confluence.urls import segment
+from confluence_mcp.confluence.v2_pages import page_or_blogpost, v2_to_v1_attachment
+from confluence_mcp.errors import BadRequest, ConfluenceHTTPError
+
+if TYPE_CHECKING:
+    from confluence_mcp.confluence.client import ConfluenceClient, ResultPage
+
+__all__ = ["Listings"]
+
+_ATTACHMENTS = "GET /content/{id}/child/attachment"
+_MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
+          "issued: list again without a cursor.")
+
+
+class Listings:
+    def __init__(self, client: ConfluenceClient) -> None:
+        self.client = client
+
+    def children(self, page_id: str, *, expand: str | None, max_items: int | None) -> AsyncIterator[dict[str, Any]]:
+        return self._v1_or_cql("GET /content/{id}/child/page", f"content/{segment(page_id)}/child/page",
+                               {"expand": expand}, cqlb.and_(cqlb.clause("parent", "=", page_id),
+                                                             cqlb.clause("type", "=", "page")), max_items)
+
+    def descendants(self, page_id: str, *, expand: str | None,
+                    max_items: int | None) -> AsyncIterator[dict[str, Any]]:
+        return self._v1_or_cql("GET /content/{id}/descendant/page", f"content/{segment(page_id)}/descendant/page",
+                               {"expand": expand}, cqlb.and_(cqlb.clause("ancestor", "=", page_id),
+                                                             cqlb.clause("type", "=", "page")), max_items)
+
+    def comments(self, page_id: str, *, expand: str) -> AsyncIterator[dict[str, Any]]:
+        return self._v1_or_cql("GET /content/{id}/child/comment", f"content/{segment(page_id)}/child/comment",
+                               {"expand": expand, "depth": "all"},
+                               cqlb.and_(cqlb.clause("container", "=", page_id), cqlb.clause("type", "=", "comment"),
+                                         ) + " ORDER BY created", None)
+
+    async def _v1_or_cql(self, operation: str, path: str, params: dict[str, Any], cql: str,
+                         max_items: int | None) -> AsyncIterator[dict[str, Any]]:
+        client = self.client
+        if max_items is not None and max_items <= 0:
+            return
+        page_size = 50 if max_items is None else max(1, min(max_items, 100))
+        body = None
+        if not client.is_gone(operation):
+            try:
+                body = await client.get_json(path, params={**params, "limit": page_size})
+            except ConfluenceHTTPError as exc:
+                if not client.note_gone(operation, exc):
+                    raise
+        if body is None:
+            body = await client.get_json("content/search", params={"cql": cql, "expand": params.get("expand"),
+                                                                   "limit": page_size})
+        async for item in client.follow(body, max_items=max_items):
+            yield item
+
+    async def attachments(self, page_id: str, *, limit: int, cursor: str | None, filename: str | None,
+                          media_type: str | None) -> ResultPage:
+        client = self.client
+        v1_path = f"content/{segment(page_id)}/child/attachment"
+        link = None
+        if cursor:
+            for kind in ("pages", "blogposts"):
+                v2_path = f"{kind}/{segment(page_id)}/attachments"
+                if client.cursor_of(cursor, v2_path, api="v2"):
+                    return self._v2_page(await client.get_link(client.decode_cursor(cursor, v2_path, api="v2"),
+                                                               limit=limit))
+            link = client.decode_cursor(cursor, v1_path)
+            if client.is_gone(_ATTACHMENTS):
+                raise BadRequest(_MOVED)
+        if not client.is_gone(_ATTACHMENTS):
+            try:
+                if link:
+                    return client.result_page(await client.get_link(link, limit=limit))
+                return client.result_page(await client.get_json(v1_path, params={
+                    "limit": limit, "filename": filename, "mediaType": media_type, "expand": "version,container"}))
+            except ConfluenceHTTPError as exc:
+                if not client.note_gone(_ATTACHMENTS, exc):
+                    raise
+                if link:
+                    raise BadRequest(_MOVED) from None
+        query = {"limit": limit, "filename": filename, "mediaType": media_type}
+        *_, body = await page_or_blogpost(page_id, lambda path: client.get_json(f"{path}/attachments", params=query,
+                                                                                api="v2"))
+        return self._v2_page(body)
+
+    def _v2_page(self, body: Any) -> ResultPage:
+        page = self.client.result_page(body)
+        page.results = [v2_to_v1_attachment(item) for item in page.results]
+        return page
