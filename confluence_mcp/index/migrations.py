@@ -130,6 +130,13 @@ async def m007_page_chunking(conn: AsyncConnection[Any]) -> None:
     await conn.execute("ALTER TABLE index_pages ADD COLUMN chunking text")
 
 
+async def m008_space_pages_index(conn: AsyncConnection[Any]) -> None:
+    # A filtered search lists the pages its filters keep; with page ids in the space index that list is an
+    # index-only scan instead of a visit to every selected page row (a quarter of a space-filtered search).
+    await conn.execute("CREATE INDEX index_pages_space_pages ON index_pages (collection_id, space) INCLUDE (page_id)")
+    await conn.execute("DROP INDEX IF EXISTS index_pages_space")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
@@ -138,6 +145,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (5, "no_chunk_text_vectors", m005_no_chunk_text_vectors),
     (6, "page_attachments", m006_page_attachments),
     (7, "page_chunking", m007_page_chunking),
+    (8, "space_pages_index", m008_space_pages_index),
 ]
 
 

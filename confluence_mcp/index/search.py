@@ -95,13 +95,15 @@ _PAGE_TEXT = """
  scored AS MATERIALIZED (
    SELECT p.page_id COLLATE "default" AS page_id, sum(kept.idf * p.tf * (%(k1)s + 1)
           / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avg)s))) AS score
-   FROM index_postings p JOIN kept ON p.collection_id = %(cid)s AND p.lexeme = kept.lexeme
+   FROM index_postings p JOIN kept ON p.collection_id = %(cid)s AND p.lexeme = kept.lexeme {allowed}
    GROUP BY p.page_id)  -- postings use the C collation; page ids revert to the default to match other indexes
  SELECT 't' AS kind, best.id, top.page_id, top.score::float8 AS score, best.cos
  FROM (SELECT page_id, score, row_number() OVER (ORDER BY score DESC, page_id) AS rank FROM (
-       SELECT s.page_id, s.score FROM scored s {join} ORDER BY s.score DESC, s.page_id LIMIT %(k)s) ranked) top
+       SELECT s.page_id, s.score FROM scored s ORDER BY s.score DESC, s.page_id LIMIT %(k)s) ranked) top
  LEFT JOIN LATERAL (SELECT c.id, {cos} AS cos FROM {chunks} WHERE c.page_id = top.page_id AND top.rank <= %(best_n)s
                     {uncovered} ORDER BY {order}, c.ordinal LIMIT 1) best ON TRUE)"""
+_ALLOWED = ('WHERE p.page_id IN (SELECT f.page_id COLLATE "C" FROM index_pages f '
+            "WHERE f.collection_id = %(cid)s AND {})")
 # A page the vector list already holds is represented by its chunks there: its nearest chunk is not looked up.
 _UNCOVERED = "AND NOT EXISTS (SELECT 1 FROM nearest n WHERE n.page_id = top.page_id)"
 # `{order}` is the distance itself (HNSW walk) or the distance plus zero, an expression no index matches, so
@@ -192,11 +194,11 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
         parts.append(sql.SQL(_NEAREST).format(t=ref.table, w=_filter_sql(filters, params, "c"),
                                                order=sql.SQL(_EXACT_ORDER if exact else _HNSW_ORDER)))
     if mode in ("hybrid", "text") and query.strip():
-        # Page filters need the page rows; without filters the postings alone rank the pages.
-        join = sql.SQL("JOIN index_pages p ON p.collection_id = %(cid)s AND p.page_id = s.page_id WHERE {}").format(
-            _filter_sql(filters, params, "p")) if filters else sql.SQL("")
+        # Filters keep the postings of the pages they select, before scoring (half the work of filtering the
+        # scored pages at 100k chunks); without filters the postings alone rank the pages.
+        allowed = sql.SQL(_ALLOWED).format(_filter_sql(filters, params, "f")) if filters else sql.SQL("")
         cos, order, chunks = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
-        parts.append(sql.SQL(_PAGE_TEXT).format(join=join, cos=sql.SQL(cos), order=sql.SQL(order),
+        parts.append(sql.SQL(_PAGE_TEXT).format(allowed=allowed, cos=sql.SQL(cos), order=sql.SQL(order),
                                                 chunks=sql.SQL(chunks).format(t=ref.table),
                                                 uncovered=sql.SQL(_UNCOVERED if nearest and alone else "")))
     found = _Candidates()

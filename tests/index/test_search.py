@@ -117,6 +117,22 @@ async def test_text_mode_needs_no_vector(store: IndexStore) -> None:
         await hybrid_search(store, "handbook", "receipts", None, mode="hybrid")
 
 
+@pytest.mark.parametrize("mode", ["text", "vector"])
+async def test_a_filter_only_removes_pages(store: IndexStore, embedder: Embedder, mode: str) -> None:
+    """Filters select pages before scoring; the pages they keep rank exactly as without them."""
+    query = "policy for leave, security and deploys"
+    everything = await ask(store, embedder, query, top_k=50, mode=mode)
+    sizes = []
+    for filters in (SearchFilters(space=["ENG", "HR"]), SearchFilters(labels=["policy"]),
+                    SearchFilters(updated_after=NOW - timedelta(days=20))):
+        kept = await ask(store, embedder, query, top_k=50, mode=mode, filters=filters)
+        keep = {h.page_id for h in kept}
+        assert kept and [(h.page_id, h.score) for h in kept] == [
+            (h.page_id, h.score) for h in everything if h.page_id in keep]
+        sizes.append(len(keep))
+    assert min(sizes) < len({h.page_id for h in everything})
+
+
 async def test_filters(store: IndexStore, embedder: Embedder) -> None:
     query = "leave policy and security"
     by_space = await ask(store, embedder, query, top_k=10, filters=SearchFilters(space=["ENG"]))
