@@ -19,6 +19,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 
 from confluence_mcp.config import Toolkit
+from confluence_mcp.confluence.files import Files
 from confluence_mcp.confluence.http import HttpCore
 from confluence_mcp.confluence.listings import Listings
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
@@ -31,7 +32,6 @@ __all__ = ["ConfluenceClient", "ResultPage"]
 log = logging.getLogger(__name__)
 _CURSOR_REFUSED = "cursor refused"  # our own cursor checks, never worth a retry elsewhere
 
-_NO_CHECK = {"X-Atlassian-Token": "no-check"}
 _T = TypeVar("_T")
 
 
@@ -65,6 +65,7 @@ class ConfluenceClient:
         self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
         self._v2 = V2Pages(self)
         self._listings = Listings(self)
+        self._files = Files(self)
         self._gone: set[str] = set()  # v1 page operations this (Cloud) site answered 410 Gone to
 
     async def __aenter__(self) -> ConfluenceClient:
@@ -153,6 +154,10 @@ class ConfluenceClient:
             return None
         return response.status_code
 
+    async def fetch(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
+        """GET an absolute URL on the site, any content type, following redirects (off-site without credentials)."""
+        return await self._core.send("GET", url, params=params, follow_redirects=True, headers={"Accept": "*/*"})
+
     def web_url(self, webui: str | None) -> str | None:
         """Absolute web-UI URL from a `_links.webui` value (relative to site_url)."""
         return self.urls.web_url(webui)
@@ -225,13 +230,11 @@ class ConfluenceClient:
 
     async def download(self, url_or_path: str) -> bytes:
         """Download an attachment by absolute URL (same site only) or a path relative to site_url."""
-        link = self.urls.origin_relative(url_or_path)
-        if link is None:
-            raise PolicyError(f"Refusing to download {url_or_path!r}: only links on the Confluence site "
-                              f"{self.urls.origin} are fetched with its credentials.")
-        response = await self._core.send("GET", self.urls.absolute(link), follow_redirects=True,
-                                         headers={"Accept": "*/*"})
-        return response.content
+        return await self._files.download(url_or_path)
+
+    async def download_attachment(self, attachment: dict[str, Any], *, version: str | None = None) -> bytes:
+        """An attachment's bytes (its current version unless `version`), given its listing entry."""
+        return await self._files.download_attachment(attachment, version=version)
 
     async def get_labels(self, page_id: str) -> list[str]:
         async def v1() -> list[str]:
@@ -312,17 +315,7 @@ class ConfluenceClient:
                                 media_type: str = "application/octet-stream",
                                 comment: str | None = None) -> dict[str, Any]:
         """Upload, or add a new version when the filename already exists on the page."""
-        existing = await self.attachments(page_id, limit=5, filename=filename)
-        match = next((a for a in existing.results if a.get("title") == filename), None)
-        base = f"content/{segment(page_id)}/child/attachment"
-        path = f"{base}/{segment(str(match['id']))}/data" if match else base
-        form = {"minorEdit": "false", **({"comment": comment} if comment else {})}
-        response = await self.request("POST", path, files={"file": (filename, content, media_type)},
-                                      data=form, headers=_NO_CHECK)
-        body = _json(response)
-        if isinstance(body, dict) and isinstance(body.get("results"), list):
-            return dict(body["results"][0]) if body["results"] else {}
-        return dict(body)
+        return await self._files.upload(page_id, filename, content, media_type=media_type, comment=comment)
 
     # -- helpers ----------------------------------------------------------------------------------
     async def _search_page(self, path: str, cql: str, limit: int, cursor: str | None,

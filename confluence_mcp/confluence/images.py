@@ -294,7 +294,7 @@ async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, list
     if known is not None and known(result):
         result.skipped = True
     elif download:
-        result.data = await client.download(str(link))
+        result.data = await client.download_attachment(attachment)
 
 
 async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: int, download: bool) -> None:

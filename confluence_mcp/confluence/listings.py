@@ -11,6 +11,7 @@ one of them 410 Gone, that listing moves (and stays moved for the client's life)
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from confluence_mcp.errors import BadRequest, ConfluenceHTTPError
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient, ResultPage
 
-__all__ = ["Listings"]
+__all__ = ["Listings", "attachment_container"]
 
 _ATTACHMENTS = "GET /content/{id}/child/attachment"
 _MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
@@ -103,3 +104,16 @@ class Listings:
         page = self.client.result_page(body)
         page.results = [v2_to_v1_attachment(item) for item in page.results]
         return page
+
+
+def attachment_container(attachment: dict[str, Any]) -> str | None:
+    """The id of the page (or blog post) an attachment is on: its `container`, else the `_expandable` link
+    (".../content/<id>"), else the `/download/attachments/<id>/` segment of its download link."""
+    container = attachment.get("container")
+    if isinstance(container, dict) and container.get("id"):
+        return str(container["id"])
+    link = str((attachment.get("_expandable") or {}).get("container") or "")
+    if link:
+        return link.rstrip("/").rsplit("/", 1)[-1]
+    found = re.search(r"/download/attachments/(\d+)/", str((attachment.get("_links") or {}).get("download") or ""))
+    return found.group(1) if found else None

@@ -18,6 +18,7 @@ import anyio
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.listings import attachment_container
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.index.extras import page_attachments
@@ -123,21 +124,13 @@ async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str,
             page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor,
                                                expand=_ATTACHMENT_EXPAND)
             for item in page.results:
-                container = _container_id(item)
+                container = attachment_container(item) or ""
                 if container in candidates:
                     found.setdefault(container, {}).update(attachment_versions([item]))
             if not page.next or not page.results:
                 break
             cursor = page.next
     return found
-
-
-def _container_id(attachment: dict[str, Any]) -> str:
-    container = attachment.get("container")
-    if isinstance(container, dict) and container.get("id"):
-        return str(container["id"])
-    link = str((attachment.get("_expandable") or {}).get("container") or "")  # ".../content/<id>"
-    return link.rstrip("/").rsplit("/", 1)[-1]
 
 
 async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) -> dict[str, str]:

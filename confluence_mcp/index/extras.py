@@ -56,7 +56,7 @@ async def attachment_sections(client: ConfluenceClient, attachments: list[dict[s
         header = f"## Attachment: {name}"
         if name.lower().endswith(_TEXT_SUFFIXES) and download and size <= _MAX_ATTACHMENT_BYTES:
             try:
-                raw = await client.download(str(download))
+                raw = await client.download_attachment(attachment)
             except NotFound:
                 continue
             text = raw[:_MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")

@@ -13,7 +13,7 @@ from starlette.types import Receive, Scope, Send
 from confluence_mcp.sandbox.auth import AuthMiddleware
 from confluence_mcp.sandbox.faults import FaultMiddleware, FaultPlan
 from confluence_mcp.sandbox.http import SandboxState, error_response
-from confluence_mcp.sandbox.routes_attachments import attachment_routes, download_routes
+from confluence_mcp.sandbox.routes_attachments import attachment_routes, download_routes, media_routes
 from confluence_mcp.sandbox.routes_content import content_routes
 from confluence_mcp.sandbox.routes_misc import misc_routes
 from confluence_mcp.sandbox.routes_search import search_routes
@@ -66,7 +66,7 @@ def build_app(options: SandboxOptions) -> SandboxApp:
     if options.flavor == "cloud":
         site.insert(1, Mount("/api/v2", routes=v2_routes()))
     site += web_routes()
-    app = Starlette(routes=[Mount(context, routes=site)] if context else site,
+    app = Starlette(routes=[*media_routes(), *([Mount(context, routes=site)] if context else site)],
                     exception_handlers={404: _not_found})
     app.state.sandbox = SandboxState(store=store, flavor=options.flavor, context=context)
     plan = FaultPlan(rate=options.faults)

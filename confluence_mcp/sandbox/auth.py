@@ -10,9 +10,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from confluence_mcp.sandbox.model import Flavor
 
-__all__ = ["ADMIN_PREFIX", "AuthMiddleware", "credentials_ok"]
+__all__ = ["ADMIN_PREFIX", "MEDIA_PREFIX", "AuthMiddleware", "credentials_ok"]
 
 ADMIN_PREFIX = "/__sandbox__"
+MEDIA_PREFIX = "/__media__"  # stands for Cloud's media host: signed URLs, no credentials
 CLOUD_401 = ("Basic authentication with passwords is deprecated.  For more information, see: "
              "https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/")
 SERVER_401 = """<!doctype html><html lang="en"><head><title>HTTP Status 401 – Unauthorized</title></head>
@@ -39,13 +40,13 @@ def credentials_ok(header: str, *, user: str, token: str, allow_username: bool =
 
 
 class AuthMiddleware:
-    """Guards every route except the sandbox admin API."""
+    """Guards every route except the sandbox admin API and the signed media URLs."""
 
     def __init__(self, app: ASGIApp, *, flavor: Flavor, user: str, token: str) -> None:
         self.app, self.flavor, self.user, self.token = app, flavor, user, token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith((ADMIN_PREFIX, MEDIA_PREFIX)):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,6 +41,7 @@ class SandboxState:
     store: Store
     flavor: Flavor
     context: str  # "/wiki" on Cloud, the context path ("" or "/confluence") on Server
+    media_key: bytes = field(default_factory=lambda: secrets.token_bytes(16))  # signs media URLs
 
 
 def state(request: Request) -> SandboxState:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import mimetypes
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from confluence_mcp.sandbox.auth import MEDIA_PREFIX
 from confluence_mcp.sandbox.http import endpoint, int_param, paged, serializer, state
-from confluence_mcp.sandbox.model import Attachment, SandboxError
+from confluence_mcp.sandbox.model import Attachment, AttachmentVersion, SandboxError
 from confluence_mcp.sandbox.serialize import parse_expand
 
 __all__ = ["attachment_routes", "download_routes"]
@@ -100,28 +103,55 @@ async def delete_attachment(request: Request) -> Response:
 
 @endpoint
 async def download_redirect(request: Request) -> Response:
-    """Cloud's `/child/attachment/{attId}/download`: 302 to the binary."""
+    """Cloud's `/child/attachment/{attId}/download`: 302 to a signed media URL (Cloud's media host)."""
     attachment = state(request).store.attachment(request.path_params["att"], request.path_params["id"])
-    link = serializer(request).download_link(attachment)
-    version = request.query_params.get("version")
-    if version:
-        link = link.replace(f"version={attachment.current.number}", f"version={version}")
-    return RedirectResponse(state(request).context + link, status_code=302)
+    version = _version(request, attachment).number
+    token = _media_token(request, attachment.id, version)
+    return RedirectResponse(f"{MEDIA_PREFIX}/{attachment.id}?{urlencode({'version': version, 'token': token})}",
+                            status_code=302)
+
+
+@endpoint
+async def media_file(request: Request) -> Response:
+    """A signed media URL: the binary without credentials; a wrong or missing signature is 401."""
+    attachment = state(request).store.attachment(request.path_params["att"])
+    version = _version(request, attachment)
+    if not hmac.compare_digest(request.query_params.get("token", ""),
+                               _media_token(request, attachment.id, version.number)):
+        raise SandboxError(401, "The media token is missing, invalid or for another file.")
+    return _binary(attachment, version)
 
 
 @endpoint
 async def download_file(request: Request) -> Response:
-    """The binary at `/download/attachments/<pageId>/<file>` (relative to `_links.base`)."""
+    """The binary at `/download/attachments/<pageId>/<file>` (relative to `_links.base`). Cloud stopped serving
+    this browser path to API tokens in 2026 (401): API clients use the REST download endpoint there."""
+    if state(request).flavor == "cloud":
+        return PlainTextResponse("Unauthorized", status_code=401, headers={
+            "WWW-Authenticate": f'OAuth realm="{serializer(request).base}"'})
     store = state(request).store
     content_id = request.path_params["id"]
     filename = unquote(request.path_params["filename"])
     attachment = store.find_attachment(content_id, filename)
     if attachment is None:
         raise SandboxError(404, f"No attachment {filename} on content {content_id}")
-    version = int_param(request, "version", attachment.current.number, minimum=1)
-    chosen = next((v for v in attachment.versions if v.number == version), attachment.current)
-    return Response(chosen.data, media_type=attachment.media_type,
+    return _binary(attachment, _version(request, attachment))
+
+
+def _version(request: Request, attachment: Attachment) -> AttachmentVersion:
+    """The `version` the request asks for (the current one when absent or unknown)."""
+    number = int_param(request, "version", attachment.current.number, minimum=1)
+    return next((v for v in attachment.versions if v.number == number), attachment.current)
+
+
+def _binary(attachment: Attachment, version: AttachmentVersion) -> Response:
+    return Response(version.data, media_type=attachment.media_type,
                     headers={"Content-Disposition": f'attachment; filename="{attachment.filename}"'})
+
+
+def _media_token(request: Request, attachment_id: str, version: int) -> str:
+    key = state(request).media_key
+    return hmac.new(key, f"{attachment_id}:{version}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def attachment_routes() -> list[Route]:
@@ -137,3 +167,8 @@ def attachment_routes() -> list[Route]:
 
 def download_routes() -> list[Route]:
     return [Route("/download/attachments/{id}/{filename:path}", download_file, methods=["GET"])]
+
+
+def media_routes() -> list[Route]:
+    """At the origin's root, outside the site's context path, as a separate host would be."""
+    return [Route(MEDIA_PREFIX + "/{att}", media_file, methods=["GET"])]

@@ -38,9 +38,10 @@ from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_
 
 pytestmark = needs_specs
 
-# Paths in the log that are not REST operations, so no OpenAPI document describes them: attachment bytes come from
-# `_links.download` (`/wiki/download/attachments/...`), a plain file URL. (The admin API is never logged.)
-NOT_REST = ("/wiki/download/",)
+# Paths in the log that are not REST operations, so no OpenAPI document describes them: attachment bytes, which
+# the REST download endpoint redirects to (the sandbox's stand-in for Cloud's media host). (The admin API is never
+# logged.) The web UI's `/wiki/download/attachments/...` path must not be asked at all: Cloud refuses API tokens there.
+NOT_REST = ("/__media__/",)
 
 # Requests Confluence accepts but the spec does not describe: key (see spec_requests.Problem) -> why. (The v2 write
 # bodies' unsatisfiable oneOf is tightened in spec_requests instead, so those bodies are still checked.)
@@ -215,6 +216,13 @@ def _rest(run: Run) -> list[dict[str, Any]]:
 
 def _found(run: Run) -> list[Problem]:
     return [problem for entry in _rest(run) for problem in problems(entry)]
+
+
+def test_attachment_bytes_come_through_the_rest_download_endpoint(run: Run) -> None:
+    paths = [r["path"] for r in run.requests]
+    assert not [p for p in paths if p.startswith("/wiki/download/")]
+    assert any(p.endswith("/download") and p.startswith(V1_PREFIX) for p in paths)
+    assert any(p.startswith("/__media__/") for p in paths)
 
 
 def test_every_tool_was_exercised(run: Run) -> None:
