@@ -52,7 +52,8 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
             for name in ("authentication", "hosting", "space", "search"):
                 add(_skipped(name, "the site is not reachable"))
             return report
-        add(CheckItem(name="url", ok=True, detail=f"{site_url} answers"))
+        via = f" through Atlassian's API gateway ({client.urls.gateway})" if client.urls.gateway else ""
+        add(CheckItem(name="url", ok=True, detail=f"{site_url} answers{via}"))
         add(await _hosting_item(client, toolkit, failure))
         if failure is not None or user is None:
             add(CheckItem(name="authentication", ok=False, detail=str(failure or "no user returned")))

@@ -77,6 +77,11 @@ class CredentialSettings(_Strict):
     token_file: Path | None = None
     custom_headers: dict[str, str] = Field(default_factory=dict)
     verify_ssl: bool = True
+    # Scoped API tokens (and service accounts' tokens) work only through Atlassian's API gateway; the site's
+    # cloud id (for the gateway's paths) is read from `<site>/_edge/tenant_info` unless given.
+    scoped_token: bool = False
+    cloud_id: str | None = None
+    gateway_url: str = "https://api.atlassian.com"
     timeout_seconds: float = 30.0
     connect_timeout_seconds: float = 10.0
 
@@ -160,6 +165,8 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         "CONFLUENCE_API_TOKEN": "api_token",
         "CONFLUENCE_TOKEN": "token",
         "CONFLUENCE_VERIFY_SSL": "verify_ssl",
+        "CONFLUENCE_SCOPED_TOKEN": "scoped_token",
+        "CONFLUENCE_CLOUD_ID": "cloud_id",
     }
     TOOLKIT: ClassVar[dict[str, str]] = {
         "CONFLUENCE_SPACE": "space",
@@ -270,6 +277,8 @@ class Settings(BaseSettings):
             problems += _credential_problems(kit.credential, cred)
             problems += _toolkit_problems(where, kit)
             hosting = kit.hosting or detect_hosting(cred.base_url or "")
+            if cred.scoped_token and hosting != "cloud":
+                problems.append(f"{where}: scoped_token works with Confluence Cloud only (hosting is {hosting})")
             spaces = kit.allowed_spaces if kit.allowed_spaces is not None else ([kit.space] if kit.space else [])
             out.append(Toolkit(name, kit, cred, hosting, tuple(s.upper() for s in spaces),
                                f"{name}_" if prefixed else ""))
@@ -299,6 +308,8 @@ def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
         problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
     if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
         problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
+    if cred.cloud_id is not None and not re.fullmatch(r"[0-9a-fA-F-]{8,64}", cred.cloud_id):
+        problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
     for file in (cred.api_token_file, cred.token_file):
         if file is not None and not Path(file).expanduser().is_file():
             problems.append(f"{where}: secret file {file} does not exist")

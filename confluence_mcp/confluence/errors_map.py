@@ -33,7 +33,8 @@ class AuthDescription:
     """What the client authenticates with, for 401 hints (no secret material)."""
 
     def __init__(self, kind: Literal["basic", "bearer"], username: str | None, has_secret: bool,
-                 hosting: Literal["cloud", "server"], site_url: str) -> None:
+                 hosting: Literal["cloud", "server"], site_url: str, *, scoped: bool = False) -> None:
+        self.scoped = scoped
         self.kind = kind
         self.username = username
         self.has_secret = has_secret
@@ -44,7 +45,8 @@ class AuthDescription:
         if not self.has_secret:
             return "no credentials (anonymous)"
         if self.kind == "basic":
-            return f"Basic auth as {self.username or '(no username)'}"
+            token = "a scoped API token, through Atlassian's API gateway" if self.scoped else "an API token"
+            return f"Basic auth as {self.username or '(no username)'} with {token}"
         return "Bearer token (personal access token)"
 
 
@@ -111,6 +113,16 @@ def current_version_from(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _scope_hint(auth: AuthDescription, status: int) -> str:
+    if auth.scoped:
+        return (" A scoped token also needs the scopes of the operation (such as read:page:confluence, "
+                "write:page:confluence, read:space:confluence, read:attachment:confluence, search:confluence).")
+    if status == 401 and auth.hosting == "cloud" and auth.kind == "basic":
+        return (" A scoped API token is refused on the site itself: set scoped_token = true "
+                "(CONFLUENCE_SCOPED_TOKEN=true) to go through Atlassian's API gateway.")
+    return ""
+
+
 def http_error(response: httpx.Response, *, auth: AuthDescription, attempts: int = 1) -> ConfluenceHTTPError:
     """The typed error for an error response, with the server's words and what to check."""
     status = response.status_code
@@ -124,13 +136,14 @@ def http_error(response: httpx.Response, *, auth: AuthDescription, attempts: int
         return error_for_status(401)(
             f"{head} Authentication failed using {auth.describe()}. Check the token (expired or revoked?) and "
             f"the auth method: Basic = username (the account e-mail on Cloud) + API token, Bearer = personal "
-            f"access token (Server/Data Center). Also check the hosting option (configured: {auth.hosting}).",
-            detail=detail)
+            f"access token (Server/Data Center). Also check the hosting option (configured: {auth.hosting})."
+            f"{_scope_hint(auth, 401)}", detail=detail)
     if status == 403:
         hint = (" Uploads also need attachments enabled on the space." if "attachment" in where else "")
         return error_for_status(403)(
             f"{head} The account is authenticated but not permitted to do this: check the account's "
-            f"permissions on that space (view, add/edit pages, labels, attachments).{hint}", detail=detail)
+            f"permissions on that space (view, add/edit pages, labels, attachments).{hint}{_scope_hint(auth, 403)}",
+            detail=detail)
     if status == 404:
         return error_for_status(404)(
             f"{head} Not found, or hidden by permissions: check the id or space key (keys are short codes "

@@ -22,6 +22,7 @@ from confluence_mcp.confluence.retry import (
     should_retry,
 )
 from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
+from confluence_mcp.errors import ConfluenceConnectionError
 
 __all__ = ["HttpCore", "auth_header"]
 
@@ -53,7 +54,7 @@ class HttpCore:
         kit = toolkit.settings
         self.policy = RetryPolicy(kit.retries, kit.retry_min_seconds, kit.retry_max_seconds)
         self.auth = AuthDescription(cred.auth_kind, cred.username, bool(cred.secret()), toolkit.hosting,
-                                    self.urls.site_url)
+                                    self.urls.site_url, scoped=cred.scoped_token)
         headers = {"Accept": "application/json", "User-Agent": f"confluence-mcp/{package_version}"}
         headers.update(cred.custom_headers)
         headers.update(auth_header(toolkit))
@@ -66,6 +67,7 @@ class HttpCore:
             follow_redirects=False,  # redirects are followed by hand so credentials never leave the site
         )
         self._slots = anyio.Semaphore(max_concurrency)
+        self._gateway_lock = anyio.Lock()
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -75,6 +77,8 @@ class HttpCore:
                    follow_redirects: bool = False) -> httpx.Response:
         """One logical request with retries; a typed error for transport failures and statuses >= 400."""
         method = method.upper()
+        if self.toolkit.credential.scoped_token:
+            url = await self._through_gateway(url)
         if params and "?" in url:
             # httpx replaces a URL's query when given params; merge so links carrying a query keep it (only then:
             # the merge costs about a tenth of a sandbox read).
@@ -118,6 +122,32 @@ class HttpCore:
         if response.status_code >= 400:
             raise http_error(response, auth=self.auth, attempts=attempts)
         return response
+
+    async def _through_gateway(self, url: str) -> str:
+        """`url` on Atlassian's API gateway; the site's cloud id is looked up on first use unless configured."""
+        if self.urls.gateway is None:
+            async with self._gateway_lock:
+                if self.urls.gateway is None:
+                    cred = self.toolkit.credential
+                    cloud_id = cred.cloud_id or await self._cloud_id()
+                    self.urls.gateway = f"{cred.gateway_url.rstrip('/')}/ex/confluence/{cloud_id}"
+                    log.info("scoped token: requests go through %s", self.urls.gateway)
+        return self.urls.routed(url)
+
+    async def _cloud_id(self) -> str:
+        """The site's cloud id, from its public `/_edge/tenant_info` (asked without credentials)."""
+        url = f"{self.urls.origin}/_edge/tenant_info"
+        fix = "check base_url is your Cloud site (https://<site>.atlassian.net), or set cloud_id (CONFLUENCE_CLOUD_ID)"
+        try:
+            async with self._slots:
+                response = await self.http.send(httpx.Request("GET", url,
+                                                              extensions={"timeout": self.http.timeout.as_dict()}))
+            cloud_id = response.json().get("cloudId") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            raise ConfluenceConnectionError(f"Could not read the site's cloud id from {url} ({exc}): {fix}.") from None
+        if not isinstance(cloud_id, str) or not cloud_id:
+            raise ConfluenceConnectionError(f"{url} answered HTTP {response.status_code} without a cloud id: {fix}.")
+        return cloud_id
 
     async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         async with self._slots:

@@ -4,6 +4,10 @@ Cloud serves everything under `/wiki` (`/wiki/rest/api`, `/wiki/api/v2`); Server
 context path (`/rest/api`). Links in responses come in two flavours: v1 links are relative to the site
 (`/rest/api/...`), v2 links already carry `/wiki` and are relative to the origin. `SiteUrls` resolves both
 without ever producing a double `/wiki`, and refuses anything that points at another host.
+
+With a scoped API token, requests go to Atlassian's API gateway instead (`gateway`:
+`https://api.atlassian.com/ex/confluence/<cloud id>`, followed by the same `/wiki/...` paths); links and web-UI
+URLs keep naming the site.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ def segment(value: str | int) -> str:
     return quote(str(value), safe="")
 
 
-@dataclass(frozen=True)
+@dataclass
 class SiteUrls:
-    """URL arithmetic for one site; `site_url` has no trailing slash."""
+    """URL arithmetic for one site; `site_url` has no trailing slash. `gateway` is set once the cloud id is known."""
 
     site_url: str
+    gateway: str | None = None
 
     @property
     def origin(self) -> str:
@@ -84,6 +89,8 @@ class SiteUrls:
         link = link.strip()
         if not link:
             return None
+        if self.gateway and link.startswith(self.gateway + "/"):
+            return link[len(self.gateway):]
         if link.startswith("//"):
             return None  # scheme-relative: another host as far as we are concerned
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", link):
@@ -99,6 +106,12 @@ class SiteUrls:
 
     def absolute(self, origin_relative: str) -> str:
         return self.origin + origin_relative
+
+    def routed(self, url: str) -> str:
+        """Where a request for `url` goes: through the gateway when there is one and `url` is on the site."""
+        if self.gateway and (url == self.site_url or url.startswith(self.site_url + "/")):
+            return self.gateway + url[len(self.origin):]
+        return url
 
     def web_url(self, webui: str | None) -> str | None:
         """`_links.webui` (relative to the site) as an absolute URL; absolute values pass unchanged."""

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Receive, Scope, Send
 
-from confluence_mcp.sandbox.auth import AuthMiddleware
+from confluence_mcp.sandbox.auth import GATEWAY_PREFIX, AuthMiddleware
 from confluence_mcp.sandbox.faults import FaultMiddleware, FaultPlan
 from confluence_mcp.sandbox.http import SandboxState, error_response
 from confluence_mcp.sandbox.routes_attachments import attachment_routes, download_routes, media_routes
@@ -54,6 +55,13 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return PlainTextResponse("Not Found", status_code=404)
 
 
+def _tenant_info(cloud_id: str) -> Callable[[Request], Awaitable[Response]]:
+    async def tenant_info(request: Request) -> Response:
+        """Cloud's public `/_edge/tenant_info`: the site's cloud id."""
+        return JSONResponse({"cloudId": cloud_id})
+    return tenant_info
+
+
 def build_app(options: SandboxOptions) -> SandboxApp:
     # Seed with every space writable and visible; the permissions apply to requests, not to the seed.
     store = Store(options.flavor, user=default_user(options.user))
@@ -66,9 +74,14 @@ def build_app(options: SandboxOptions) -> SandboxApp:
     if options.flavor == "cloud":
         site.insert(1, Mount("/api/v2", routes=v2_routes()))
     site += web_routes()
-    app = Starlette(routes=[*media_routes(), *([Mount(context, routes=site)] if context else site)],
+    routes: list[BaseRoute] = [*media_routes(), *([Mount(context, routes=site)] if context else site)]
+    if options.flavor == "cloud":  # Atlassian's API gateway: the same site under the cloud id, for scoped tokens
+        routes += [Route("/_edge/tenant_info", _tenant_info(options.cloud_id), methods=["GET"]),
+                   Mount(f"{GATEWAY_PREFIX}/{options.cloud_id}", routes=[Mount(context, routes=site)])]
+    app = Starlette(routes=routes,
                     exception_handlers={404: _not_found})
     app.state.sandbox = SandboxState(store=store, flavor=options.flavor, context=context)
     plan = FaultPlan(rate=options.faults)
-    guarded = AuthMiddleware(app, flavor=options.flavor, user=options.user, token=options.token)
+    guarded = AuthMiddleware(app, flavor=options.flavor, user=options.user, token=options.token,
+                             scoped_token=options.scoped_token)
     return SandboxApp(app, FaultMiddleware(guarded, plan), store, plan)

@@ -10,10 +10,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from confluence_mcp.sandbox.model import Flavor
 
-__all__ = ["ADMIN_PREFIX", "MEDIA_PREFIX", "AuthMiddleware", "credentials_ok"]
+__all__ = ["ADMIN_PREFIX", "GATEWAY_PREFIX", "MEDIA_PREFIX", "AuthMiddleware", "credentials_ok"]
 
 ADMIN_PREFIX = "/__sandbox__"
 MEDIA_PREFIX = "/__media__"  # stands for Cloud's media host: signed URLs, no credentials
+GATEWAY_PREFIX = "/ex/confluence"  # stands for api.atlassian.com/ex/confluence/<cloud id>
+PUBLIC_PATHS = (ADMIN_PREFIX, MEDIA_PREFIX, "/_edge/")
 CLOUD_401 = ("Basic authentication with passwords is deprecated.  For more information, see: "
              "https://developer.atlassian.com/cloud/confluence/deprecation-notice-basic-auth/")
 SERVER_401 = """<!doctype html><html lang="en"><head><title>HTTP Status 401 – Unauthorized</title></head>
@@ -40,18 +42,20 @@ def credentials_ok(header: str, *, user: str, token: str, allow_username: bool =
 
 
 class AuthMiddleware:
-    """Guards every route except the sandbox admin API and the signed media URLs."""
+    """Guards every route except the sandbox admin API, the signed media URLs and the public tenant info. A scoped
+    token is accepted through the API gateway only, as on Cloud (the site itself answers it 401)."""
 
-    def __init__(self, app: ASGIApp, *, flavor: Flavor, user: str, token: str) -> None:
-        self.app, self.flavor, self.user, self.token = app, flavor, user, token
+    def __init__(self, app: ASGIApp, *, flavor: Flavor, user: str, token: str, scoped_token: str) -> None:
+        self.app, self.flavor, self.user, self.token, self.scoped = app, flavor, user, token, scoped_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith((ADMIN_PREFIX, MEDIA_PREFIX)):
+        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PATHS):
             await self.app(scope, receive, send)
             return
         header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        if header and credentials_ok(header, user=self.user, token=self.token,
-                                     allow_username=self.flavor == "server"):
+        gateway = self.flavor == "cloud" and scope["path"].startswith(GATEWAY_PREFIX + "/")
+        if header and any(credentials_ok(header, user=self.user, token=token, allow_username=self.flavor == "server")
+                          for token in ((self.token, self.scoped) if gateway else (self.token,))):
             await self.app(scope, receive, send)
             return
         if self.flavor == "cloud":

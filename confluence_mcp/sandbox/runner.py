@@ -33,6 +33,9 @@ class SandboxOptions:
     seed: str | Path | None = "demo"
     user: str = "sandbox@example.com"
     token: str = "sandbox-token"
+    # Cloud: a scoped API token, accepted only through the API gateway (`/ex/confluence/<cloud_id>/wiki/...`).
+    scoped_token: str = "sandbox-scoped-token"
+    cloud_id: str = "5f3c8e1a-2b4d-4c6e-9a8b-7d1e0f2a3b4c"
     faults: float = 0.0
     context_path: str = ""
     hidden_spaces: tuple[str, ...] = ()
