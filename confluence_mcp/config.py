@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import (
@@ -43,6 +44,7 @@ Hosting = Literal["cloud", "server"]
 DEFAULT_NAME = "default"
 CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
+CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -308,8 +310,11 @@ def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
         problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
     if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
         problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
-    if cred.cloud_id is not None and not re.fullmatch(r"[0-9a-fA-F-]{8,64}", cred.cloud_id):
+    if cred.cloud_id is not None and not CLOUD_ID.fullmatch(cred.cloud_id):
         problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
+    gateway = urlsplit(cred.gateway_url)
+    if gateway.scheme != "https" and not (gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost")):
+        problems.append(f"{where}: gateway_url must be an https:// URL (got {cred.gateway_url!r})")
     for file in (cred.api_token_file, cred.token_file):
         if file is not None and not Path(file).expanduser().is_file():
             problems.append(f"{where}: secret file {file} does not exist")

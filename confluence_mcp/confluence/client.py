@@ -20,7 +20,7 @@ import httpx
 
 from confluence_mcp.config import Toolkit
 from confluence_mcp.confluence.files import Files
-from confluence_mcp.confluence.http import HttpCore
+from confluence_mcp.confluence.http import HttpCore, response_json
 from confluence_mcp.confluence.listings import Listings
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
@@ -86,11 +86,11 @@ class ConfluenceClient:
                                      files=files, data=data, headers=headers)
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1") -> Any:
-        return _json(await self.request("GET", path, params=params, api=api))
+        return response_json(await self.request("GET", path, params=params, api=api))
 
     async def send_json(self, method: str, path: str, *, json: Any, params: dict[str, Any] | None = None,
                         api: Api = "v1") -> Any:
-        return _json(await self.request(method, path, params=params, json=json, api=api))
+        return response_json(await self.request(method, path, params=params, json=json, api=api))
 
     async def _v1_unless_gone(self, operation: str, v1: Callable[[], Awaitable[_T]],
                               v2: Callable[[], Awaitable[_T]]) -> _T:
@@ -155,8 +155,13 @@ class ConfluenceClient:
         return response.status_code
 
     async def fetch(self, url: str, *, params: dict[str, Any] | None = None) -> httpx.Response:
-        """GET an absolute URL on the site, any content type, following redirects (off-site without credentials)."""
-        return await self._core.send("GET", url, params=params, follow_redirects=True, headers={"Accept": "*/*"})
+        """GET a URL on the site, any content type, following redirects (off-site ones without credentials)."""
+        link = self.urls.origin_relative(url)
+        if link is None:
+            raise PolicyError(f"Refusing to fetch {url!r}: only links on the Confluence site {self.urls.origin} "
+                              "are fetched with its credentials.")
+        return await self._core.send("GET", self.urls.absolute(link), params=params, follow_redirects=True,
+                                     headers={"Accept": "*/*"})
 
     def web_url(self, webui: str | None) -> str | None:
         """Absolute web-UI URL from a `_links.webui` value (relative to site_url)."""
@@ -227,6 +232,11 @@ class ConfluenceClient:
         """One page of a page's attachments (v1 Content objects); `cursor` from a previous page."""
         return await self._listings.attachments(page_id, limit=limit, cursor=cursor, filename=filename,
                                                 media_type=media_type)
+
+    async def all_attachments(self, page_id: str, *, max_items: int | None = None,
+                              page_size: int = 100) -> list[dict[str, Any]]:
+        """Every attachment of a page (at most `max_items`), all listing pages followed."""
+        return await self._listings.every_attachment(page_id, max_items=max_items, page_size=page_size)
 
     async def download(self, url_or_path: str) -> bytes:
         """Download an attachment by absolute URL (same site only) or a path relative to site_url."""
@@ -373,7 +383,7 @@ class ConfluenceClient:
 
     async def get_link(self, link: str, *, limit: int | None = None) -> Any:
         params = {"limit": limit} if limit is not None else None
-        return _json(await self._core.send("GET", self.urls.absolute(link), params=params))
+        return response_json(await self._core.send("GET", self.urls.absolute(link), params=params))
 
 
 def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -381,18 +391,3 @@ def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
     if params is None:
         return None
     return {k: v for k, v in params.items() if v is not None}
-
-
-def _page_size(max_items: int | None) -> int:
-    return 50 if max_items is None else max(1, min(max_items, 100))
-
-
-def _json(response: httpx.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return {}
-    try:
-        return response.json()
-    except ValueError:
-        raise ConfluenceError(f"Confluence answered {response.request.method} {response.request.url.path} with "
-                         f"non-JSON content ({response.headers.get('content-type', 'unknown type')}); "
-                         "check base_url points at the Confluence site.") from None

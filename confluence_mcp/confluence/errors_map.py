@@ -45,7 +45,8 @@ class AuthDescription:
         if not self.has_secret:
             return "no credentials (anonymous)"
         if self.kind == "basic":
-            token = "a scoped API token, through Atlassian's API gateway" if self.scoped else "an API token"
+            token = ("a scoped API token, through Atlassian's API gateway" if self.scoped
+                     else "an API token" if self.hosting == "cloud" else "a password or API token")
             return f"Basic auth as {self.username or '(no username)'} with {token}"
         return "Bearer token (personal access token)"
 
@@ -118,7 +119,7 @@ def _scope_hint(auth: AuthDescription, status: int) -> str:
         return (" A scoped token also needs the scopes of the operation (such as read:page:confluence, "
                 "write:page:confluence, read:space:confluence, read:attachment:confluence, search:confluence).")
     if status == 401 and auth.hosting == "cloud" and auth.kind == "basic":
-        return (" A scoped API token is refused on the site itself: set scoped_token = true "
+        return (" If it is a scoped API token, which Cloud refuses on the site itself, set scoped_token = true "
                 "(CONFLUENCE_SCOPED_TOKEN=true) to go through Atlassian's API gateway.")
     return ""
 

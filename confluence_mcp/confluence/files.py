@@ -12,10 +12,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from confluence_mcp.confluence.http import response_json
 from confluence_mcp.confluence.listings import attachment_container
 from confluence_mcp.confluence.pagination import cursor_query
 from confluence_mcp.confluence.urls import segment
-from confluence_mcp.errors import ConfluenceError, PolicyError
+from confluence_mcp.errors import ConfluenceError, NotFound, PolicyError
 
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Files"]
 
 _NO_CHECK = {"X-Atlassian-Token": "no-check"}
-_SERVLET = re.compile(r"/download/attachments/(\d+)/([^/]+)")  # a page's file, as the web UI links it
+_SERVLET = re.compile(r"/download/(?:attachments|thumbnails)/(\d+)/([^/]+)")  # a file as the web UI links it
 
 
 class Files:
@@ -36,15 +37,19 @@ class Files:
         if link is None:
             raise PolicyError(f"Refusing to download {url_or_path!r}: only links on the Confluence site "
                               f"{client.urls.origin} are fetched with its credentials.")
-        servlet = _SERVLET.fullmatch(urlsplit(link).path[len(client.urls.site_path):])
-        if servlet and client.hosting == "cloud":
+        path = urlsplit(link).path
+        servlet = _SERVLET.fullmatch(path.removeprefix(client.urls.site_path)) if path.startswith(
+            client.urls.site_path + "/") else None
+        if servlet and client.hosting == "cloud":  # Cloud refuses API tokens there: the listed file, through REST
             page_id, filename = servlet.group(1), unquote(servlet.group(2))
             listed = await client.attachments(page_id, limit=5, filename=filename)
             found = next((a for a in listed.results if a.get("title") == filename), None)
-            if found is not None:
-                version = cursor_query(link).get("version", [None])[0]
-                return await self.download_attachment({**found, "container": {"id": page_id}}, version=version)
-        return (await client.fetch(client.urls.absolute(link))).content
+            if found is None:
+                raise NotFound(f"No attachment {filename!r} on page {page_id}: check the link, or list the page's "
+                               "attachments (get_page_attachments).")
+            version = cursor_query(link).get("version", [None])[0]
+            return await self.download_attachment({**found, "container": {"id": page_id}}, version=version)
+        return (await client.fetch(link)).content
 
     async def download_attachment(self, attachment: dict[str, Any], *, version: str | None = None) -> bytes:
         client = self.client
@@ -69,7 +74,7 @@ class Files:
         form = {"minorEdit": "false", **({"comment": comment} if comment else {})}
         response = await client.request("POST", path, files={"file": (filename, content, media_type)}, data=form,
                                         headers=_NO_CHECK)
-        body = response.json()
+        body = response_json(response)
         if isinstance(body, dict) and isinstance(body.get("results"), list):
             return dict(body["results"][0]) if body["results"] else {}
         return dict(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import Any
 
 import anyio
@@ -12,7 +13,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from confluence_mcp import __version__ as package_version
-from confluence_mcp.config import Toolkit
+from confluence_mcp.config import CLOUD_ID, Toolkit
 from confluence_mcp.confluence.errors_map import AuthDescription, connection_error, http_error
 from confluence_mcp.confluence.retry import (
     RETRY_STATUSES,
@@ -22,12 +23,13 @@ from confluence_mcp.confluence.retry import (
     should_retry,
 )
 from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
-from confluence_mcp.errors import ConfluenceConnectionError
+from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError
 
-__all__ = ["HttpCore", "auth_header"]
+__all__ = ["HttpCore", "auth_header", "response_json"]
 
 log = logging.getLogger("confluence_mcp.client")
 _MAX_REDIRECTS = 5
+_LOOKUP_BACKOFF_SECONDS = 30.0  # a failed cloud-id lookup is not repeated for this long
 
 
 def auth_header(toolkit: Toolkit) -> dict[str, str]:
@@ -40,6 +42,18 @@ def auth_header(toolkit: Toolkit) -> dict[str, str]:
         return {"Authorization": f"Bearer {secret}"}
     raw = f"{cred.username or ''}:{secret}".encode()
     return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The JSON of a successful response ({} when empty); ConfluenceError when the site sent something else."""
+    if response.status_code == 204 or not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise ConfluenceError(f"Confluence answered {response.request.method} {response.request.url.path} with "
+                              f"non-JSON content ({response.headers.get('content-type', 'unknown type')}); "
+                              "check base_url points at the Confluence site.") from None
 
 
 class HttpCore:
@@ -68,6 +82,7 @@ class HttpCore:
         )
         self._slots = anyio.Semaphore(max_concurrency)
         self._gateway_lock = anyio.Lock()
+        self._gateway_failure: tuple[float, ConfluenceError] | None = None
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -124,12 +139,20 @@ class HttpCore:
         return response
 
     async def _through_gateway(self, url: str) -> str:
-        """`url` on Atlassian's API gateway; the site's cloud id is looked up on first use unless configured."""
+        """`url` on Atlassian's API gateway; the site's cloud id is looked up on first use unless configured (a
+        failed lookup is remembered briefly, so concurrent requests do not each wait for it)."""
         if self.urls.gateway is None:
             async with self._gateway_lock:
                 if self.urls.gateway is None:
+                    failed = self._gateway_failure
+                    if failed is not None and time.monotonic() - failed[0] < _LOOKUP_BACKOFF_SECONDS:
+                        raise failed[1]
                     cred = self.toolkit.credential
-                    cloud_id = cred.cloud_id or await self._cloud_id()
+                    try:
+                        cloud_id = cred.cloud_id or await self._cloud_id()
+                    except ConfluenceError as exc:
+                        self._gateway_failure = (time.monotonic(), exc)
+                        raise
                     self.urls.gateway = f"{cred.gateway_url.rstrip('/')}/ex/confluence/{cloud_id}"
                     log.info("scoped token: requests go through %s", self.urls.gateway)
         return self.urls.routed(url)
@@ -142,11 +165,17 @@ class HttpCore:
             async with self._slots:
                 response = await self.http.send(httpx.Request("GET", url,
                                                               extensions={"timeout": self.http.timeout.as_dict()}))
+        except httpx.HTTPError as exc:
+            raise ConfluenceConnectionError(f"Could not reach {url} for the site's cloud id ({exc}): {fix}.") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise ConfluenceError(f"{url} answered HTTP {response.status_code} when asked for the site's cloud id: "
+                                  "try again shortly, or set cloud_id (CONFLUENCE_CLOUD_ID) to skip this lookup.")
+        try:
             cloud_id = response.json().get("cloudId") if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, AttributeError) as exc:
-            raise ConfluenceConnectionError(f"Could not read the site's cloud id from {url} ({exc}): {fix}.") from None
-        if not isinstance(cloud_id, str) or not cloud_id:
-            raise ConfluenceConnectionError(f"{url} answered HTTP {response.status_code} without a cloud id: {fix}.")
+        except (ValueError, AttributeError):
+            cloud_id = None
+        if not isinstance(cloud_id, str) or not CLOUD_ID.fullmatch(cloud_id):
+            raise ConfluenceError(f"{url} answered HTTP {response.status_code} without a cloud id: {fix}.")
         return cloud_id
 
     async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -157,8 +186,9 @@ class HttpCore:
         """Follow GET redirects (attachment downloads): same-origin ones with credentials, others without."""
         for _ in range(_MAX_REDIRECTS):
             target = str(response.request.url.join(response.headers["location"]))
-            if self.urls.same_origin(target):
-                response = await self.send("GET", target)
+            link = self.urls.origin_relative(target)  # on the site, or on its API gateway
+            if link is not None:
+                response = await self.send("GET", self.urls.absolute(link))
                 if not response.is_redirect:
                     return response
                 continue

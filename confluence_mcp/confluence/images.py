@@ -41,7 +41,6 @@ ImageSource = Literal["attachment", "url"]
 # Parents where a bare placeholder would be loose top-level text; there it gets its own paragraph.
 _BLOCK_PARENTS = frozenset({"storage-root", "ac:rich-text-body", "ac:layout-cell", "td", "th", "div", "li",
                             "blockquote"})
-_ATTACHMENT_PAGE_SIZE = 100
 _MAX_LISTED_ATTACHMENTS = 2000  # per page; a page with more is unusual and the rest count as missing
 _WHITESPACE = re.compile(r"\s+")
 
@@ -243,16 +242,10 @@ async def _attachment_listings(client: ConfluenceClient, page_id: str, refs: lis
 
 
 async def _list_attachments(client: ConfluenceClient, page_id: str) -> dict[str, dict[str, Any]]:
-    """Every attachment of a page by file name: one listing, followed through its cursor pages."""
+    """Every attachment of a page by file name."""
     by_name: dict[str, dict[str, Any]] = {}
-    cursor: str | None = None
-    while len(by_name) < _MAX_LISTED_ATTACHMENTS:
-        page = await client.attachments(page_id, limit=_ATTACHMENT_PAGE_SIZE, cursor=cursor)
-        for item in page.results:
-            by_name.setdefault(str(item.get("title") or ""), item)
-        cursor = page.next
-        if not cursor or not page.results:
-            break
+    for item in await client.all_attachments(page_id, max_items=_MAX_LISTED_ATTACHMENTS):
+        by_name.setdefault(str(item.get("title") or ""), item)
     return by_name
 
 

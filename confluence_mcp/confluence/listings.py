@@ -23,11 +23,17 @@ from confluence_mcp.errors import BadRequest, ConfluenceHTTPError
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient, ResultPage
 
-__all__ = ["Listings", "attachment_container"]
+__all__ = ["ListingMoved", "Listings", "attachment_container"]
 
 _ATTACHMENTS = "GET /content/{id}/child/attachment"
+_BY_AGE = " ORDER BY created"  # parents before their children, as the v1 listings give them (a tree cut short
+#                                 then keeps the top of the tree)
 _MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
           "issued: list again without a cursor.")
+
+
+class ListingMoved(BadRequest):
+    """A v1 cursor handed back after its listing moved to v2: the listing must start again."""
 
 
 class Listings:
@@ -37,19 +43,19 @@ class Listings:
     def children(self, page_id: str, *, expand: str | None, max_items: int | None) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/page", f"content/{segment(page_id)}/child/page",
                                {"expand": expand}, cqlb.and_(cqlb.clause("parent", "=", page_id),
-                                                             cqlb.clause("type", "=", "page")), max_items)
+                                                             cqlb.clause("type", "=", "page")) + _BY_AGE, max_items)
 
     def descendants(self, page_id: str, *, expand: str | None,
                     max_items: int | None) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/descendant/page", f"content/{segment(page_id)}/descendant/page",
                                {"expand": expand}, cqlb.and_(cqlb.clause("ancestor", "=", page_id),
-                                                             cqlb.clause("type", "=", "page")), max_items)
+                                                             cqlb.clause("type", "=", "page")) + _BY_AGE, max_items)
 
     def comments(self, page_id: str, *, expand: str) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/comment", f"content/{segment(page_id)}/child/comment",
                                {"expand": expand, "depth": "all"},
-                               cqlb.and_(cqlb.clause("container", "=", page_id), cqlb.clause("type", "=", "comment"),
-                                         ) + " ORDER BY created", None)
+                               cqlb.and_(cqlb.clause("container", "=", page_id), cqlb.clause("type", "=", "comment"))
+                               + _BY_AGE, None)
 
     async def _v1_or_cql(self, operation: str, path: str, params: dict[str, Any], cql: str,
                          max_items: int | None) -> AsyncIterator[dict[str, Any]]:
@@ -83,7 +89,7 @@ class Listings:
                                                                limit=limit))
             link = client.decode_cursor(cursor, v1_path)
             if client.is_gone(_ATTACHMENTS):
-                raise BadRequest(_MOVED)
+                raise ListingMoved(_MOVED)
         if not client.is_gone(_ATTACHMENTS):
             try:
                 if link:
@@ -94,11 +100,31 @@ class Listings:
                 if not client.note_gone(_ATTACHMENTS, exc):
                     raise
                 if link:
-                    raise BadRequest(_MOVED) from None
+                    raise ListingMoved(_MOVED) from None
         query = {"limit": limit, "filename": filename, "mediaType": media_type}
         *_, body = await page_or_blogpost(page_id, lambda path: client.get_json(f"{path}/attachments", params=query,
                                                                                 api="v2"))
         return self._v2_page(body)
+
+    async def every_attachment(self, page_id: str, *, max_items: int | None,
+                               page_size: int = 100) -> list[dict[str, Any]]:
+        """A page's attachments (all of them unless `max_items`), following the cursors; a listing that moves to
+        v2 midway is simply listed again."""
+        for _ in range(2):
+            found: list[dict[str, Any]] = []
+            cursor: str | None = None
+            try:
+                while max_items is None or len(found) < max_items:
+                    size = page_size if max_items is None else max(1, min(max_items - len(found), page_size))
+                    page = await self.attachments(page_id, limit=size, cursor=cursor, filename=None, media_type=None)
+                    found += page.results
+                    cursor = page.next
+                    if not cursor or not page.results:
+                        break
+                return found if max_items is None else found[:max_items]
+            except ListingMoved:
+                continue
+        raise ListingMoved(_MOVED)
 
     def _v2_page(self, body: Any) -> ResultPage:
         page = self.client.result_page(body)

@@ -21,7 +21,6 @@ from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.listings import attachment_container
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound
-from confluence_mcp.index.extras import page_attachments
 
 if TYPE_CHECKING:
     from confluence_mcp.index.store import PageState
@@ -140,7 +139,7 @@ async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) ->
     async def sign(page_id: str) -> None:
         async with limiter:
             try:
-                attachments = await page_attachments(client, page_id)
+                attachments = await client.all_attachments(page_id)
             except NotFound:
                 attachments = []  # deleted since the listing: the next run removes it
         signatures[page_id] = attachment_signature(attachment_versions(attachments))

@@ -10,7 +10,7 @@ from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.errors import NotFound
 
-__all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections", "page_attachments"]
+__all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections"]
 
 MAX_ATTACHMENTS = 50  # attachments whose text (or metadata line) a page's entry holds
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
@@ -27,21 +27,6 @@ async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
         if text.strip():
             lines.append(f"- {author}: {' '.join(text.split())}")
     return ["## Comments\n\n" + "\n".join(lines)] if lines else []
-
-
-async def page_attachments(client: ConfluenceClient, page_id: str, *,
-                           max_items: int | None = None) -> list[dict[str, Any]]:
-    """A page's attachments with their versions (all of them unless `max_items`)."""
-    found: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while max_items is None or len(found) < max_items:
-        page = await client.attachments(page_id, limit=100 if max_items is None else max(1, min(max_items, 100)),
-                                        cursor=cursor)
-        found += page.results
-        cursor = page.next
-        if not cursor or not page.results:
-            break
-    return found if max_items is None else found[:max_items]
 
 
 async def attachment_sections(client: ConfluenceClient, attachments: list[dict[str, Any]]) -> list[str]:

@@ -129,6 +129,11 @@ _BEST_BY_TEXT = (
 )
 
 
+def _active(filters: SearchFilters | None) -> bool:
+    """True when the filters select anything (an empty SearchFilters selects every page)."""
+    return filters is not None and any((filters.space, filters.labels, filters.page_ids, filters.updated_after))
+
+
 def _filter_sql(filters: SearchFilters | None, params: dict[str, Any], alias: str) -> sql.Composable:
     """The WHERE clause of the filters on columns of `alias` (a chunk table or index_pages: same names)."""
     clauses: list[sql.Composable] = [sql.SQL("TRUE")]
@@ -168,7 +173,7 @@ class _Candidates:
 async def _selective(store: IndexStore, ref: CollectionRef, filters: SearchFilters | None,
                      fusion: FusionParams) -> bool:
     """True when filters keep so few pages that exact distances beat walking the HNSW graph past misses."""
-    if filters is None or not any((filters.space, filters.labels, filters.page_ids, filters.updated_after)):
+    if filters is None or not _active(filters):
         return False
     if filters.page_ids:
         return True
@@ -196,7 +201,7 @@ async def _candidates(store: IndexStore, ref: CollectionRef, query: str, vector:
     if mode in ("hybrid", "text") and query.strip():
         # Filters keep the postings of the pages they select, before scoring (half the work of filtering the
         # scored pages at 100k chunks); without filters the postings alone rank the pages.
-        allowed = sql.SQL(_ALLOWED).format(_filter_sql(filters, params, "f")) if filters else sql.SQL("")
+        allowed = sql.SQL(_ALLOWED).format(_filter_sql(filters, params, "f")) if _active(filters) else sql.SQL("")
         cos, order, chunks = _BEST_BY_VECTOR if vector is not None else _BEST_BY_TEXT
         parts.append(sql.SQL(_PAGE_TEXT).format(allowed=allowed, cos=sql.SQL(cos), order=sql.SQL(order),
                                                 chunks=sql.SQL(chunks).format(t=ref.table),

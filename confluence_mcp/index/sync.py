@@ -39,7 +39,7 @@ from confluence_mcp.index.candidates import (
     list_candidates,
 )
 from confluence_mcp.index.chunking import Chunk, chunk_markdown, chunking_id, outline_chunk
-from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections, page_attachments
+from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections
 from confluence_mcp.index.service import IndexService
 
 if TYPE_CHECKING:
@@ -298,7 +298,7 @@ class _Fetcher:
             return sections, None
         signature = self.signatures.get(page_id)
         # Without a listed signature, every attachment is listed to sign them.
-        attachments = await page_attachments(self.client, page_id, max_items=MAX_ATTACHMENTS if signature else None)
+        attachments = await self.client.all_attachments(page_id, max_items=MAX_ATTACHMENTS if signature else None)
         sections += await attachment_sections(self.client, attachments)
         return sections, signature or attachment_signature(attachment_versions(attachments))
 

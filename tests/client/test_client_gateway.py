@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
 from confluence_mcp.check import check_connection, format_report
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import AuthenticationFailed, ConfigError, ConfluenceConnectionError
+from confluence_mcp.errors import AuthenticationFailed, ConfigError, ConfluenceError
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "manage"))  # manage_helpers
@@ -42,8 +43,13 @@ def reset(sandbox: RunningSandbox) -> None:
 
 
 def scoped(sandbox: RunningSandbox, toolkit_factory: Any, **credential: Any) -> Any:
+    """A scoped-token toolkit whose gateway is another host than the site (localhost vs 127.0.0.1)."""
     return toolkit_factory(sandbox.base_url, "cloud", space="DEMO", token=SCOPED,
-                           **{"scoped_token": True, "gateway_url": sandbox.origin, **credential})
+                           **{"scoped_token": True, "gateway_url": gateway_url(sandbox), **credential})
+
+
+def gateway_url(sandbox: RunningSandbox) -> str:
+    return sandbox.origin.replace("127.0.0.1", "localhost")
 
 
 async def test_a_scoped_token_on_the_site_is_told_to_use_the_gateway(cloud: RunningSandbox,
@@ -67,7 +73,7 @@ async def test_scoped_token_requests_go_through_the_gateway(cloud: RunningSandbo
         gateway = client.urls.gateway
     routes = stats(cloud)
     prefix = f"/ex/confluence/{cloud.options.cloud_id}"
-    assert gateway == cloud.origin + prefix
+    assert gateway == gateway_url(cloud) + prefix
     assert page["title"] and data == b"gateway bytes"
     assert {r["id"] for r in first.results}.isdisjoint(r["id"] for r in second.results)
     assert routes["GET /_edge/tenant_info"] == 1  # looked up once
@@ -79,7 +85,7 @@ async def test_scoped_token_requests_go_through_the_gateway(cloud: RunningSandbo
 async def test_check_reports_the_gateway(cloud: RunningSandbox, toolkit_factory: Any) -> None:
     report = await check_connection(scoped(cloud, toolkit_factory))
     assert report.ok, format_report(report)
-    assert f"through Atlassian's API gateway ({cloud.origin}/ex/confluence/" in format_report(report)
+    assert f"through Atlassian's API gateway ({gateway_url(cloud)}/ex/confluence/" in format_report(report)
 
 
 async def test_a_configured_cloud_id_needs_no_lookup(cloud: RunningSandbox, toolkit_factory: Any) -> None:
@@ -93,12 +99,24 @@ async def test_a_site_without_tenant_info_says_to_set_the_cloud_id(toolkit_facto
     with start_sandbox(SandboxOptions(flavor="server")) as server:
         kit = toolkit_factory(server.base_url, "cloud", token=SCOPED, scoped_token=True, gateway_url=server.origin)
         async with ConfluenceClient(kit) as client:
-            with pytest.raises(ConfluenceConnectionError, match=r"without a cloud id: .*set cloud_id"):
+            with pytest.raises(ConfluenceError, match=r"without a cloud id: .*set cloud_id"):
                 await client.get_page("65539")
+
+            async def read(errors: list[str]) -> None:
+                try:
+                    await client.get_page("65539")
+                except ConfluenceError as exc:
+                    errors.append(str(exc))
+
+            errors: list[str] = []
+            async with anyio.create_task_group() as group:  # concurrent requests share the remembered failure
+                for _ in range(5):
+                    group.start_soon(read, errors)
+        assert len(errors) == 5 and stats(server)["GET /_edge/tenant_info"] == 1
 
 
 async def test_tools_through_the_gateway_link_to_the_site(cloud: RunningSandbox) -> None:
-    credential = {"api_token": SCOPED, "scoped_token": True, "gateway_url": cloud.origin}
+    credential = {"api_token": SCOPED, "scoped_token": True, "gateway_url": gateway_url(cloud)}
     async with connect(cloud, credential) as tools:
         page = await call(tools, "read_page_by_id", page_id="65539")
         found = await call(tools, "search_pages", query="install")
@@ -111,6 +129,8 @@ def test_config_checks_scoped_tokens(cloud: RunningSandbox) -> None:
         make_settings(cloud, {"scoped_token": True}, hosting="server").resolved_toolkits()
     with pytest.raises(ConfigError, match="is not a cloud id"):
         make_settings(cloud, {"cloud_id": "my site"}).resolved_toolkits()
+    with pytest.raises(ConfigError, match="gateway_url must be an https:// URL"):
+        make_settings(cloud, {"gateway_url": "http://gateway.example"}).resolved_toolkits()
     from confluence_mcp.config import load_settings
 
     settings = load_settings(environ={"CONFLUENCE_URL": "https://acme.atlassian.net", "CONFLUENCE_USERNAME": "a@b.c",

@@ -12,7 +12,7 @@ import pytest
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.urls import Api, SiteUrls, normalise_site_url
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import BadRequest, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceError, PolicyError
 
 pytestmark = pytest.mark.anyio
 
@@ -167,3 +167,42 @@ async def test_download_stays_on_the_site(toolkit_factory: Any) -> None:
     assert redirected.url.host == "media.example"
     assert "authorization" not in redirected.headers
     assert seen[-2].headers["authorization"].startswith("Basic ")
+
+
+async def test_redirects_on_the_gateway_keep_credentials_and_others_do_not(toolkit_factory: Any) -> None:
+    seen: list[httpx.Request] = []
+    gateway = "https://api.example/ex/confluence/5f3c8e1a-2b4d-4c6e-9a8b-7d1e0f2a3b4c"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        url = str(request.url)
+        if url == "https://x.atlassian.net/_edge/tenant_info":
+            return httpx.Response(200, json={"cloudId": gateway.rsplit("/", 1)[1]})
+        if url.endswith("/att9/download"):  # on the gateway, to another gateway path
+            return httpx.Response(302, headers={"Location": f"{gateway}/wiki/rest/api/content/1/child/attachment/att9"
+                                                            "/download?step=2"})
+        if url.endswith("step=2"):
+            return httpx.Response(302, headers={"Location": "https://media.example/file?token=signed"})
+        return httpx.Response(200, content=b"binary")
+
+    kit = toolkit_factory("https://x.atlassian.net/wiki", scoped_token=True, gateway_url="https://api.example")
+    async with ConfluenceClient(kit, transport=httpx.MockTransport(handler)) as client:
+        data = await client.download_attachment({"id": "att9", "container": {"id": "1"}})
+    assert data == b"binary"
+    download = f"{gateway}/wiki/rest/api/content/1/child/attachment/att9/download"
+    assert [str(r.url).split("?")[0] for r in seen] == [
+        "https://x.atlassian.net/_edge/tenant_info", download, download, "https://media.example/file"]
+    assert "authorization" not in seen[0].headers and "authorization" not in seen[3].headers
+    assert seen[1].headers["authorization"] == seen[2].headers["authorization"] != ""
+
+
+async def test_an_upload_answered_without_json_is_an_actionable_error(toolkit_factory: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(200, json={"results": []})
+        return httpx.Response(200, content=b"<html>proxy login</html>", headers={"content-type": "text/html"})
+
+    async with ConfluenceClient(toolkit_factory("https://x.atlassian.net/wiki"),
+                                transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(ConfluenceError, match=r"non-JSON content \(text/html\); check base_url"):
+            await client.upload_attachment("1", "a.txt", b"x")

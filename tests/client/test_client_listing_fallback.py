@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import BadRequest
+from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))  # sandbox_helpers
@@ -124,3 +124,26 @@ async def test_blog_post_attachments_come_from_the_blog_post_listing(cloud: Runn
         finally:
             admin(cloud, "faults", {"fail_next": 0, "routes": []})
     assert [(a["title"], a["container"]["id"]) for a in listed.results] == [("blog.txt", blog)]
+
+
+async def test_collecting_every_attachment_survives_the_switch_midway(cloud: RunningSandbox,
+                                                                      toolkit_factory: Any) -> None:
+    async with ConfluenceClient(toolkit_factory(cloud.base_url, "cloud", space="DEMO")) as client:
+        ids = await _tree(client)
+        # The first v1 page answers; the next one (its link carries start=) is gone: the collection starts again.
+        admin(cloud, "faults", {"fail_next": 10_000, "status": 410, "match": "start=",
+                                "routes": ["GET /wiki/rest/api/content/{id}/child/attachment"]})
+        try:
+            collected = await client.all_attachments(ids["parent"], page_size=2)
+        finally:
+            admin(cloud, "faults", {"fail_next": 0, "routes": [], "match": ""})
+    assert sorted(a["title"] for a in collected) == ["file0.txt", "file1.txt", "file2.txt"]
+
+
+async def test_a_web_link_to_a_missing_file_is_not_found(cloud: RunningSandbox, toolkit_factory: Any) -> None:
+    async with ConfluenceClient(toolkit_factory(cloud.base_url, "cloud", space="DEMO")) as client:
+        ids = await _tree(client)
+        with pytest.raises(NotFound, match=r"No attachment 'gone\.txt' on page \d+"):
+            await client.download(f"{cloud.base_url}/download/attachments/{ids['parent']}/gone.txt?version=1")
+        thumbnail = await client.download(f"/download/thumbnails/{ids['parent']}/file1.txt")
+    assert thumbnail == b"body 1"
