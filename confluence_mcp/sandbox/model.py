@@ -111,7 +111,7 @@ class Attachment:
 
 @dataclass
 class Content:
-    """A page or blog post; the latest entry of `versions` is the current state."""
+    """A page, blog post or comment; the latest entry of `versions` is the current state."""
 
     id: str
     type: str
@@ -124,6 +124,7 @@ class Content:
     position: int
     labels: list[Label] = field(default_factory=list)
     attachment_ids: list[str] = field(default_factory=list)
+    container_id: str | None = None  # a comment's page
 
     @property
     def version(self) -> Version:

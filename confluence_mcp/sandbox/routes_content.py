@@ -74,10 +74,12 @@ async def create_content(request: Request) -> Response:
     payload = await json_body(request)
     if not isinstance(payload, dict):
         raise SandboxError(400, "Request body must be a JSON object")
+    content_type = payload.get("type", "page")
+    if content_type == "comment":
+        return _create_comment(request, payload)
     space_key = (payload.get("space") or {}).get("key")
     if not space_key:
         raise SandboxError(400, "Space key is required to create content")
-    content_type = payload.get("type", "page")
     if content_type not in ("page", "blogpost"):
         raise SandboxError(400, f"Unsupported content type: {content_type}")
     labels = [label.get("name", "") for label in (payload.get("metadata") or {}).get("labels", [])]
@@ -88,6 +90,19 @@ async def create_content(request: Request) -> Response:
         status=request.query_params.get("status") or payload.get("status", "current"), labels=labels)
     expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
     return JSONResponse(serializer(request).content(content, expand, top_level=True))
+
+
+def _create_comment(request: Request, payload: dict[str, Any]) -> Response:
+    """A footer comment: `container` names the page, `ancestors` (optional) the comment it replies to."""
+    container = (payload.get("container") or {}).get("id")
+    if not container:
+        raise SandboxError(400, "A comment needs a container (the page it is on)")
+    ancestors = payload.get("ancestors") or []
+    reply_to = str(ancestors[-1]["id"]) if ancestors and isinstance(ancestors[-1], dict) else None
+    comment = state(request).store.add_comment(str(container), storage_from_payload(payload) or "",
+                                               reply_to=reply_to)
+    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
+    return JSONResponse(serializer(request).content(comment, expand, top_level=True))
 
 
 @endpoint
@@ -149,7 +164,10 @@ async def child_pages(request: Request) -> Response:
     kind = request.path_params["kind"]
     if kind not in ("page", "comment"):
         raise SandboxError(400, f"Unsupported child type: {kind}")
-    items = store.children(content.id) if kind == "page" else []
+    if kind == "page":
+        items = store.children(content.id)
+    else:  # the page's comments: top-level ones, or every reply too with depth=all
+        items = store.comments(content.id, replies=request.query_params.get("depth") == "all")
     return _content_page(request, items, f"{API}/content/{content.id}/child/{kind}")
 
 

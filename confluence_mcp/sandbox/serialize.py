@@ -58,6 +58,9 @@ class Serializer:
         return format_when(moment, self.flavor)
 
     def webui(self, content: Content) -> str:
+        page = self.store.contents.get(content.container_id or "")
+        if page is not None:  # a comment: its page, focused on it
+            return f"{self.webui(page)}?focusedCommentId={content.id}#comment-{content.id}"
         words = quote_plus(content.title)
         if self.flavor == "cloud":
             kind = "pages" if content.type == "page" else "blog/" + content.created.strftime("%Y/%m/%d")
@@ -154,7 +157,9 @@ class Serializer:
         data: dict[str, object] = {"id": cid, "type": content.type, "status": content.status,
                                    "title": content.title}
         expandable = {key: "" for key in _CONTENT_EXPANDABLE}
-        expandable.update(container=f"{self.api}/space/{content.space_key}",
+        container = self.store.contents.get(content.container_id or "")
+        expandable.update(container=f"{self.api}/content/{container.id}" if container
+                          else f"{self.api}/space/{content.space_key}",
                           children=f"{self.api}/content/{cid}/child",
                           history=f"{self.api}/content/{cid}/history",
                           descendants=f"{self.api}/content/{cid}/descendant",
@@ -179,7 +184,7 @@ class Serializer:
             data["ancestors"] = [self.content(a, set()) for a in self.store.ancestors(content)]
             expandable.pop("ancestors")
         if "container" in expand:
-            data["container"] = self.space(space)
+            data["container"] = self.content(container, set()) if container else self.space(space)
             expandable.pop("container")
         if "body" in expand:
             data["body"] = self.body(content, expand)

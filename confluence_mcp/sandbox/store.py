@@ -12,6 +12,7 @@ from datetime import datetime
 
 from confluence_mcp.confluence.convert import storage_to_text, validate_storage
 from confluence_mcp.sandbox.attachments import AttachmentsMixin
+from confluence_mcp.sandbox.comments import CommentsMixin
 from confluence_mcp.sandbox.model import (
     Attachment,
     Content,
@@ -39,7 +40,7 @@ def default_user(email: str) -> User:
     )
 
 
-class Store(AttachmentsMixin):
+class Store(AttachmentsMixin, CommentsMixin):
     """Spaces, content, labels, attachments and users of one sandbox."""
 
     def __init__(self, flavor: Flavor, *, user: User, hidden_spaces: Iterable[str] = (),
@@ -373,7 +374,7 @@ class Store(AttachmentsMixin):
             title=content.title, text=self.text_of(content.body) if text is None else text,
             labels=tuple(label.name for label in content.labels),
             ancestor_ids=tuple(a.id for a in self.ancestors(content)), parent_id=content.parent_id,
-            container_id=None, creator=self._cql_user(content.creator),
+            container_id=content.container_id, creator=self._cql_user(content.creator),
             contributors=tuple(self._cql_user(c) for c in contributors),
             created=content.created, lastmodified=content.version.when,
         ))

@@ -264,6 +264,14 @@ async def _index_extras(sandbox: RunningSandbox, service: IndexService, client: 
     await client.upload_attachment(page_id, "notes.txt", b"The xylophone rehearsal is on Fridays.",
                                    media_type="text/plain")
     await client.upload_attachment(page_id, "logo.png", b"\x89PNG not really", media_type="image/png")
+    with httpx.Client(base_url=sandbox.base_url + "/rest/api", auth=sandbox.auth, timeout=10) as rest:
+        first = rest.post("/content", json={"type": "comment", "container": {"id": page_id, "type": "page"},
+                                            "body": {"storage": {"value": "<p>Bring the marimba mallets.</p>",
+                                                                 "representation": "storage"}}}).json()
+        rest.post("/content", json={"type": "comment", "container": {"id": page_id, "type": "page"},
+                                    "ancestors": [{"id": first["id"]}],
+                                    "body": {"storage": {"value": "<p>And the glockenspiel.</p>",
+                                                         "representation": "storage"}}}).raise_for_status()
     if v1_gone:
         httpx.post(f"{sandbox.admin_url}/faults", json={"fail_next": 10_000, "status": 410,
                                                         "routes": GONE + GONE_LISTINGS}, timeout=5).raise_for_status()
@@ -277,3 +285,8 @@ async def _index_extras(sandbox: RunningSandbox, service: IndexService, client: 
     _, hits = await run_index_search(service, SearchRequest(query="logo.png", collection="extras",
                                                             page_ids=[page_id], top_k=20))
     assert any("File logo.png (image/png" in hit.text for hit in hits)
+    _, hits = await run_index_search(service, SearchRequest(query="marimba mallets glockenspiel", collection="extras",
+                                                            top_k=3))
+    comments = next(hit.text for hit in hits if "marimba" in hit.text)  # a reply, too (v1 depth=all, or CQL)
+    assert hits[0].page_id == page_id and "Bring the marimba mallets." in comments and "glockenspiel" in comments
+    assert "Sandbox User: " in comments

@@ -139,3 +139,34 @@ def test_users(client: httpx.Client, sandbox: RunningSandbox) -> None:
         other = client.get("/rest/api/user", params={"username": "alice"}).json()
     assert other["displayName"] == "Alice Example"
     assert client.get("/rest/api/user", params={"username": "nobody"}).status_code == 404
+
+
+def test_comments_and_replies(client: httpx.Client) -> None:
+    cid = fresh_page(client)
+
+    def comment(text: str, reply_to: str | None = None) -> dict:
+        body = {"type": "comment", "container": {"id": cid, "type": "page"},
+                "body": {"storage": {"value": f"<p>{text}</p>", "representation": "storage"}}}
+        if reply_to:
+            body["ancestors"] = [{"id": reply_to}]
+        response = client.post("/rest/api/content", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    first = comment("First thought")
+    reply = comment("A reply", reply_to=first["id"])
+    assert first["type"] == "comment" and first["title"].startswith("Re: ")
+    assert "focusedCommentId" in first["_links"]["webui"]
+    top = client.get(f"/rest/api/content/{cid}/child/comment").json()["results"]
+    every = client.get(f"/rest/api/content/{cid}/child/comment",
+                       params={"depth": "all", "expand": "body.storage,history,container"}).json()["results"]
+    assert [c["id"] for c in top] == [first["id"]] and [c["id"] for c in every] == [first["id"], reply["id"]]
+    assert every[1]["body"]["storage"]["value"] == "<p>A reply</p>" and every[1]["container"]["id"] == cid
+    assert every[0]["history"]["createdBy"]["displayName"]
+    found = client.get("/rest/api/content/search",
+                       params={"cql": f'container = "{cid}" and type = comment'}).json()["results"]
+    assert sorted(c["id"] for c in found) == sorted([first["id"], reply["id"]])
+    assert client.get(f"/rest/api/content/{cid}/child/page").json()["results"] == []  # comments are not pages
+    stray = client.post("/rest/api/content", json={"type": "comment", "container": {"id": cid},
+                                                    "ancestors": [{"id": "1"}], "body": {}})
+    assert stray.status_code == 404
