@@ -66,7 +66,15 @@ def v1_requests(http: httpx.Client) -> list[httpx.Response]:
     upload = http.post(f"/rest/api/content/{probe}/child/attachment", headers=XSRF,
                        files={"file": ("probe.txt", b"probe", "text/plain")}, data={"minorEdit": "true"})
     att = upload.json()["results"][0]["id"]
+    comment = http.post("/rest/api/content", json={
+        "type": "comment", "container": {"id": probe, "type": "page"},
+        "body": {"storage": {"value": "<p>a comment</p>", "representation": "storage"}}})
     return [
+        comment,
+        http.get(f"/rest/api/content/{probe}/child/comment",
+                 params={"depth": "all", "expand": "body.storage,history,container"}),
+        http.get("/rest/api/content/search", params={"cql": f"container = {probe} and type = comment",
+                                                     "expand": "body.storage,history"}),
         http.get("/rest/api/content", params={"spaceKey": "DEMO", "expand": "version,space"}),
         http.get(f"/rest/api/content/{install}"),
         http.get(f"/rest/api/content/{install}", params={"expand": full}),
