@@ -313,7 +313,8 @@ def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
     if cred.cloud_id is not None and not CLOUD_ID.fullmatch(cred.cloud_id):
         problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
     gateway = urlsplit(cred.gateway_url)
-    if gateway.scheme != "https" and not (gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost")):
+    if not gateway.hostname or (gateway.scheme != "https" and not (
+            gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost"))):
         problems.append(f"{where}: gateway_url must be an https:// URL (got {cred.gateway_url!r})")
     for file in (cred.api_token_file, cred.token_file):
         if file is not None and not Path(file).expanduser().is_file():

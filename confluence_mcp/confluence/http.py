@@ -56,6 +56,10 @@ def response_json(response: httpx.Response) -> Any:
                               "check base_url points at the Confluence site.") from None
 
 
+class _NoCloudId(ConfluenceError):
+    """The site answered, but named no cloud id: asking again soon would not help."""
+
+
 class HttpCore:
     """Sends requests to one site with retries; raises `confluence_mcp.errors` types for failures."""
 
@@ -82,7 +86,7 @@ class HttpCore:
         )
         self._slots = anyio.Semaphore(max_concurrency)
         self._gateway_lock = anyio.Lock()
-        self._gateway_failure: tuple[float, ConfluenceError] | None = None
+        self._gateway_failure: tuple[float, str] | None = None  # when, and what the site answered
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -139,20 +143,21 @@ class HttpCore:
         return response
 
     async def _through_gateway(self, url: str) -> str:
-        """`url` on Atlassian's API gateway; the site's cloud id is looked up on first use unless configured (a
-        failed lookup is remembered briefly, so concurrent requests do not each wait for it)."""
+        """`url` on Atlassian's API gateway; the site's cloud id is looked up on first use unless configured. A
+        lookup the site answered without a cloud id is not repeated for a while (concurrent requests would each
+        wait for it); one that failed on the way (timeout, 429, 5xx) is tried again by the next request."""
         if self.urls.gateway is None:
             async with self._gateway_lock:
                 if self.urls.gateway is None:
                     failed = self._gateway_failure
                     if failed is not None and time.monotonic() - failed[0] < _LOOKUP_BACKOFF_SECONDS:
-                        raise failed[1]
+                        raise ConfluenceError(failed[1])
                     cred = self.toolkit.credential
                     try:
                         cloud_id = cred.cloud_id or await self._cloud_id()
-                    except ConfluenceError as exc:
-                        self._gateway_failure = (time.monotonic(), exc)
-                        raise
+                    except _NoCloudId as exc:
+                        self._gateway_failure = (time.monotonic(), str(exc))
+                        raise ConfluenceError(str(exc)) from None
                     self.urls.gateway = f"{cred.gateway_url.rstrip('/')}/ex/confluence/{cloud_id}"
                     log.info("scoped token: requests go through %s", self.urls.gateway)
         return self.urls.routed(url)
@@ -175,7 +180,7 @@ class HttpCore:
         except (ValueError, AttributeError):
             cloud_id = None
         if not isinstance(cloud_id, str) or not CLOUD_ID.fullmatch(cloud_id):
-            raise ConfluenceError(f"{url} answered HTTP {response.status_code} without a cloud id: {fix}.")
+            raise _NoCloudId(f"{url} answered HTTP {response.status_code} without a cloud id: {fix}.")
         return cloud_id
 
     async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:

@@ -26,8 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["ListingMoved", "Listings", "attachment_container"]
 
 _ATTACHMENTS = "GET /content/{id}/child/attachment"
-_BY_AGE = " ORDER BY created"  # parents before their children, as the v1 listings give them (a tree cut short
-#                                 then keeps the top of the tree)
+_BY_AGE = " ORDER BY created"  # mostly parents before their children, so a tree cut short keeps its top
 _MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
           "issued: list again without a cursor.")
 
@@ -124,7 +123,8 @@ class Listings:
                 return found if max_items is None else found[:max_items]
             except ListingMoved:
                 continue
-        raise ListingMoved(_MOVED)
+        raise ListingMoved(f"The attachment listing of page {page_id} kept moving between REST v1 and v2; "
+                           "try again.")
 
     def _v2_page(self, body: Any) -> ResultPage:
         page = self.client.result_page(body)

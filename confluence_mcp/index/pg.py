@@ -175,8 +175,9 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
     await conn.commit()
 
 
-async def open_pool(settings: IndexSettings, *, min_size: int = 1, max_size: int = 8) -> AsyncConnectionPool:
-    """An open async pool on the index database, with pgvector types registered on every connection."""
+async def open_pool(settings: IndexSettings, *, min_size: int = 2, max_size: int = 8) -> AsyncConnectionPool:
+    """An open async pool on the index database, with pgvector types registered on every connection (two kept
+    open: a selectively filtered search runs its two queries at once)."""
     import anyio
     from psycopg_pool import AsyncConnectionPool
 

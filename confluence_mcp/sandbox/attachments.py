@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
-
 from confluence_mcp.sandbox.model import Attachment, AttachmentVersion, SandboxError, utc_now
-
-if TYPE_CHECKING:
-    from confluence_mcp.sandbox.model import Content, User
-    from confluence_mcp.sandbox.search_engine import SearchEngine
+from confluence_mcp.sandbox.store_parts import StoreParts
 
 __all__ = ["AttachmentsMixin"]
 
 
-class AttachmentsMixin:
+class AttachmentsMixin(StoreParts):
     """Mixed into `Store`; relies on its lock, contents, attachments, ids and engine."""
-
-    lock: threading.RLock
-    attachments: dict[str, Attachment]
-    current_user: User
-    engine: SearchEngine
-
-    def get(self, content_id: str, statuses: tuple[str, ...] = ("current",)) -> Content: ...  # type: ignore[empty-body]
-    def check_writable(self, space_key: str) -> None: ...
 
     def list_attachments(self, container_id: str, *, filename: str | None = None,
                          media_type: str | None = None) -> list[Attachment]:
@@ -65,7 +51,7 @@ class AttachmentsMixin:
                                             f"attachment: {filename}")
                 return self.add_attachment_version(existing.id, data, media_type=media_type, comment=comment)
             attachment = Attachment(
-                id=self.ids.attachment(), container_id=content.id, space_key=content.space_key,  # type: ignore[attr-defined]
+                id=self.ids.attachment(), container_id=content.id, space_key=content.space_key,
                 filename=filename, media_type=media_type,
                 versions=[AttachmentVersion(number=1, data=data, when=utc_now(),
                                             by=self.current_user.account_id, comment=comment)],

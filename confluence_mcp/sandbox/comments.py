@@ -3,28 +3,14 @@ is the page and whose `parent_id` is the comment it replies to (None for a top-l
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING
-
 from confluence_mcp.sandbox.model import Content, SandboxError, Version, utc_now
-
-if TYPE_CHECKING:
-    from confluence_mcp.sandbox.model import IdSource, User
+from confluence_mcp.sandbox.store_parts import StoreParts
 
 __all__ = ["CommentsMixin"]
 
 
-class CommentsMixin:
+class CommentsMixin(StoreParts):
     """Mixed into `Store`; relies on its lock, contents, ids and reindex."""
-
-    lock: threading.RLock
-    contents: dict[str, Content]
-    ids: IdSource
-    current_user: User
-
-    def get(self, content_id: str, statuses: tuple[str, ...] = ("current",)) -> Content: ...  # type: ignore[empty-body]
-    def check_writable(self, space_key: str) -> None: ...
-    def reindex(self, content: Content, *, text: str | None = None) -> None: ...
 
     def add_comment(self, container_id: str, body: str, *, reply_to: str | None = None,
                     author: str | None = None) -> Content:
@@ -33,6 +19,9 @@ class CommentsMixin:
             if page.type not in ("page", "blogpost"):
                 raise SandboxError(400, f"Content {container_id} cannot hold comments")
             self.check_writable(page.space_key)
+            self._check_body(body)
+            if not body.strip():
+                raise SandboxError(400, "A comment needs a body")
             if reply_to is not None and self.get(reply_to).container_id != page.id:
                 raise SandboxError(400, f"Comment {reply_to} is not on content {container_id}")
             moment, by = utc_now(), author or self.current_user.account_id
@@ -43,10 +32,26 @@ class CommentsMixin:
             self.reindex(comment)
             return comment
 
+    def reindex_comments(self, page: Content) -> None:
+        """A trashed page's comments leave search; a restored page's come back."""
+        for comment in self.comments_of(page.id):
+            if page.status == "current":
+                self.reindex(comment)
+            else:
+                self.engine.remove(comment.id)
+
+    def purge_comments(self, page: Content) -> None:
+        for comment in self.comments_of(page.id):
+            del self.contents[comment.id]
+            self.engine.remove(comment.id)
+
+    def comments_of(self, container_id: str) -> list[Content]:
+        """Every comment on that content, whatever its status (no checks: for serializing and bookkeeping)."""
+        return [c for c in self.contents.values() if c.type == "comment" and c.container_id == container_id]
+
     def comments(self, container_id: str, *, replies: bool) -> list[Content]:
         """The page's comments, oldest first: top-level ones only, or (`replies`) every one."""
         with self.lock:
             self.get(container_id)
-            return sorted((c for c in self.contents.values()
-                           if c.type == "comment" and c.container_id == container_id and c.status == "current"
-                           and (replies or c.parent_id is None)), key=lambda c: int(c.id))
+            return sorted((c for c in self.comments_of(container_id)
+                           if c.status == "current" and (replies or c.parent_id is None)), key=lambda c: int(c.id))

@@ -94,12 +94,14 @@ async def create_content(request: Request) -> Response:
 
 def _create_comment(request: Request, payload: dict[str, Any]) -> Response:
     """A footer comment: `container` names the page, `ancestors` (optional) the comment it replies to."""
-    container = (payload.get("container") or {}).get("id")
-    if not container:
+    container = payload.get("container")
+    if not isinstance(container, dict) or not container.get("id"):
         raise SandboxError(400, "A comment needs a container (the page it is on)")
     ancestors = payload.get("ancestors") or []
-    reply_to = str(ancestors[-1]["id"]) if ancestors and isinstance(ancestors[-1], dict) else None
-    comment = state(request).store.add_comment(str(container), storage_from_payload(payload) or "",
+    if not isinstance(ancestors, list) or not all(isinstance(a, dict) and a.get("id") for a in ancestors):
+        raise SandboxError(400, "ancestors must be a list of {id} objects (the comment replied to last)")
+    reply_to = str(ancestors[-1]["id"]) if ancestors else None
+    comment = state(request).store.add_comment(str(container["id"]), storage_from_payload(payload) or "",
                                                reply_to=reply_to)
     expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
     return JSONResponse(serializer(request).content(comment, expand, top_level=True))

@@ -85,7 +85,8 @@ class Serializer:
 
         def page_url(title: str, space: str | None) -> str | None:
             key = space or (content.space_key if content else None)
-            found = store.list_content(space_key=key, title=title, content_type=None) if key else []
+            found = [c for c in store.list_content(space_key=key, title=title, content_type=None)
+                     if c.type in ("page", "blogpost")] if key else []
             return self.base + self.webui(found[0]) if found else None
 
         def user_name(ident: str) -> str | None:
@@ -209,7 +210,7 @@ class Serializer:
             expandable.pop("descendants")
         if "childTypes" in expand:
             data["childTypes"] = {kind: {"value": bool(n), "_links": {}} for kind, n in (
-                ("attachment", len(content.attachment_ids)), ("comment", 0),
+                ("attachment", len(content.attachment_ids)), ("comment", len(self.store.comments_of(cid))),
                 ("page", len(self.store.children(cid))))}
             expandable.pop("childTypes")
         data["extensions"] = {"position": content.position if self.flavor == "cloud" else "none"}
@@ -260,7 +261,9 @@ class Serializer:
                 f"{self.api}/content/{cid}/child/attachment")
             expandable.pop("attachment")
         if "children.comment" in expand:
-            result["comment"] = self.sublist([], f"{self.api}/content/{cid}/child/comment")
+            comments = [c for c in self.store.comments_of(cid) if c.status == "current" and c.parent_id is None]
+            result["comment"] = self.sublist([self.content(c, set()) for c in comments],
+                                             f"{self.api}/content/{cid}/child/comment")
             expandable.pop("comment")
         result["_expandable"] = expandable
         return result

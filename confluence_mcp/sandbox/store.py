@@ -13,12 +13,12 @@ from datetime import datetime
 from confluence_mcp.confluence.convert import storage_to_text, validate_storage
 from confluence_mcp.sandbox.attachments import AttachmentsMixin
 from confluence_mcp.sandbox.comments import CommentsMixin
+from confluence_mcp.sandbox.labels import LabelsMixin
 from confluence_mcp.sandbox.model import (
     Attachment,
     Content,
     Flavor,
     IdSource,
-    Label,
     SandboxError,
     Space,
     User,
@@ -40,7 +40,7 @@ def default_user(email: str) -> User:
     )
 
 
-class Store(AttachmentsMixin, CommentsMixin):
+class Store(AttachmentsMixin, CommentsMixin, LabelsMixin):
     """Spaces, content, labels, attachments and users of one sandbox."""
 
     def __init__(self, flavor: Flavor, *, user: User, hidden_spaces: Iterable[str] = (),
@@ -172,6 +172,8 @@ class Store(AttachmentsMixin, CommentsMixin):
 
     # -- content writes ----------------------------------------------------------------------------
     def _check_title(self, space_key: str, title: str, content_type: str, except_id: str | None) -> None:
+        if content_type == "comment":  # "Re: <page title>", as many as there are comments
+            return
         if not title.strip():
             raise SandboxError(400, "Title cannot be empty")
         holder = self.titles.get((space_key, content_type, title.lower()))
@@ -180,6 +182,8 @@ class Store(AttachmentsMixin, CommentsMixin):
                                     f"the title {title} in the space with key {space_key}")
 
     def _index_title(self, content: Content, *, live: bool) -> None:
+        if content.type == "comment":
+            return
         key = (content.space_key, content.type, content.title.lower())
         if live:
             self.titles[key] = content.id
@@ -252,6 +256,7 @@ class Store(AttachmentsMixin, CommentsMixin):
                 content.status = "current"  # PUT ?status=current restores from the trash
                 self._index_title(content, live=True)
                 self.reindex(content)
+                self.reindex_comments(content)
                 return content
             if version != content.version.number + 1:
                 raise SandboxError(409, "Version must be incremented on update. Current version is: "
@@ -277,6 +282,8 @@ class Store(AttachmentsMixin, CommentsMixin):
             return content
 
     def _move(self, content: Content, new_parent: str | None, index: int | None = None) -> None:
+        if content.type == "comment":
+            raise SandboxError(400, "A comment cannot be moved")
         probe: str | None = new_parent
         while probe is not None:  # refuse cycles: a page cannot move under its own subtree
             if probe == content.id:
@@ -320,11 +327,17 @@ class Store(AttachmentsMixin, CommentsMixin):
                 content.status = "trashed"
                 self._index_title(content, live=False)
                 self.engine.remove(content.id)
+                self.reindex_comments(content)
 
     def _purge(self, content: Content) -> None:
         for attachment_id in content.attachment_ids:
             self.attachments.pop(attachment_id, None)
             self.engine.remove(attachment_id)
+        self.purge_comments(content)
+        if content.type == "comment":
+            del self.contents[content.id]
+            self.engine.remove(content.id)
+            return
         self.children_of.get(content.parent_id, []).remove(content.id)
         for orphan in self.children_of.pop(content.id, []):  # children move up, as in Confluence
             self.contents[orphan].parent_id = content.parent_id
@@ -332,35 +345,6 @@ class Store(AttachmentsMixin, CommentsMixin):
         del self.contents[content.id]
         self._index_title(content, live=False)
         self.engine.remove(content.id)
-
-    # -- labels ------------------------------------------------------------------------------------
-    def _add_label(self, content: Content, name: str, prefix: str) -> None:
-        name = name.strip().lower()
-        if not name or any(ch.isspace() for ch in name) or any(ch in name for ch in ":;,.?&[]()#^*@!"):
-            raise SandboxError(400, f"Label '{name}' contains invalid characters")
-        if any(label.name == name for label in content.labels):
-            return
-        label_id = self.label_ids.setdefault(name, self.ids.label())
-        content.labels.append(Label(id=label_id, name=name, prefix=prefix))
-
-    def add_labels(self, content_id: str, labels: Iterable[tuple[str, str]]) -> Content:
-        with self.lock:
-            content = self.get(content_id)
-            self.check_writable(content.space_key)
-            for prefix, name in labels:
-                self._add_label(content, name, prefix or "global")
-            self.reindex(content)
-            return content
-
-    def remove_label(self, content_id: str, name: str) -> None:
-        with self.lock:
-            content = self.get(content_id)
-            self.check_writable(content.space_key)
-            before = len(content.labels)
-            content.labels = [label for label in content.labels if label.name != name.lower()]
-            if len(content.labels) == before:
-                raise SandboxError(404, f"Label {name} not found on content {content_id}")
-            self.reindex(content)
 
     # -- search ------------------------------------------------------------------------------------
     def reindex(self, content: Content, *, text: str | None = None) -> None:

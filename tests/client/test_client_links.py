@@ -206,3 +206,19 @@ async def test_an_upload_answered_without_json_is_an_actionable_error(toolkit_fa
                                 transport=httpx.MockTransport(handler)) as client:
         with pytest.raises(ConfluenceError, match=r"non-JSON content \(text/html\); check base_url"):
             await client.upload_attachment("1", "a.txt", b"x")
+
+
+async def test_a_cloud_id_lookup_that_failed_on_the_way_is_tried_again(toolkit_factory: Any) -> None:
+    answers = iter([httpx.Response(503), httpx.Response(200, json={"cloudId": "5f3c8e1a-2b4d-4c6e-9a8b-7d1e0f2a3b4c"})])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/_edge/tenant_info":
+            return next(answers)
+        return httpx.Response(200, json={"id": "1", "type": "page", "title": "T"})
+
+    kit = toolkit_factory("https://x.atlassian.net/wiki", scoped_token=True, gateway_url="https://api.example")
+    async with ConfluenceClient(kit, transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(ConfluenceError, match=r"answered HTTP 503 .*try again shortly"):
+            await client.get_page("1")
+        assert (await client.get_page("1"))["title"] == "T"  # not remembered: the next request asks again
+        assert client.urls.gateway == "https://api.example/ex/confluence/5f3c8e1a-2b4d-4c6e-9a8b-7d1e0f2a3b4c"

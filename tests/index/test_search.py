@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
 from confluence_mcp.index.chunking import chunk_markdown
 from confluence_mcp.index.embedders import Embedder, embed_texts, load_embedder
-from confluence_mcp.index.search import SearchFilters, hybrid_search
+from confluence_mcp.index.search import DEFAULT_FUSION, SearchFilters, hybrid_search
 from confluence_mcp.index.store import IndexStore, PageRecord
 
 pytestmark = pytest.mark.anyio
@@ -131,6 +133,21 @@ async def test_a_filter_only_removes_pages(store: IndexStore, embedder: Embedder
             (h.page_id, h.score) for h in everything if h.page_id in keep]
         sizes.append(len(keep))
     assert min(sizes) < len({h.page_id for h in everything})
+
+
+async def test_selective_filters_run_both_lists_at_once_with_the_same_results(store: IndexStore,
+                                                                             embedder: Embedder) -> None:
+    """Page-id filters always take the exact vector scan, where the two candidate queries run concurrently."""
+    filters = SearchFilters(page_ids=["p1", "p3", "p4"])
+    one_query = dataclasses.replace(DEFAULT_FUSION, parallel_exact=False)
+    for query in ("leave policy", "rollback a deploy with kubectl", "receipts stipend"):
+        both = await ask(store, embedder, query, top_k=10, filters=filters)
+        single = await ask(store, embedder, query, top_k=10, filters=filters, fusion=one_query)
+        assert both and [(h.page_id, h.text, h.score) for h in both] == [(h.page_id, h.text, h.score) for h in single]
+    # A database error in one of the two queries reaches the caller as itself, not inside a task group.
+    failing = dataclasses.replace(DEFAULT_FUSION, max_terms=-1)  # LIMIT -1: the text query fails
+    with pytest.raises(psycopg.Error, match="LIMIT must not be negative"):
+        await ask(store, embedder, "leave policy", filters=filters, fusion=failing)
 
 
 async def test_filters(store: IndexStore, embedder: Embedder) -> None:

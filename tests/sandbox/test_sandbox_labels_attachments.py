@@ -167,6 +167,38 @@ def test_comments_and_replies(client: httpx.Client) -> None:
                        params={"cql": f'container = "{cid}" and type = comment'}).json()["results"]
     assert sorted(c["id"] for c in found) == sorted([first["id"], reply["id"]])
     assert client.get(f"/rest/api/content/{cid}/child/page").json()["results"] == []  # comments are not pages
-    stray = client.post("/rest/api/content", json={"type": "comment", "container": {"id": cid},
-                                                    "ancestors": [{"id": "1"}], "body": {}})
-    assert stray.status_code == 404
+    for bad in ({"container": {"id": cid}, "ancestors": [{"id": "1"}]},  # replying to nothing
+                {"container": {"id": cid}, "ancestors": [{}]}, {"container": cid}):
+        body = {"type": "comment", "body": {"storage": {"value": "<p>x</p>", "representation": "storage"}}, **bad}
+        assert client.post("/rest/api/content", json=body).status_code in (400, 404)
+    empty = client.post("/rest/api/content", json={"type": "comment", "container": {"id": cid}, "body": {}})
+    assert empty.status_code == 400
+
+
+def test_comments_follow_their_page(client: httpx.Client) -> None:
+    cid = fresh_page(client)
+    made = [client.post("/rest/api/content", json={
+        "type": "comment", "container": {"id": cid, "type": "page"},
+        "body": {"storage": {"value": f"<p>note {n}</p>", "representation": "storage"}}}).json() for n in (1, 2)]
+    for comment in made:  # two comments share their "Re: <page>" title: editing them is no title clash
+        edited = client.put(f"/rest/api/content/{comment['id']}", json={
+            "type": "comment", "title": comment["title"], "version": {"number": 2},
+            "body": {"storage": {"value": "<p>edited</p>", "representation": "storage"}}})
+        assert edited.status_code == 200, edited.text
+    assert client.put(f"/rest/api/content/{made[0]['id']}/move/append/{cid}").status_code == 400
+    kinds = client.get(f"/rest/api/content/{cid}", params={"expand": "childTypes.all,children.comment"}).json()
+    assert kinds["childTypes"]["comment"]["value"] is True and len(kinds["children"]["comment"]["results"]) == 2
+
+    def listed() -> int:
+        cql = f"container = {cid} and type = comment"
+        return int(client.get("/rest/api/content/search", params={"cql": cql}).json()["size"])
+
+    assert listed() == 2
+    assert client.delete(f"/rest/api/content/{cid}").status_code == 204
+    assert listed() == 0  # trashed with the page
+    restored = client.put(f"/rest/api/content/{cid}", params={"status": "current"}, json={
+        "type": "page", "title": kinds["title"], "version": {"number": 2}, "status": "current"})
+    assert restored.status_code == 200 and listed() == 2
+    client.delete(f"/rest/api/content/{cid}")
+    assert client.delete(f"/rest/api/content/{cid}", params={"status": "trashed"}).status_code == 204
+    assert listed() == 0 and client.get(f"/rest/api/content/{made[0]['id']}").status_code == 404
