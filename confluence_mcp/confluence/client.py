@@ -92,7 +92,7 @@ class ConfluenceClient:
                         api: Api = "v1") -> Any:
         return response_json(await self.request(method, path, params=params, json=json, api=api))
 
-    async def _v1_unless_gone(self, operation: str, v1: Callable[[], Awaitable[_T]],
+    async def v1_unless_gone(self, operation: str, v1: Callable[[], Awaitable[_T]],
                               v2: Callable[[], Awaitable[_T]]) -> _T:
         """Run the v1 call; once a Cloud site has answered it 410 Gone, the v2 stand-in instead (a 410 wrote
         nothing, so a write is never sent twice)."""
@@ -174,7 +174,7 @@ class ConfluenceClient:
         async def v1() -> dict[str, Any]:
             result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
             return result
-        return await self._v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand))
+        return await self.v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand))
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:
@@ -183,7 +183,7 @@ class ConfluenceClient:
             body = await self.get_json("content", params={"spaceKey": space, "title": title, "type": "page",
                                                           "expand": expand, "limit": 5})
             return next((dict(item) for item in body.get("results", []) if item.get("title") == title), None)
-        return await self._v1_unless_gone("GET /content", v1, lambda: self._v2.find_by_title(space, title, expand))
+        return await self.v1_unless_gone("GET /content", v1, lambda: self._v2.find_by_title(space, title, expand))
 
     async def search(self, cql: str, *, limit: int, cursor: str | None = None,
                      excerpt: str = "highlight") -> ResultPage:
@@ -192,7 +192,7 @@ class ConfluenceClient:
         Some Cloud tenants answer 400 on /search for CQL that /content/search accepts; there the same query is
         retried on /content/search (Content objects, no excerpts). Unparsable CQL is never retried."""
         fallback = {"expand": "space,version"}
-        if cursor and self.cursor_of(cursor, "content/search"):  # continuing a search that fell back
+        if cursor and self.cursor_link(cursor, "content/search"):  # continuing a search that fell back
             return await self._search_page("content/search", cql, limit, cursor, fallback)
         try:
             return await self._search_page("search", cql, limit, cursor, {"excerpt": excerpt})
@@ -213,7 +213,7 @@ class ConfluenceClient:
         async def v1() -> dict[str, Any]:
             result: dict[str, Any] = await self.get_json(f"space/{segment(key)}", params={"expand": expand})
             return result
-        return await self._v1_unless_gone("GET /space/{key}", v1, lambda: self._v2.space(key))
+        return await self.v1_unless_gone("GET /space/{key}", v1, lambda: self._v2.space(key))
 
     def child_pages(self, page_id: str, *, expand: str | None = None,
                     max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -250,7 +250,7 @@ class ConfluenceClient:
         async def v1() -> list[str]:
             return [str(item.get("name")) async for item in
                     self.paginate(f"content/{segment(page_id)}/label", page_size=200)]
-        return await self._v1_unless_gone("GET /content/{id}/label", v1, lambda: self._v2.labels(page_id))
+        return await self.v1_unless_gone("GET /content/{id}/label", v1, lambda: self._v2.labels(page_id))
 
     # -- writes -----------------------------------------------------------------------------------
     async def add_labels(self, page_id: str, names: Sequence[str]) -> list[str]:
@@ -280,7 +280,7 @@ class ConfluenceClient:
             result: dict[str, Any] = await self.send_json("POST", "content", json=payload,
                                                           params={"expand": "version,space,ancestors"})
             return result
-        return await self._v1_unless_gone("POST /content", v1, lambda: self._v2.create(
+        return await self.v1_unless_gone("POST /content", v1, lambda: self._v2.create(
             space, title, storage, parent_id=parent_id, status=status, labels=names))
 
     async def update_page(self, page_id: str, *, title: str, storage: str | None, version: int,
@@ -307,7 +307,7 @@ class ConfluenceClient:
             # No `expand`: the spec declares none here; the answer carries space and version by default.
             result: dict[str, Any] = await self.send_json("PUT", f"content/{segment(page_id)}", json=payload)
             return result
-        return await self._v1_unless_gone("PUT /content/{id}", v1, lambda: self._v2.update(page_id, payload))
+        return await self.v1_unless_gone("PUT /content/{id}", v1, lambda: self._v2.update(page_id, payload))
 
     async def delete_page(self, page_id: str, *, purge: bool = False) -> None:
         async def v1() -> None:
@@ -319,7 +319,7 @@ class ConfluenceClient:
                     raise  # an already-trashed page answers 404/400 here, yet can still be purged below
             if purge:
                 await self.request("DELETE", path, params={"status": "trashed"})
-        await self._v1_unless_gone("DELETE /content/{id}", v1, lambda: self._v2.delete(page_id, purge=purge))
+        await self.v1_unless_gone("DELETE /content/{id}", v1, lambda: self._v2.delete(page_id, purge=purge))
 
     async def upload_attachment(self, page_id: str, filename: str, content: bytes, *,
                                 media_type: str = "application/octet-stream",
@@ -370,13 +370,12 @@ class ConfluenceClient:
         except InvalidCursor as exc:
             raise BadRequest(f"Invalid cursor: {exc}.", detail=_CURSOR_REFUSED) from None
 
-    def cursor_of(self, cursor: str, listing_path: str, api: Api = "v1") -> bool:
-        """True when `cursor` is a valid cursor of that listing."""
+    def cursor_link(self, cursor: str, listing_path: str, api: Api = "v1") -> str | None:
+        """The link inside `cursor` when it is a valid cursor of that listing, else None."""
         try:
-            self._cursors.decode(cursor, expected_path=self._listing_path(listing_path, api))
+            return self._cursors.decode(cursor, expected_path=self._listing_path(listing_path, api))
         except InvalidCursor:
-            return False
-        return True
+            return None
 
     def _listing_path(self, listing_path: str, api: Api) -> str:
         return self.urls.site_path + ("/api/v2/" if api == "v2" else "/rest/api/") + listing_path

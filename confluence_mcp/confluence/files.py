@@ -42,8 +42,7 @@ class Files:
             client.urls.site_path + "/") else None
         if servlet and client.hosting == "cloud":  # Cloud refuses API tokens there: the listed file, through REST
             page_id, filename = servlet.group(1), unquote(servlet.group(2))
-            listed = await client.attachments(page_id, limit=5, filename=filename)
-            found = next((a for a in listed.results if a.get("title") == filename), None)
+            found = await self._named(page_id, filename)
             if found is None:
                 raise NotFound(f"No attachment {filename!r} on page {page_id}: check the link, or list the page's "
                                "attachments (get_page_attachments).")
@@ -67,8 +66,7 @@ class Files:
                      comment: str | None) -> dict[str, Any]:
         """A new attachment, or a new version of the one with that file name (uploads stay on v1 everywhere)."""
         client = self.client
-        existing = await client.attachments(page_id, limit=5, filename=filename)
-        match = next((a for a in existing.results if a.get("title") == filename), None)
+        match = await self._named(page_id, filename)
         base = f"content/{segment(page_id)}/child/attachment"
         path = f"{base}/{segment(str(match['id']))}/data" if match else base
         form = {"minorEdit": "false", **({"comment": comment} if comment else {})}
@@ -78,3 +76,8 @@ class Files:
         if isinstance(body, dict) and isinstance(body.get("results"), list):
             return dict(body["results"][0]) if body["results"] else {}
         return dict(body)
+
+    async def _named(self, page_id: str, filename: str) -> dict[str, Any] | None:
+        """The page's attachment with exactly that file name, or None."""
+        listed = await self.client.attachments(page_id, limit=5, filename=filename)
+        return next((a for a in listed.results if a.get("title") == filename), None)

@@ -167,9 +167,7 @@ class HttpCore:
         url = f"{self.urls.origin}/_edge/tenant_info"
         fix = "check base_url is your Cloud site (https://<site>.atlassian.net), or set cloud_id (CONFLUENCE_CLOUD_ID)"
         try:
-            async with self._slots:
-                response = await self.http.send(httpx.Request("GET", url,
-                                                              extensions={"timeout": self.http.timeout.as_dict()}))
+            response = await self._send_bare(url)
         except httpx.HTTPError as exc:
             raise ConfluenceConnectionError(f"Could not reach {url} for the site's cloud id ({exc}): {fix}.") from None
         if response.status_code == 429 or response.status_code >= 500:
@@ -187,6 +185,12 @@ class HttpCore:
         async with self._slots:
             return await self.http.request(method, url, **kwargs)
 
+    async def _send_bare(self, url: str) -> httpx.Response:
+        """A GET without auth or custom headers (`send` does not merge the client's default headers; cookies stay
+        bound to their domain): for other hosts and public endpoints."""
+        async with self._slots:
+            return await self.http.send(httpx.Request("GET", url, extensions={"timeout": self.http.timeout.as_dict()}))
+
     async def _follow(self, response: httpx.Response) -> httpx.Response:
         """Follow GET redirects (attachment downloads): same-origin ones with credentials, others without."""
         for _ in range(_MAX_REDIRECTS):
@@ -197,11 +201,7 @@ class HttpCore:
                 if not response.is_redirect:
                     return response
                 continue
-            # Another host (e.g. a media CDN with a signed URL): a bare request, without auth or custom headers
-            # (`send` does not merge the client's default headers; cookies stay bound to their domain).
-            bare = httpx.Request("GET", target, extensions={"timeout": self.http.timeout.as_dict()})
-            async with self._slots:
-                response = await self.http.send(bare)
+            response = await self._send_bare(target)  # another host (e.g. a media CDN with a signed URL)
             if response.is_redirect:
                 continue
             if response.status_code >= 400:

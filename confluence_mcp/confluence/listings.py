@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["ListingMoved", "Listings", "attachment_container"]
 
 _ATTACHMENTS = "GET /content/{id}/child/attachment"
-_BY_AGE = " ORDER BY created"  # mostly parents before their children, so a tree cut short keeps its top
 _MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
           "issued: list again without a cursor.")
 
@@ -41,20 +40,18 @@ class Listings:
 
     def children(self, page_id: str, *, expand: str | None, max_items: int | None) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/page", f"content/{segment(page_id)}/child/page",
-                               {"expand": expand}, cqlb.and_(cqlb.clause("parent", "=", page_id),
-                                                             cqlb.clause("type", "=", "page")) + _BY_AGE, max_items)
+                               {"expand": expand}, _by_age(cqlb.clause("parent", "=", page_id), "page"), max_items)
 
     def descendants(self, page_id: str, *, expand: str | None,
                     max_items: int | None) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/descendant/page", f"content/{segment(page_id)}/descendant/page",
-                               {"expand": expand}, cqlb.and_(cqlb.clause("ancestor", "=", page_id),
-                                                             cqlb.clause("type", "=", "page")) + _BY_AGE, max_items)
+                               {"expand": expand}, _by_age(cqlb.clause("ancestor", "=", page_id), "page"),
+                               max_items)
 
     def comments(self, page_id: str, *, expand: str) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/comment", f"content/{segment(page_id)}/child/comment",
                                {"expand": expand, "depth": "all"},
-                               cqlb.and_(cqlb.clause("container", "=", page_id), cqlb.clause("type", "=", "comment"))
-                               + _BY_AGE, None)
+                               _by_age(cqlb.clause("container", "=", page_id), "comment"), None)
 
     async def _v1_or_cql(self, operation: str, path: str, params: dict[str, Any], cql: str,
                          max_items: int | None) -> AsyncIterator[dict[str, Any]]:
@@ -62,16 +59,10 @@ class Listings:
         if max_items is not None and max_items <= 0:
             return
         page_size = 50 if max_items is None else max(1, min(max_items, 100))
-        body = None
-        if not client.is_gone(operation):
-            try:
-                body = await client.get_json(path, params={**params, "limit": page_size})
-            except ConfluenceHTTPError as exc:
-                if not client.note_gone(operation, exc):
-                    raise
-        if body is None:
-            body = await client.get_json("content/search", params={"cql": cql, "expand": params.get("expand"),
-                                                                   "limit": page_size})
+        body = await client.v1_unless_gone(
+            operation, lambda: client.get_json(path, params={**params, "limit": page_size}),
+            lambda: client.get_json("content/search", params={"cql": cql, "expand": params.get("expand"),
+                                                              "limit": page_size}))
         async for item in client.follow(body, max_items=max_items):
             yield item
 
@@ -82,10 +73,9 @@ class Listings:
         link = None
         if cursor:
             for kind in ("pages", "blogposts"):
-                v2_path = f"{kind}/{segment(page_id)}/attachments"
-                if client.cursor_of(cursor, v2_path, api="v2"):
-                    return self._v2_page(await client.get_link(client.decode_cursor(cursor, v2_path, api="v2"),
-                                                               limit=limit))
+                v2_link = client.cursor_link(cursor, f"{kind}/{segment(page_id)}/attachments", api="v2")
+                if v2_link:
+                    return self._v2_page(await client.get_link(v2_link, limit=limit))
             link = client.decode_cursor(cursor, v1_path)
             if client.is_gone(_ATTACHMENTS):
                 raise ListingMoved(_MOVED)
@@ -130,6 +120,12 @@ class Listings:
         page = self.client.result_page(body)
         page.results = [v2_to_v1_attachment(item) for item in page.results]
         return page
+
+
+def _by_age(query: str, content_type: str) -> str:
+    """`query` for that content type, oldest first: mostly parents before their children, so a tree cut short
+    keeps its top."""
+    return cqlb.scoped(query, [], content_type=content_type, order_by="created")
 
 
 def attachment_container(attachment: dict[str, Any]) -> str | None:

@@ -47,15 +47,15 @@ class V2Pages:
         kind, path, page = await self._locate(page_id, params=v2_query(parts))
         labels = page.get("labels")
         if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
-            labels["results"] = [item async for item in self.client.paginate(f"{path}/labels", api="v2",
-                                                                             page_size=250)]
+            labels["results"] = await self._all_labels(path)
         return await self._as_v1(page, kind, parts)
 
     async def labels(self, page_id: str) -> list[str]:
-        async def names(path: str) -> list[str]:
-            return [str(item.get("name")) async for item in self.client.paginate(f"{path}/labels", api="v2",
-                                                                                 page_size=250)]
-        return (await page_or_blogpost(page_id, names))[2]
+        return [str(item.get("name")) for item in (await page_or_blogpost(page_id, self._all_labels))[2]]
+
+    async def _all_labels(self, path: str) -> list[dict[str, Any]]:
+        """Every label of the page or blog post at that v2 path."""
+        return [item async for item in self.client.paginate(f"{path}/labels", api="v2", page_size=250)]
 
     async def find_by_title(self, space_key: str, title: str, expand: str) -> dict[str, Any] | None:
         parts = expand_parts(expand)

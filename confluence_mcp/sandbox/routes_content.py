@@ -88,8 +88,13 @@ async def create_content(request: Request) -> Response:
         space_key=space_key, title=str(payload.get("title") or ""), body=storage_from_payload(payload) or "",
         content_type=content_type, parent_id=_parent_from(payload),
         status=request.query_params.get("status") or payload.get("status", "current"), labels=labels)
-    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
+    expand = _written_expand(request)
     return JSONResponse(serializer(request).content(content, expand, top_level=True))
+
+
+def _written_expand(request: Request) -> set[str]:
+    """What a write's answer expands: the request's `expand` (default: a single read's), always with the body."""
+    return parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
 
 
 def _create_comment(request: Request, payload: dict[str, Any]) -> Response:
@@ -103,7 +108,7 @@ def _create_comment(request: Request, payload: dict[str, Any]) -> Response:
     reply_to = str(ancestors[-1]["id"]) if ancestors else None
     comment = state(request).store.add_comment(str(container["id"]), storage_from_payload(payload) or "",
                                                reply_to=reply_to)
-    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
+    expand = _written_expand(request)
     return JSONResponse(serializer(request).content(comment, expand, top_level=True))
 
 
@@ -127,7 +132,7 @@ async def update_content(request: Request) -> Response:
         with store.lock:
             content.labels = []
             store.add_labels(content.id, [(lb.get("prefix", "global"), lb.get("name", "")) for lb in labels])
-    expand = parse_expand(request.query_params.get("expand", DEFAULT_SINGLE_EXPAND)) | parse_expand("body.storage")
+    expand = _written_expand(request)
     return JSONResponse(serializer(request).content(content, expand, top_level=True))
 
 
