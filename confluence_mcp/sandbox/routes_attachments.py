@@ -103,7 +103,11 @@ async def delete_attachment(request: Request) -> Response:
 
 @endpoint
 async def download_redirect(request: Request) -> Response:
-    """Cloud's `/child/attachment/{attId}/download`: 302 to a signed media URL (Cloud's media host)."""
+    """Cloud's `/child/attachment/{attId}/download`: 302 to a signed media URL (Cloud's media host). Server/DC has
+    no such endpoint: clients there download from the attachment's `_links.download`."""
+    if state(request).flavor != "cloud":
+        raise SandboxError(404, "No REST download endpoint on Confluence Server/Data Center: "
+                                "use the attachment's _links.download.")
     attachment = state(request).store.attachment(request.path_params["att"], request.path_params["id"])
     version = _version(request, attachment).number
     token = _media_token(request, attachment.id, version)

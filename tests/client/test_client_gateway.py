@@ -95,6 +95,16 @@ async def test_a_configured_cloud_id_needs_no_lookup(cloud: RunningSandbox, tool
     assert "GET /_edge/tenant_info" not in stats(cloud)
 
 
+async def test_an_oauth_access_token_goes_through_the_gateway_as_bearer(cloud: RunningSandbox,
+                                                                       toolkit_factory: Any) -> None:
+    # OAuth 2.0 (3LO) access tokens, like scoped API tokens, are accepted only through the gateway, as Bearer.
+    kit = toolkit_factory(cloud.base_url, "cloud", token=SCOPED, bearer=True, scoped_token=True,
+                          gateway_url=gateway_url(cloud), cloud_id=cloud.options.cloud_id)
+    async with ConfluenceClient(kit) as client:
+        assert (await client.get_page("65539"))["id"] == "65539"
+        assert client.urls.gateway is not None
+
+
 async def test_a_site_without_tenant_info_says_to_set_the_cloud_id(toolkit_factory: Any) -> None:
     with start_sandbox(SandboxOptions(flavor="server")) as server:
         kit = toolkit_factory(server.base_url, "cloud", token=SCOPED, scoped_token=True, gateway_url=server.origin)
