@@ -99,7 +99,11 @@ def serve(args: argparse.Namespace) -> int:
         elif args.transport == "sse":
             server.run("sse", host=args.host, port=args.port)
         else:
-            server.run()
+            import anyio
+
+            from confluence_mcp.stdio import serve_stdio
+
+            anyio.run(serve_stdio, server)
     finally:
         if sandbox is not None:
             sandbox.stop()
