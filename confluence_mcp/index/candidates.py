@@ -152,8 +152,8 @@ async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) ->
 
 def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, PageState],
                   signatures: Mapping[str, str] | None, chunking: str | None = None) -> list[str]:
-    """Candidates to (re-)index: new, or their version, labels or, with `signatures`, attachments differ, or (with
-    `chunking`) they were cut into chunks another way.
+    """Candidates to (re-)index: new, or their version, space, labels or, with `signatures`, attachments differ,
+    or (with `chunking`) they were cut into chunks another way.
 
     Runs without attachments compare no signatures: they neither drop a page's attachment text nor make the
     next run with attachments redo pages it signed, so alternating runs settle.
@@ -162,6 +162,7 @@ def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, Page
     for page_id, candidate in candidates.items():
         state = stored.get(page_id)
         if (state is None or state.version != candidate.version or tuple(sorted(state.labels)) != candidate.labels
+                or (candidate.space and state.space != candidate.space)  # moved to another space
                 or (signatures is not None and state.attachments != signatures[page_id])
                 or (chunking is not None and state.chunking != chunking)):
             changed.append(page_id)

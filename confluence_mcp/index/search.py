@@ -326,23 +326,24 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
     ranked = sorted(((key, round(float(score), 6)) for key, score in scored.items()), key=lambda item: -item[1])
     if cut_off is not None:
         ranked = [(key, score) for key, score in ranked if score >= cut_off]
-    if one_per_page:
-        seen: set[tuple[int, str]] = set()
-        unique = []
-        for (rid, cid, pid), score in ranked:
-            if (rid, pid) not in seen:
-                seen.add((rid, pid))
-                unique.append(((rid, cid, pid), score))
-        ranked = unique
-    ranked = ranked[:top_k]
+    if one_per_page:  # a page indexed in several collections is still one page
+        best: dict[str, tuple[tuple[int, int, str], float]] = {}
+        for key, score in ranked:
+            best.setdefault(key[2], (key, score))  # ranked is best first
+        ranked = list(best.values())
+    # Collections overlapping on a page hold the same chunks: fetch enough to fill top_k with distinct ones.
+    ranked = ranked[:top_k * len(refs)]
     hits: list[SearchHit] = []
     fetched: dict[tuple[int, int], SearchHit] = {}
     for rid in {key[0] for key, _ in ranked}:
         rows = await _fetch(store, by_ref[rid], [key[1] for key, _ in ranked if key[0] == rid])
         fetched.update({(rid, cid): hit for cid, hit in rows.items()})
+    distinct: set[tuple[str, str]] = set()
     for (rid, cid, _), score in ranked:
         hit = fetched.get((rid, cid))
-        if hit is not None:  # a page replaced between the two queries simply drops out
+        # A page replaced between the two queries simply drops out.
+        if hit is not None and (hit.page_id, hit.text) not in distinct and len(hits) < top_k:
+            distinct.add((hit.page_id, hit.text))
             hit.score = score
             hits.append(hit)
     return hits

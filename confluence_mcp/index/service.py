@@ -16,7 +16,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from confluence_mcp.config import IndexSettings, Settings
-from confluence_mcp.errors import EmbedderMismatch, IndexStoreError
+from confluence_mcp.errors import BadRequest, EmbedderMismatch, IndexStoreError
 from confluence_mcp.index.llm import PromptChunk
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ __all__ = [
     "IndexHit",
     "IndexService",
     "SearchRequest",
+    "clean_query",
     "close_shared_stores",
     "fuse",
     "get_index_service",
@@ -241,6 +242,15 @@ async def _resolve_collection(service: IndexService, name: str | None) -> str | 
     if not names:
         raise IndexStoreError("There are no index collections yet: build one with index_data(collection=..., "
                               "space=...).")
+    embedder = (await service.embedder()).model_id
+    collections = await service.store.list_collections()
+    if not any(info.embedder == embedder for info in collections):
+        built = "; ".join(f"{info.name} ({info.embedder})" for info in collections)
+        raise EmbedderMismatch(
+            f"No index collection was built with this server's embedder {embedder}, so there is nothing to search. "
+            f"Existing collections: {built}. Name one built with {embedder}, build one with "
+            "index_data(collection=..., space=...), or switch [index] embedder back."
+        )
     return None
 
 
@@ -248,6 +258,7 @@ async def run_index_search(service: IndexService, request: SearchRequest) -> tup
     """Hybrid search of one collection; returns the collection searched and its hits."""
     from confluence_mcp.index.search import SearchFilters, hybrid_search
 
+    request = request.model_copy(update={"query": clean_query(request.query)})
     collection = await _resolve_collection(service, request.collection)
     vector = (await service.embed([request.query]))[0]
     spaces = [request.space] if request.space else list(request.allowed_spaces)
@@ -267,6 +278,15 @@ async def run_index_search(service: IndexService, request: SearchRequest) -> tup
     return collection, [_hit(item) for item in found]
 
 
+def clean_query(query: str) -> str:
+    """The query without NUL and other control characters (Postgres text cannot hold NUL); BadRequest when
+    nothing is left to search for."""
+    cleaned = "".join(ch if ch.isprintable() or ch in "\t\n" else " " for ch in query).strip()
+    if not cleaned:
+        raise BadRequest("The query is empty: give the words or question to search for.")
+    return cleaned
+
+
 def _hit(item: Any) -> IndexHit:
     path = item.heading_path
     heading = " › ".join(path) if isinstance(path, list | tuple) else str(path or "")
@@ -274,17 +294,25 @@ def _hit(item: Any) -> IndexHit:
                     text=str(item.text), score=round(float(item.score), 6))
 
 
-def fuse(rankings: list[list[IndexHit]], top_k: int) -> list[IndexHit]:
-    """Reciprocal-rank fusion of several hit lists (same chunk = same page, heading path and text)."""
-    scores: dict[tuple[str, str, str], float] = {}
-    first: dict[tuple[str, str, str], IndexHit] = {}
+def fuse(rankings: list[list[IndexHit]], top_k: int, *, one_per_page: bool = False) -> list[IndexHit]:
+    """The union of several hit lists (same chunk = same page, heading path and text), each chunk scored by its
+    best score in any list: the lists share search_index's 0..1 scale, so scores and `cut_off` keep their meaning.
+    Equal scores go to the chunk ranked higher across the lists (reciprocal rank)."""
+    best: dict[tuple[str, str, str], IndexHit] = {}
+    ranks: dict[tuple[str, str, str], float] = {}
     for ranking in rankings:
         for rank, hit in enumerate(ranking):
             key = (hit.page_id, hit.heading_path, hit.text)
-            scores[key] = scores.get(key, 0.0) + 1.0 / (_RRF_K + rank + 1)
-            first.setdefault(key, hit)
-    ordered = sorted(scores, key=lambda k: -scores[k])[:top_k]
-    return [first[k].model_copy(update={"score": round(scores[k], 6)}) for k in ordered]
+            ranks[key] = ranks.get(key, 0.0) + 1.0 / (_RRF_K + rank + 1)
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+    ordered = sorted(best, key=lambda k: (-best[k].score, -ranks[k]))
+    if one_per_page:
+        firsts: dict[str, tuple[str, str, str]] = {}
+        for key in ordered:
+            firsts.setdefault(key[0], key)  # each page's best chunk, order kept
+        ordered = list(firsts.values())
+    return [best[k] for k in ordered[:top_k]]
 
 
 def hits_for_prompt(hits: list[IndexHit]) -> list[PromptChunk]:

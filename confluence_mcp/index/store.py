@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 __all__ = ["HNSW_MIN_CHUNKS", "TSV_SQL", "CollectionInfo", "CollectionRef", "IndexStore", "PageRecord", "PageState"]
 
 _SELECT_REF = "SELECT id, name, embedder, dimension, stats_docs, stats_avg_length FROM index_collections"
+# The advisory lock key of a collection's writers: a 64-bit hash of its name (the collection may not exist yet).
+_LOCK_KEY = "hashtextextended('confluence-mcp index ' || %s, 0)"
+_TRY_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY})"
+_UNLOCK = f"SELECT pg_advisory_unlock({_LOCK_KEY})"
 
 # Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
 # (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
@@ -137,6 +141,24 @@ class IndexStore:
             finally:
                 if not conn.closed:  # a cancelled pipeline closes its connection; the pool discards it
                     await conn.set_autocommit(False)
+
+    @asynccontextmanager
+    async def run_lock(self, collection: str) -> AsyncIterator[None]:
+        """Hold the collection's writer lock (indexing runs, removal), across processes: a Postgres session
+        advisory lock on a connection of its own, released on exit or when the session ends. A second writer is
+        refused rather than queued: both runs would index the same pages."""
+        async with self.autocommit() as conn:
+            row = await (await conn.execute(_TRY_LOCK, (collection,))).fetchone()
+            if not (row and row[0]):
+                raise IndexStoreError(
+                    f"collection {collection!r} is being updated by another index_data or remove_index run right "
+                    "now; wait until it finishes, then run again (an index_data rerun only does what is left)"
+                )
+            try:
+                yield
+            finally:
+                if not conn.closed:
+                    await conn.execute(_UNLOCK, (collection,))
 
     # -- collections ---------------------------------------------------------------------------------------
 

@@ -100,8 +100,22 @@ class Selection:
         return cqlb.scoped(cqlb.and_(*parts) or None, list(self.allowed_spaces), content_type="page")
 
     def source(self) -> str:
-        """A stable key for this selection: pages it indexed are removed only by runs with the same key."""
-        return self.query()
+        """A stable key for this selection (the toolkit's policy and the order of labels or ids left out): a page
+        that stops matching is removed by a run with the same key."""
+        parts = [f"space = {self.space.upper() if not self.space.startswith('~') else self.space}"
+                 if self.space else "",
+                 f"labels = {', '.join(sorted(set(self.labels)))}" if self.labels else "",
+                 f"ids = {', '.join(sorted(set(self.page_ids)))}" if self.page_ids else "",
+                 f"cql = {_strip_order_by(self.cql)}" if self.cql else ""]
+        return "; ".join(part for part in parts if part) or f"spaces = {', '.join(sorted(self.allowed_spaces))}"
+
+    def covered_spaces(self) -> set[str] | None:
+        """The spaces whose every page this selection lists (a space, or by default the allowed spaces), so any
+        indexed page of those spaces it did not list is gone, whichever run indexed it; None for narrower
+        selections."""
+        if self.cql or self.labels or self.page_ids:
+            return None
+        return {(self.space or "").casefold()} if self.space else {space.casefold() for space in self.allowed_spaces}
 
 
 @dataclass
@@ -141,14 +155,27 @@ async def index_pages(
     """Bring `collection` up to date with the pages `selection` matches; see the module docstring."""
     started = time.perf_counter()
     notify = progress or _noop_progress
+    report = IndexReport(collection=collection, selection=selection.query())
+    async with service.store.run_lock(collection):
+        await _run(service, client, collection, selection, report, notify, include_comments=include_comments,
+                   include_attachments=include_attachments, clean=clean)
+    report.seconds = round(time.perf_counter() - started, 3)
+    await notify(1, 1, "done")  # a run with nothing to do still ends at 100 %
+    return report
+
+
+async def _run(service: IndexService, client: ConfluenceClient, collection: str, selection: Selection,
+               report: IndexReport, notify: ProgressCallback, *, include_comments: bool, include_attachments: bool,
+               clean: bool) -> None:
     query, source = selection.query(), selection.source()
-    report = IndexReport(collection=collection, selection=query)
+    if not clean and await service.store.collection_ref(collection) is not None:
+        await service.ensure_collection(collection)  # an embedder mismatch fails before the listing
+    await notify(0, 1, "listing pages")
+    candidates = await list_candidates(client, query)
+    # Only a listing that worked may clear or create the collection: a failing selection leaves it as it was.
     if clean:
         await service.drop_collection(collection)
     await service.ensure_collection(collection)
-
-    await notify(0, 1, "listing pages")
-    candidates = await list_candidates(client, query)
     signatures: dict[str, str] | None = None
     if include_attachments and candidates:
         await notify(0, 1, "listing attachments")
@@ -157,7 +184,12 @@ async def index_pages(
     chunk_chars = (await service.embedder()).chunk_chars
     changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars))
     report.unchanged = len(candidates) - len(changed)
-    gone = sorted(page_id for page_id, page in stored.items() if page.source == source and page_id not in candidates)
+    covered = selection.covered_spaces()
+    # Gone: pages this selection indexed that it no longer matches, and every unlisted page of the spaces it
+    # lists whole (deleted or moved away, whichever run indexed it). `legacy` is the key older releases stored.
+    legacy = query
+    gone = sorted(page_id for page_id, page in stored.items() if page_id not in candidates and (
+        page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
     # Pages whose entry holds attachment text keep it, whether or not this run includes attachments.
     with_attachments = {page_id for page_id in changed if include_attachments
                         or (page_id in stored and stored[page_id].attachments is not None)}
@@ -172,9 +204,6 @@ async def index_pages(
         state.done += 1
         await notify(state.done, state.total, f"removed {len(gone)} pages")
     await service.store.touch_collection(collection, changed=bool(report.added or report.updated or report.removed))
-    report.seconds = round(time.perf_counter() - started, 3)
-    await notify(max(state.total, 1), max(state.total, 1), "done")  # a run with nothing to do still ends at 100 %
-    return report
 
 
 _Embedded = tuple[PageDocument, "np.ndarray"]

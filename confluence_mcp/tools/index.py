@@ -15,7 +15,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
-from confluence_mcp.errors import ConfluenceMCPError
+from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.service import (
     Citation,
@@ -168,7 +168,8 @@ async def remove_index(ctx: Context, collection: Collection) -> RemoveIndexResul
         listed = ", ".join(sorted(existing)) or "none"
         return RemoveIndexResult(collection=collection, removed=False,
                                  note=f"No collection named {collection!r}; nothing removed. Existing: {listed}.")
-    await service.drop_collection(collection)
+    async with service.store.run_lock(collection):
+        await service.drop_collection(collection)
     return RemoveIndexResult(collection=collection, removed=True, note=f"Collection {collection!r} removed.")
 
 
@@ -242,14 +243,21 @@ async def _retrieve(
                            updated_after, one_per_page)
         service = await get_index_service(kit)
         source = _llm_source(ctx)
-        broader = await llm.stepback_rewrite(kit.settings.llm, query) if source == "configured" else None
+        failed = None
+        broader = None
+        if source == "configured":
+            try:
+                broader = await llm.stepback_rewrite(kit.settings.llm, query)
+            except IndexStoreError as exc:  # the search still works without the rewrite
+                failed = f"The stepback rewrite failed, so this is a plain hybrid search: {exc}"
         if source == "sampling":
             broader = llm.clean_stepback(llm.sampled_text(sampled), query)
         name, hits = await run_index_search(service, request)
         if broader and broader.strip().lower() != query.strip().lower():
             _, more = await run_index_search(service, request.model_copy(update={"query": broader}))
-            hits = fuse([hits, more], request.top_k)
-        return _Retrieval(collection=name, stepback_query=broader, hits=hits, note=request.empty_note(name, hits))
+            hits = fuse([hits, more], request.top_k, one_per_page=request.one_per_page)
+        notes = [note for note in (failed, request.empty_note(name, hits)) if note]
+        return _Retrieval(collection=name, stepback_query=broader, hits=hits, note=" ".join(notes) or None)
     except ConfluenceMCPError as exc:
         raise ToolError(str(exc)) from exc
     finally:

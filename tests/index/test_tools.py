@@ -240,6 +240,13 @@ async def test_search_without_collection_covers_every_collection(sandbox: Runnin
         both = await call(client, "search_index", {"query": "health insurance", "top_k": 5})
         assert set(both["collection"].split(", ")) >= {"hb", "team-only"}
         assert both["results"]
+        # TEAM's pages are in both collections: still one hit per page, and never the same chunk twice.
+        team = await call(client, "search_index", {"query": "team offsite planning", "top_k": 8})
+        pages = [hit["page_id"] for hit in team["results"]]
+        assert len(team["results"]) == 8 and len(set(pages)) == len(pages)
+        chunks = await call(client, "search_index", {"query": "team offsite planning", "top_k": 8,
+                                                     "one_per_page": False})
+        assert len({(hit["page_id"], hit["text"]) for hit in chunks["results"]}) == len(chunks["results"]) == 8
         await call(client, "remove_index", {"collection": "team-only"})
 
 
@@ -253,3 +260,51 @@ async def test_index_without_a_space_covers_every_allowed_space(sandbox: Running
         listed = {c["name"]: c for c in (await call(client, "list_collections", {}))["collections"]}
         assert report["added"] == listed["everything"]["pages"] == listed["hb"]["pages"]
         await call(client, "remove_index", {"collection": "everything"})
+
+
+@pytest.mark.anyio
+async def test_stepback_fuses_on_one_scale_and_survives_a_failing_llm(sandbox: RunningSandbox,
+                                                                      index_settings: IndexSettings,
+                                                                      settings: Settings, stub: RunningServer,
+                                                                      closing: None) -> None:
+    configured = make_settings(sandbox, index_settings, {"base_url": stub.base_url, "model": "stub-chat",
+                                                         "api_key": "k"})
+    async with Client(build_server(configured)) as client:
+        plain = await call(client, "search_index", {"query": "travel expenses", "collection": "hb"})
+        fused = await call(client, "stepback_search_index", {"query": "travel expenses", "collection": "hb",
+                                                             "cut_off": 0.3})
+        pages = [hit["page_id"] for hit in fused["results"]]
+        assert fused["stepback_query"] and len(set(pages)) == len(pages)  # one_per_page holds after fusion
+        assert all(0.3 <= hit["score"] <= 1 for hit in fused["results"])  # search_index's scale, cut_off kept
+        assert fused["results"][0]["score"] >= plain["results"][0]["score"]
+    down = make_settings(sandbox, index_settings, {"base_url": "http://127.0.0.1:9/v1", "model": "m",
+                                                   "api_key": "k"})
+    async with Client(build_server(down)) as client:
+        found = await call(client, "stepback_search_index", {"query": "travel expenses", "collection": "hb"})
+        assert found["results"] and "stepback_query" not in found
+        assert "stepback rewrite failed, so this is a plain hybrid search" in found["note"]
+
+
+@pytest.mark.anyio
+async def test_queries_without_words_and_control_characters(settings: Settings, closing: None) -> None:
+    async with Client(build_server(settings)) as client:
+        for blank in ("   ", "\n\t"):
+            assert "The query is empty" in await error_text(client, "search_index", {"query": blank})
+        found = await call(client, "search_index", {"query": "health\x00 insurance", "collection": "hb"})
+        assert found["results"]
+
+
+@pytest.mark.anyio
+async def test_no_collection_of_this_embedder_is_an_error_not_an_empty_answer(
+        sandbox: RunningSandbox, index_settings: IndexSettings, settings: Settings, stub: RunningServer,
+        closing: None) -> None:
+    async with Client(build_server(settings)) as client:
+        await call(client, "index_data", {"collection": "second", "space": "TEAM"})  # two local collections
+    remote = index_settings.model_copy(update={"embedder": "openai", "model": "stub-embed",
+                                               "base_url": stub.base_url})
+    async with Client(build_server(make_settings(sandbox, remote))) as client:
+        text = await error_text(client, "search_index", {"query": "health insurance"})
+    assert "No index collection was built with this server's embedder openai:stub-embed" in text
+    assert "hb (local:" in text
+    async with Client(build_server(settings)) as client:
+        await call(client, "remove_index", {"collection": "second"})
