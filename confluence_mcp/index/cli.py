@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from typing import TextIO
@@ -22,7 +23,8 @@ __all__ = ["ProgressBar", "add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--space", help="space key to index (default: the toolkit's space)")
+    parser.add_argument("--space", help="space key to index (default: the toolkit's space, else every allowed "
+                        "space)")
     parser.add_argument("--collection", help="collection name (default: the space key in lower case)")
     parser.add_argument("--cql", help="CQL selecting pages instead of / in addition to --space")
     parser.add_argument("--label", action="append", default=[], help="only pages with this label (repeatable)")
@@ -78,7 +80,10 @@ async def _index(settings: Settings, args: argparse.Namespace, bar: ProgressBar)
     async with ConfluenceClient(kit) as client:
         runtime = KitRuntime(kit, client, settings)
         narrowed = bool(args.cql or args.label or args.page_id)
-        space = runtime.default_space(args.space) if (args.space or not narrowed) else None
+        if not (args.space or narrowed) and not kit.space and kit.allowed_spaces:
+            space = None  # no default space: every allowed space, as index_data does
+        else:
+            space = runtime.default_space(args.space) if (args.space or not narrowed) else None
         collection = args.collection or (space.lower() if space else "default")
         selection = Selection(space=space, cql=args.cql, labels=tuple(args.label), page_ids=tuple(args.page_id),
                               allowed_spaces=kit.allowed_spaces)
@@ -98,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"confluence-mcp index: config: {line}", file=sys.stderr)
         return 2
+    if args.quiet:  # cron: only warnings and errors (the embedded Postgres logs its start at INFO)
+        logging.getLogger().setLevel(logging.WARNING)
     bar = ProgressBar(sys.stderr, quiet=args.quiet)
     started = time.perf_counter()
     try:

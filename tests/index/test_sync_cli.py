@@ -44,4 +44,11 @@ def test_index_cli_builds_then_refreshes(tmp_path: Path, index_settings: IndexSe
 
         assert run(parse(["--config", str(config), "--space", "BENEFITS"])) == 1  # policy: outside allowed spaces
         assert "allowed spaces" in capsys.readouterr().err
+
+        # No default space: every allowed space, as index_data does.
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace('space = "TEAM"', 'allowed_spaces = ["TEAM", "BENEFITS"]'), encoding="utf-8")
+        assert run(parse(["--config", str(config), "--collection", "both", "--quiet"])) == 0
+        both = json.loads(capsys.readouterr().out)
+        assert both["added"] > 7 and "TEAM" in both["selection"] and "BENEFITS" in both["selection"]
     assert run(parse(["--config", str(tmp_path / "missing.toml")])) == 2
