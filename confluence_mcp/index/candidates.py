@@ -1,9 +1,10 @@
-"""Which pages of a run changed: version, labels and, when the run includes attachments, attachment versions.
+"""Which pages of a run changed: version, space, labels and, when the run includes them, attachment and comment
+versions.
 
-Adding or removing a label and adding, updating or deleting an attachment leave a page's version alone, so the
-candidate listing also brings each page's labels, and attachments come from one CQL listing over the
-candidates' spaces (not a request per page). Attachments are compared through a short signature of their
-(id, version) pairs, stored per page; NULL means the page's entry holds no attachment text.
+Adding or removing a label and adding, updating or deleting an attachment or a comment leave a page's version
+alone, so the candidate listing also brings each page's labels, and attachments (comments) come from one CQL
+listing over the candidates (or their spaces), not a request per page. They are compared through a short
+signature of their (id, version) pairs, stored per page; NULL means the page's entry holds no such text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -26,9 +27,11 @@ if TYPE_CHECKING:
     from confluence_mcp.index.store import PageState
 
 __all__ = ["Candidate", "attachment_signature", "attachment_signatures", "attachment_versions", "changed_pages",
-           "list_candidates"]
+           "comment_signatures", "list_candidates"]
 
 log = logging.getLogger(__name__)
+
+ChildKind = Literal["attachment", "comment"]
 
 _LIST_EXPAND = "version,metadata.labels"  # the space key is in `_expandable.space`: expanding it costs as much
 _ATTACHMENT_EXPAND = "version,container"
@@ -83,31 +86,45 @@ def attachment_signature(versions: Mapping[str, int]) -> str:
 async def attachment_signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate],
                                 allowed_spaces: Sequence[str]) -> dict[str, str]:
     """Page id → attachment signature of every candidate."""
+    return await _signatures(client, candidates, allowed_spaces, "attachment")
+
+
+async def comment_signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate],
+                             allowed_spaces: Sequence[str]) -> dict[str, str]:
+    """Page id → signature of every candidate's comments (replies included): a new, edited or deleted comment
+    changes it, where the page's version stays."""
+    return await _signatures(client, candidates, allowed_spaces, "comment")
+
+
+async def _signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate], allowed_spaces: Sequence[str],
+                      kind: ChildKind) -> dict[str, str]:
     spaced = {page_id: candidate for page_id, candidate in candidates.items() if candidate.space}
-    signatures = await _listed_signatures(client, spaced, allowed_spaces) if len(spaced) > _PER_PAGE_MAX else {}
-    signatures.update(await _per_page_signatures(client, [p for p in candidates if p not in signatures]))
+    signatures = await _listed_signatures(client, spaced, allowed_spaces, kind) if len(spaced) > _PER_PAGE_MAX \
+        else {}
+    signatures.update(await _per_page_signatures(client, [p for p in candidates if p not in signatures], kind))
     return signatures
 
 
 async def _listed_signatures(client: ConfluenceClient, candidates: Mapping[str, Candidate],
-                             allowed_spaces: Sequence[str]) -> dict[str, str]:
-    """Signatures from CQL listings: a narrow selection lists its own pages' attachments, a broad one its spaces'.
-    A site that refuses the `container` query is asked by space; one that refuses both gets {} (page by page)."""
+                             allowed_spaces: Sequence[str], kind: ChildKind) -> dict[str, str]:
+    """Signatures from CQL listings: a narrow selection lists its own pages' attachments (or comments), a broad one
+    its spaces'. A site that refuses the `container` query is asked by space; one that refuses both gets {}
+    (page by page)."""
     for way in ("container", "space") if len(candidates) <= _BY_CONTAINER_MAX else ("space",):
         try:
-            listed = await _listed_attachments(client, candidates, allowed_spaces, by=way)
+            listed = await _listed_children(client, candidates, allowed_spaces, by=way, kind=kind)
         except BadRequest as exc:
-            log.warning("the site refused the attachment listing by %s (%s)", way, exc)
+            log.warning("the site refused the %s listing by %s (%s)", kind, way, exc)
             continue
         return {page_id: attachment_signature(listed.get(page_id, {})) for page_id in candidates}
-    log.warning("listing attachments page by page")
+    log.warning("listing each page's %ss", kind)
     return {}
 
 
-async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str, Candidate],
-                              allowed_spaces: Sequence[str], *, by: str) -> dict[str, dict[str, int]]:
-    """Container page id → {attachment id: version}, from CQL listings of the candidates' attachments, asked
-    `by` their page ids ("container") or their spaces."""
+async def _listed_children(client: ConfluenceClient, candidates: Mapping[str, Candidate],
+                           allowed_spaces: Sequence[str], *, by: str, kind: ChildKind) -> dict[str, dict[str, int]]:
+    """Container page id → {attachment or comment id: version}, from CQL listings of the candidates' children,
+    asked `by` their page ids ("container") or their spaces."""
     if by == "container":
         ids = sorted(candidates)
         groups = [cqlb.in_("container", ids[i:i + _CONTAINERS_PER_QUERY])
@@ -117,7 +134,7 @@ async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str,
         groups = [cqlb.in_("space", spaces[i:i + _SPACES_PER_QUERY]) for i in range(0, len(spaces), _SPACES_PER_QUERY)]
     found: dict[str, dict[str, int]] = {}
     for group in groups:
-        query = cqlb.scoped(group, list(allowed_spaces), content_type="attachment")
+        query = cqlb.scoped(group, list(allowed_spaces), content_type=kind)
         cursor: str | None = None
         while True:
             page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor,
@@ -132,17 +149,18 @@ async def _listed_attachments(client: ConfluenceClient, candidates: Mapping[str,
     return found
 
 
-async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) -> dict[str, str]:
+async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str], kind: ChildKind) -> dict[str, str]:
     signatures: dict[str, str] = {}
     limiter = anyio.Semaphore(_PER_PAGE_CONCURRENCY)
 
     async def sign(page_id: str) -> None:
         async with limiter:
             try:
-                attachments = await client.all_attachments(page_id)
+                children = await client.all_attachments(page_id) if kind == "attachment" else \
+                    [comment async for comment in client.comments(page_id, expand="version")]
             except NotFound:
-                attachments = []  # deleted since the listing: the next run removes it
-        signatures[page_id] = attachment_signature(attachment_versions(attachments))
+                children = []  # deleted since the listing: the next run removes it
+        signatures[page_id] = attachment_signature(attachment_versions(children))
 
     async with anyio.create_task_group() as group:
         for page_id in page_ids:
@@ -151,12 +169,14 @@ async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str]) ->
 
 
 def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, PageState],
-                  signatures: Mapping[str, str] | None, chunking: str | None = None) -> list[str]:
+                  signatures: Mapping[str, str] | None, chunking: str | None = None,
+                  comments: Mapping[str, str] | None = None) -> list[str]:
     """Candidates to (re-)index: new, or their version, space, labels or, with `signatures`, attachments differ,
     or (with `chunking`) they were cut into chunks another way.
 
-    Runs without attachments compare no signatures: they neither drop a page's attachment text nor make the
-    next run with attachments redo pages it signed, so alternating runs settle.
+    Comment signatures (`comments`) work the same way. Runs without attachments compare no signatures: they
+    neither drop a page's attachment text nor make the next run with attachments redo pages it signed, so
+    alternating runs settle.
     """
     changed = []
     for page_id, candidate in candidates.items():
@@ -164,6 +184,7 @@ def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, Page
         if (state is None or state.version != candidate.version or tuple(sorted(state.labels)) != candidate.labels
                 or (candidate.space and state.space != candidate.space)  # moved to another space
                 or (signatures is not None and state.attachments != signatures[page_id])
+                or (comments is not None and state.comments != comments[page_id])
                 or (chunking is not None and state.chunking != chunking)):
             changed.append(page_id)
     return changed

@@ -17,16 +17,19 @@ _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", 
 _MAX_ATTACHMENT_BYTES = 512 * 1024
 
 
-async def comment_sections(client: ConfluenceClient, page_id: str) -> list[str]:
-    """One Markdown section with the page's footer comments as plain text (empty when there are none)."""
+async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list[str], dict[str, int]]:
+    """One Markdown section with the page's footer comments as plain text (empty when there are none), and each
+    comment's version by id (to sign them)."""
     lines = []
-    async for comment in client.comments(page_id, expand="body.storage,history"):
+    versions: dict[str, int] = {}
+    async for comment in client.comments(page_id, expand="body.storage,history,version"):
+        versions[str(comment["id"])] = int((comment.get("version") or {}).get("number") or 0)
         storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
         text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
         author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
         if text.strip():
             lines.append(f"- {author}: {' '.join(text.split())}")
-    return ["## Comments\n\n" + "\n".join(lines)] if lines else []
+    return (["## Comments\n\n" + "\n".join(lines)] if lines else []), versions
 
 
 async def attachment_sections(client: ConfluenceClient, attachments: list[dict[str, Any]]) -> list[str]:

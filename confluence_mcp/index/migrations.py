@@ -137,6 +137,12 @@ async def m008_space_pages_index(conn: AsyncConnection[Any]) -> None:
     await conn.execute("DROP INDEX IF EXISTS index_pages_space")
 
 
+async def m009_page_comments(conn: AsyncConnection[Any]) -> None:
+    # A signature of the comments (id and version) a page was indexed with, as for attachments: a new or edited
+    # comment does not bump the page's version. NULL: the page's entry holds no comment text.
+    await conn.execute("ALTER TABLE index_pages ADD COLUMN comments text")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
@@ -146,6 +152,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (6, "page_attachments", m006_page_attachments),
     (7, "page_chunking", m007_page_chunking),
     (8, "space_pages_index", m008_space_pages_index),
+    (9, "page_comments", m009_page_comments),
 ]
 
 

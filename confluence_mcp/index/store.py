@@ -57,6 +57,7 @@ class PageRecord:
     source: str  # the selection that brought the page in, e.g. "space:DOCS" or "cql:<query>"
     attachments: str | None = None  # signature of the attachments whose text the entry holds; None: no such text
     chunking: str | None = None  # `chunking.chunking_id` of the page's chunks
+    comments: str | None = None  # signature of the comments whose text the entry holds; None: no such text
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class PageState:
     attachments: str | None
     source: str
     chunking: str | None = None
+    comments: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,15 +295,16 @@ class IndexStore:
     # -- pages ---------------------------------------------------------------------------------------------
 
     async def page_states(self, collection: str) -> dict[str, PageState]:
-        """page_id → version, space, labels, attachment signature, source and chunking of every indexed page."""
+        """page_id → version, space, labels, attachment signature, source, chunking and comment signature of every
+        indexed page."""
         ref = await self.collection_ref(collection)
         if ref is None:
             return {}
         async with self.autocommit() as conn:
             rows = await (await conn.execute(
-                "SELECT page_id, version, space, labels, attachments, source, chunking FROM index_pages "
+                "SELECT page_id, version, space, labels, attachments, source, chunking, comments FROM index_pages "
                 "WHERE collection_id = %s", (ref.id,))).fetchall()
-        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5], row[6]) for row in rows}
+        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5], row[6], row[7]) for row in rows}
 
     async def collection_spaces(self, collection: str) -> set[str]:
         """The spaces the collection's pages come from."""

@@ -5,10 +5,12 @@ Versions and labels come from one CQL listing without bodies (attachment version
 `candidates.py`); only new or changed pages (or pages cut into chunks another way: another release's chunker,
 another embedder's chunk size) are fetched (batched, bounded concurrency), converted to Markdown,
 chunked, embedded and written one page per transaction, so a run killed half-way loses nothing and a rerun
-finishes exactly. Removal is limited to pages this selection indexed before.
+finishes exactly. Removal is limited to pages this selection indexed before and to pages gone from a space
+the run lists whole.
 
-A page indexed with its attachments keeps them: a run without `include_attachments` re-indexes such a page
-with its attachments when it changes (removing attachment text from a collection takes `clean`).
+A page indexed with its attachments (comments) keeps them: a run without `include_attachments`
+(`include_comments`) re-indexes such a page with them when it changes (removing that text takes `clean`); a
+new, edited or deleted attachment or comment is a change, though the page's version stays.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from confluence_mcp.index.candidates import (
     attachment_signatures,
     attachment_versions,
     changed_pages,
+    comment_signatures,
     label_names,
     list_candidates,
 )
@@ -180,9 +183,13 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     if include_attachments and candidates:
         await notify(0, 1, "listing attachments")
         signatures = await attachment_signatures(client, candidates, selection.allowed_spaces)
+    comments: dict[str, str] | None = None
+    if include_comments and candidates:
+        await notify(0, 1, "listing comments")
+        comments = await comment_signatures(client, candidates, selection.allowed_spaces)
     stored = await service.store.page_states(collection)
     chunk_chars = (await service.embedder()).chunk_chars
-    changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars))
+    changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars), comments)
     report.unchanged = len(candidates) - len(changed)
     covered = selection.covered_spaces()
     # Gone: pages this selection indexed that it no longer matches, and every unlisted page of the spaces it
@@ -190,14 +197,16 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     legacy = query
     gone = sorted(page_id for page_id, page in stored.items() if page_id not in candidates and (
         page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
-    # Pages whose entry holds attachment text keep it, whether or not this run includes attachments.
-    with_attachments = {page_id for page_id in changed if include_attachments
-                        or (page_id in stored and stored[page_id].attachments is not None)}
+    # Pages whose entry holds attachment (comment) text keep it, whether or not this run includes them.
+    with_attachments = _Children({page_id for page_id in changed if include_attachments
+                                  or (page_id in stored and stored[page_id].attachments is not None)}, signatures)
+    with_comments = _Children({page_id for page_id in changed if include_comments
+                               or (page_id in stored and stored[page_id].comments is not None)}, comments)
 
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
     await _pipeline(service, collection, changed, set(stored), state, notify,
-                    _Fetcher(client, source, include_comments, with_attachments, signatures or {}, chunk_chars))
+                    _Fetcher(client, source, with_attachments, with_comments, chunk_chars))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -207,7 +216,15 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
 
 
 _Embedded = tuple[PageDocument, "np.ndarray"]
-_Extras = tuple[list[str], str | None]
+_Extras = tuple[list[str], str | None, str | None]  # sections, attachment and comment signatures
+
+
+@dataclass(frozen=True)
+class _Children:
+    """The pages a run indexes with their attachments (or comments), and the signatures its listing found."""
+
+    pages: set[str]
+    signatures: dict[str, str] | None
 
 
 async def _pipeline(service: IndexService, collection: str, page_ids: list[str], existing: set[str], state: _RunState,
@@ -273,15 +290,14 @@ async def _embed(service: IndexService, batch: list[PageDocument]) -> np.ndarray
 class _Fetcher:
     """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
 
-    def __init__(self, client: ConfluenceClient, source: str, include_comments: bool, attachment_pages: set[str],
-                 signatures: dict[str, str], chunk_chars: int) -> None:
+    def __init__(self, client: ConfluenceClient, source: str, attachments: _Children, comments: _Children,
+                 chunk_chars: int) -> None:
         self.client = client
         self.chunk_chars = chunk_chars  # the embedder's
         self.chunking = chunking_id(chunk_chars)  # recorded with each page
         self.source = source  # the run's selection, recorded with each page
-        self.include_comments = include_comments
-        self.attachment_pages = attachment_pages  # pages indexed with their attachments
-        self.signatures = signatures  # from this run's attachment listing, when it made one
+        self.attachments = attachments
+        self.comments = comments
         self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
 
     async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
@@ -317,25 +333,29 @@ class _Fetcher:
         return contents
 
     async def _extras(self, content: dict[str, Any]) -> _Extras:
-        """Markdown sections appended to the page (footer comments, attachment text) and its attachment
-        signature (None when the page is indexed without attachments)."""
+        """Markdown sections appended to the page (footer comments, attachment text) and its attachment and
+        comment signatures (None when the page is indexed without them)."""
         sections: list[str] = []
         page_id = str(content["id"])
-        if self.include_comments:
-            sections += await comment_sections(self.client, page_id)
-        if page_id not in self.attachment_pages:
-            return sections, None
-        signature = self.signatures.get(page_id)
+        comments = None
+        if page_id in self.comments.pages:
+            found, versions = await comment_sections(self.client, page_id)
+            sections += found
+            comments = (self.comments.signatures or {}).get(page_id) or attachment_signature(versions)
+        if page_id not in self.attachments.pages:
+            return sections, None, comments
+        signature = (self.attachments.signatures or {}).get(page_id)
         # Without a listed signature, every attachment is listed to sign them.
         attachments = await self.client.all_attachments(page_id, max_items=MAX_ATTACHMENTS if signature else None)
         sections += await attachment_sections(self.client, attachments)
-        return sections, signature or attachment_signature(attachment_versions(attachments))
+        return sections, signature or attachment_signature(attachment_versions(attachments)), comments
 
     def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras]) -> list[PageDocument]:
         """Convert and chunk (CPU work, run in a worker thread)."""
         return [self._document(content, *extra) for content, extra in zip(contents, extras, strict=True)]
 
-    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None) -> PageDocument:
+    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None,
+                  comments: str | None) -> PageDocument:
         # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
         from confluence_mcp.index.store import PageRecord
 
@@ -350,7 +370,7 @@ class _Fetcher:
             page_id=str(content["id"]), title=title, space=space,
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
-            labels=tuple(label_names(content)), source=self.source, attachments=attachments,
+            labels=tuple(label_names(content)), source=self.source, attachments=attachments, comments=comments,
             chunking=self.chunking,
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)

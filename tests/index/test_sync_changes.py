@@ -152,7 +152,7 @@ async def test_refused_attachment_listing_falls_back_to_one_listing_per_page(
     with caplog.at_level(logging.WARNING, logger="confluence_mcp.index.candidates"):
         report = await run(service, client, "fallback", attachments=True)
     assert counts(report) == (0, 1, len(ids) - 1, 0)
-    assert "listing attachments page by page" in caplog.text
+    assert "listing each page's attachments" in caplog.text
     assert attachment_listings(sandbox) == len(ids) + 1  # one per page, then the changed page's fetch
     assert "Wombat stew" in await texts(service, "fallback", "wombat stew", ids[3])
 
