@@ -16,16 +16,29 @@ from typing import Any
 __all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
 
 log = logging.getLogger("confluence_mcp")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Environment keys that point at a real site; ignored when the sandbox is forced so they cannot clash with it.
 _SITE_ENV = ("CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
              "CONFLUENCE_SPACE", "CONFLUENCE_HOSTING", "CONFLUENCE_CUSTOM_HEADERS", "CONFLUENCE_MCP_CONFIG")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="TOML configuration file (default: $CONFLUENCE_MCP_CONFIG)")
-    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        type=str.upper, help="log level (logs go to stderr)")
+def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """--config and --log-level; subcommands pass SUPPRESS so a value given before the subcommand survives."""
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="TOML configuration file (default: $CONFLUENCE_MCP_CONFIG)")
+    parser.add_argument("--log-level", default=default, choices=LOG_LEVELS, type=str.upper,
+                        help="log level (logs go to stderr)")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,17 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser)
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve", help="run the MCP server (default: stdio)")
-    _add_common(serve_p)
+    _add_common(serve_p, argparse.SUPPRESS)
     serve_p.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio",
                          help="stdio (default), http (streamable HTTP at /mcp) or sse (legacy clients)")
     serve_p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve_p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve_p.add_argument("--port", type=_port, default=8000, help="HTTP port (default 8000)")
     serve_p.add_argument("--sandbox", action="store_true",
                          help="start the built-in sandbox (demo seed) and serve against it")
     sandbox_p = sub.add_parser("sandbox", help="run the local Confluence sandbox")
     index_p = sub.add_parser("index", help="build and query the semantic index")
     check_p = sub.add_parser("check", help="check URL, authentication, space and hosting; exit 0/1")
-    _add_common(check_p)
+    _add_common(check_p, argparse.SUPPRESS)
     parser.set_defaults(_sandbox_parser=sandbox_p, _index_parser=index_p)
     return parser
 

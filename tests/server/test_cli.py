@@ -28,6 +28,22 @@ def test_parser_defaults() -> None:
     assert (args.transport, args.port, args.sandbox) == ("http", 9, True)
 
 
+@pytest.mark.parametrize("argv", [["--config", "f.toml", "--log-level", "debug", "check"],
+                                  ["check", "--config", "f.toml", "--log-level", "debug"],
+                                  ["--config", "f.toml", "--log-level", "debug", "serve", "--port", "9"]])
+def test_common_options_work_before_or_after_the_subcommand(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.config, args.log_level) == ("f.toml", "DEBUG")
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_port_out_of_range_is_one_line(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["serve", "--port", port])
+    assert info.value.code == 2
+    assert "is not a TCP port (1..65535)" in capsys.readouterr().err
+
+
 def test_bad_configuration_fails_with_one_line_per_problem() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "ftp://x", "CONFLUENCE_SPACE": "My Space",
                                    "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
