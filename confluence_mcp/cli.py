@@ -13,10 +13,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from confluence_mcp.config import LOG_LEVELS
+
 __all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
 
 log = logging.getLogger("confluence_mcp")
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 # Environment keys that point at a real site; ignored when the sandbox is forced so they cannot clash with it.
 _SITE_ENV = ("CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
@@ -63,13 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(level: str | None) -> None:
-    chosen = (level or os.environ.get("CONFLUENCE_MCP_LOG_LEVEL") or "INFO").upper()
+    """stderr logging at --log-level, else CONFLUENCE_MCP_LOG_LEVEL, else INFO; a config file's `log_level` is
+    applied by `_set_level` once the file is read."""
+    from confluence_mcp.config import env_log_level
+
+    chosen = level or env_log_level(os.environ) or "INFO"
     logging.basicConfig(stream=sys.stderr, level=chosen,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if chosen != "DEBUG":
-        # httpx logs every request at INFO: noise on stderr and a cost on every tool call.
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    _set_level(chosen)
+
+
+def _set_level(level: str) -> None:
+    logging.getLogger().setLevel(level)
+    # httpx logs every request at INFO: noise on stderr and a cost on every tool call.
+    quiet = logging.NOTSET if level == "DEBUG" else logging.WARNING
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 def sandbox_overrides(base_url: str) -> dict[str, Any]:
@@ -102,6 +112,7 @@ def serve(args: argparse.Namespace) -> int:
         settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
     if args.log_level:
         settings.log_level = args.log_level
+    _set_level(settings.log_level)
     try:
         from confluence_mcp.server import build_server
 
@@ -141,6 +152,7 @@ def check(args: argparse.Namespace) -> int:
     from confluence_mcp.errors import ConfigError
 
     settings = load_settings(args.config)
+    _set_level(args.log_level or settings.log_level)
     toolkits = settings.resolved_toolkits()
     if not toolkits:
         raise ConfigError("no Confluence site configured: set CONFLUENCE_URL or add [credentials] to the config file")
@@ -157,21 +169,10 @@ def check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # sandbox and index own their whole argument list.
-    if argv and argv[0] in ("sandbox", "index"):
-        _configure_logging(None)
-        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
-        sys.exit(_delegate(module, argv[1:], argv[0]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["serve", *argv])
-    _configure_logging(args.log_level)
     from confluence_mcp.errors import ConfigError
 
     try:
-        code = check(args) if args.command == "check" else serve(args)
+        code = _run(list(sys.argv[1:] if argv is None else argv))
     except ConfigError as exc:
         for line in exc.problems:
             print(f"confluence-mcp: config: {line}", file=sys.stderr)
@@ -179,3 +180,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def _run(argv: list[str]) -> int:
+    # sandbox and index own their whole argument list.
+    if argv and argv[0] in ("sandbox", "index"):
+        _configure_logging(None)
+        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
+        return _delegate(module, argv[1:], argv[0])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *argv])
+    _configure_logging(args.log_level)
+    return check(args) if args.command == "check" else serve(args)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -36,6 +37,7 @@ __all__ = [
     "Toolkit",
     "ToolkitSettings",
     "default_data_dir",
+    "env_log_level",
     "load_settings",
     "resolve_secret",
 ]
@@ -46,6 +48,8 @@ CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL_ENV = "CONFLUENCE_MCP_LOG_LEVEL"
 
 
 def default_data_dir() -> Path:
@@ -225,8 +229,9 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
                                        "CONFLUENCE_MCP_LLM_API_KEY": "api_key"}.items() if k in env}
         if llm:
             out["llm"] = llm
-        if "CONFLUENCE_MCP_LOG_LEVEL" in env:
-            out["log_level"] = env["CONFLUENCE_MCP_LOG_LEVEL"]
+        level = env_log_level(env)
+        if level:
+            out["log_level"] = level
         return out
 
 
@@ -240,6 +245,14 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     log_level: str = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, value: Any) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @classmethod
     def settings_customise_sources(
@@ -287,6 +300,16 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigError(problems)
         return out
+
+
+def env_log_level(environ: Mapping[str, str]) -> str | None:
+    """CONFLUENCE_MCP_LOG_LEVEL upper-cased (None when unset); ConfigError naming the variable when invalid."""
+    value = (environ.get(LOG_LEVEL_ENV) or "").strip()
+    if not value:
+        return None
+    if value.upper() not in LOG_LEVELS:
+        raise ConfigError(f"{LOG_LEVEL_ENV}: {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
 
 
 def detect_hosting(base_url: str) -> Hosting:
@@ -342,7 +365,7 @@ def load_settings(
 ) -> Settings:
     """Read settings from overrides > environment > TOML file > defaults; ConfigError on any problem."""
     environ = os.environ if environ is None else environ
-    path = config_path or environ.get(CONFIG_ENV)
+    path = config_path or environ.get(CONFIG_ENV) or None  # an empty variable (compose's ${X:-}) means unset
     if path is not None and not Path(path).expanduser().is_file():
         raise ConfigError(f"config file {path} does not exist")
     _LOAD_CONTEXT.clear()
@@ -351,6 +374,12 @@ def load_settings(
         settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     finally:
         _LOAD_CONTEXT.clear()
     _expand_env_refs(settings, environ)
@@ -372,4 +401,4 @@ def _expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
 
 def _describe(err: Any) -> str:
     loc = ".".join(str(part) for part in err.get("loc", ()))
-    return f"{loc}: {err.get('msg', 'invalid')}"
+    return f"{loc}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"

@@ -88,6 +88,35 @@ def test_missing_config_file() -> None:
         load_settings("/nonexistent/c.toml", environ={})
 
 
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"[credentials.default\nbase_url = 'x'\n", "is not valid TOML: Expected ']'"),
+    (b"[credentials.default]\nbase_url = 'http://x\xff'\n", "is not UTF-8 text"),
+])
+def test_unreadable_config_file_is_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={})
+    [line] = info.value.problems
+    assert line.startswith(f"config file {toml} ") and expected in line
+
+
+def test_log_level_is_validated(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('log_level = "loud"\n')
+    with pytest.raises(ConfigError, match="log_level: 'loud' is not one of DEBUG, INFO, WARNING, ERROR"):
+        load_settings(toml, environ={})
+    with pytest.raises(ConfigError, match="CONFLUENCE_MCP_LOG_LEVEL: 'verbose' is not one of"):
+        load_settings(toml, environ={"CONFLUENCE_MCP_LOG_LEVEL": "verbose"})
+    toml.write_text('log_level = "debug"\n')
+    assert load_settings(toml, environ={}).log_level == "DEBUG"
+    assert load_settings(toml, environ={"CONFLUENCE_MCP_LOG_LEVEL": "error"}).log_level == "ERROR"
+
+
+def test_empty_config_variable_means_no_file() -> None:
+    assert not load_settings(environ={"CONFLUENCE_MCP_CONFIG": ""}).configured
+
+
 def test_hosting_detection() -> None:
     assert detect_hosting("https://x.atlassian.net") == "cloud"
     assert detect_hosting("http://127.0.0.1:8090/wiki") == "cloud"

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _mcp_fixtures import REPO, call, sandbox_env, stdio_params
+from _mcp_fixtures import REPO, call, free_port, sandbox_env, stdio_params
 from mcp import Client
 
 from confluence_mcp.cli import build_parser
@@ -57,6 +57,28 @@ def test_unknown_tool_fails_at_start() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "http://127.0.0.1:9/wiki", "CONFLUENCE_USERNAME": "u",
                                    "CONFLUENCE_API_TOKEN": "t", "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
     assert result.returncode == 2 and "nope" in result.stderr and "valid names" in result.stderr
+
+
+def test_bad_files_and_variables_are_one_line(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("[credentials.default\n")
+    for args, env, expected in [
+        (("check", "--config", str(toml)), {}, f"config file {toml} is not valid TOML"),
+        (("check",), {"CONFLUENCE_MCP_LOG_LEVEL": "verbose"}, "CONFLUENCE_MCP_LOG_LEVEL: 'verbose' is not one of"),
+    ]:
+        result = run_cli(*args, env=env)
+        [line] = result.stderr.splitlines()
+        assert result.returncode == 2 and line.startswith(f"confluence-mcp: config: {expected}")
+
+
+def test_config_file_log_level_applies_unless_overridden(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'log_level = "DEBUG"\n[credentials.default]\nbase_url = "http://127.0.0.1:{free_port()}/wiki"\n')
+    loud = run_cli("check", "--config", str(toml))
+    assert loud.returncode == 1 and "DEBUG httpcore" in loud.stderr
+    for quiet in (run_cli("--log-level", "WARNING", "check", "--config", str(toml)),
+                  run_cli("check", "--config", str(toml), env={"CONFLUENCE_MCP_LOG_LEVEL": "INFO"})):
+        assert quiet.returncode == 1 and "DEBUG" not in quiet.stderr
 
 
 def test_check_against_sandbox(flavor_sandbox: Any) -> None:
