@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -25,6 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from confluence_mcp.config_problems import credential_problems, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
 __all__ = [
@@ -45,8 +45,6 @@ __all__ = [
 Hosting = Literal["cloud", "server"]
 DEFAULT_NAME = "default"
 CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
-SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
-CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_LEVEL_ENV = "CONFLUENCE_MCP_LOG_LEVEL"
@@ -289,8 +287,8 @@ class Settings(BaseSettings):
             if cred is None:
                 problems.append(f"{where}: credential '{kit.credential}' is not defined under [credentials]")
                 continue
-            problems += _credential_problems(kit.credential, cred)
-            problems += _toolkit_problems(where, kit)
+            problems += credential_problems(kit.credential, cred)
+            problems += toolkit_problems(where, kit)
             hosting = kit.hosting or detect_hosting(cred.base_url or "")
             if cred.scoped_token and hosting != "cloud":
                 problems.append(f"{where}: scoped_token works with Confluence Cloud only (hosting is {hosting})")
@@ -316,43 +314,6 @@ def detect_hosting(base_url: str) -> Hosting:
     """Cloud for `*.atlassian.net` or a `/wiki` base path; Server/Data Center otherwise."""
     lowered = base_url.lower().rstrip("/")
     return "cloud" if ".atlassian.net" in lowered or lowered.endswith("/wiki") else "server"
-
-
-def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
-    where = f"credentials.{name}"
-    problems = []
-    if not cred.base_url:
-        problems.append(f"{where}: base_url is missing (set CONFLUENCE_URL or base_url in the config file)")
-    elif not re.match(r"^https?://", cred.base_url):
-        problems.append(f"{where}: base_url must start with http:// or https:// (got {cred.base_url!r})")
-    has_basic = bool(cred.api_token or cred.api_token_file)
-    has_bearer = bool(cred.token or cred.token_file)
-    if has_basic and has_bearer:
-        problems.append(f"{where}: give either api_token (Basic, with username) or token (Bearer PAT), not both")
-    if cred.auth_kind == "basic" and has_basic and not cred.username:
-        problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
-    if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
-        problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
-    if cred.cloud_id is not None and not CLOUD_ID.fullmatch(cred.cloud_id):
-        problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
-    gateway = urlsplit(cred.gateway_url)
-    if not gateway.hostname or (gateway.scheme != "https" and not (
-            gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost"))):
-        problems.append(f"{where}: gateway_url must be an https:// URL (got {cred.gateway_url!r})")
-    for file in (cred.api_token_file, cred.token_file):
-        if file is not None and not Path(file).expanduser().is_file():
-            problems.append(f"{where}: secret file {file} does not exist")
-    return problems
-
-
-def _toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
-    problems = []
-    for key in [kit.space, *(kit.allowed_spaces or [])]:
-        if key is not None and not SPACE_KEY.match(key):
-            problems.append(f"{where}: space {key!r} looks like a space name; use its key (a short code like DOCS)")
-    if kit.retry_max_seconds < kit.retry_min_seconds:
-        problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
-    return problems
 
 
 _LOAD_CONTEXT: dict[str, Any] = {}
@@ -387,16 +348,28 @@ def load_settings(
 
 
 def _expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
-    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets."""
-    holders: list[BaseModel] = [*settings.credentials.values(), settings.index, settings.llm]
-    for holder in holders:
+    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets. An unset or
+    empty variable is a config problem (reported with the others), never a silent fall back to anonymous."""
+    holders: dict[str, BaseModel] = {f"credentials.{name}": cred for name, cred in settings.credentials.items()}
+    holders.update(index=settings.index, llm=settings.llm)
+    problems = []
+    for where, holder in holders.items():
         for name in ("api_token", "token", "api_key", "database_url"):
             value = getattr(holder, name, None)
-            if isinstance(value, SecretStr):
-                match = _ENV_REF.match(value.get_secret_value().strip())
-                if match:
-                    resolved = environ.get(match.group(1))
-                    setattr(holder, name, SecretStr(resolved) if resolved else None)
+            match = _ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
+            if match is None:
+                continue
+            resolved = environ.get(match.group(1))
+            if resolved:
+                setattr(holder, name, SecretStr(resolved))
+            else:
+                problems.append(f"{where}.{name}: environment variable {match.group(1)} is not set (or empty)")
+    if problems:
+        try:
+            settings.resolved_toolkits()
+        except ConfigError as exc:
+            problems += exc.problems
+        raise ConfigError(problems)
 
 
 def _describe(err: Any) -> str:

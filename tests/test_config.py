@@ -63,6 +63,36 @@ def test_secrets_from_env_reference_and_file(tmp_path: Path) -> None:
     assert "from-env" not in repr(settings) and "from-file" not in repr(settings)
 
 
+def test_a_missing_secret_is_a_problem_not_anonymous_access(tmp_path: Path) -> None:
+    empty, latin = tmp_path / "empty", tmp_path / "latin"
+    empty.write_text("\n")
+    latin.write_bytes(b"\xff\xfe")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        '[credentials.a]\nbase_url = "https://a.atlassian.net/wiki"\nusername = "u"\napi_token = "${A_TOKEN}"\n'
+        f'[credentials.b]\nbase_url = "https://b.example"\ntoken_file = "{empty}"\n'
+        f'[credentials.c]\nbase_url = "https://c.example"\nusername = "u"\napi_token_file = "{latin}"\n'
+        '[credentials.d]\nbase_url = "https://d.example"\nusername = "u"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={"A_TOKEN": ""})
+    assert sorted(info.value.problems) == [
+        "credentials.a.api_token: environment variable A_TOKEN is not set (or empty)",
+        f"credentials.b.token_file: secret file {empty} is empty",
+        f"credentials.c.api_token_file: secret file {latin} is not UTF-8 text",
+        "credentials.d: username is set but api_token is missing (set api_token, api_token_file or "
+        "CONFLUENCE_API_TOKEN); without it every request would be anonymous",
+    ]
+    with pytest.raises(ConfigError, match="username is set but api_token is missing"):
+        load_settings(environ={"CONFLUENCE_URL": "https://x.atlassian.net", "CONFLUENCE_USERNAME": "u"}
+                      ).resolved_toolkits()
+
+
+def test_anonymous_access_needs_no_credential_at_all() -> None:
+    [kit] = load_settings(environ={"CONFLUENCE_URL": "https://wiki.example"}).resolved_toolkits()
+    assert kit.credential.secret() is None
+
+
 def test_every_problem_is_reported_on_its_own_line() -> None:
     env = {"CONFLUENCE_USERNAME": "u", "CONFLUENCE_API_TOKEN": "a", "CONFLUENCE_TOKEN": "b",
            "CONFLUENCE_SPACE": "Engineering Docs"}

@@ -13,7 +13,8 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from confluence_mcp import __version__ as package_version
-from confluence_mcp.config import CLOUD_ID, Toolkit
+from confluence_mcp.config import Toolkit
+from confluence_mcp.config_problems import CLOUD_ID
 from confluence_mcp.confluence.errors_map import AuthDescription, connection_error, http_error
 from confluence_mcp.confluence.retry import (
     RETRY_STATUSES,
