@@ -10,19 +10,17 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from confluence_mcp.config import LOG_LEVELS
+
+if TYPE_CHECKING:
+    from confluence_mcp.config import Settings
 
 __all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
 
 log = logging.getLogger("confluence_mcp")
-
-# Environment keys that point at a real site; ignored when the sandbox is forced so they cannot clash with it.
-_SITE_ENV = ("CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
-             "CONFLUENCE_SPACE", "CONFLUENCE_HOSTING", "CONFLUENCE_CUSTOM_HEADERS", "CONFLUENCE_MCP_CONFIG")
-
 
 def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> None:
     """--config and --log-level; subcommands pass SUPPRESS so a value given before the subcommand survives."""
@@ -92,46 +90,73 @@ def sandbox_overrides(base_url: str) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from confluence_mcp.config import load_settings
+    from confluence_mcp.config import CONFIG_ENV, load_settings
 
     environ = dict(os.environ)
-    settings = None
-    if not args.sandbox:
-        settings = load_settings(args.config, environ=environ)
-        if not settings.configured:
-            log.warning("No Confluence site configured (CONFLUENCE_URL or a config file); "
-                        "falling back to the built-in sandbox with its demo space DEMO.")
+    # The demo sandbox only when asked, or when nothing at all is configured: a half-done configuration (a file
+    # without base_url, a misspelt variable) must fail, not quietly serve demo pages.
+    use_sandbox = args.sandbox or not (args.config or environ.get(CONFIG_ENV) or _site_variables(environ))
+    if use_sandbox and not args.sandbox:
+        log.warning("Nothing configured (no --config, CONFLUENCE_MCP_CONFIG or CONFLUENCE_URL); "
+                    "falling back to the built-in sandbox with its demo space DEMO.")
     sandbox = None
-    if settings is None or not settings.configured:
-        from confluence_mcp.sandbox.runner import start_sandbox
-
-        sandbox = start_sandbox()
-        log.info("sandbox serving at %s", sandbox.base_url)
-        for key in _SITE_ENV:
-            environ.pop(key, None)
-        settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
-    if args.log_level:
-        settings.log_level = args.log_level
-    _set_level(settings.log_level)
     try:
-        from confluence_mcp.server import build_server
+        if use_sandbox:
+            from confluence_mcp.sandbox.runner import start_sandbox
 
-        server = build_server(settings)
-        if args.transport == "http":
-            log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
-            server.run("streamable-http", host=args.host, port=args.port)
-        elif args.transport == "sse":
-            server.run("sse", host=args.host, port=args.port)
+            sandbox = start_sandbox()
+            log.info("sandbox serving at %s", sandbox.base_url)
+            for key in [*_site_variables(environ), CONFIG_ENV]:
+                environ.pop(key, None)
+            settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
         else:
-            import anyio
-
-            from confluence_mcp.stdio import serve_stdio
-
-            anyio.run(serve_stdio, server)
+            settings = load_settings(args.config, environ=environ)
+        if args.log_level:
+            settings.log_level = args.log_level
+        _set_level(settings.log_level)
+        _run_server(settings, args)
     finally:
         if sandbox is not None:
             sandbox.stop()
     return 0
+
+
+def _run_server(settings: Settings, args: argparse.Namespace) -> None:
+    from confluence_mcp.server import build_server
+
+    server = build_server(settings)
+    if args.transport == "http":
+        log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
+        server.run("streamable-http", host=args.host, port=args.port)
+    elif args.transport == "sse":
+        server.run("sse", host=args.host, port=args.port)
+    else:
+        import anyio
+
+        from confluence_mcp.stdio import serve_stdio
+
+        anyio.run(serve_stdio, server)
+
+
+def _site_variables(environ: Mapping[str, str]) -> list[str]:
+    """The CONFLUENCE_* (not CONFLUENCE_MCP_*) variables set: any of them, even misspelt, means a site was meant."""
+    return sorted(key for key, value in environ.items()
+                  if key.startswith("CONFLUENCE_") and not key.startswith("CONFLUENCE_MCP_") and value)
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A hint per CONFLUENCE_* variable nothing reads (CONFLUENCE_BASE_URL for CONFLUENCE_URL, say)."""
+    import difflib
+
+    from confluence_mcp.config import SITE_VARIABLES
+
+    hints = []
+    for key in _site_variables(environ):
+        if key not in SITE_VARIABLES:
+            close = difflib.get_close_matches(key, sorted(SITE_VARIABLES), 1)
+            hints.append(f"environment: {key} is not a variable confluence-mcp reads"
+                         + (f" (did you mean {close[0]}?)" if close else ""))
+    return hints
 
 
 def _delegate(module_name: str, argv: Sequence[str], prog: str) -> int:
@@ -174,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = _run(list(sys.argv[1:] if argv is None else argv))
     except ConfigError as exc:
-        for line in exc.problems:
+        for line in [*exc.problems, *_unknown_variables(os.environ)]:
             print(f"confluence-mcp: config: {line}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:

@@ -29,6 +29,7 @@ from confluence_mcp.errors import ConfigError
 
 __all__ = [
     "DEFAULT_NAME",
+    "SITE_VARIABLES",
     "CredentialSettings",
     "Hosting",
     "IndexSettings",
@@ -231,6 +232,11 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         if level:
             out["log_level"] = level
         return out
+
+
+# The shortcut variables outside the CONFLUENCE_MCP_* family (those name a site and how to log in to it).
+SITE_VARIABLES = frozenset(key for key in [*_ShortcutEnvSource.CREDENTIAL, *_ShortcutEnvSource.TOOLKIT,
+                                           "CONFLUENCE_CUSTOM_HEADERS"] if not key.startswith("CONFLUENCE_MCP_"))
 
 
 class Settings(BaseSettings):

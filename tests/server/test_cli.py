@@ -53,6 +53,23 @@ def test_bad_configuration_fails_with_one_line_per_problem() -> None:
     assert any("base_url" in line for line in lines) and any("space name" in line for line in lines)
 
 
+def test_incomplete_configuration_fails_instead_of_serving_the_sandbox(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[credentials.prod]\nusername = "me@example.com"\napi_token = "t"\n')
+    typo = {"CONFLUENCE_BASE_URL": "https://x.atlassian.net/wiki", "CONFLUENCE_USERNAME": "a@b.c",
+            "CONFLUENCE_API_TOKEN": "t"}
+    for args, env, expected in [
+        (("--config", str(toml), "serve"), {}, "credentials.prod: base_url is missing"),
+        (("serve",), {"CONFLUENCE_MCP_CONFIG": str(toml)}, "credentials.prod: base_url is missing"),
+        (("serve",), typo, "environment: CONFLUENCE_BASE_URL is not a variable confluence-mcp reads "
+                           "(did you mean CONFLUENCE_URL?)"),
+    ]:
+        result = run_cli(*args, env=env)
+        assert result.returncode == 2, result.stderr
+        assert any(line.startswith(f"confluence-mcp: config: {expected}") for line in result.stderr.splitlines())
+        assert "sandbox" not in result.stderr
+
+
 def test_unknown_tool_fails_at_start() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "http://127.0.0.1:9/wiki", "CONFLUENCE_USERNAME": "u",
                                    "CONFLUENCE_API_TOKEN": "t", "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
