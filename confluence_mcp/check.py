@@ -16,7 +16,7 @@ from confluence_mcp.config import Hosting, Toolkit
 from confluence_mcp.confluence import cql
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
-from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError, NotFound
+from confluence_mcp.errors import ConfigError, ConfluenceConnectionError, ConfluenceError, NotFound
 
 __all__ = ["CheckItem", "CheckReport", "check_connection", "format_report"]
 
@@ -45,6 +45,7 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
     site_url = normalise_site_url(toolkit.credential.base_url or "", toolkit.hosting)
     report = CheckReport(toolkit=toolkit.name, site_url=site_url, hosting=toolkit.hosting)
     add = report.items.append
+    add(_tools_item(toolkit))
     async with ConfluenceClient(quick, transport=transport, max_concurrency=4) as client:
         user, failure = await _current_user(client)
         if isinstance(failure, ConfluenceConnectionError):
@@ -82,6 +83,18 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"  [{mark:>4}] {item.name}: {item.detail}")
     lines.append("All checks passed." if report.ok else "Some checks failed; see the messages above.")
     return "\n".join(lines)
+
+
+def _tools_item(toolkit: Toolkit) -> CheckItem:
+    """The enabled tools, validated as `serve` does (unknown names in `tools` fail there at start)."""
+    from confluence_mcp.server import all_tool_specs, enabled_specs
+
+    try:
+        specs = enabled_specs(toolkit, all_tool_specs())
+    except ConfigError as exc:
+        return CheckItem(name="tools", ok=False, detail=str(exc))
+    mode = " (read-only)" if toolkit.settings.read_only else ""
+    return CheckItem(name="tools", ok=True, detail=f"{len(specs)} tools enabled{mode}")
 
 
 def _skipped(name: str, why: str) -> CheckItem:

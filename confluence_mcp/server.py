@@ -62,7 +62,7 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
     chosen = list(specs)
     if kit.settings.tools is not None:
         wanted = [t.strip() for t in kit.settings.tools if t.strip()]
-        bare = [t.removeprefix(kit.prefix) if kit.prefix else t for t in wanted]
+        bare = [_bare_name(t, kit.name, by_name) for t in wanted]
         unknown = [t for t, b in zip(wanted, bare, strict=True) if b not in by_name]
         if unknown:
             raise ConfigError(
@@ -73,6 +73,13 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
     if kit.settings.read_only:
         chosen = [s for s in chosen if s.read_only or s.method_dependent]
     return chosen
+
+
+def _bare_name(name: str, kit_name: str, known: dict[str, ToolSpec]) -> str:
+    """`hr_search_pages` names search_pages in toolkit hr, even when hr is the only toolkit (its tools then carry
+    no prefix, but a config written for several toolkits must keep working)."""
+    own = f"{kit_name}_"
+    return name[len(own):] if name not in known and name.startswith(own) else name
 
 
 def _annotations(spec: ToolSpec) -> ToolAnnotations:
