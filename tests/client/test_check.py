@@ -53,9 +53,18 @@ async def test_wrong_token_fails_authentication(sandbox: RunningSandbox, toolkit
     found = items(report)
     assert not report.ok
     assert found["url"].ok and not found["authentication"].ok
+    assert [name for name, item in found.items() if not item.ok] == ["authentication"]  # not blamed on hosting
+    assert found["hosting"].skipped
     assert "Basic = username" in found["authentication"].detail
     assert found["search"].skipped
     assert "[FAIL] authentication" in format_report(report)
+
+
+async def test_wrong_personal_access_token_is_not_blamed_on_hosting(sandbox: RunningSandbox,
+                                                                    toolkit_factory: Any) -> None:
+    kit = toolkit_factory(sandbox.base_url, sandbox.options.flavor, token="wrong", bearer=True)
+    found = items(await check_connection(kit))
+    assert [name for name, item in found.items() if not item.ok] == ["authentication"]
 
 
 async def test_missing_space_is_reported(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
