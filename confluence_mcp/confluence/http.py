@@ -111,14 +111,19 @@ class HttpCore:
             retry_after = None
             if isinstance(error, RetryableStatus):
                 retry_after = parse_retry_after(error.response.headers.get("retry-after"))
-            seconds = self.policy.wait_seconds(state.attempt_number, retry_after)
-            log.info("retrying %s %s in %.2fs (attempt %d failed: %s)", method, httpx.URL(url).path, seconds,
-                     state.attempt_number, error)
-            return seconds
+            return self.policy.wait_seconds(state.attempt_number, retry_after)
+
+        def announce(state: RetryCallState) -> None:
+            # before_sleep, not wait: tenacity computes the wait before its stop check, so logging there would
+            # announce a retry after the last attempt too.
+            error = state.outcome.exception() if state.outcome else None
+            log.info("retrying %s %s in %.2fs (attempt %d failed: %s)", method, httpx.URL(url).path,
+                     state.upcoming_sleep, state.attempt_number, error)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.attempts),
             wait=wait,
+            before_sleep=announce,
             retry=retry_if_exception(lambda error: should_retry(error, method)),
             sleep=anyio.sleep,
             reraise=True,
