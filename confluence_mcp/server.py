@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, cast
 
+import anyio
 import pydantic_core
 from mcp import MCPError
 from mcp.server import MCPServer
@@ -36,6 +37,7 @@ __all__ = ["TOOL_MODULES", "all_tool_specs", "bind", "build_server", "enabled_sp
 
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_SECONDS = 30.0  # bound on the lifespan's cleanup (stopping the embedded Postgres, closing pools)
 # manage is split over several modules; each declares its own specs.
 TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index", "images")
 
@@ -255,11 +257,15 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             try:
                 yield AppState(settings, kits)
             finally:
-                if any(k.index is not None for k in kits.values()):
-                    # Imported only here: a server that never touched the index never loads its modules.
-                    from confluence_mcp.index.service import shutdown_index
+                # Shielded: a session ended by a signal is cancelled, and cleanup must still stop the embedded
+                # Postgres and close the pools (bounded, so a stuck shutdown cannot hold the process forever).
+                with anyio.move_on_after(_SHUTDOWN_SECONDS, shield=True):
+                    if any(k.index is not None for k in kits.values()):
+                        # Imported only here: a server that never touched the index never loads its modules.
+                        from confluence_mcp.index.service import shutdown_index
 
-                    await shutdown_index(settings)
+                        await shutdown_index(settings)
+                    await stack.aclose()
 
     tools = [make_tool(spec, kit) for kit, kit_specs in plan for spec in kit_specs]
     server: MCPServer[AppState] = MCPServer(
