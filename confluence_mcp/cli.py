@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="start the built-in sandbox (demo seed) and serve against it")
     sandbox_p = sub.add_parser("sandbox", help="run the local Confluence sandbox")
     index_p = sub.add_parser("index", help="build and query the semantic index")
-    check_p = sub.add_parser("check", help="check URL, authentication, space and hosting; exit 0/1")
+    check_p = sub.add_parser("check", help="check tools, URL, authentication, space and hosting; "
+                                           "exit 0/1, 2 for a bad configuration")
     _add_common(check_p, argparse.SUPPRESS)
     parser.set_defaults(_sandbox_parser=sandbox_p, _index_parser=index_p)
     return parser

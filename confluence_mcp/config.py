@@ -29,6 +29,7 @@ from confluence_mcp.errors import ConfigError
 
 __all__ = [
     "DEFAULT_NAME",
+    "ENV_VARIABLES",
     "SITE_VARIABLES",
     "CredentialSettings",
     "Hosting",
@@ -189,6 +190,16 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         "CONFLUENCE_MCP_ALLOWED_SPACES": "allowed_spaces",
         "CONFLUENCE_MCP_LABELS": "labels",
     }
+    INDEX: ClassVar[dict[str, str]] = {
+        "CONFLUENCE_MCP_DATABASE_URL": "database_url",
+        "CONFLUENCE_MCP_EMBEDDER": "embedder",
+        "CONFLUENCE_MCP_DATA_DIR": "data_dir",
+    }
+    LLM: ClassVar[dict[str, str]] = {
+        "CONFLUENCE_MCP_LLM_BASE_URL": "base_url",
+        "CONFLUENCE_MCP_LLM_MODEL": "model",
+        "CONFLUENCE_MCP_LLM_API_KEY": "api_key",
+    }
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
@@ -214,18 +225,10 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
             out["credentials"] = {DEFAULT_NAME: cred}
         if kit:
             out["toolkits"] = {DEFAULT_NAME: kit}
-        index: dict[str, Any] = {}
-        if "CONFLUENCE_MCP_DATABASE_URL" in env:
-            index["database_url"] = env["CONFLUENCE_MCP_DATABASE_URL"]
-        if "CONFLUENCE_MCP_EMBEDDER" in env:
-            index["embedder"] = env["CONFLUENCE_MCP_EMBEDDER"]
-        if "CONFLUENCE_MCP_DATA_DIR" in env:
-            index["data_dir"] = env["CONFLUENCE_MCP_DATA_DIR"]
+        index = {f: env[k] for k, f in self.INDEX.items() if k in env}
         if index:
             out["index"] = index
-        llm = {f: env[k] for k, f in {"CONFLUENCE_MCP_LLM_BASE_URL": "base_url",
-                                       "CONFLUENCE_MCP_LLM_MODEL": "model",
-                                       "CONFLUENCE_MCP_LLM_API_KEY": "api_key"}.items() if k in env}
+        llm = {f: env[k] for k, f in self.LLM.items() if k in env}
         if llm:
             out["llm"] = llm
         level = env_log_level(env)
@@ -234,9 +237,12 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         return out
 
 
-# The shortcut variables outside the CONFLUENCE_MCP_* family (those name a site and how to log in to it).
-SITE_VARIABLES = frozenset(key for key in [*_ShortcutEnvSource.CREDENTIAL, *_ShortcutEnvSource.TOOLKIT,
-                                           "CONFLUENCE_CUSTOM_HEADERS"] if not key.startswith("CONFLUENCE_MCP_"))
+# Every environment variable configuration reads; SITE_VARIABLES are those outside the CONFLUENCE_MCP_* family
+# (they name a site and how to log in to it).
+ENV_VARIABLES = frozenset([*_ShortcutEnvSource.CREDENTIAL, *_ShortcutEnvSource.TOOLKIT, *_ShortcutEnvSource.LISTS,
+                           *_ShortcutEnvSource.INDEX, *_ShortcutEnvSource.LLM, "CONFLUENCE_CUSTOM_HEADERS",
+                           LOG_LEVEL_ENV, CONFIG_ENV])
+SITE_VARIABLES = frozenset(key for key in ENV_VARIABLES if not key.startswith("CONFLUENCE_MCP_"))
 
 
 class Settings(BaseSettings):
