@@ -16,7 +16,14 @@ from confluence_mcp.config import Hosting, Toolkit
 from confluence_mcp.confluence import cql
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
-from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError, NotFound
+from confluence_mcp.errors import (
+    AuthenticationFailed,
+    ConfigError,
+    ConfluenceConnectionError,
+    ConfluenceError,
+    NotFound,
+    PermissionDenied,
+)
 
 __all__ = ["CheckItem", "CheckReport", "check_connection", "format_report"]
 
@@ -45,6 +52,7 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
     site_url = normalise_site_url(toolkit.credential.base_url or "", toolkit.hosting)
     report = CheckReport(toolkit=toolkit.name, site_url=site_url, hosting=toolkit.hosting)
     add = report.items.append
+    add(_tools_item(toolkit))
     async with ConfluenceClient(quick, transport=transport, max_concurrency=4) as client:
         user, failure = await _current_user(client)
         if isinstance(failure, ConfluenceConnectionError):
@@ -84,6 +92,18 @@ def format_report(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
+def _tools_item(toolkit: Toolkit) -> CheckItem:
+    """The enabled tools, validated as `serve` does (unknown names in `tools` fail there at start)."""
+    from confluence_mcp.server import all_tool_specs, enabled_specs
+
+    try:
+        specs = enabled_specs(toolkit, all_tool_specs())
+    except ConfigError as exc:
+        return CheckItem(name="tools", ok=False, detail=str(exc))
+    mode = " (read-only)" if toolkit.settings.read_only else ""
+    return CheckItem(name="tools", ok=True, detail=f"{len(specs)} tools enabled{mode}")
+
+
 def _skipped(name: str, why: str) -> CheckItem:
     return CheckItem(name=name, ok=True, skipped=True, detail=f"not checked: {why}")
 
@@ -111,6 +131,9 @@ def _auth_item(user: dict[str, Any]) -> CheckItem:
 
 async def _hosting_item(client: ConfluenceClient, toolkit: Toolkit, failure: ConfluenceError | None) -> CheckItem:
     """Does the site answer the paths of the configured hosting option? Probe the other layout to say which."""
+    if isinstance(failure, (AuthenticationFailed, PermissionDenied)):
+        # Refused credentials say nothing about the layout; the authentication item reports the real problem.
+        return _skipped("hosting", "authentication failed")
     v2_answers = await _answers(client, client.urls.api_base("v2") + "/spaces", {"limit": 1})
     other: Hosting = "server" if toolkit.hosting == "cloud" else "cloud"
     other_site = normalise_site_url(_origin_with_context(client, other), other)
@@ -152,9 +175,10 @@ def _origin_with_context(client: ConfluenceClient, other: str) -> str:
 
 
 async def _answers(client: ConfluenceClient, url: str, params: dict[str, Any] | None = None) -> bool:
-    """True when the URL exists (any status but 404), False when missing or unreachable."""
+    """True when the URL answers as an existing endpoint; False when missing, unreachable or refused (a 401/403 is
+    not evidence: sites refuse unknown paths too when the credentials are wrong)."""
     status = await client.probe(url, params=params)
-    return status is not None and status != 404
+    return status is not None and status not in (401, 403, 404)
 
 
 async def _space_item(client: ConfluenceClient, key: str) -> CheckItem:

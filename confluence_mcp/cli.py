@@ -10,22 +10,34 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from confluence_mcp.config import LOG_LEVELS
+
+if TYPE_CHECKING:
+    from confluence_mcp.config import Settings
 
 __all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
 
 log = logging.getLogger("confluence_mcp")
 
-# Environment keys that point at a real site; ignored when the sandbox is forced so they cannot clash with it.
-_SITE_ENV = ("CONFLUENCE_URL", "CONFLUENCE_USERNAME", "CONFLUENCE_API_TOKEN", "CONFLUENCE_TOKEN",
-             "CONFLUENCE_SPACE", "CONFLUENCE_HOSTING", "CONFLUENCE_CUSTOM_HEADERS", "CONFLUENCE_MCP_CONFIG")
+def _add_common(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    """--config and --log-level; subcommands pass SUPPRESS so a value given before the subcommand survives."""
+    parser.add_argument("--config", metavar="PATH", default=default,
+                        help="TOML configuration file (default: $CONFLUENCE_MCP_CONFIG)")
+    parser.add_argument("--log-level", default=default, choices=LOG_LEVELS, type=str.upper,
+                        help="log level (logs go to stderr)")
 
 
-def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="TOML configuration file (default: $CONFLUENCE_MCP_CONFIG)")
-    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        type=str.upper, help="log level (logs go to stderr)")
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1..65535)")
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,29 +46,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser)
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve", help="run the MCP server (default: stdio)")
-    _add_common(serve_p)
+    _add_common(serve_p, argparse.SUPPRESS)
     serve_p.add_argument("--transport", choices=["stdio", "http", "sse"], default="stdio",
                          help="stdio (default), http (streamable HTTP at /mcp) or sse (legacy clients)")
     serve_p.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
-    serve_p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    serve_p.add_argument("--port", type=_port, default=8000, help="HTTP port (default 8000)")
     serve_p.add_argument("--sandbox", action="store_true",
                          help="start the built-in sandbox (demo seed) and serve against it")
     sandbox_p = sub.add_parser("sandbox", help="run the local Confluence sandbox")
     index_p = sub.add_parser("index", help="build and query the semantic index")
-    check_p = sub.add_parser("check", help="check URL, authentication, space and hosting; exit 0/1")
-    _add_common(check_p)
+    check_p = sub.add_parser("check", help="check tools, URL, authentication, space and hosting; "
+                                           "exit 0/1, 2 for a bad configuration")
+    _add_common(check_p, argparse.SUPPRESS)
     parser.set_defaults(_sandbox_parser=sandbox_p, _index_parser=index_p)
     return parser
 
 
 def _configure_logging(level: str | None) -> None:
-    chosen = (level or os.environ.get("CONFLUENCE_MCP_LOG_LEVEL") or "INFO").upper()
+    """stderr logging at --log-level, else CONFLUENCE_MCP_LOG_LEVEL, else INFO; a config file's `log_level` is
+    applied by `_set_level` once the file is read."""
+    from confluence_mcp.config import env_log_level
+
+    chosen = level or env_log_level(os.environ) or "INFO"
     logging.basicConfig(stream=sys.stderr, level=chosen,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if chosen != "DEBUG":
-        # httpx logs every request at INFO: noise on stderr and a cost on every tool call.
-        for noisy in ("httpx", "httpcore"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    _set_level(chosen)
+
+
+def _set_level(level: str) -> None:
+    logging.getLogger().setLevel(level)
+    # httpx logs every request at INFO: noise on stderr and a cost on every tool call.
+    quiet = logging.NOTSET if level == "DEBUG" else logging.WARNING
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(quiet)
 
 
 def sandbox_overrides(base_url: str) -> dict[str, Any]:
@@ -69,45 +91,73 @@ def sandbox_overrides(base_url: str) -> dict[str, Any]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from confluence_mcp.config import load_settings
+    from confluence_mcp.config import CONFIG_ENV, load_settings
 
     environ = dict(os.environ)
-    settings = None
-    if not args.sandbox:
-        settings = load_settings(args.config, environ=environ)
-        if not settings.configured:
-            log.warning("No Confluence site configured (CONFLUENCE_URL or a config file); "
-                        "falling back to the built-in sandbox with its demo space DEMO.")
+    # The demo sandbox only when asked, or when nothing at all is configured: a half-done configuration (a file
+    # without base_url, a misspelt variable) must fail, not quietly serve demo pages.
+    use_sandbox = args.sandbox or not (args.config or environ.get(CONFIG_ENV) or _site_variables(environ))
+    if use_sandbox and not args.sandbox:
+        log.warning("Nothing configured (no --config, CONFLUENCE_MCP_CONFIG or CONFLUENCE_URL); "
+                    "falling back to the built-in sandbox with its demo space DEMO.")
     sandbox = None
-    if settings is None or not settings.configured:
-        from confluence_mcp.sandbox.runner import start_sandbox
-
-        sandbox = start_sandbox()
-        log.info("sandbox serving at %s", sandbox.base_url)
-        for key in _SITE_ENV:
-            environ.pop(key, None)
-        settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
-    if args.log_level:
-        settings.log_level = args.log_level
     try:
-        from confluence_mcp.server import build_server
+        if use_sandbox:
+            from confluence_mcp.sandbox.runner import start_sandbox
 
-        server = build_server(settings)
-        if args.transport == "http":
-            log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
-            server.run("streamable-http", host=args.host, port=args.port)
-        elif args.transport == "sse":
-            server.run("sse", host=args.host, port=args.port)
+            sandbox = start_sandbox()
+            log.info("sandbox serving at %s", sandbox.base_url)
+            for key in [*_site_variables(environ), CONFIG_ENV]:
+                environ.pop(key, None)
+            settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
         else:
-            import anyio
-
-            from confluence_mcp.stdio import serve_stdio
-
-            anyio.run(serve_stdio, server)
+            settings = load_settings(args.config, environ=environ)
+        if args.log_level:
+            settings.log_level = args.log_level
+        _set_level(settings.log_level)
+        _run_server(settings, args)
     finally:
         if sandbox is not None:
             sandbox.stop()
     return 0
+
+
+def _run_server(settings: Settings, args: argparse.Namespace) -> None:
+    from confluence_mcp.server import build_server
+
+    server = build_server(settings)
+    if args.transport == "http":
+        log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
+        server.run("streamable-http", host=args.host, port=args.port)
+    elif args.transport == "sse":
+        server.run("sse", host=args.host, port=args.port)
+    else:
+        import anyio
+
+        from confluence_mcp.stdio import serve_stdio
+
+        anyio.run(serve_stdio, server)
+
+
+def _site_variables(environ: Mapping[str, str]) -> list[str]:
+    """The CONFLUENCE_* (not CONFLUENCE_MCP_*) variables set: any of them, even misspelt, means a site was meant."""
+    return sorted(key for key, value in environ.items()
+                  if key.startswith("CONFLUENCE_") and not key.startswith("CONFLUENCE_MCP_") and value)
+
+
+def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A hint per CONFLUENCE_* variable nothing reads (CONFLUENCE_BASE_URL for CONFLUENCE_URL, say)."""
+    import difflib
+
+    from confluence_mcp.config import SITE_VARIABLES
+
+    hints = []
+    for key in _site_variables(environ):
+        if key not in SITE_VARIABLES:
+            close = difflib.get_close_matches(key, sorted(SITE_VARIABLES), 1)
+            hints.append(f"environment: {key} is not a variable confluence-mcp reads"
+                         + (f" (did you mean {close[0]}?)" if close else ""))
+    return hints
 
 
 def _delegate(module_name: str, argv: Sequence[str], prog: str) -> int:
@@ -128,6 +178,7 @@ def check(args: argparse.Namespace) -> int:
     from confluence_mcp.errors import ConfigError
 
     settings = load_settings(args.config)
+    _set_level(args.log_level or settings.log_level)
     toolkits = settings.resolved_toolkits()
     if not toolkits:
         raise ConfigError("no Confluence site configured: set CONFLUENCE_URL or add [credentials] to the config file")
@@ -144,25 +195,28 @@ def check(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # sandbox and index own their whole argument list.
-    if argv and argv[0] in ("sandbox", "index"):
-        _configure_logging(None)
-        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
-        sys.exit(_delegate(module, argv[1:], argv[0]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        args = parser.parse_args(["serve", *argv])
-    _configure_logging(args.log_level)
     from confluence_mcp.errors import ConfigError
 
     try:
-        code = check(args) if args.command == "check" else serve(args)
+        code = _run(list(sys.argv[1:] if argv is None else argv))
     except ConfigError as exc:
-        for line in exc.problems:
+        for line in [*exc.problems, *_unknown_variables(os.environ)]:
             print(f"confluence-mcp: config: {line}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
+
+
+def _run(argv: list[str]) -> int:
+    # sandbox and index own their whole argument list.
+    if argv and argv[0] in ("sandbox", "index"):
+        _configure_logging(None)
+        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
+        return _delegate(module, argv[1:], argv[0])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *argv])
+    _configure_logging(args.log_level)
+    return check(args) if args.command == "check" else serve(args)

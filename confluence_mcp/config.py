@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,10 +24,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from confluence_mcp.config_problems import credential_problems, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
 __all__ = [
     "DEFAULT_NAME",
+    "ENV_VARIABLES",
+    "SITE_VARIABLES",
     "CredentialSettings",
     "Hosting",
     "IndexSettings",
@@ -36,6 +39,7 @@ __all__ = [
     "Toolkit",
     "ToolkitSettings",
     "default_data_dir",
+    "env_log_level",
     "load_settings",
     "resolve_secret",
 ]
@@ -43,9 +47,9 @@ __all__ = [
 Hosting = Literal["cloud", "server"]
 DEFAULT_NAME = "default"
 CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
-SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
-CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVEL_ENV = "CONFLUENCE_MCP_LOG_LEVEL"
 
 
 def default_data_dir() -> Path:
@@ -186,6 +190,16 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
         "CONFLUENCE_MCP_ALLOWED_SPACES": "allowed_spaces",
         "CONFLUENCE_MCP_LABELS": "labels",
     }
+    INDEX: ClassVar[dict[str, str]] = {
+        "CONFLUENCE_MCP_DATABASE_URL": "database_url",
+        "CONFLUENCE_MCP_EMBEDDER": "embedder",
+        "CONFLUENCE_MCP_DATA_DIR": "data_dir",
+    }
+    LLM: ClassVar[dict[str, str]] = {
+        "CONFLUENCE_MCP_LLM_BASE_URL": "base_url",
+        "CONFLUENCE_MCP_LLM_MODEL": "model",
+        "CONFLUENCE_MCP_LLM_API_KEY": "api_key",
+    }
 
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
@@ -211,23 +225,24 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
             out["credentials"] = {DEFAULT_NAME: cred}
         if kit:
             out["toolkits"] = {DEFAULT_NAME: kit}
-        index: dict[str, Any] = {}
-        if "CONFLUENCE_MCP_DATABASE_URL" in env:
-            index["database_url"] = env["CONFLUENCE_MCP_DATABASE_URL"]
-        if "CONFLUENCE_MCP_EMBEDDER" in env:
-            index["embedder"] = env["CONFLUENCE_MCP_EMBEDDER"]
-        if "CONFLUENCE_MCP_DATA_DIR" in env:
-            index["data_dir"] = env["CONFLUENCE_MCP_DATA_DIR"]
+        index = {f: env[k] for k, f in self.INDEX.items() if k in env}
         if index:
             out["index"] = index
-        llm = {f: env[k] for k, f in {"CONFLUENCE_MCP_LLM_BASE_URL": "base_url",
-                                       "CONFLUENCE_MCP_LLM_MODEL": "model",
-                                       "CONFLUENCE_MCP_LLM_API_KEY": "api_key"}.items() if k in env}
+        llm = {f: env[k] for k, f in self.LLM.items() if k in env}
         if llm:
             out["llm"] = llm
-        if "CONFLUENCE_MCP_LOG_LEVEL" in env:
-            out["log_level"] = env["CONFLUENCE_MCP_LOG_LEVEL"]
+        level = env_log_level(env)
+        if level:
+            out["log_level"] = level
         return out
+
+
+# Every environment variable configuration reads; SITE_VARIABLES are those outside the CONFLUENCE_MCP_* family
+# (they name a site and how to log in to it).
+ENV_VARIABLES = frozenset([*_ShortcutEnvSource.CREDENTIAL, *_ShortcutEnvSource.TOOLKIT, *_ShortcutEnvSource.LISTS,
+                           *_ShortcutEnvSource.INDEX, *_ShortcutEnvSource.LLM, "CONFLUENCE_CUSTOM_HEADERS",
+                           LOG_LEVEL_ENV, CONFIG_ENV])
+SITE_VARIABLES = frozenset(key for key in ENV_VARIABLES if not key.startswith("CONFLUENCE_MCP_"))
 
 
 class Settings(BaseSettings):
@@ -240,6 +255,14 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     log_level: str = "INFO"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_level(cls, value: Any) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+        return level
 
     @classmethod
     def settings_customise_sources(
@@ -276,8 +299,8 @@ class Settings(BaseSettings):
             if cred is None:
                 problems.append(f"{where}: credential '{kit.credential}' is not defined under [credentials]")
                 continue
-            problems += _credential_problems(kit.credential, cred)
-            problems += _toolkit_problems(where, kit)
+            problems += credential_problems(kit.credential, cred)
+            problems += toolkit_problems(where, kit)
             hosting = kit.hosting or detect_hosting(cred.base_url or "")
             if cred.scoped_token and hosting != "cloud":
                 problems.append(f"{where}: scoped_token works with Confluence Cloud only (hosting is {hosting})")
@@ -289,47 +312,20 @@ class Settings(BaseSettings):
         return out
 
 
+def env_log_level(environ: Mapping[str, str]) -> str | None:
+    """CONFLUENCE_MCP_LOG_LEVEL upper-cased (None when unset); ConfigError naming the variable when invalid."""
+    value = (environ.get(LOG_LEVEL_ENV) or "").strip()
+    if not value:
+        return None
+    if value.upper() not in LOG_LEVELS:
+        raise ConfigError(f"{LOG_LEVEL_ENV}: {value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
 def detect_hosting(base_url: str) -> Hosting:
     """Cloud for `*.atlassian.net` or a `/wiki` base path; Server/Data Center otherwise."""
     lowered = base_url.lower().rstrip("/")
     return "cloud" if ".atlassian.net" in lowered or lowered.endswith("/wiki") else "server"
-
-
-def _credential_problems(name: str, cred: CredentialSettings) -> list[str]:
-    where = f"credentials.{name}"
-    problems = []
-    if not cred.base_url:
-        problems.append(f"{where}: base_url is missing (set CONFLUENCE_URL or base_url in the config file)")
-    elif not re.match(r"^https?://", cred.base_url):
-        problems.append(f"{where}: base_url must start with http:// or https:// (got {cred.base_url!r})")
-    has_basic = bool(cred.api_token or cred.api_token_file)
-    has_bearer = bool(cred.token or cred.token_file)
-    if has_basic and has_bearer:
-        problems.append(f"{where}: give either api_token (Basic, with username) or token (Bearer PAT), not both")
-    if cred.auth_kind == "basic" and has_basic and not cred.username:
-        problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
-    if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
-        problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
-    if cred.cloud_id is not None and not CLOUD_ID.fullmatch(cred.cloud_id):
-        problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
-    gateway = urlsplit(cred.gateway_url)
-    if not gateway.hostname or (gateway.scheme != "https" and not (
-            gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost"))):
-        problems.append(f"{where}: gateway_url must be an https:// URL (got {cred.gateway_url!r})")
-    for file in (cred.api_token_file, cred.token_file):
-        if file is not None and not Path(file).expanduser().is_file():
-            problems.append(f"{where}: secret file {file} does not exist")
-    return problems
-
-
-def _toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
-    problems = []
-    for key in [kit.space, *(kit.allowed_spaces or [])]:
-        if key is not None and not SPACE_KEY.match(key):
-            problems.append(f"{where}: space {key!r} looks like a space name; use its key (a short code like DOCS)")
-    if kit.retry_max_seconds < kit.retry_min_seconds:
-        problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
-    return problems
 
 
 _LOAD_CONTEXT: dict[str, Any] = {}
@@ -342,7 +338,7 @@ def load_settings(
 ) -> Settings:
     """Read settings from overrides > environment > TOML file > defaults; ConfigError on any problem."""
     environ = os.environ if environ is None else environ
-    path = config_path or environ.get(CONFIG_ENV)
+    path = config_path or environ.get(CONFIG_ENV) or None  # an empty variable (compose's ${X:-}) means unset
     if path is not None and not Path(path).expanduser().is_file():
         raise ConfigError(f"config file {path} does not exist")
     _LOAD_CONTEXT.clear()
@@ -351,6 +347,12 @@ def load_settings(
         settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     finally:
         _LOAD_CONTEXT.clear()
     _expand_env_refs(settings, environ)
@@ -358,18 +360,30 @@ def load_settings(
 
 
 def _expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
-    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets."""
-    holders: list[BaseModel] = [*settings.credentials.values(), settings.index, settings.llm]
-    for holder in holders:
+    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets. An unset or
+    empty variable is a config problem (reported with the others), never a silent fall back to anonymous."""
+    holders: dict[str, BaseModel] = {f"credentials.{name}": cred for name, cred in settings.credentials.items()}
+    holders.update(index=settings.index, llm=settings.llm)
+    problems = []
+    for where, holder in holders.items():
         for name in ("api_token", "token", "api_key", "database_url"):
             value = getattr(holder, name, None)
-            if isinstance(value, SecretStr):
-                match = _ENV_REF.match(value.get_secret_value().strip())
-                if match:
-                    resolved = environ.get(match.group(1))
-                    setattr(holder, name, SecretStr(resolved) if resolved else None)
+            match = _ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
+            if match is None:
+                continue
+            resolved = environ.get(match.group(1))
+            if resolved:
+                setattr(holder, name, SecretStr(resolved))
+            else:
+                problems.append(f"{where}.{name}: environment variable {match.group(1)} is not set (or empty)")
+    if problems:
+        try:
+            settings.resolved_toolkits()
+        except ConfigError as exc:
+            problems += exc.problems
+        raise ConfigError(problems)
 
 
 def _describe(err: Any) -> str:
     loc = ".".join(str(part) for part in err.get("loc", ()))
-    return f"{loc}: {err.get('msg', 'invalid')}"
+    return f"{loc}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"

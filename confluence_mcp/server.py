@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, cast
 
+import anyio
 import pydantic_core
 from mcp import MCPError
 from mcp.server import MCPServer
@@ -36,6 +37,7 @@ __all__ = ["TOOL_MODULES", "all_tool_specs", "bind", "build_server", "enabled_sp
 
 log = logging.getLogger(__name__)
 
+_SHUTDOWN_SECONDS = 30.0  # bound on the lifespan's cleanup (stopping the embedded Postgres, closing pools)
 # manage is split over several modules; each declares its own specs.
 TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index", "images")
 
@@ -62,7 +64,7 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
     chosen = list(specs)
     if kit.settings.tools is not None:
         wanted = [t.strip() for t in kit.settings.tools if t.strip()]
-        bare = [t.removeprefix(kit.prefix) if kit.prefix else t for t in wanted]
+        bare = [_bare_name(t, kit.name, by_name) for t in wanted]
         unknown = [t for t, b in zip(wanted, bare, strict=True) if b not in by_name]
         if unknown:
             raise ConfigError(
@@ -73,6 +75,13 @@ def enabled_specs(kit: Toolkit, specs: list[ToolSpec]) -> list[ToolSpec]:
     if kit.settings.read_only:
         chosen = [s for s in chosen if s.read_only or s.method_dependent]
     return chosen
+
+
+def _bare_name(name: str, kit_name: str, known: dict[str, ToolSpec]) -> str:
+    """`hr_search_pages` names search_pages in toolkit hr, even when hr is the only toolkit (its tools then carry
+    no prefix, but a config written for several toolkits must keep working)."""
+    own = f"{kit_name}_"
+    return name[len(own):] if name not in known and name.startswith(own) else name
 
 
 def _annotations(spec: ToolSpec) -> ToolAnnotations:
@@ -248,11 +257,15 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
             try:
                 yield AppState(settings, kits)
             finally:
-                if any(k.index is not None for k in kits.values()):
-                    # Imported only here: a server that never touched the index never loads its modules.
-                    from confluence_mcp.index.service import shutdown_index
+                # Shielded: a session ended by a signal is cancelled, and cleanup must still stop the embedded
+                # Postgres and close the pools (bounded, so a stuck shutdown cannot hold the process forever).
+                with anyio.move_on_after(_SHUTDOWN_SECONDS, shield=True):
+                    if any(k.index is not None for k in kits.values()):
+                        # Imported only here: a server that never touched the index never loads its modules.
+                        from confluence_mcp.index.service import shutdown_index
 
-                    await shutdown_index(settings)
+                        await shutdown_index(settings)
+                    await stack.aclose()
 
     tools = [make_tool(spec, kit) for kit, kit_specs in plan for spec in kit_specs]
     server: MCPServer[AppState] = MCPServer(

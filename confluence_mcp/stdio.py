@@ -13,7 +13,9 @@ print or a child process cannot corrupt the protocol stream; both are restored o
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import stat
 import sys
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PipeLines", "PipeWriter", "claimed_wire", "serve_stdio"]
 
+log = logging.getLogger(__name__)
 _READ_SIZE = 1 << 16
 
 
@@ -129,7 +132,26 @@ def claimed_wire() -> Iterator[tuple[int, int]]:
 
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Serve `server` over stdin/stdout until the client closes stdin."""
+    """Serve `server` over stdin/stdout until the client closes stdin, or SIGTERM/SIGINT arrive (POSIX)."""
+    async with anyio.create_task_group() as group:
+        if sys.platform != "win32":
+            group.start_soon(_stop_on_signal, group.cancel_scope)
+        await _serve(server)
+        group.cancel_scope.cancel()
+
+
+async def _stop_on_signal(scope: anyio.CancelScope) -> None:
+    """Cancel the session on the first SIGTERM or SIGINT: the lifespan's cleanup then runs as after end of input
+    (without this, SIGTERM killed the process and left the embedded Postgres running). A second signal, once the
+    handlers are gone, ends the process the default way."""
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            log.info("%s received: shutting down", signal.Signals(signum).name)
+            scope.cancel()
+            return
+
+
+async def _serve(server: MCPServer[Any]) -> None:
     if not pipes_usable():
         await server.run_stdio_async()
         return

@@ -63,6 +63,36 @@ def test_secrets_from_env_reference_and_file(tmp_path: Path) -> None:
     assert "from-env" not in repr(settings) and "from-file" not in repr(settings)
 
 
+def test_a_missing_secret_is_a_problem_not_anonymous_access(tmp_path: Path) -> None:
+    empty, latin = tmp_path / "empty", tmp_path / "latin"
+    empty.write_text("\n")
+    latin.write_bytes(b"\xff\xfe")
+    toml = tmp_path / "c.toml"
+    toml.write_text(
+        '[credentials.a]\nbase_url = "https://a.atlassian.net/wiki"\nusername = "u"\napi_token = "${A_TOKEN}"\n'
+        f'[credentials.b]\nbase_url = "https://b.example"\ntoken_file = "{empty}"\n'
+        f'[credentials.c]\nbase_url = "https://c.example"\nusername = "u"\napi_token_file = "{latin}"\n'
+        '[credentials.d]\nbase_url = "https://d.example"\nusername = "u"\n'
+    )
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={"A_TOKEN": ""})
+    assert sorted(info.value.problems) == [
+        "credentials.a.api_token: environment variable A_TOKEN is not set (or empty)",
+        f"credentials.b.token_file: secret file {empty} is empty",
+        f"credentials.c.api_token_file: secret file {latin} is not UTF-8 text",
+        "credentials.d: username is set but api_token is missing (set api_token, api_token_file or "
+        "CONFLUENCE_API_TOKEN); without it every request would be anonymous",
+    ]
+    with pytest.raises(ConfigError, match="username is set but api_token is missing"):
+        load_settings(environ={"CONFLUENCE_URL": "https://x.atlassian.net", "CONFLUENCE_USERNAME": "u"}
+                      ).resolved_toolkits()
+
+
+def test_anonymous_access_needs_no_credential_at_all() -> None:
+    [kit] = load_settings(environ={"CONFLUENCE_URL": "https://wiki.example"}).resolved_toolkits()
+    assert kit.credential.secret() is None
+
+
 def test_every_problem_is_reported_on_its_own_line() -> None:
     env = {"CONFLUENCE_USERNAME": "u", "CONFLUENCE_API_TOKEN": "a", "CONFLUENCE_TOKEN": "b",
            "CONFLUENCE_SPACE": "Engineering Docs"}
@@ -86,6 +116,35 @@ def test_unknown_keys_and_bad_values_fail_clearly(tmp_path: Path) -> None:
 def test_missing_config_file() -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings("/nonexistent/c.toml", environ={})
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"[credentials.default\nbase_url = 'x'\n", "is not valid TOML: Expected ']'"),
+    (b"[credentials.default]\nbase_url = 'http://x\xff'\n", "is not UTF-8 text"),
+])
+def test_unreadable_config_file_is_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={})
+    [line] = info.value.problems
+    assert line.startswith(f"config file {toml} ") and expected in line
+
+
+def test_log_level_is_validated(tmp_path: Path) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('log_level = "loud"\n')
+    with pytest.raises(ConfigError, match="log_level: 'loud' is not one of DEBUG, INFO, WARNING, ERROR"):
+        load_settings(toml, environ={})
+    with pytest.raises(ConfigError, match="CONFLUENCE_MCP_LOG_LEVEL: 'verbose' is not one of"):
+        load_settings(toml, environ={"CONFLUENCE_MCP_LOG_LEVEL": "verbose"})
+    toml.write_text('log_level = "debug"\n')
+    assert load_settings(toml, environ={}).log_level == "DEBUG"
+    assert load_settings(toml, environ={"CONFLUENCE_MCP_LOG_LEVEL": "error"}).log_level == "ERROR"
+
+
+def test_empty_config_variable_means_no_file() -> None:
+    assert not load_settings(environ={"CONFLUENCE_MCP_CONFIG": ""}).configured
 
 
 def test_hosting_detection() -> None:

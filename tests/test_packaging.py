@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from confluence_mcp.config import _ShortcutEnvSource
+from confluence_mcp.config import ENV_VARIABLES, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,13 +51,39 @@ def test_compose_wires_pgvector_and_known_variables() -> None:
     app = services["confluence-mcp"]
     assert app["build"] == "." and (ROOT / "Dockerfile").is_file()
     assert app["depends_on"]["pgvector"]["condition"] == "service_healthy"
-    known = set(_ShortcutEnvSource.CREDENTIAL) | set(_ShortcutEnvSource.TOOLKIT) | set(_ShortcutEnvSource.LISTS)
-    known |= {"CONFLUENCE_MCP_DATABASE_URL", "CONFLUENCE_CUSTOM_HEADERS"}
-    assert set(app["environment"]) <= known
-    db = app["environment"]["CONFLUENCE_MCP_DATABASE_URL"]
+    env = app["environment"]
+    assert set(env) <= ENV_VARIABLES
+    db = env["CONFLUENCE_MCP_DATABASE_URL"]
     pg = services["pgvector"]["environment"]
     assert db == (f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@pgvector:5432/{pg['POSTGRES_DB']}")
     assert all(p.startswith("127.0.0.1:") for p in app["ports"])
+
+
+def test_compose_passes_every_variable_without_forcing_a_value() -> None:
+    app = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["confluence-mcp"]
+    env = app["environment"]
+    # The image sets the data dir; compose sets the database and the config file's path.
+    own = {"CONFLUENCE_MCP_DATA_DIR", "CONFLUENCE_MCP_DATABASE_URL", "CONFLUENCE_MCP_CONFIG"}
+    assert set(env) == ENV_VARIABLES - {"CONFLUENCE_MCP_DATA_DIR"}
+    # An unset variable reaches the container empty, which configuration reads as unset: no default is forced.
+    assert {key: value for key, value in env.items() if key not in own} == {
+        key: f"${{{key}:-}}" for key in ENV_VARIABLES - own}
+
+
+def test_compose_mounts_the_config_file_read_only_when_named() -> None:
+    app = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["confluence-mcp"]
+    [mount] = [v for v in app["volumes"] if isinstance(v, dict) and v["target"] == "/config/config.toml"]
+    assert mount["type"] == "bind" and mount["read_only"] is True
+    assert mount["source"] == "${CONFLUENCE_MCP_CONFIG_FILE:-/dev/null}"
+    assert app["environment"]["CONFLUENCE_MCP_CONFIG"] == "${CONFLUENCE_MCP_CONFIG_FILE:+/config/config.toml}"
+    assert load_settings(environ={"CONFLUENCE_MCP_CONFIG": ""}).credentials == {}  # empty: no file
+    check = app["healthcheck"]["test"]
+    assert check[0] == "CMD" and "8000" in " ".join(check)
+
+
+def test_readme_documents_every_variable() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert [key for key in sorted(ENV_VARIABLES) if f"`{key}`" not in readme] == []
 
 
 def test_readme_opens_with_the_two_commands() -> None:

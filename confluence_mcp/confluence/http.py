@@ -13,7 +13,8 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from confluence_mcp import __version__ as package_version
-from confluence_mcp.config import CLOUD_ID, Toolkit
+from confluence_mcp.config import Toolkit
+from confluence_mcp.config_problems import CLOUD_ID
 from confluence_mcp.confluence.errors_map import AuthDescription, connection_error, http_error
 from confluence_mcp.confluence.retry import (
     RETRY_STATUSES,
@@ -110,14 +111,19 @@ class HttpCore:
             retry_after = None
             if isinstance(error, RetryableStatus):
                 retry_after = parse_retry_after(error.response.headers.get("retry-after"))
-            seconds = self.policy.wait_seconds(state.attempt_number, retry_after)
-            log.info("retrying %s %s in %.2fs (attempt %d failed: %s)", method, httpx.URL(url).path, seconds,
-                     state.attempt_number, error)
-            return seconds
+            return self.policy.wait_seconds(state.attempt_number, retry_after)
+
+        def announce(state: RetryCallState) -> None:
+            # before_sleep, not wait: tenacity computes the wait before its stop check, so logging there would
+            # announce a retry after the last attempt too.
+            error = state.outcome.exception() if state.outcome else None
+            log.info("retrying %s %s in %.2fs (attempt %d failed: %s)", method, httpx.URL(url).path,
+                     state.upcoming_sleep, state.attempt_number, error)
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.policy.attempts),
             wait=wait,
+            before_sleep=announce,
             retry=retry_if_exception(lambda error: should_retry(error, method)),
             sleep=anyio.sleep,
             reraise=True,

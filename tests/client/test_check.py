@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -29,8 +30,21 @@ async def test_everything_passes(sandbox: RunningSandbox, toolkit_factory: Any) 
     report = await check_connection(toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="DEMO"))
     text = format_report(report)
     assert report.ok, text
-    assert set(items(report)) == {"url", "hosting", "authentication", "space DEMO", "search"}
+    assert set(items(report)) == {"tools", "url", "hosting", "authentication", "space DEMO", "search"}
     assert "authenticated as" in text and "All checks passed." in text
+
+
+async def test_tool_names_are_checked_as_serve_does(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    kit = toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="DEMO")
+
+    def with_tools(name: str, *tools: str) -> Any:
+        return dataclasses.replace(kit, name=name, settings=kit.settings.model_copy(update={"tools": list(tools)}))
+
+    bad = items(await check_connection(with_tools("test", "search_pages", "foo_bar")))["tools"]
+    assert not bad.ok and "unknown tool(s) foo_bar; valid names:" in bad.detail
+    # A name prefixed with the toolkit's own name works even when that toolkit is the only one (no prefixes).
+    good = await check_connection(with_tools("hr", "hr_search_pages", "read_page_by_id"))
+    assert good.ok and items(good)["tools"].detail == "2 tools enabled"
 
 
 async def test_wrong_token_fails_authentication(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
@@ -39,9 +53,18 @@ async def test_wrong_token_fails_authentication(sandbox: RunningSandbox, toolkit
     found = items(report)
     assert not report.ok
     assert found["url"].ok and not found["authentication"].ok
+    assert [name for name, item in found.items() if not item.ok] == ["authentication"]  # not blamed on hosting
+    assert found["hosting"].skipped
     assert "Basic = username" in found["authentication"].detail
     assert found["search"].skipped
     assert "[FAIL] authentication" in format_report(report)
+
+
+async def test_wrong_personal_access_token_is_not_blamed_on_hosting(sandbox: RunningSandbox,
+                                                                    toolkit_factory: Any) -> None:
+    kit = toolkit_factory(sandbox.base_url, sandbox.options.flavor, token="wrong", bearer=True)
+    found = items(await check_connection(kit))
+    assert [name for name, item in found.items() if not item.ok] == ["authentication"]
 
 
 async def test_missing_space_is_reported(sandbox: RunningSandbox, toolkit_factory: Any) -> None:

@@ -102,6 +102,19 @@ async def test_retries_are_bounded(toolkit_factory: Any) -> None:
     assert len(handler.requests) == 4
 
 
+@pytest.mark.parametrize("retries", [0, 2])
+async def test_retry_is_logged_only_when_one_follows(toolkit_factory: Any, retries: int,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    handler = Scripted(httpx.Response(503))
+    with caplog.at_level("INFO", logger="confluence_mcp.client"):
+        async with client_for(toolkit_factory, handler, retries=retries) as client:
+            with pytest.raises(ServerError):
+                await client.get_json("content/1")
+    announced = [r.getMessage() for r in caplog.records if r.getMessage().startswith("retrying GET")]
+    assert len(handler.requests) == retries + 1
+    assert [m.split("(attempt ")[1][:1] for m in announced] == [str(n) for n in range(1, retries + 1)]
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 500])
 async def test_no_retry_on_other_statuses(toolkit_factory: Any, status: int) -> None:
     handler = Scripted(httpx.Response(status, json={"message": "nope"}))

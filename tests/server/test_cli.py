@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _mcp_fixtures import REPO, call, sandbox_env, stdio_params
+from _mcp_fixtures import REPO, call, free_port, sandbox_env, stdio_params
 from mcp import Client
 
 from confluence_mcp.cli import build_parser
@@ -28,6 +28,22 @@ def test_parser_defaults() -> None:
     assert (args.transport, args.port, args.sandbox) == ("http", 9, True)
 
 
+@pytest.mark.parametrize("argv", [["--config", "f.toml", "--log-level", "debug", "check"],
+                                  ["check", "--config", "f.toml", "--log-level", "debug"],
+                                  ["--config", "f.toml", "--log-level", "debug", "serve", "--port", "9"]])
+def test_common_options_work_before_or_after_the_subcommand(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv)
+    assert (args.config, args.log_level) == ("f.toml", "DEBUG")
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_port_out_of_range_is_one_line(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["serve", "--port", port])
+    assert info.value.code == 2
+    assert "is not a TCP port (1..65535)" in capsys.readouterr().err
+
+
 def test_bad_configuration_fails_with_one_line_per_problem() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "ftp://x", "CONFLUENCE_SPACE": "My Space",
                                    "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
@@ -37,10 +53,49 @@ def test_bad_configuration_fails_with_one_line_per_problem() -> None:
     assert any("base_url" in line for line in lines) and any("space name" in line for line in lines)
 
 
+def test_incomplete_configuration_fails_instead_of_serving_the_sandbox(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[credentials.prod]\nusername = "me@example.com"\napi_token = "t"\n')
+    typo = {"CONFLUENCE_BASE_URL": "https://x.atlassian.net/wiki", "CONFLUENCE_USERNAME": "a@b.c",
+            "CONFLUENCE_API_TOKEN": "t"}
+    for args, env, expected in [
+        (("--config", str(toml), "serve"), {}, "credentials.prod: base_url is missing"),
+        (("serve",), {"CONFLUENCE_MCP_CONFIG": str(toml)}, "credentials.prod: base_url is missing"),
+        (("serve",), typo, "environment: CONFLUENCE_BASE_URL is not a variable confluence-mcp reads "
+                           "(did you mean CONFLUENCE_URL?)"),
+    ]:
+        result = run_cli(*args, env=env)
+        assert result.returncode == 2, result.stderr
+        assert any(line.startswith(f"confluence-mcp: config: {expected}") for line in result.stderr.splitlines())
+        assert "sandbox" not in result.stderr
+
+
 def test_unknown_tool_fails_at_start() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "http://127.0.0.1:9/wiki", "CONFLUENCE_USERNAME": "u",
                                    "CONFLUENCE_API_TOKEN": "t", "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})
     assert result.returncode == 2 and "nope" in result.stderr and "valid names" in result.stderr
+
+
+def test_bad_files_and_variables_are_one_line(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text("[credentials.default\n")
+    for args, env, expected in [
+        (("check", "--config", str(toml)), {}, f"config file {toml} is not valid TOML"),
+        (("check",), {"CONFLUENCE_MCP_LOG_LEVEL": "verbose"}, "CONFLUENCE_MCP_LOG_LEVEL: 'verbose' is not one of"),
+    ]:
+        result = run_cli(*args, env=env)
+        [line] = result.stderr.splitlines()
+        assert result.returncode == 2 and line.startswith(f"confluence-mcp: config: {expected}")
+
+
+def test_config_file_log_level_applies_unless_overridden(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'log_level = "DEBUG"\n[credentials.default]\nbase_url = "http://127.0.0.1:{free_port()}/wiki"\n')
+    loud = run_cli("check", "--config", str(toml))
+    assert loud.returncode == 1 and "DEBUG httpcore" in loud.stderr
+    for quiet in (run_cli("--log-level", "WARNING", "check", "--config", str(toml)),
+                  run_cli("check", "--config", str(toml), env={"CONFLUENCE_MCP_LOG_LEVEL": "INFO"})):
+        assert quiet.returncode == 1 and "DEBUG" not in quiet.stderr
 
 
 def test_check_against_sandbox(flavor_sandbox: Any) -> None:

@@ -1,0 +1,73 @@
+"""The checks behind `Settings.resolved_toolkits`: one line per problem, naming the key to fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from confluence_mcp.config import CredentialSettings, ToolkitSettings
+
+__all__ = ["CLOUD_ID", "SPACE_KEY", "credential_problems", "secret_file_problem", "toolkit_problems"]
+
+SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
+CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
+
+
+def credential_problems(name: str, cred: CredentialSettings) -> list[str]:
+    where = f"credentials.{name}"
+    problems = []
+    if not cred.base_url:
+        problems.append(f"{where}: base_url is missing (set CONFLUENCE_URL or base_url in the config file)")
+    elif not re.match(r"^https?://", cred.base_url):
+        problems.append(f"{where}: base_url must start with http:// or https:// (got {cred.base_url!r})")
+    has_basic = bool(cred.api_token or cred.api_token_file)
+    has_bearer = bool(cred.token or cred.token_file)
+    if has_basic and has_bearer:
+        problems.append(f"{where}: give either api_token (Basic, with username) or token (Bearer PAT), not both")
+    if cred.auth_kind == "basic" and has_basic and not cred.username:
+        problems.append(f"{where}: Basic auth needs username (the account e-mail on Cloud) with the api_token")
+    if cred.auth_kind == "basic" and cred.username and not has_basic:
+        problems.append(f"{where}: username is set but api_token is missing (set api_token, api_token_file or "
+                        "CONFLUENCE_API_TOKEN); without it every request would be anonymous")
+    if cred.auth_kind == "bearer" and not has_bearer and cred.base_url:
+        problems.append(f"{where}: auth = 'bearer' needs token or token_file (a personal access token)")
+    if cred.cloud_id is not None and not CLOUD_ID.fullmatch(cred.cloud_id):
+        problems.append(f"{where}: cloud_id {cred.cloud_id!r} is not a cloud id (a UUID: see <site>/_edge/tenant_info)")
+    gateway = urlsplit(cred.gateway_url)
+    if not gateway.hostname or (gateway.scheme != "https" and not (
+            gateway.scheme == "http" and gateway.hostname in ("127.0.0.1", "localhost"))):
+        problems.append(f"{where}: gateway_url must be an https:// URL (got {cred.gateway_url!r})")
+    for key in ("api_token_file", "token_file"):
+        problem = secret_file_problem(getattr(cred, key))
+        if problem:
+            problems.append(f"{where}.{key}: {problem}")
+    return problems
+
+
+def secret_file_problem(file: Path | None) -> str | None:
+    """Why a secret file cannot serve as a secret (missing, unreadable, not UTF-8, empty); None when it can."""
+    if file is None:
+        return None
+    path = Path(file).expanduser()
+    if not path.is_file():
+        return f"secret file {file} does not exist (or is not a file)"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        return f"secret file {file} cannot be read: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        return f"secret file {file} is not UTF-8 text"
+    return None if text.strip() else f"secret file {file} is empty"
+
+
+def toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
+    problems = []
+    for key in [kit.space, *(kit.allowed_spaces or [])]:
+        if key is not None and not SPACE_KEY.match(key):
+            problems.append(f"{where}: space {key!r} looks like a space name; use its key (a short code like DOCS)")
+    if kit.retry_max_seconds < kit.retry_min_seconds:
+        problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
+    return problems
