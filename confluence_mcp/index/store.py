@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import psycopg
 from psycopg import sql
 from psycopg.pq import TransactionStatus
 
@@ -159,8 +161,12 @@ class IndexStore:
             try:
                 yield
             finally:
-                if not conn.closed:
-                    await conn.execute(_UNLOCK, (collection,))
+                # Shielded: a cancelled run must still release the lock, or the pooled connection would keep it.
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await conn.execute(_UNLOCK, (collection,))
+                    except psycopg.Error:
+                        await conn.close()  # ending the session releases its locks; the pool drops the connection
 
     # -- collections ---------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import httpx
+import psycopg
 import pytest
 from llm_stub import EMBED_DIM, RunningServer, start_stub
 from test_store import page_versions
@@ -163,6 +164,11 @@ async def test_killed_run_then_rerun_is_exact(env: tuple[IndexService, Confluenc
         await index_pages(service, client, "killed", Selection(space="BENEFITS", allowed_spaces=SPACES),
                           progress=stop_after_five)
     assert scope.cancelled_caught
+    # The cancelled run let go of its writer lock: another session can take it.
+    async with await psycopg.AsyncConnection.connect(service.store.pool.conninfo) as other:
+        row = await (await other.execute("SELECT pg_try_advisory_xact_lock(hashtextextended("
+                                          "'confluence-mcp index ' || %s, 0))", ("killed",))).fetchone()
+        assert row is not None and row[0] is True
     # Pages go to the database in groups, each its own transaction: every reported page is stored, and a few
     # more of the group in flight may be.
     stored = len(await page_versions(service.store, "killed"))
