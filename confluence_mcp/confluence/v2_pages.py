@@ -127,6 +127,11 @@ class V2Pages:
         return {"id": space["id"], "key": space.get("key"), "name": space.get("name"), "type": space.get("type"),
                 **({"homepage": {"id": str(home), "type": "page"}} if home else {})}
 
+    async def roots(self, key: str) -> Any:
+        """The first page of a space's top-level pages (`GET /spaces/{id}/pages?depth=root`), as v2 JSON."""
+        return await self.client.get_json(f"spaces/{segment(await self.space_id(key))}/pages",
+                                          params={"depth": "root", "limit": 100}, api="v2")
+
     async def _locate(self, page_id: str, *, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """The page, else the blog post, with that id: its kind, v2 path and JSON."""
         return await page_or_blogpost(page_id, lambda path: self.client.get_json(path, params=params, api="v2"))

@@ -9,6 +9,8 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -34,7 +36,7 @@ __all__ = [
 
 PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL or tiny link.")]
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
-_TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
+_TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
 
@@ -147,46 +149,40 @@ async def get_page_tree(
     """A page's descendants, or a space's hierarchy, as a flat list; depth 1 = children or top-level pages."""
     kit = current_kit(ctx)
     if page_id:
-        root_id = await resolve_page_ref(kit, page_id)
-        root = await kit.client.get_page(root_id, expand="space,ancestors")
+        root_id: str | None = await resolve_page_ref(kit, page_id)
+        root = await kit.client.get_page(str(root_id), expand="space")
         key = space_key_of(root)
         kit.require_space(key)
-        base = len(root.get("ancestors") or [])
-        items = kit.client.descendant_pages(root_id, expand="ancestors", max_items=_TREE_CAP + 1)
+        first = kit.client.children_of([str(root_id)], max_items=_TREE_CAP + 1)
     else:
-        from confluence_mcp.confluence import cql
-
         key = kit.default_space(space)
-        root_id, base = None, -1
-        items = _space_pages(kit, cql.scoped(None, [key]))
-    nodes: list[TreeNode] = []
-    seen = 0
-    async for content in items:
-        seen += 1
-        if seen > _TREE_CAP:
-            break
-        ancestors = content.get("ancestors") or []
-        depth = len(ancestors) - base
-        if depth <= max_depth:
-            parent = str(ancestors[-1]["id"]) if ancestors else None
-            nodes.append(TreeNode(id=str(content["id"]), title=content.get("title") or "", parent_id=parent,
-                                  depth=depth))
+        root_id = None
+        first = kit.client.root_pages(key, max_items=_TREE_CAP + 1)
+    nodes, truncated = await _breadth_first(kit, first, root_id, max_depth)
     nodes.sort(key=lambda n: (n.depth, n.title.lower()))
-    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=seen > _TREE_CAP)
+    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=truncated)
 
 
-async def _space_pages(kit: KitRuntime, query: str) -> Any:
-    """Every page of a space with its ancestors, in a few paginated CQL calls."""
-    cursor: str | None = None
-    fetched = 0
-    while fetched <= _TREE_CAP:
-        page = await kit.client.content_search(query, limit=100, cursor=cursor, expand="ancestors")
-        for content in page.results:
-            fetched += 1
-            yield content
-        cursor = page.next
-        if not cursor or not page.results:
-            return
+async def _breadth_first(kit: KitRuntime, level: AsyncGenerator[dict[str, Any]], root_id: str | None,
+                         max_depth: int) -> tuple[list[TreeNode], bool]:
+    """Level by level, each in a few paginated calls, so every level is complete before a deeper one starts;
+    truncated only when the node cap cuts a level short."""
+    nodes: list[TreeNode] = []
+    for depth in range(1, max_depth + 1):
+        ids: list[str] = []
+        async with aclosing(level) as pages:
+            async for content in pages:
+                if len(nodes) >= _TREE_CAP:
+                    return nodes, True
+                ancestors = content.get("ancestors") or []
+                parent = str(ancestors[-1]["id"]) if ancestors and depth > 1 else root_id
+                nodes.append(TreeNode(id=str(content["id"]), title=content.get("title") or "", parent_id=parent,
+                                      depth=depth))
+                ids.append(str(content["id"]))
+        if not ids or depth == max_depth:
+            break
+        level = kit.client.children_of(ids, max_items=_TREE_CAP + 1 - len(nodes))
+    return nodes, False
 
 
 @tool("content", "Page attachments", read_only=True)

@@ -171,6 +171,7 @@ async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) 
             await run.use(client, "update_page_by_title", {"page_title": "Spec v2 renamed", "new_body": "third"})
             await run.use(client, "create_page", {"title": "Spec v2 at home", "body": "under the homepage"})
             await run.use(client, "get_page_tree", {"page_id": install})
+            await run.use(client, "get_page_tree", {"max_depth": 2})  # the space's top level from v2
             await run.use(client, "get_page_attachments", {"page_id": install, "media_type": "text/plain",
                                                            "filename": "install-notes.txt"})
             for name in ("v2.txt", "v2.txt", "more.txt"):  # the second is a new version, found by the listing
