@@ -320,7 +320,8 @@ async def space_pages(request: Request) -> Response:
         raise SandboxError(404, "Not Found")
     ser = serializer(request)
     depth = request.query_params.get("depth", "all")
-    pages = store.children(None, space.key) if depth == "root" else store.list_content(space_key=space.key)
+    pages = ([c for c in store.children(None, space.key) if c.type == "page"] if depth == "root"
+             else store.list_content(space_key=space.key, content_type="page"))
     body_format = request.query_params.get("body-format")
     return _listing(request, pages, lambda c: _page(ser, c, body_format))
 
