@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
@@ -196,8 +197,10 @@ async def create_pages(
     return await run_bulk(items, lambda p: p.title, one)
 
 
-def _macro_names(storage: str) -> list[str]:
-    return sorted(_MACRO.findall(storage))
+def _dropped_macros(old: str, new: str) -> list[str]:
+    """Macro names `new` holds fewer of than `old`: counted, so losing one of two jira macros shows too."""
+    before, after = Counter(_MACRO.findall(old)), Counter(_MACRO.findall(new))
+    return sorted(name for name, count in before.items() if after[name] < count)
 
 
 async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_body: str | None,
@@ -225,11 +228,12 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
                                "shown on the page (read it first), or omit `section` to replace the body.") from exc
         else:
             storage = converted
-            lost = [m for m in set(_macro_names(old_storage)) if m not in _macro_names(converted)]
-            if lost and not allow_macro_removal:
-                raise BadRequest(f"The new body of page {page_id} drops macros the page has ({', '.join(lost)}). "
-                                 "Keep the placeholders read_page_by_id returned for them, or pass "
-                                 "allow_macro_removal=true if removing them is intended.")
+        lost = _dropped_macros(old_storage, storage)
+        if lost and not allow_macro_removal:
+            what = f"section '{section}'" if section is not None else "body"
+            raise BadRequest(f"The new {what} of page {page_id} drops macros the page has ({', '.join(lost)}). "
+                             "Keep the placeholders read_page_by_id returned for them, or pass "
+                             "allow_macro_removal=true if removing them is intended.")
         if same_storage(storage, old_storage):
             storage = None  # unchanged body: never write a version for it
     elif section is not None:
@@ -261,7 +265,7 @@ _Expected = Annotated[int | None, Field(description="Version you read; refused i
 _NewLabels = Annotated[list[str] | None, Field(description="Replace the labels with these (no new version)")]
 _Minor = Annotated[bool, Field(description="Minor edit: no watcher notifications")]
 _Message = Annotated[str | None, Field(description="Version comment")]
-_AllowMacro = Annotated[bool, Field(description="Allow a full-body write to drop macros")]
+_AllowMacro = Annotated[bool, Field(description="Allow the write (body or section) to drop macros")]
 
 
 @tool("manage", "Update page by id", read_only=False, idempotent=True)
