@@ -16,7 +16,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import SectionNotFound, replace_section
+from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, replace_section
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
@@ -224,8 +224,13 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
             try:
                 storage = replace_section(old_storage, section, converted)
             except SectionNotFound as exc:
-                raise NotFound(f"Page {page_id} has no heading '{section}': use the exact heading text as "
-                               "shown on the page (read it first), or omit `section` to replace the body.") from exc
+                headings = ", ".join(repr(h) for h in exc.available) or "none"
+                raise NotFound(f"Page {page_id} has no heading '{section}' (its headings: {headings}): use the "
+                               "exact heading text, or omit `section` to replace the body.") from exc
+            except AmbiguousSection as exc:
+                raise BadRequest(f"Page {page_id} has {len(exc.paths)} headings '{section}': "
+                                 f"{', '.join(repr(p) for p in exc.paths)}. Pass the path of the one to edit "
+                                 "as `section`, e.g. 'Parent heading / Heading'.") from exc
         else:
             storage = converted
         lost = _dropped_macros(old_storage, storage)
@@ -260,7 +265,8 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
 
 _Title = Annotated[str | None, Field(description="New title")]
 _Body = Annotated[str | None, Field(description="New body, or the section's content, in body_format")]
-_Section = Annotated[str | None, Field(description="Replace only the content under this heading (exact text)")]
+_Section = Annotated[str | None, Field(description="Replace only the content under this heading (its text, "
+                                                  "or a path like 'Team B / Notes' when the text repeats)")]
 _Expected = Annotated[int | None, Field(description="Version you read; refused if the page changed since")]
 _NewLabels = Annotated[list[str] | None, Field(description="Replace the labels with these (no new version)")]
 _Minor = Annotated[bool, Field(description="Minor edit: no watcher notifications")]
