@@ -346,6 +346,11 @@ async def update_pages(
     """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
+    ids = [pid.strip() for pid in page_ids]
+    repeated = sorted({pid for pid in ids if ids.count(pid) > 1})
+    if repeated:  # concurrent writes to one page: all but one would be lost while each reported ok
+        raise BadRequest(f"page_ids lists {', '.join(repeated)} more than once: give each page once, with the "
+                         "one body it should end up with.")
     contents: list[str | None]
     if new_contents is None:
         contents = [None] * len(page_ids)
