@@ -168,13 +168,13 @@ class ConfluenceClient:
         return self.urls.web_url(webui)
 
     # -- reads ------------------------------------------------------------------------------------
-    async def get_page(self, page_id: str, *,
-                       expand: str = "body.storage,version,space,ancestors,metadata.labels") -> dict[str, Any]:
-        """GET /content/{id} (v1 Content object; pages and blog posts)."""
+    async def get_page(self, page_id: str, *, expand: str = "body.storage,version,space,ancestors,metadata.labels",
+                       statuses: Sequence[str] = ()) -> dict[str, Any]:
+        """GET /content/{id} (v1 Content object; pages and blog posts); `statuses` e.g. ("draft", "trashed")."""
         async def v1() -> dict[str, Any]:
-            result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
-            return result
-        return await self.v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand))
+            params = {"expand": expand, "status": list(statuses) or None}
+            return dict(await self.get_json(f"content/{segment(page_id)}", params=params))
+        return await self.v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand, statuses))
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:

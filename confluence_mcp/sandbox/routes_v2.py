@@ -253,7 +253,7 @@ async def page_children(request: Request) -> Response:
 @endpoint
 async def ancestors(request: Request) -> Response:
     store = state(request).store
-    content = store.get(request.path_params["id"])
+    content = store.get(request.path_params["id"], ("current", "archived", "draft"))  # a draft has its parent too
     return _listing(request, store.ancestors(content), lambda c: {"id": c.id, "type": c.type})
 
 

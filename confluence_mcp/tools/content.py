@@ -23,6 +23,7 @@ from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import load_page
 
 __all__ = [
     "get_page_attachments",
@@ -111,7 +112,7 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
 
 async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     """Read one page (policy-checked) and convert its storage body to markdown."""
-    page = await kit.client.get_page(page_id, expand=_PAGE_EXPAND)
+    page = await load_page(kit.client, page_id, expand=_PAGE_EXPAND, drafts=True)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
@@ -128,7 +129,7 @@ async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
         id=str(page["id"]), title=page.get("title") or "", space=space,
         version=(page.get("version") or {}).get("number"), url=kit.client.web_url(links.get("webui")),
         labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
-        markdown=markdown,
+        status=None if page.get("status", "current") == "current" else page.get("status"), markdown=markdown,
     )
 
 

@@ -128,7 +128,7 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
         except ConfluenceError as exc:
             note = f"Page created, but its labels could not be checked ({exc}); use update_labels to verify."
     if include_body:
-        created = await load_page(client, str(created["id"]), expand="body.storage,version,space")
+        created = await load_page(client, str(created["id"]), expand="body.storage,version,space", drafts=True)
     return page_write(client, created, include_body=include_body, labels=names or None, note=note)
 
 
