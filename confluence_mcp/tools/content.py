@@ -90,14 +90,14 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
         site = urlsplit(kit.client.site_url)
         if parts.netloc.lower() != site.netloc.lower():
             raise PolicyError(f"{ref} is not on the configured Confluence site ({site.netloc}).")
-    path = parts.path
-    if match := re.search(r"/pages/(\d+)(?:/|$)", path):
+    path = parts.path.rstrip("/")
+    if match := re.search(r"/pages/(?:edit-v2/|edit/)?(\d+)(?:/|$)", path):  # view, or Cloud's editor URL
         return match.group(1)
     if path.endswith("viewpage.action"):
         page_ids = parse_qs(parts.query).get("pageId")
         if page_ids and page_ids[0].isdigit():
             return page_ids[0]
-    if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path.rstrip("/")):
+    if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path):
         return tiny_code_to_id(match.group(1))
     if match := re.search(r"/display/(~?[A-Za-z0-9_]+)/([^/]+)$", path):
         key, title = match.group(1), unquote_plus(match.group(2))

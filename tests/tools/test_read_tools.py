@@ -37,7 +37,7 @@ async def test_read_page_by_id_returns_markdown_and_metadata(settings: Any) -> N
     assert "[Getting Started](http://127.0.0.1:" in markdown  # page links become web URLs
 
 
-@pytest.mark.parametrize("form", ["web", "viewpage", "tiny", "display"])
+@pytest.mark.parametrize("form", ["web", "viewpage", "tiny", "display", "display/", "edit-v2"])
 async def test_read_page_by_url_forms(flavor_sandbox: Any, settings: Any, form: str) -> None:
     base = flavor_sandbox.base_url
     ref = {
@@ -45,6 +45,8 @@ async def test_read_page_by_url_forms(flavor_sandbox: Any, settings: Any, form: 
         "viewpage": f"{base}/pages/viewpage.action?pageId=65539",
         "tiny": f"{base}/x/AwAB",
         "display": f"{base}/display/DEMO/Installation+Guide",
+        "display/": f"{base}/display/DEMO/Installation+Guide/",
+        "edit-v2": f"{base}/spaces/DEMO/pages/edit-v2/65539",
     }[form]
     async with mcp_client(settings) as client:
         page = await call(client, "read_page_by_id", {"page_id": ref})
