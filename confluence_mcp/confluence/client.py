@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -168,13 +168,13 @@ class ConfluenceClient:
         return self.urls.web_url(webui)
 
     # -- reads ------------------------------------------------------------------------------------
-    async def get_page(self, page_id: str, *,
-                       expand: str = "body.storage,version,space,ancestors,metadata.labels") -> dict[str, Any]:
-        """GET /content/{id} (v1 Content object; pages and blog posts)."""
+    async def get_page(self, page_id: str, *, expand: str = "body.storage,version,space,ancestors,metadata.labels",
+                       statuses: Sequence[str] = ()) -> dict[str, Any]:
+        """GET /content/{id} (v1 Content object; pages and blog posts); `statuses` e.g. ("draft", "trashed")."""
         async def v1() -> dict[str, Any]:
-            result: dict[str, Any] = await self.get_json(f"content/{segment(page_id)}", params={"expand": expand})
-            return result
-        return await self.v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand))
+            params = {"expand": expand, "status": list(statuses) or None}
+            return dict(await self.get_json(f"content/{segment(page_id)}", params=params))
+        return await self.v1_unless_gone("GET /content/{id}", v1, lambda: self._v2.get(page_id, expand, statuses))
 
     async def find_page_by_title(self, space: str, title: str, *,
                                  expand: str = "version,space") -> dict[str, Any] | None:
@@ -222,6 +222,15 @@ class ConfluenceClient:
     def descendant_pages(self, page_id: str, *, expand: str = "ancestors",
                          max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
         return self._listings.descendants(page_id, expand=expand, max_items=max_items)
+
+    def children_of(self, page_ids: Sequence[str], *, expand: str | None = "ancestors",
+                    max_items: int | None = None) -> AsyncGenerator[dict[str, Any]]:
+        """The child pages of all these pages, in a few paginated CQL calls."""
+        return self._listings.children_of(page_ids, expand=expand, max_items=max_items)
+
+    def root_pages(self, space_key: str, *, max_items: int | None = None) -> AsyncGenerator[dict[str, Any]]:
+        """A space's top-level pages (the homepage, and pages created outside it)."""
+        return self._listings.roots(space_key, lambda: self._v2.roots(space_key), max_items=max_items)
 
     def comments(self, page_id: str, *, expand: str = "body.storage,history") -> AsyncIterator[dict[str, Any]]:
         """Every comment on a page, replies included."""

@@ -5,6 +5,7 @@ one of them 410 Gone, that listing moves (and stays moved for the client's life)
 
 - child pages, descendant pages and comments to CQL (`/content/search`, not deprecated, which answers with the
   same v1 Content objects and honours the same `expand`): `parent = id`, `ancestor = id`, `container = id`;
+- a space's top-level pages (`GET /space/{key}/content/page?depth=root`) to v2 `GET /spaces/{id}/pages?depth=root`;
 - attachments to v2 `GET /pages/{id}/attachments` (or the blog post's), mapped to the v1 fields our callers
   read. A cursor names the listing that issued it, so a v1 cursor is never silently restarted on v2.
 """
@@ -12,12 +13,12 @@ one of them 410 Gone, that listing moves (and stays moved for the client's life)
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.urls import segment
-from confluence_mcp.confluence.v2_pages import page_or_blogpost, v2_to_v1_attachment
+from confluence_mcp.confluence.v2_pages import page_or_blogpost, v2_to_v1_attachment, v2_to_v1_page
 from confluence_mcp.errors import BadRequest, ConfluenceHTTPError
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["ListingMoved", "Listings", "attachment_container"]
 
 _ATTACHMENTS = "GET /content/{id}/child/attachment"
+_ROOTS = "GET /space/{key}/content/page"
+_PARENTS_PER_QUERY = 50  # ids per `parent IN (...)`: keeps the query URL short
 _MOVED = ("The attachment listing moved to Confluence's REST v2 (v1 answered 410 Gone) after this cursor was "
           "issued: list again without a cursor.")
 
@@ -47,6 +50,40 @@ class Listings:
         return self._v1_or_cql("GET /content/{id}/descendant/page", f"content/{segment(page_id)}/descendant/page",
                                {"expand": expand}, _by_age(cqlb.clause("ancestor", "=", page_id), "page"),
                                max_items)
+
+    async def children_of(self, page_ids: Sequence[str], *, expand: str | None,
+                          max_items: int | None) -> AsyncGenerator[dict[str, Any]]:
+        """The child pages of all these pages: one CQL `parent IN (...)` per batch of ids, paginated."""
+        found = 0
+        for start in range(0, len(page_ids), _PARENTS_PER_QUERY):
+            query = _by_age(cqlb.in_("parent", page_ids[start:start + _PARENTS_PER_QUERY]), "page")
+            left = None if max_items is None else max_items - found
+            if left is not None and left <= 0:
+                return
+            body = await self.client.get_json("content/search", params={
+                "cql": query, "expand": expand, "limit": 100 if left is None else max(1, min(left, 100))})
+            async for item in self.client.follow(body, max_items=left):
+                found += 1
+                yield item
+
+    async def roots(self, space_key: str, v2: Callable[[], Awaitable[Any]], *,
+                    max_items: int | None) -> AsyncGenerator[dict[str, Any]]:
+        """A space's top-level pages: v1 `depth=root`, or `v2` (the v2 listing's first page) once that is gone."""
+        client = self.client
+        from_v2 = client.is_gone(_ROOTS)
+        limit = 100 if max_items is None else max(1, min(max_items, 100))
+        if not from_v2:
+            try:
+                body = await client.get_json(f"space/{segment(space_key)}/content/page",
+                                             params={"depth": "root", "limit": limit})
+            except ConfluenceHTTPError as exc:
+                if not client.note_gone(_ROOTS, exc):
+                    raise
+                from_v2 = True
+        if from_v2:
+            body = await v2()
+        async for item in client.follow(body, max_items=max_items):
+            yield v2_to_v1_page(item) if from_v2 else item
 
     def comments(self, page_id: str, *, expand: str) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/comment", f"content/{segment(page_id)}/child/comment",

@@ -20,7 +20,7 @@ Only the fields our callers read are mapped. A 410 means the v1 call did nothing
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluence_mcp.confluence.urls import segment
@@ -42,9 +42,10 @@ class V2Pages:
         self.client = client
         self._space_ids: dict[str, str] = {}
 
-    async def get(self, page_id: str, expand: str) -> dict[str, Any]:
+    async def get(self, page_id: str, expand: str, statuses: Sequence[str] = ()) -> dict[str, Any]:
         parts = expand_parts(expand)
-        kind, path, page = await self._locate(page_id, params=v2_query(parts))
+        status = {"status": list(statuses)} if statuses else {}
+        kind, path, page = await self._locate(page_id, params={**v2_query(parts), **status})
         labels = page.get("labels")
         if isinstance(labels, dict) and (labels.get("meta") or {}).get("hasMore"):  # the page carries 50 at most
             labels["results"] = await self._all_labels(path)
@@ -126,6 +127,11 @@ class V2Pages:
         home = space.get("homepageId")
         return {"id": space["id"], "key": space.get("key"), "name": space.get("name"), "type": space.get("type"),
                 **({"homepage": {"id": str(home), "type": "page"}} if home else {})}
+
+    async def roots(self, key: str) -> Any:
+        """The first page of a space's top-level pages (`GET /spaces/{id}/pages?depth=root`), as v2 JSON."""
+        return await self.client.get_json(f"spaces/{segment(await self.space_id(key))}/pages",
+                                          params={"depth": "root", "limit": 100}, api="v2")
 
     async def _locate(self, page_id: str, *, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         """The page, else the blog post, with that id: its kind, v2 path and JSON."""

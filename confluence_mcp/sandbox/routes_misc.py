@@ -97,7 +97,7 @@ async def space_content(request: Request) -> Response:
 
     def of_type(kind: str) -> list[Content]:
         if depth == "root" and kind == "page":
-            return store.children(None, space.key)
+            return [c for c in store.children(None, space.key) if c.type == "page"]  # blog posts have no parent
         return store.list_content(space_key=space.key, content_type=kind)
 
     base_path = f"{API}/space/{space.key}/content"

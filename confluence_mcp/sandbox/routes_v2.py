@@ -253,7 +253,7 @@ async def page_children(request: Request) -> Response:
 @endpoint
 async def ancestors(request: Request) -> Response:
     store = state(request).store
-    content = store.get(request.path_params["id"])
+    content = store.get(request.path_params["id"], ("current", "archived", "draft"))  # a draft has its parent too
     return _listing(request, store.ancestors(content), lambda c: {"id": c.id, "type": c.type})
 
 
@@ -320,7 +320,8 @@ async def space_pages(request: Request) -> Response:
         raise SandboxError(404, "Not Found")
     ser = serializer(request)
     depth = request.query_params.get("depth", "all")
-    pages = store.children(None, space.key) if depth == "root" else store.list_content(space_key=space.key)
+    pages = ([c for c in store.children(None, space.key) if c.type == "page"] if depth == "root"
+             else store.list_content(space_key=space.key, content_type="page"))
     body_format = request.query_params.get("body-format")
     return _listing(request, pages, lambda c: _page(ser, c, body_format))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import html
 
 from starlette.requests import Request
@@ -12,6 +11,7 @@ from starlette.routing import Route
 from confluence_mcp.confluence.convert import storage_to_view
 from confluence_mcp.sandbox.http import endpoint, serializer, state
 from confluence_mcp.sandbox.model import Content, SandboxError
+from confluence_mcp.sandbox.serialize import tiny_code_id
 
 __all__ = ["web_routes"]
 
@@ -65,12 +65,10 @@ async def index(request: Request) -> Response:
 
 @endpoint
 async def tiny_link(request: Request) -> Response:
-    code = request.path_params["code"]
-    try:
-        raw = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
-    except ValueError as error:
-        raise SandboxError(404, "Unknown tiny link") from error
-    content = state(request).store.get(str(int.from_bytes(raw, "little")))
+    content_id = tiny_code_id(request.path_params["code"])
+    if content_id is None:
+        raise SandboxError(404, "Unknown tiny link")
+    content = state(request).store.get(content_id)
     ser = serializer(request)
     return RedirectResponse(ser.base + ser.webui(content), status_code=302)
 

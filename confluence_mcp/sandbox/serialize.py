@@ -38,9 +38,24 @@ def format_when(moment: datetime, flavor: str) -> str:
     return stamp + ("Z" if flavor == "cloud" else "+00:00")
 
 
+_TINY_OUT = str.maketrans("+/", "_-")  # Atlassian's mapping: the reverse of RFC 4648's URL-safe alphabet
+_TINY_IN = str.maketrans("_-", "+/")
+
+
 def tiny_code(content_id: str) -> str:
+    """Confluence's tiny-link code: the id little-endian, base64 with `+`→`_` and `/`→`-`, no padding."""
     raw = int(content_id).to_bytes(8, "little").rstrip(b"\0") or b"\0"
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64.b64encode(raw).decode().rstrip("=").translate(_TINY_OUT)
+
+
+def tiny_code_id(code: str) -> str | None:
+    """The id a tiny-link code stands for (trailing A's may be cut), or None when it is not one."""
+    text = code.translate(_TINY_IN)
+    try:
+        raw = base64.b64decode(text + "A" * (-len(text) % 4), validate=True)
+    except ValueError:
+        return None
+    return str(int.from_bytes(raw, "little"))
 
 
 class Serializer:

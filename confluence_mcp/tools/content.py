@@ -9,6 +9,8 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Annotated, Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
@@ -21,6 +23,7 @@ from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import load_page
 
 __all__ = [
     "get_page_attachments",
@@ -34,7 +37,7 @@ __all__ = [
 
 PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL or tiny link.")]
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
-_TREE_CAP = 500  # nodes per tree answer; deeper/bigger trees are flagged as truncated
+_TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
 
@@ -87,14 +90,14 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
         site = urlsplit(kit.client.site_url)
         if parts.netloc.lower() != site.netloc.lower():
             raise PolicyError(f"{ref} is not on the configured Confluence site ({site.netloc}).")
-    path = parts.path
-    if match := re.search(r"/pages/(\d+)(?:/|$)", path):
+    path = parts.path.rstrip("/")
+    if match := re.search(r"/pages/(?:edit-v2/|edit/)?(\d+)(?:/|$)", path):  # view, or Cloud's editor URL
         return match.group(1)
     if path.endswith("viewpage.action"):
         page_ids = parse_qs(parts.query).get("pageId")
         if page_ids and page_ids[0].isdigit():
             return page_ids[0]
-    if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path.rstrip("/")):
+    if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path):
         return tiny_code_to_id(match.group(1))
     if match := re.search(r"/display/(~?[A-Za-z0-9_]+)/([^/]+)$", path):
         key, title = match.group(1), unquote_plus(match.group(2))
@@ -109,7 +112,7 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
 
 async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     """Read one page (policy-checked) and convert its storage body to markdown."""
-    page = await kit.client.get_page(page_id, expand=_PAGE_EXPAND)
+    page = await load_page(kit.client, page_id, expand=_PAGE_EXPAND, drafts=True)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
@@ -126,7 +129,7 @@ async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
         id=str(page["id"]), title=page.get("title") or "", space=space,
         version=(page.get("version") or {}).get("number"), url=kit.client.web_url(links.get("webui")),
         labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
-        markdown=markdown,
+        status=None if page.get("status", "current") == "current" else page.get("status"), markdown=markdown,
     )
 
 
@@ -147,46 +150,40 @@ async def get_page_tree(
     """A page's descendants, or a space's hierarchy, as a flat list; depth 1 = children or top-level pages."""
     kit = current_kit(ctx)
     if page_id:
-        root_id = await resolve_page_ref(kit, page_id)
-        root = await kit.client.get_page(root_id, expand="space,ancestors")
+        root_id: str | None = await resolve_page_ref(kit, page_id)
+        root = await kit.client.get_page(str(root_id), expand="space")
         key = space_key_of(root)
         kit.require_space(key)
-        base = len(root.get("ancestors") or [])
-        items = kit.client.descendant_pages(root_id, expand="ancestors", max_items=_TREE_CAP + 1)
+        first = kit.client.children_of([str(root_id)], max_items=_TREE_CAP + 1)
     else:
-        from confluence_mcp.confluence import cql
-
         key = kit.default_space(space)
-        root_id, base = None, -1
-        items = _space_pages(kit, cql.scoped(None, [key]))
-    nodes: list[TreeNode] = []
-    seen = 0
-    async for content in items:
-        seen += 1
-        if seen > _TREE_CAP:
-            break
-        ancestors = content.get("ancestors") or []
-        depth = len(ancestors) - base
-        if depth <= max_depth:
-            parent = str(ancestors[-1]["id"]) if ancestors else None
-            nodes.append(TreeNode(id=str(content["id"]), title=content.get("title") or "", parent_id=parent,
-                                  depth=depth))
+        root_id = None
+        first = kit.client.root_pages(key, max_items=_TREE_CAP + 1)
+    nodes, truncated = await _breadth_first(kit, first, root_id, max_depth)
     nodes.sort(key=lambda n: (n.depth, n.title.lower()))
-    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=seen > _TREE_CAP)
+    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=truncated)
 
 
-async def _space_pages(kit: KitRuntime, query: str) -> Any:
-    """Every page of a space with its ancestors, in a few paginated CQL calls."""
-    cursor: str | None = None
-    fetched = 0
-    while fetched <= _TREE_CAP:
-        page = await kit.client.content_search(query, limit=100, cursor=cursor, expand="ancestors")
-        for content in page.results:
-            fetched += 1
-            yield content
-        cursor = page.next
-        if not cursor or not page.results:
-            return
+async def _breadth_first(kit: KitRuntime, level: AsyncGenerator[dict[str, Any]], root_id: str | None,
+                         max_depth: int) -> tuple[list[TreeNode], bool]:
+    """Level by level, each in a few paginated calls, so every level is complete before a deeper one starts;
+    truncated only when the node cap cuts a level short."""
+    nodes: list[TreeNode] = []
+    for depth in range(1, max_depth + 1):
+        ids: list[str] = []
+        async with aclosing(level) as pages:
+            async for content in pages:
+                if len(nodes) >= _TREE_CAP:
+                    return nodes, True
+                ancestors = content.get("ancestors") or []
+                parent = str(ancestors[-1]["id"]) if ancestors and depth > 1 else root_id
+                nodes.append(TreeNode(id=str(content["id"]), title=content.get("title") or "", parent_id=parent,
+                                      depth=depth))
+                ids.append(str(content["id"]))
+        if not ids or depth == max_depth:
+            break
+        level = kit.client.children_of(ids, max_items=_TREE_CAP + 1 - len(nodes))
+    return nodes, False
 
 
 @tool("content", "Page attachments", read_only=True)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import SectionNotFound, replace_section
+from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, replace_section
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
@@ -127,7 +128,7 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
         except ConfluenceError as exc:
             note = f"Page created, but its labels could not be checked ({exc}); use update_labels to verify."
     if include_body:
-        created = await load_page(client, str(created["id"]), expand="body.storage,version,space")
+        created = await load_page(client, str(created["id"]), expand="body.storage,version,space", drafts=True)
     return page_write(client, created, include_body=include_body, labels=names or None, note=note)
 
 
@@ -196,8 +197,10 @@ async def create_pages(
     return await run_bulk(items, lambda p: p.title, one)
 
 
-def _macro_names(storage: str) -> list[str]:
-    return sorted(_MACRO.findall(storage))
+def _dropped_macros(old: str, new: str) -> list[str]:
+    """Macro names `new` holds fewer of than `old`: counted, so losing one of two jira macros shows too."""
+    before, after = Counter(_MACRO.findall(old)), Counter(_MACRO.findall(new))
+    return sorted(name for name, count in before.items() if after[name] < count)
 
 
 async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_body: str | None,
@@ -221,15 +224,21 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
             try:
                 storage = replace_section(old_storage, section, converted)
             except SectionNotFound as exc:
-                raise NotFound(f"Page {page_id} has no heading '{section}': use the exact heading text as "
-                               "shown on the page (read it first), or omit `section` to replace the body.") from exc
+                headings = ", ".join(repr(h) for h in exc.available) or "none"
+                raise NotFound(f"Page {page_id} has no heading '{section}' (its headings: {headings}): use the "
+                               "exact heading text, or omit `section` to replace the body.") from exc
+            except AmbiguousSection as exc:
+                raise BadRequest(f"Page {page_id} has {len(exc.paths)} headings '{section}': "
+                                 f"{', '.join(repr(p) for p in exc.paths)}. Pass the path of the one to edit "
+                                 "as `section`, e.g. 'Parent heading / Heading'.") from exc
         else:
             storage = converted
-            lost = [m for m in set(_macro_names(old_storage)) if m not in _macro_names(converted)]
-            if lost and not allow_macro_removal:
-                raise BadRequest(f"The new body of page {page_id} drops macros the page has ({', '.join(lost)}). "
-                                 "Keep the placeholders read_page_by_id returned for them, or pass "
-                                 "allow_macro_removal=true if removing them is intended.")
+        lost = _dropped_macros(old_storage, storage)
+        if lost and not allow_macro_removal:
+            what = f"section '{section}'" if section is not None else "body"
+            raise BadRequest(f"The new {what} of page {page_id} drops macros the page has ({', '.join(lost)}). "
+                             "Keep the placeholders read_page_by_id returned for them, or pass "
+                             "allow_macro_removal=true if removing them is intended.")
         if same_storage(storage, old_storage):
             storage = None  # unchanged body: never write a version for it
     elif section is not None:
@@ -256,12 +265,13 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
 
 _Title = Annotated[str | None, Field(description="New title")]
 _Body = Annotated[str | None, Field(description="New body, or the section's content, in body_format")]
-_Section = Annotated[str | None, Field(description="Replace only the content under this heading (exact text)")]
+_Section = Annotated[str | None, Field(description="Replace only the content under this heading (its text, "
+                                                  "or a path like 'Team B / Notes' when the text repeats)")]
 _Expected = Annotated[int | None, Field(description="Version you read; refused if the page changed since")]
 _NewLabels = Annotated[list[str] | None, Field(description="Replace the labels with these (no new version)")]
 _Minor = Annotated[bool, Field(description="Minor edit: no watcher notifications")]
 _Message = Annotated[str | None, Field(description="Version comment")]
-_AllowMacro = Annotated[bool, Field(description="Allow a full-body write to drop macros")]
+_AllowMacro = Annotated[bool, Field(description="Allow the write (body or section) to drop macros")]
 
 
 @tool("manage", "Update page by id", read_only=False, idempotent=True)
@@ -336,6 +346,11 @@ async def update_pages(
     """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
+    ids = [pid.strip() for pid in page_ids]
+    repeated = sorted({pid for pid in ids if ids.count(pid) > 1})
+    if repeated:  # concurrent writes to one page: all but one would be lost while each reported ok
+        raise BadRequest(f"page_ids lists {', '.join(repeated)} more than once: give each page once, with the "
+                         "one body it should end up with.")
     contents: list[str | None]
     if new_contents is None:
         contents = [None] * len(page_ids)

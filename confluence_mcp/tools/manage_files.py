@@ -13,7 +13,7 @@ import mimetypes
 import re
 from pathlib import Path, PurePath
 from typing import Annotated, Literal
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, quoteattr, unescape
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
@@ -23,7 +23,7 @@ from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import PageWrite, load_page, page_write, update_checked
 
-__all__ = ["add_file_to_page", "attachment_markup"]
+__all__ = ["add_file_to_page", "attachment_markup", "shows_attachment"]
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
@@ -35,9 +35,19 @@ def attachment_markup(filename: str, media_type: str, caption: str | None) -> st
         cap = f"<ac:caption><p>{escape(caption)}</p></ac:caption>" if caption else ""
         alt = f" ac:alt={quoteattr(caption)}" if caption else ""
         return f"<p><ac:image{alt}>{ref}{cap}</ac:image></p>"
-    label = escape(caption or filename)
-    return f"<p><ac:link>{ref}<ac:plain-text-link-body><![CDATA[{label.replace(']]>', ']]]]><![CDATA[>')}]]>" \
+    label = (caption or filename).replace("]]>", "]]]]><![CDATA[>")  # CDATA is literal: no XML escaping
+    return f"<p><ac:link>{ref}<ac:plain-text-link-body><![CDATA[{label}]]>" \
            f"</ac:plain-text-link-body></ac:link></p>"
+
+
+_ATTACHMENT_REF = re.compile(
+    r"""<ri:attachment\s+[^>]*?\bri:filename=("[^"]*"|'[^']*')\s*(?:/>|>\s*</ri:attachment>)""")
+
+
+def shows_attachment(storage: str, filename: str) -> bool:
+    """True when the body already embeds or links this page's attachment `filename` (no ri:page: this page's)."""
+    return any(unescape(m.group(1)[1:-1], {"&quot;": '"', "&apos;": "'"}) == filename
+               for m in _ATTACHMENT_REF.finditer(storage))
 
 
 def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
@@ -97,6 +107,10 @@ async def add_file_to_page(
         out.note = f"Attached {name} ({len(content)} bytes); the page body was not changed."
         return out
     old = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    if shows_attachment(old, name):  # a new version of a file the page shows already: one embed is enough
+        out = page_write(kit.client, page)
+        out.note = f"Attached {name} ({len(content)} bytes) as a new version; the page already shows it."
+        return out
     snippet = attachment_markup(name, kind, caption)
     storage = snippet + old if position == "prepend" else old + snippet
     updated = await update_checked(kit.client, page, title=page["title"], storage=storage,

@@ -58,6 +58,7 @@ class PageBody(BaseModel):
     url: str | None = None
     labels: list[str] = Field(default_factory=list)
     parent_id: str | None = None
+    status: str | None = None  # "draft" for an unpublished page; left out when published
     markdown: str
 
 

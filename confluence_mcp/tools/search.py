@@ -14,7 +14,7 @@ from pydantic import Field
 
 from confluence_mcp.confluence import cql
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import NotFound
+from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.tools.content import page_body
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.models import (
@@ -67,7 +67,8 @@ def _where(spaces: tuple[str, ...]) -> str:
 
 
 async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *, limit: int | None,
-                     cursor: str | None, what: str) -> SearchResults:
+                     cursor: str | None, what: str,
+                     hint: str = "Try other words, or search_pages for body text.") -> SearchResults:
     """Run a scoped CQL search and shape the hits; an empty answer says what was searched."""
     full = cql.scoped(query_cql, spaces)
     page = await kit.client.search(full, limit=page_size(kit, limit), cursor=cursor)
@@ -75,7 +76,7 @@ async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *
     hits = [h for h in hits if h is not None]
     note = None
     if not hits:
-        note = f"No pages found for {what} in {_where(spaces)}. Try other words, or search_pages for body text."
+        note = f"No pages found for {what} in {_where(spaces)}. {hint}"
     return SearchResults(results=hits, next=page.next, note=note)
 
 
@@ -115,7 +116,7 @@ async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: 
     kit = current_kit(ctx)
     where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
-                            what=f"title or text {query!r}")
+                            what=f"title or text {query!r}", hint="Try fewer or other words, or another space.")
 
 
 @tool("search", "Search by title", read_only=True)
@@ -136,6 +137,9 @@ async def get_page_id_by_title(
     """A page's id from its exact title in a space."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
+    title = " ".join(title.split())  # as create_page stores titles
+    if not title:
+        raise BadRequest("The title is empty: give the exact title of the page.")
     found = await kit.client.find_page_by_title(key, title)
     if not found:
         raise NotFound(f"No page titled {title!r} in space {key}. Titles must match exactly; "

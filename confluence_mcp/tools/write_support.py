@@ -172,15 +172,32 @@ async def find_title_ci(client: ConfluenceClient, space: str, title: str, *,
     return None
 
 
-async def load_page(client: ConfluenceClient, page_id: str, *, expand: str) -> dict[str, Any]:
-    """GET a page, with a "not found" that says what to check."""
+async def load_page(client: ConfluenceClient, page_id: str, *, expand: str, drafts: bool = False) -> dict[str, Any]:
+    """GET a page, with a "not found" that says what to check: in the trash, an unpublished draft (returned
+    when `drafts`, for reads), or missing."""
     if not page_id.strip().isdigit():
         raise BadRequest(f"Page id {page_id!r} is not a number: use the digits from the page URL or a search result.")
+    page_id = page_id.strip()
     try:
-        return await client.get_page(page_id.strip(), expand=expand)
+        return await client.get_page(page_id, expand=expand)
     except NotFound as exc:
-        raise NotFound(f"Page {page_id} was not found or this account cannot see it: check the id, or whether "
-                       "it was deleted or restricted.", detail=exc.detail) from exc
+        try:  # GET /content/{id} finds published pages only unless asked for other statuses
+            page = await client.get_page(page_id, expand="version", statuses=("draft", "trashed"))
+        except (NotFound, BadRequest):
+            page = {}
+        status = page.get("status")
+        if status == "draft" and drafts:
+            return await client.get_page(page_id, expand=expand, statuses=("draft",))
+        if status == "trashed":
+            message = (f"Page {page_id} is in the trash: a space administrator can restore it, after which it can "
+                       "be read and edited again.")
+        elif status == "draft":
+            message = (f"Page {page_id} is an unpublished draft: read_page_by_id can read it, but it must be "
+                       "published in Confluence before it can be changed here.")
+        else:
+            message = (f"Page {page_id} was not found or this account cannot see it: check the id, or whether it "
+                       "was deleted or restricted.")
+        raise NotFound(message, detail=exc.detail) from exc
 
 
 async def apply_labels(client: ConfluenceClient, page_id: str, names: Sequence[str], mode: LabelMode) -> list[str]:

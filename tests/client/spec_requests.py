@@ -64,6 +64,9 @@ def _value_errors(doc: dict[str, Any], param: dict[str, Any], values: list[str])
     schema = _resolve(doc, param.get("schema", {}))
     if schema.get("type") == "array":
         items = _resolve(doc, schema.get("items", {}))
+        if "enum" in schema and "enum" not in items:  # v1 puts some item enums on the array (content/{id} status)
+            items = {**items, "enum": schema["enum"]}
+            schema = {**{k: v for k, v in schema.items() if k != "enum"}, "items": items}
         # Atlassian's arrays are comma-separated ("Multiple ids can be specified as a comma-separated list")
         # although most leave style/explode at OpenAPI's repeat-the-name default; accept both unless explicit.
         parts = values if param.get("explode") is True else [part for value in values for part in value.split(",")]

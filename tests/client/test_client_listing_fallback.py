@@ -1,8 +1,8 @@
 """Listings under a page on a Cloud site whose deprecated v1 listings answer 410 Gone.
 
-Children, descendants and comments move to CQL (`/content/search`), attachments to v2, the space read to v2
-`/spaces`. The same calls are made with v1 answering and with v1 gone, and must give the same answers; each
-gone route is asked once, then never again.
+Children, descendants and comments move to CQL (`/content/search`), attachments to v2, the space read and its
+top-level pages to v2 `/spaces`. The same calls are made with v1 answering and with v1 gone, and must give the
+same answers; each gone route is asked once, then never again.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ async def _listings(client: ConfluenceClient, page_id: str) -> dict[str, Any]:
                         for a in first.results + rest.results],
         "named": [a["title"] for a in named.results],
         "home": (await client.get_space("DEMO"))["homepage"]["id"],
+        "roots": sorted([(r["id"], r["title"], r["type"]) async for r in client.root_pages("DEMO")]),
     }
 
 
@@ -88,6 +89,7 @@ async def test_listings_answer_the_same_once_v1_is_gone(cloud: RunningSandbox, t
             via_link = await client.download(listed["_links"]["download"])  # Cloud refuses that path: REST instead
     finally:
         admin(cloud, "faults", {"fail_next": 0, "routes": []})
+    assert before["roots"] and {kind for *_, kind in before["roots"]} == {"page"}  # no blog posts
     assert before["descendants"] and len(before["attachments"]) == 3 and before["named"] == ["file1.txt"]
     assert after == before == again
     assert text == via_link == b"body 2"

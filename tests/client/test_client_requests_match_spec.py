@@ -115,8 +115,9 @@ async def _drive_every_tool(settings: Settings, run: Run) -> None:
         created = await use("create_page", {"title": "Spec probe", "body": "# Probe\n\nText.", "labels": ["probe"],
                                             "parent_id": install, "include_body": True})
         probe = created["id"]
-        await use("create_page", {"title": "Spec draft", "body": "<p>draft</p>", "body_format": "storage",
-                                  "status": "draft"})
+        draft = await use("create_page", {"title": "Spec draft", "body": "<p>draft</p>", "body_format": "storage",
+                                          "status": "draft"})
+        await use("read_page_by_id", {"page_id": draft["id"]})  # GET /content/{id}?status=draft&status=trashed
         await use("create_page", {"title": "Spec wiki", "body": "h1. Wiki\n\n*bold*", "body_format": "wiki",
                                   "parent_title": "Getting Started"})
         many = await use("create_pages", {"pages": [{"title": "Spec bulk 1", "body": "one"}],
@@ -171,6 +172,9 @@ async def _drive_v2_page_operations(settings: Settings, run: Run, blog_id: str) 
             await run.use(client, "update_page_by_title", {"page_title": "Spec v2 renamed", "new_body": "third"})
             await run.use(client, "create_page", {"title": "Spec v2 at home", "body": "under the homepage"})
             await run.use(client, "get_page_tree", {"page_id": install})
+            await run.use(client, "get_page_tree", {"max_depth": 2})  # the space's top level from v2
+            draft = await run.use(client, "create_page", {"title": "Spec v2 draft", "body": "d", "status": "draft"})
+            await run.use(client, "read_page_by_id", {"page_id": draft["id"]})  # GET /pages/{id}?status=draft
             await run.use(client, "get_page_attachments", {"page_id": install, "media_type": "text/plain",
                                                            "filename": "install-notes.txt"})
             for name in ("v2.txt", "v2.txt", "more.txt"):  # the second is a new version, found by the listing

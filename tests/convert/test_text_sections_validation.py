@@ -10,6 +10,7 @@ import pytest
 from sandbox_helpers import shared_dir
 
 from confluence_mcp.confluence.convert import (
+    AmbiguousSection,
     SectionNotFound,
     StorageParseError,
     markdown_to_storage,
@@ -62,6 +63,32 @@ def test_replace_section_missing_heading_lists_available_ones() -> None:
         replace_section(SECTIONED, "Install", "<p/>")
     assert "'Setup Steps'" in str(raised.value) and "'Appendix'" in str(raised.value)
     assert isinstance(raised.value, ValueError)
+
+
+DUPLICATED = "<h1>Team A</h1><h2>Notes</h2><p>A notes</p><h1>Team B</h1><h2>Notes</h2><p>B notes</p>"
+
+
+def test_a_repeated_heading_is_refused_with_the_paths_that_tell_them_apart() -> None:
+    with pytest.raises(AmbiguousSection) as raised:
+        replace_section(DUPLICATED, "Notes", "<p>x</p>")
+    assert raised.value.paths == ["Team A / Notes", "Team B / Notes"]
+    assert replace_section(DUPLICATED, "team b/notes", "<p>x</p>") == DUPLICATED.replace("B notes", "x")
+    assert replace_section(DUPLICATED, "Team A / Notes", "<p>x</p>") == DUPLICATED.replace("A notes", "x")
+
+
+def test_a_path_may_start_below_the_top_and_markdown_hashes_are_ignored() -> None:
+    result = replace_section(SECTIONED, "Setup Steps / Detail", "<p>e</p>")
+    assert result == SECTIONED.replace("<p>d</p>", "<p>e</p>")
+    assert replace_section(SECTIONED, "## Usage", "<p>u</p>") == SECTIONED.replace("<p>use</p>", "<p>u</p>")
+    with pytest.raises(SectionNotFound):
+        replace_section(SECTIONED, "Usage / Detail", "<p>e</p>")
+
+
+def test_the_sections_own_heading_at_the_start_of_the_new_body_is_not_repeated() -> None:
+    result = replace_section(SECTIONED, "Usage", "<h2>usage</h2><p>new use</p>")
+    assert result == SECTIONED.replace("<p>use</p>", "<p>new use</p>")
+    other = replace_section(SECTIONED, "Usage", "<h3>Examples</h3><p>e</p>")  # another heading is content
+    assert other == SECTIONED.replace("<p>use</p>", "<h3>Examples</h3><p>e</p>")
 
 
 def test_replace_section_refuses_malformed_replacement() -> None:

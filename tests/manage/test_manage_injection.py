@@ -73,3 +73,21 @@ async def test_non_image_attachment_is_linked_and_upload_dir_is_enforced(
     async with connect(sandbox) as client:
         message = await refused(client, "add_file_to_page", page_id=page["id"], file_path="notes.txt")
         assert "upload_dir" in message
+
+
+async def test_a_link_label_is_shown_as_written_and_a_file_is_embedded_once(tools: Client, rest: Rest) -> None:
+    page = await call(tools, "create_page", title=unique("Q&A"), body="start")
+    data = base64.b64encode(b"%PDF-1.4").decode()
+    await call(tools, "add_file_to_page", page_id=page["id"], file_base64=data, filename="Q&A notes.pdf")
+    await call(tools, "add_file_to_page", page_id=page["id"], file_base64=data, filename="r.pdf",
+               caption="Q&A <draft> ]]> end")
+    storage = rest.storage(page["id"])
+    assert "<![CDATA[Q&A notes.pdf]]>" in storage and "&amp;A notes.pdf]]>" not in storage
+    assert "<![CDATA[Q&A <draft> ]]]]><![CDATA[> end]]>" in storage
+    read = await call(tools, "read_page_by_id", page_id=page["id"])
+    assert "&amp;" not in read["markdown"] and "&lt;" not in read["markdown"]
+    again = await call(tools, "add_file_to_page", page_id=page["id"], file_base64=data, filename="Q&A notes.pdf")
+    assert again["version"] == 3 and "already shows it" in again["note"]
+    assert rest.storage(page["id"]) == storage  # one embed, the file's new version behind it
+    listed = rest.http.get(f"/content/{page['id']}/child/attachment", params={"expand": "version"}).json()
+    assert {a["title"]: a["version"]["number"] for a in listed["results"]}["Q&A notes.pdf"] == 2

@@ -74,6 +74,9 @@ async def test_update_pages_partial_failure(tools: Client, rest: Rest) -> None:
     assert rest.storage(a["id"]) == rest.storage(b["id"]) == "<p>same for all</p>"
     mismatch = await refused(tools, "update_pages", page_ids=[a["id"], b["id"]], new_contents=["1", "2", "3"])
     assert "3 entries for 2 page ids" in mismatch
+    twice = await refused(tools, "update_pages", page_ids=[a["id"], b["id"], f" {a['id']}"],
+                          new_contents=["1", "2", "3"])
+    assert f"lists {a['id']} more than once" in twice and rest.storage(a["id"]) == "<p>same for all</p>"
     labels_only = await call(tools, "update_pages", page_ids=[a["id"], b["id"]], new_labels=["done"])
     assert labels_only["succeeded"] == 2 and rest.version(a["id"]) == 2
     assert rest.labels(b["id"]) == ["done", "via-mcp"]

@@ -81,6 +81,7 @@ async def test_trees_attachments_and_homepages_work_with_all_of_v1_gone(cloud: R
         again = await call(tools, "add_file_to_page", page_id=top["id"], filename="f0.txt", show_on_page=False,
                            file_base64=base64.b64encode(b"file 0, second version").decode())
         tree = await call(tools, "get_page_tree", page_id=top["id"])
+        space_tree = await call(tools, "get_page_tree", max_depth=2)
         first = await call(tools, "get_page_attachments", page_id=top["id"], limit=2)
         second = await call(tools, "get_page_attachments", page_id=top["id"], limit=2, cursor=first["next"])
     stats = rest.requests_by_route()
@@ -91,10 +92,12 @@ async def test_trees_attachments_and_homepages_work_with_all_of_v1_gone(cloud: R
                                            .json()["homepage"]["id"])]
     assert [(n["id"], n["parent_id"], n["depth"]) for n in tree["pages"]] == [
         (child["id"], top["id"], 1), (grandchild["id"], child["id"], 2)]
+    assert [(n["id"], n["depth"]) for n in space_tree["pages"] if n["id"] in (home[0]["id"], top["id"])] == [
+        (home[0]["id"], 1), (top["id"], 2)]
     listed = first["attachments"] + second["attachments"]
     assert sorted(a["title"] for a in listed) == ["f0.txt", "f1.txt", "f2.txt"] and "next" not in second
     assert {a["title"]: a["version"] for a in listed}["f0.txt"] == 2 and again["id"] == top["id"]
-    for route in ("GET /wiki/rest/api/content/{id}/descendant/page", "GET /wiki/rest/api/space/DEMO",
+    for route in ("GET /wiki/rest/api/space/DEMO/content/page", "GET /wiki/rest/api/space/DEMO",
                   "GET /wiki/rest/api/content/{id}/child/attachment"):  # the listings these tools use
         assert stats.get(route) == 1, (route, stats)
 

@@ -21,7 +21,7 @@ DEPRECATED_V1_PAGE_ROUTES = [
 DEPRECATED_V1_LISTING_ROUTES = [
     "GET /wiki/rest/api/content/{id}/child/page", "GET /wiki/rest/api/content/{id}/descendant/page",
     "GET /wiki/rest/api/content/{id}/child/comment", "GET /wiki/rest/api/content/{id}/child/attachment",
-    "GET /wiki/rest/api/space/DEMO"]
+    "GET /wiki/rest/api/space/DEMO", "GET /wiki/rest/api/space/DEMO/content/page"]
 
 
 def shared_dir() -> Path:

@@ -52,8 +52,10 @@ async def test_limit_defaults_to_toolkit_and_is_capped_by_max_pages(flavor_sandb
 async def test_empty_search_says_what_was_searched(settings: Any) -> None:
     async with mcp_client(settings) as client:
         out = await call(client, "search_by_title", {"query": "zzqxj nothing matches"})
+        pages = await call(client, "search_pages", {"query": "zzqxj nothing matches"})
     assert out["results"] == [] and "next" not in out
     assert "zzqxj" in out["note"] and "DEMO" in out["note"]
+    assert "zzqxj" in pages["note"] and "search_pages" not in pages["note"]  # never sends it back to itself
 
 
 INJECTIONS = [
@@ -98,6 +100,8 @@ async def test_get_page_id_by_title(settings: Any) -> None:
     async with mcp_client(settings) as client:
         out = await call(client, "get_page_id_by_title", {"title": "Installation Guide"})
         assert out["id"] == "65539" and out["space"] == "DEMO" and out["url"]
+        padded = await call(client, "get_page_id_by_title", {"title": "  Installation   Guide\n"})
+        assert padded["id"] == "65539"  # whitespace trimmed and collapsed, as create_page stores titles
         with pytest.raises(ToolFailed, match="No page titled 'Installation'"):
             await call(client, "get_page_id_by_title", {"title": "Installation"})
         with pytest.raises(ToolFailed, match="outside"):

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
     from .links import LinkContext
     from .outline import storage_to_outline_markdown
-    from .sections import SectionNotFound, replace_section
+    from .sections import AmbiguousSection, SectionNotFound, replace_section
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -57,6 +57,7 @@ _HOMES = {
     "markdown_to_storage": "from_markdown",
     "LinkContext": "links",
     "storage_to_outline_markdown": "outline",
+    "AmbiguousSection": "sections",
     "SectionNotFound": "sections",
     "replace_section": "sections",
     "storage_to_text": "text",
@@ -77,6 +78,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AmbiguousSection",
     "LinkContext",
     "SectionNotFound",
     "StorageParseError",

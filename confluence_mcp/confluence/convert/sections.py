@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
-from .xhtml import top_level_nodes, validate_storage
+from .xhtml import TopLevelNode, top_level_nodes, validate_storage
 
-__all__ = ["SectionNotFound", "list_headings", "replace_section"]
+__all__ = ["AmbiguousSection", "SectionNotFound", "heading_paths", "list_headings", "replace_section"]
 
 _HEADING = re.compile(r"^h([1-6])$")
 _WHITESPACE = re.compile(r"\s+")
+_MARKDOWN_HASHES = re.compile(r"^#{1,6}\s+")  # "## Notes": the heading as written in markdown
+PATH_SEPARATOR = " / "
 
 
 class SectionNotFound(ValueError):
@@ -22,6 +24,15 @@ class SectionNotFound(ValueError):
         super().__init__(f"No section with heading {heading!r}. Available headings: {listing}")
 
 
+class AmbiguousSection(ValueError):
+    """Several headings match; `paths` names each by its enclosing headings ("Team B / Notes")."""
+
+    def __init__(self, heading: str, paths: list[str]) -> None:
+        self.heading, self.paths = heading, paths
+        listing = ", ".join(repr(path) for path in paths)
+        super().__init__(f"{len(paths)} headings match {heading!r}: {listing}. Give the path of the one to edit.")
+
+
 def _heading_text(element: Element) -> str:
     return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
 
@@ -31,30 +42,76 @@ def _heading_level(element: Element) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _key(text: str) -> str:
+    """Comparable form: case-folded, whitespace collapsed, no spaces around `/` (so paths compare too)."""
+    text = _MARKDOWN_HASHES.sub("", _WHITESPACE.sub(" ", text).strip())
+    return re.sub(r"\s*/\s*", "/", text).casefold()
+
+
 def list_headings(storage: str) -> list[str]:
     """Texts of the top-level headings, in order."""
     nodes, _ = top_level_nodes(storage)
     return [_heading_text(node.element) for node in nodes if _heading_level(node.element)]
 
 
+def _with_paths(nodes: list[TopLevelNode]) -> list[tuple[int, list[str]]]:
+    """(node index, texts of the enclosing headings then its own) for each top-level heading."""
+    found: list[tuple[int, list[str]]] = []
+    stack: list[tuple[int, str]] = []
+    for index, node in enumerate(nodes):
+        level = _heading_level(node.element)
+        if level is None:
+            continue
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, _heading_text(node.element)))
+        found.append((index, [text for _, text in stack]))
+    return found
+
+
+def heading_paths(storage: str) -> list[str]:
+    """Each top-level heading as "Parent / Child", in order."""
+    nodes, _ = top_level_nodes(storage)
+    return [PATH_SEPARATOR.join(path) for _, path in _with_paths(nodes)]
+
+
+def _matches(path: list[str], wanted: str) -> bool:
+    # The heading's own text, or a path ending with it ("Team B / Notes" under "Handbook").
+    return any(_key("/".join(path[start:])) == wanted for start in range(len(path)))
+
+
+def _drop_repeated_heading(new_storage: str, heading: Element) -> bytes:
+    """`new_storage` without a leading heading equal to the section's own (an agent resending it)."""
+    nodes, body = top_level_nodes(new_storage)
+    first = nodes[0] if nodes else None
+    if (first is not None and _heading_level(first.element) is not None and not body[: first.start].strip()
+            and _key(_heading_text(first.element)) == _key(_heading_text(heading))):
+        return body[first.end:]
+    return new_storage.encode("utf-8")
+
+
 def replace_section(storage: str, heading: str, new_storage: str) -> str:
     """Replace what follows the heading `heading` up to the next heading of the same or higher level.
 
-    The match is case-insensitive on whitespace-trimmed text; the heading itself is kept. Raises
-    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches.
+    `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
+    itself is kept, and a copy of it at the start of `new_storage` is dropped. Raises `StorageParseError` when
+    `new_storage` is malformed, `SectionNotFound` when no heading matches, `AmbiguousSection` when several do.
     """
     validate_storage(new_storage)
     nodes, body = top_level_nodes(storage)
-    wanted = _WHITESPACE.sub(" ", heading).strip().casefold()
-    for index, node in enumerate(nodes):
-        level = _heading_level(node.element)
-        if level is None or _heading_text(node.element).casefold() != wanted:
-            continue
-        end = len(body)
-        for following in nodes[index + 1 :]:
-            following_level = _heading_level(following.element)
-            if following_level is not None and following_level <= level:
-                end = following.start
-                break
-        return (body[: node.end] + new_storage.encode("utf-8") + body[end:]).decode("utf-8")
-    raise SectionNotFound(heading, list_headings(storage))
+    wanted = _key(heading)
+    candidates = [(index, path) for index, path in _with_paths(nodes) if _matches(path, wanted)]
+    if not candidates:
+        raise SectionNotFound(heading, list_headings(storage))
+    if len(candidates) > 1:
+        raise AmbiguousSection(heading, [PATH_SEPARATOR.join(path) for _, path in candidates])
+    index = candidates[0][0]
+    node, level = nodes[index], _heading_level(nodes[index].element)
+    end = len(body)
+    for following in nodes[index + 1 :]:
+        following_level = _heading_level(following.element)
+        if following_level is not None and level is not None and following_level <= level:
+            end = following.start
+            break
+    replacement = _drop_repeated_heading(new_storage, node.element)
+    return (body[: node.end] + replacement + body[end:]).decode("utf-8")
