@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import SectionNotFound, replace_section
+from confluence_mcp.confluence.convert import SectionNotFound, keep_unchanged_blocks, replace_section
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
@@ -217,14 +217,17 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     storage: str | None = None
     if new_body is not None:
         converted = await body_to_storage(client, new_body, body_format, space)
+        # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
+        keep = keep_unchanged_blocks if body_format == "markdown" else None
         if section is not None:
             try:
-                storage = replace_section(old_storage, section, converted)
+                storage = replace_section(old_storage, section, converted, keep)
             except SectionNotFound as exc:
-                raise NotFound(f"Page {page_id} has no heading '{section}': use the exact heading text as "
-                               "shown on the page (read it first), or omit `section` to replace the body.") from exc
+                listing = ", ".join(repr(title) for title in exc.available) or "none"
+                raise NotFound(f"Page {page_id} has no heading '{section}' (headings: {listing}): use the exact "
+                               "heading text as shown on the page, or omit `section` to replace the body.") from exc
         else:
-            storage = converted
+            storage = keep(old_storage, converted) if keep is not None else converted
             lost = [m for m in set(_macro_names(old_storage)) if m not in _macro_names(converted)]
             if lost and not allow_macro_removal:
                 raise BadRequest(f"The new body of page {page_id} drops macros the page has ({', '.join(lost)}). "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
 from .xhtml import top_level_nodes, validate_storage
@@ -37,11 +38,13 @@ def list_headings(storage: str) -> list[str]:
     return [_heading_text(node.element) for node in nodes if _heading_level(node.element)]
 
 
-def replace_section(storage: str, heading: str, new_storage: str) -> str:
+def replace_section(storage: str, heading: str, new_storage: str,
+                    keep: Callable[[str, str], str] | None = None) -> str:
     """Replace what follows the heading `heading` up to the next heading of the same or higher level.
 
     The match is case-insensitive on whitespace-trimmed text; the heading itself is kept. Raises
-    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches.
+    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches. `keep(old,
+    new)` may merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`).
     """
     validate_storage(new_storage)
     nodes, body = top_level_nodes(storage)
@@ -56,5 +59,7 @@ def replace_section(storage: str, heading: str, new_storage: str) -> str:
             if following_level is not None and following_level <= level:
                 end = following.start
                 break
+        if keep is not None:
+            new_storage = keep(body[node.end : end].decode("utf-8"), new_storage)
         return (body[: node.end] + new_storage.encode("utf-8") + body[end:]).decode("utf-8")
     raise SectionNotFound(heading, list_headings(storage))

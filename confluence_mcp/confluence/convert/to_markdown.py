@@ -2,7 +2,9 @@
 
 Each top-level block is converted to natural markdown, then checked: rendering that markdown back with
 `render_markdown` must give canonically identical storage. When it does not (an element or attribute markdown
-cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Inline elements
+cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Editor bookkeeping
+that `canonicalize` ignores (ids, empty paragraphs, column widths, `<td><p>x</p></td>`) is left out of the markdown;
+the write path puts it back by keeping the stored original of unchanged blocks (`merge.keep_unchanged_blocks`). Inline elements
 with no markdown form become `[label](confluence-storage:<base64>)` links. Standard HTML goes through markdownify;
 Confluence elements are pre-rendered to markdown and passed through it as `<x-md>` stand-ins.
 """
@@ -22,7 +24,17 @@ from .links import (
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
-from .xhtml import StorageParseError, canonicalize, escape_attribute, escape_text, outer_xml, parse_fragment
+from .xhtml import (
+    StorageParseError,
+    canonicalize,
+    cell_paragraph,
+    escape_attribute,
+    escape_text,
+    is_ignorable,
+    outer_xml,
+    parse_fragment,
+    significant_attributes,
+)
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
 
@@ -143,6 +155,8 @@ class _MarkdownWriter:
             return self.block_macro(node)
         if tag == "ac:task-list":
             return self.task_list(node, bullet)
+        if is_ignorable(node):
+            return ""
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -201,6 +215,9 @@ class _MarkdownWriter:
         inline_context = element.tag in _INLINE_CONTAINERS
         parts = [escape_text(element.text or "")]
         for child in element:
+            if isinstance(child.tag, str) and is_ignorable(child):
+                parts.append(escape_text(child.tail or ""))
+                continue
             parts.append(self.to_html(child, rendered, inline_context=inline_context))
             parts.append(escape_text(child.tail or ""))
         return "".join(parts)
@@ -210,17 +227,19 @@ class _MarkdownWriter:
         if not isinstance(tag, str):
             return self.stand_in(self.inline_placeholder(element), rendered)
         natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
-        if tag == "span" and element.attrib == {"style": _STRIKE_STYLE}:
+        attrib = significant_attributes(element)
+        if tag == "span" and attrib == {"style": _STRIKE_STYLE}:
             return f"<del>{self.children_html(element, rendered)}</del>"
-        if tag == "a" and (set(element.attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
+        if tag == "a" and (set(attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
             natural = False
-        if natural and tag not in ("a", "ol") and element.attrib:
+        if natural and tag not in ("a", "ol") and attrib:
             natural = False
-        if tag == "ol" and set(element.attrib) - {"start"}:
+        if tag == "ol" and set(attrib) - {"start"}:
             natural = False
         if natural:
-            attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in element.attrib.items())
-            return f"<{tag}{attributes}>{self.children_html(element, rendered)}</{tag}>"
+            attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
+            content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
+            return f"<{tag}{attributes}>{self.children_html(content or element, rendered)}</{tag}>"
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
             markdown = self.block(element, "-")

@@ -19,13 +19,17 @@ __all__ = [
     "CDATA_TAGS",
     "StorageParseError",
     "TopLevelNode",
+    "canonical_element",
     "canonicalize",
+    "cell_paragraph",
     "escape_attribute",
     "escape_text",
     "inner_xml",
+    "is_ignorable",
     "outer_xml",
     "parse_fragment",
     "remove_forbidden_characters",
+    "significant_attributes",
     "top_level_nodes",
     "validate_storage",
 ]
@@ -238,14 +242,57 @@ def _write(element: Element, parts: list[str]) -> None:
 
 
 _WHITESPACE = re.compile(r"\s+")
-_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id"})
+# Editor bookkeeping that changes nothing a reader sees: ids, the target's version when the link was saved.
+_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save"})
+# Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
+_IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
+_CELLS = frozenset({"td", "th"})
+
+
+def significant_attributes(element: Element) -> dict[str, str]:
+    """The attributes that change what Confluence shows; the rest is editor bookkeeping."""
+    kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
+    if element.tag == "table":
+        for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
+            if name in kept and default in (None, kept[name]):
+                del kept[name]
+    return kept
+
+
+def is_ignorable(element: Element) -> bool:
+    """Renders as nothing a reader would miss: an empty paragraph, a table's column widths."""
+    if element.tag == "colgroup":
+        return True
+    return element.tag == "p" and not len(element) and not (element.text or "").strip() \
+        and not significant_attributes(element)
+
+
+def cell_paragraph(cell: Element) -> Element | None:
+    """The one plain `<p>` a cell holds alone (`<td><p>x</p></td>` renders as `<td>x</td>`), else None."""
+    children = [child for child in cell if not is_ignorable(child)]
+    if cell.tag not in _CELLS or len(children) != 1 or children[0].tag != "p" or (cell.text or "").strip():
+        return None
+    paragraph = children[0]
+    if significant_attributes(paragraph) or any((child.tail or "").strip() for child in cell):
+        return None
+    return paragraph
 
 
 def canonicalize(storage: str) -> str:
-    """A canonical form for semantic comparison: whitespace collapsed, attributes sorted, macro ids dropped."""
+    """A canonical form for semantic comparison.
+
+    Whitespace collapsed, attributes sorted, macro parameters sorted by name; editor bookkeeping (ids, empty
+    paragraphs, column widths, a cell's lone paragraph wrapper) dropped. Reading verifies round trips with it and
+    writing keeps the stored original of every block it calls equal, so it must only equate what renders alike."""
     root = parse_fragment(storage)
     parts: list[str] = []
     _canonical(root, parts)
+    return "".join(parts)
+
+
+def canonical_element(element: Element) -> str:
+    parts: list[str] = []
+    _canonical(element, parts)
     return "".join(parts)
 
 
@@ -253,14 +300,27 @@ def _canonical_text(text: str | None) -> str:
     return escape_text(_WHITESPACE.sub(" ", text or "").strip())
 
 
+def _canonical_children(element: Element) -> list[Element]:
+    children = [child for child in element if not (isinstance(child.tag, str) and is_ignorable(child))]
+    if element.tag == "ac:structured-macro":  # parameter order carries no meaning
+        children.sort(key=lambda child: (child.tag != "ac:parameter", child.get("ac:name", "")
+                                         if child.tag == "ac:parameter" else ""))
+    return children
+
+
 def _canonical(element: Element, parts: list[str]) -> None:
     if element.tag is Comment:
         parts.append(f"<!--{_canonical_text(element.text)}-->")
         return
-    attributes = sorted((k, v) for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES)
+    if is_ignorable(element):
+        return
+    attributes = sorted(significant_attributes(element).items())
     rendered = "".join(f' {k}="{escape_attribute(_WHITESPACE.sub(" ", v).strip())}"' for k, v in attributes)
-    parts.append(f"<{element.tag}{rendered}>{_canonical_text(element.text)}")
-    for child in element:
+    parts.append(f"<{element.tag}{rendered}>")
+    paragraph = cell_paragraph(element)
+    content = paragraph if paragraph is not None else element
+    parts.append(_canonical_text(content.text))
+    for child in _canonical_children(content):
         _canonical(child, parts)
         parts.append(_canonical_text(child.tail))
     parts.append(f"</{element.tag}>")
