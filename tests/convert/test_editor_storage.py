@@ -11,7 +11,8 @@ from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to
 from confluence_mcp.confluence.convert.xhtml import canonicalize
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
-EDITOR_FIXTURES = ["35_cloud_editor_tables", "36_server_wrapped_table", "37_editor_whitespace"]
+EDITOR_FIXTURES = ["35_cloud_editor_tables", "36_server_wrapped_table", "37_editor_whitespace",
+                   "38_cloud_editor_blocks"]
 
 
 def read(name: str) -> str:
@@ -77,3 +78,20 @@ def test_real_edits_are_never_taken_for_unchanged(before: str, after: str) -> No
 ])
 def test_editor_bookkeeping_is_canonically_invisible(left: str, right: str) -> None:
     assert canonicalize(left) == canonicalize(right)
+
+
+def test_code_macro_parameters_ride_on_the_fence_info_string() -> None:
+    markdown = storage_to_markdown(read("38_cloud_editor_blocks"))
+    assert "```bash breakoutMode=wide breakoutWidth=1200\n./deploy.sh --env prod\n```" in markdown
+    assert '```title="Rollback steps" linenumbers=true\n' in markdown
+    storage = markdown_to_storage('```js theme=Midnight {linenos=true} foo=bar\nx\n```')
+    assert '<ac:parameter ac:name="language">js</ac:parameter><ac:parameter ac:name="theme">Midnight' in storage
+    assert "linenos" not in storage and "foo" not in storage  # only the code macro's own parameters
+
+
+def test_cloud_page_links_read_as_links() -> None:
+    markdown = storage_to_markdown(read("38_cloud_editor_blocks"))
+    assert "See [the runbook](confluence-page:TEAM/Runbook) and [the plan](confluence-attachment:plan.pdf)." in markdown
+    title_as_text = ('<p><ac:link><ri:page ri:content-title="Other" ri:version-at-save="3"/>'
+                     "<ac:link-body>Other</ac:link-body></ac:link></p>")
+    assert storage_to_markdown(title_as_text) == "[Other](confluence-page:Other)"

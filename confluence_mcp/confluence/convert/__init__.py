@@ -8,7 +8,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
 
 - Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables
   (first row of `th`), blockquotes, `---`, hard breaks, external links `[text](https://...)`.
-- Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely).
+- Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely); the macro's other
+  parameters follow as `name=value` / `name="a b"` words (title, linenumbers, firstline, theme, collapse,
+  breakoutMode, breakoutWidth), e.g. ```` ```python title="a.py" linenumbers=true ````.
 - Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.

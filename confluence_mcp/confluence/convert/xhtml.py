@@ -252,6 +252,8 @@ _CELLS = frozenset({"td", "th"})
 def significant_attributes(element: Element) -> dict[str, str]:
     """The attributes that change what Confluence shows; the rest is editor bookkeeping."""
     kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
+    if element.tag == "ol" and kept.get("start") == "1":  # the default start
+        del kept["start"]
     if element.tag == "table":
         for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
             if name in kept and default in (None, kept[name]):
@@ -302,10 +304,19 @@ def _canonical_text(text: str | None) -> str:
 
 def _canonical_children(element: Element) -> list[Element]:
     children = [child for child in element if not (isinstance(child.tag, str) and is_ignorable(child))]
+    if element.tag == "ac:link" and len(children) == 2 and _is_default_label(children[0], children[1]):
+        children = children[:1]  # the Cloud editor writes the title as the link text; without it Confluence shows it
     if element.tag == "ac:structured-macro":  # parameter order carries no meaning
         children.sort(key=lambda child: (child.tag != "ac:parameter", child.get("ac:name", "")
                                          if child.tag == "ac:parameter" else ""))
     return children
+
+
+def _is_default_label(target: Element, body: Element) -> bool:
+    name = target.get("ri:content-title") if target.tag == "ri:page" else \
+        target.get("ri:filename") if target.tag == "ri:attachment" else None
+    plain = body.tag in ("ac:link-body", "ac:plain-text-link-body") and not len(body)
+    return plain and name is not None and _WHITESPACE.sub(" ", body.text or "").strip() == name.strip()
 
 
 def _canonical(element: Element, parts: list[str]) -> None:
@@ -316,11 +327,14 @@ def _canonical(element: Element, parts: list[str]) -> None:
         return
     attributes = sorted(significant_attributes(element).items())
     rendered = "".join(f' {k}="{escape_attribute(_WHITESPACE.sub(" ", v).strip())}"' for k, v in attributes)
-    parts.append(f"<{element.tag}{rendered}>")
+    tag = element.tag
+    if tag == "ac:link-body" and not len(element):  # plain text either way
+        tag = "ac:plain-text-link-body"
+    parts.append(f"<{tag}{rendered}>")
     paragraph = cell_paragraph(element)
     content = paragraph if paragraph is not None else element
     parts.append(_canonical_text(content.text))
     for child in _canonical_children(content):
         _canonical(child, parts)
         parts.append(_canonical_text(child.tail))
-    parts.append(f"</{element.tag}>")
+    parts.append(f"</{tag}>")
