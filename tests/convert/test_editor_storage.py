@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+from confluence_mcp.confluence.convert import (
+    SectionNotFound,
+    keep_unchanged_blocks,
+    markdown_to_storage,
+    replace_section,
+    storage_to_markdown,
+)
 from confluence_mcp.confluence.convert.xhtml import canonicalize
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
@@ -95,3 +101,16 @@ def test_cloud_page_links_read_as_links() -> None:
     title_as_text = ('<p><ac:link><ri:page ri:content-title="Other" ri:version-at-save="3"/>'
                      "<ac:link-body>Other</ac:link-body></ac:link></p>")
     assert storage_to_markdown(title_as_text) == "[Other](confluence-page:Other)"
+
+
+LAYOUT = ('<h1>Top</h1><ac:layout><ac:layout-section ac:type="two_equal"><ac:layout-cell><h2>Status</h2>'
+          "<p>old status</p><h2>Other</h2><p>keep</p></ac:layout-cell><ac:layout-cell><h2>Right</h2><p>r</p>"
+          "</ac:layout-cell><ac:layout-cell/></ac:layout-section></ac:layout>")
+
+
+def test_sections_inside_layout_cells_end_with_their_cell() -> None:
+    assert replace_section(LAYOUT, "status", "<p>new</p>") == LAYOUT.replace("old status", "new")
+    assert replace_section(LAYOUT, "Right", "<p>x</p>") == LAYOUT.replace("<p>r</p>", "<p>x</p>")
+    with pytest.raises(SectionNotFound) as missing:
+        replace_section(LAYOUT, "Nope", "<p/>")
+    assert missing.value.available == ["Top", "Status", "Other", "Right"]

@@ -26,6 +26,7 @@ __all__ = [
     "escape_text",
     "inner_xml",
     "is_ignorable",
+    "layout_cells",
     "outer_xml",
     "parse_fragment",
     "remove_forbidden_characters",
@@ -81,6 +82,10 @@ class _TreeBuilder:
         self.root: Element | None = None
         self.spans: list[tuple[Element, int, int]] = []
         self.top_start = 0
+        # Children of layout cells get spans too, so a section edit can reach headings inside layouts.
+        self.cell_starts: dict[int, int] = {}
+        self.cell_spans: dict[int, list[tuple[Element, int, int]]] = {}
+        self.cell_ends: list[tuple[Element, int]] = []
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         element = Element(tag, attributes)
@@ -90,6 +95,8 @@ class _TreeBuilder:
             self.root = element
         if len(self.stack) == 1:
             self.top_start = self.parser.CurrentByteIndex - self.offset
+        elif self.stack and self.stack[-1].tag == "ac:layout-cell":
+            self.cell_starts[id(element)] = self.parser.CurrentByteIndex - self.offset
         self.stack.append(element)
         self.last = None
 
@@ -99,6 +106,11 @@ class _TreeBuilder:
             end = self.parser.CurrentByteIndex - self.offset
             # CurrentByteIndex points at the end tag ("</x>"), or at "<x/>" for an empty element.
             self.spans.append((element, self.top_start, end))
+        elif id(element) in self.cell_starts:
+            end = self.parser.CurrentByteIndex - self.offset
+            self.cell_spans.setdefault(id(self.stack[-1]), []).append((element, self.cell_starts[id(element)], end))
+        if tag == "ac:layout-cell":
+            self.cell_ends.append((element, self.parser.CurrentByteIndex - self.offset))
         self.last = element
 
     def data(self, text: str) -> None:
@@ -122,6 +134,11 @@ class _TreeBuilder:
 
 
 def _parse(storage: str) -> tuple[Element, list[tuple[Element, int, int]], bytes]:
+    root, builder, body = _build(storage)
+    return root, builder.spans, body
+
+
+def _build(storage: str) -> tuple[Element, _TreeBuilder, bytes]:
     prefix = _entity_prefix(storage)
     body = storage.encode("utf-8")
     data = prefix.encode("utf-8") + body + f"</{_ROOT}>".encode()
@@ -144,7 +161,7 @@ def _parse(storage: str) -> tuple[Element, list[tuple[Element, int, int]], bytes
             reason = f"unexpected end of content, element <{builder.stack[-1].tag}> is not closed"
         raise StorageParseError(reason or "malformed XML", row, column) from None
     assert builder.root is not None
-    return builder.root, builder.spans, body
+    return builder.root, builder, body
 
 
 def _fix_end_spans(spans: list[tuple[Element, int, int]], body: bytes) -> list[TopLevelNode]:
@@ -168,6 +185,16 @@ def top_level_nodes(storage: str) -> tuple[list[TopLevelNode], bytes]:
     """Top-level elements with byte spans into the returned UTF-8 body (for byte-exact splicing)."""
     _, spans, body = _parse(storage)
     return _fix_end_spans(spans, body), body
+
+
+def layout_cells(storage: str) -> tuple[list[tuple[list[TopLevelNode], int]], bytes]:
+    """Per `ac:layout-cell`, in page order: its child elements with byte spans, and where its content ends."""
+    _, builder, body = _build(storage)
+    cells = []
+    for cell, end in builder.cell_ends:
+        if body[end : end + 2] == b"</":  # an empty self-closed cell has no content to edit
+            cells.append((_fix_end_spans(builder.cell_spans.get(id(cell), []), body), end))
+    return cells, body
 
 
 def validate_storage(storage: str, *, strict: bool = False) -> None:
