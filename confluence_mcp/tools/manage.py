@@ -16,7 +16,12 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, replace_section
+from confluence_mcp.confluence.convert import (
+    AmbiguousSection,
+    SectionNotFound,
+    keep_unchanged_blocks,
+    replace_section,
+)
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
@@ -220,9 +225,11 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     storage: str | None = None
     if new_body is not None:
         converted = await body_to_storage(client, new_body, body_format, space)
+        # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
+        keep = keep_unchanged_blocks if body_format == "markdown" else None
         if section is not None:
             try:
-                storage = replace_section(old_storage, section, converted)
+                storage = replace_section(old_storage, section, converted, keep)
             except SectionNotFound as exc:
                 headings = ", ".join(repr(h) for h in exc.available) or "none"
                 raise NotFound(f"Page {page_id} has no heading '{section}' (its headings: {headings}): use the "
@@ -232,7 +239,7 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
                                  f"{', '.join(repr(p) for p in exc.paths)}. Pass the path of the one to edit "
                                  "as `section`, e.g. 'Parent heading / Heading'.") from exc
         else:
-            storage = converted
+            storage = keep(old_storage, converted) if keep is not None else converted
         lost = _dropped_macros(old_storage, storage)
         if lost and not allow_macro_removal:
             what = f"section '{section}'" if section is not None else "body"

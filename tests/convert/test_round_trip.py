@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,13 @@ def test_storage_round_trips_through_markdown(fixture: Path, context_name: str) 
     markdown = storage_to_markdown(storage, links=links)
     written = markdown_to_storage(markdown, links=links)
     assert canonicalize(written) == canonicalize(storage), markdown
-    # Reading the written page again gives the same markdown: a second edit cycle changes nothing.
-    assert storage_to_markdown(written, links=links) == markdown
+    # Reading the written page again gives the same markdown (up to editor whitespace such as `&nbsp;` runs or a
+    # space at a link's edge): a second edit cycle changes nothing.
+    assert _spaced(storage_to_markdown(written, links=links)) == _spaced(markdown)
+
+
+def _spaced(markdown: str) -> str:
+    return re.sub(r"[ \xa0]+", " ", markdown)
 
 
 def test_whole_corpus_of_fixtures_round_trips_as_one_page() -> None:

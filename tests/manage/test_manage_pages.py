@@ -121,7 +121,18 @@ async def test_section_edit_touches_only_that_section(tools: Client, rest: Rest)
     assert "new <strong>step</strong>" in after and "old step" not in after
     assert after.endswith("<h2>Other</h2><p>keep other</p>")
     missing = await refused(tools, "update_page_by_id", page_id=page["id"], section="Nope", new_body="x")
-    assert "no heading 'Nope'" in missing
+    assert "no heading 'Nope'" in missing and "'Intro', 'Steps', 'Other'" in missing
+
+
+async def test_section_edit_reaches_headings_in_layouts(tools: Client, rest: Rest) -> None:
+    storage = ('<ac:layout><ac:layout-section ac:type="two_equal"><ac:layout-cell><h2>Status</h2><p>old</p>'
+               "<h2>Other</h2><p>keep</p></ac:layout-cell><ac:layout-cell><h2>Right</h2><p>r</p></ac:layout-cell>"
+               "</ac:layout-section></ac:layout>")
+    page = await call(tools, "create_page", title=unique("Layout"), body=storage, body_format="storage")
+    await call(tools, "update_page_by_id", page_id=page["id"], section="Status", new_body="new status")
+    assert rest.storage(page["id"]) == storage.replace("<p>old</p>", "<p>new status</p>")
+    await call(tools, "update_page_by_id", page_id=page["id"], section="Right", new_body="r")  # unchanged
+    assert rest.version(page["id"]) == 2
 
 
 async def test_full_body_write_that_drops_macros_needs_consent(tools: Client, rest: Rest) -> None:

@@ -8,7 +8,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
 
 - Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables
   (first row of `th`), blockquotes, `---`, hard breaks, external links `[text](https://...)`.
-- Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely).
+- Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely); the macro's other
+  parameters follow as `name=value` / `name="a b"` words (title, linenumbers, firstline, theme, collapse,
+  breakoutMode, breakoutWidth), e.g. ```` ```python title="a.py" linenumbers=true ````.
 - Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
@@ -28,8 +30,13 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
   `date: 2024-01-01`, `jira: PROJ-1`. The label is descriptive only; delete the whole link to drop the element.
 
 Round trip: every block (and every natural inline element) is converted back while reading and compared on
-canonical XML (whitespace collapsed, attribute order and `ac:macro-id` ignored); anything that would not come back
-identical is emitted as a placeholder instead, so writing unchanged markdown reproduces the page.
+canonical XML (`xhtml.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order
+ignored, and editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>`, table
+`<colgroup>`, default table attributes, a cell's lone `<p>` wrapper); anything that would not come back equal is
+emitted as a placeholder instead. Writing markdown back (`update_page_by_id`) keeps the stored bytes of every
+top-level block whose rendering is canonically equal to the stored one (`keep_unchanged_blocks`), so unchanged
+markdown is a no-op and the dropped details survive; an edited block is written as its markdown renders (a Cloud
+table edited in markdown loses its column widths and `<p>` cell wrappers, which Confluence shows alike).
 
 Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text; link schemes other than web,
 mail, relative and our own stay text. Placeholders are accepted only when they decode to well-formed storage
@@ -44,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
     from .links import LinkContext
+    from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
     from .sections import AmbiguousSection, SectionNotFound, replace_section
     from .text import storage_to_text
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
 _HOMES = {
     "markdown_to_storage": "from_markdown",
     "LinkContext": "links",
+    "keep_unchanged_blocks": "merge",
     "storage_to_outline_markdown": "outline",
     "AmbiguousSection": "sections",
     "SectionNotFound": "sections",
@@ -82,6 +91,7 @@ __all__ = [
     "LinkContext",
     "SectionNotFound",
     "StorageParseError",
+    "keep_unchanged_blocks",
     "markdown_to_storage",
     "replace_section",
     "storage_to_markdown",

@@ -21,6 +21,7 @@ from .links import (
     USER_SCHEMES,
     LinkContext,
     decode_inline_storage,
+    parse_code_fence_info,
     parse_page_reference,
 )
 from .xhtml import (
@@ -137,15 +138,17 @@ class _StorageRenderer:
 
     def fence(self, info: str, content: str) -> str:
         words = info.split()
-        language = words[0] if words else ""
-        if language == STORAGE_FENCE:
+        if words and words[0] == STORAGE_FENCE:
             raw = content.rstrip("\n")
             try:
                 validate_storage(raw, strict=True)
             except StorageParseError:
                 return _macro("code", {}, plain_body=raw)  # shown as text, never trusted as markup
             return raw
-        return _macro("code", {"language": language} if language else {}, plain_body=content.rstrip("\n"))
+        language, parameters = parse_code_fence_info(info)
+        if language:
+            parameters = {"language": language, **parameters}
+        return _macro("code", parameters, plain_body=content.rstrip("\n"))
 
     def blockquote(self, node: SyntaxTreeNode) -> str:
         children = list(node.children)

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 __all__ = [
     "ATTACHMENT_SCHEME",
+    "CODE_FENCE_PARAMETERS",
     "PAGE_SCHEME",
     "STORAGE_FENCE",
     "STORAGE_SCHEME",
     "USER_SCHEMES",
     "LinkContext",
+    "code_fence_info",
     "decode_inline_storage",
     "encode_inline_storage",
     "page_reference",
+    "parse_code_fence_info",
     "parse_page_reference",
 ]
 
@@ -70,3 +74,32 @@ def parse_page_reference(href: str) -> tuple[str, str | None] | None:
     if not title:
         return None
     return title, unquote(space) or None
+
+
+# Code macro parameters a fence's info string carries after the language: ```python title="a.py" linenumbers=true
+CODE_FENCE_PARAMETERS = frozenset({"title", "linenumbers", "firstline", "theme", "collapse", "breakoutMode",
+                                   "breakoutWidth"})
+_FENCE_PARAMETER = re.compile(r'(?:^|(?<=\s))([A-Za-z]+)=(?:"([^"\n]*)"|([^\s"]+))(?=\s|$)')
+
+
+def code_fence_info(language: str, parameters: dict[str, str]) -> str | None:
+    """The info string for a code macro, or None when its language or a parameter has no such form."""
+    if re.search(r'[\s="`]', language) or set(parameters) - CODE_FENCE_PARAMETERS:
+        return None
+    words = [language] if language else []
+    for name, value in parameters.items():
+        if not value or '"' in value or "\n" in value:
+            return None
+        words.append(f'{name}="{value}"' if re.search(r"\s", value) else f"{name}={value}")
+    return " ".join(words)
+
+
+def parse_code_fence_info(info: str) -> tuple[str, dict[str, str]]:
+    """Language and known code macro parameters of a fence's info string; other words are ignored."""
+    info = info.strip()
+    language = "" if not info or _FENCE_PARAMETER.match(info) else info.split(maxsplit=1)[0]
+    parameters = {}
+    for match in _FENCE_PARAMETER.finditer(info):
+        if match.group(1) in CODE_FENCE_PARAMETERS:
+            parameters[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
+    return language, parameters

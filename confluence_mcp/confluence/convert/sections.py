@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
-from .xhtml import TopLevelNode, top_level_nodes, validate_storage
+from .xhtml import TopLevelNode, layout_cells, top_level_nodes, validate_storage
 
 __all__ = ["AmbiguousSection", "SectionNotFound", "heading_paths", "list_headings", "replace_section"]
 
@@ -48,10 +49,19 @@ def _key(text: str) -> str:
     return re.sub(r"\s*/\s*", "/", text).casefold()
 
 
+def _scopes(storage: str) -> tuple[list[tuple[list[TopLevelNode], int]], bytes]:
+    """Where sections live: the page's top level, then each layout cell (a section ends with its cell)."""
+    nodes, body = top_level_nodes(storage)
+    scopes = [(nodes, len(body))]
+    if any(node.element.tag == "ac:layout" for node in nodes):
+        scopes += layout_cells(storage)[0]
+    return scopes, body
+
+
 def list_headings(storage: str) -> list[str]:
-    """Texts of the top-level headings, in order."""
-    nodes, _ = top_level_nodes(storage)
-    return [_heading_text(node.element) for node in nodes if _heading_level(node.element)]
+    """Texts of the headings at the top level and in layout cells, in order."""
+    scopes, _ = _scopes(storage)
+    return [_heading_text(node.element) for nodes, _ in scopes for node in nodes if _heading_level(node.element)]
 
 
 def _with_paths(nodes: list[TopLevelNode]) -> list[tuple[int, list[str]]]:
@@ -70,9 +80,9 @@ def _with_paths(nodes: list[TopLevelNode]) -> list[tuple[int, list[str]]]:
 
 
 def heading_paths(storage: str) -> list[str]:
-    """Each top-level heading as "Parent / Child", in order."""
-    nodes, _ = top_level_nodes(storage)
-    return [PATH_SEPARATOR.join(path) for _, path in _with_paths(nodes)]
+    """Each heading (top level, then layout cells) as "Parent / Child", in order."""
+    scopes, _ = _scopes(storage)
+    return [PATH_SEPARATOR.join(path) for nodes, _ in scopes for _, path in _with_paths(nodes)]
 
 
 def _matches(path: list[str], wanted: str) -> bool:
@@ -90,28 +100,33 @@ def _drop_repeated_heading(new_storage: str, heading: Element) -> bytes:
     return new_storage.encode("utf-8")
 
 
-def replace_section(storage: str, heading: str, new_storage: str) -> str:
+def replace_section(storage: str, heading: str, new_storage: str,
+                    keep: Callable[[str, str], str] | None = None) -> str:
     """Replace what follows the heading `heading` up to the next heading of the same or higher level.
 
     `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
-    itself is kept, and a copy of it at the start of `new_storage` is dropped. Raises `StorageParseError` when
-    `new_storage` is malformed, `SectionNotFound` when no heading matches, `AmbiguousSection` when several do.
+    itself is kept, and a copy of it at the start of `new_storage` is dropped. Headings inside layout cells count
+    too, their section ending with the cell. `keep(old, new)` may merge the section's stored content into the new
+    one (see `merge.keep_unchanged_blocks`). Raises `StorageParseError` when `new_storage` is malformed,
+    `SectionNotFound` when no heading matches, `AmbiguousSection` when several do.
     """
     validate_storage(new_storage)
-    nodes, body = top_level_nodes(storage)
+    scopes, body = _scopes(storage)
     wanted = _key(heading)
-    candidates = [(index, path) for index, path in _with_paths(nodes) if _matches(path, wanted)]
+    candidates = [(nodes, scope_end, index, path) for nodes, scope_end in scopes
+                  for index, path in _with_paths(nodes) if _matches(path, wanted)]
     if not candidates:
         raise SectionNotFound(heading, list_headings(storage))
     if len(candidates) > 1:
-        raise AmbiguousSection(heading, [PATH_SEPARATOR.join(path) for _, path in candidates])
-    index = candidates[0][0]
+        raise AmbiguousSection(heading, [PATH_SEPARATOR.join(path) for *_, path in candidates])
+    nodes, end, index, _ = candidates[0]
     node, level = nodes[index], _heading_level(nodes[index].element)
-    end = len(body)
     for following in nodes[index + 1 :]:
         following_level = _heading_level(following.element)
         if following_level is not None and level is not None and following_level <= level:
             end = following.start
             break
-    replacement = _drop_repeated_heading(new_storage, node.element)
-    return (body[: node.end] + replacement + body[end:]).decode("utf-8")
+    replacement = _drop_repeated_heading(new_storage, node.element).decode("utf-8")
+    if keep is not None:
+        replacement = keep(body[node.end : end].decode("utf-8"), replacement)
+    return (body[: node.end] + replacement.encode("utf-8") + body[end:]).decode("utf-8")

@@ -2,9 +2,13 @@
 
 Each top-level block is converted to natural markdown, then checked: rendering that markdown back with
 `render_markdown` must give canonically identical storage. When it does not (an element or attribute markdown
-cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Inline elements
-with no markdown form become `[label](confluence-storage:<base64>)` links. Standard HTML goes through markdownify;
-Confluence elements are pre-rendered to markdown and passed through it as `<x-md>` stand-ins.
+cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Editor bookkeeping
+that `canonicalize` ignores (ids, empty paragraphs, column widths, `<td><p>x</p></td>`) is left out of the markdown;
+the write path puts it back by keeping the stored original of unchanged blocks (`merge.keep_unchanged_blocks`).
+Attributes that do mean something are represented instead: code macro parameters (`breakoutMode`, `title`...) ride
+on the fence's info string. Inline elements with no markdown form become `[label](confluence-storage:<base64>)`
+links. Standard HTML goes through markdownify; Confluence elements are pre-rendered to markdown and passed through
+it as `<x-md>` stand-ins.
 """
 
 from __future__ import annotations
@@ -18,11 +22,22 @@ from .links import (
     STORAGE_FENCE,
     USER_SCHEMES,
     LinkContext,
+    code_fence_info,
     encode_inline_storage,
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
-from .xhtml import StorageParseError, canonicalize, escape_attribute, escape_text, outer_xml, parse_fragment
+from .xhtml import (
+    StorageParseError,
+    canonicalize,
+    cell_paragraph,
+    escape_attribute,
+    escape_text,
+    is_ignorable,
+    outer_xml,
+    parse_fragment,
+    significant_attributes,
+)
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
 
@@ -143,6 +158,8 @@ class _MarkdownWriter:
             return self.block_macro(node)
         if tag == "ac:task-list":
             return self.task_list(node, bullet)
+        if is_ignorable(node):
+            return ""
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -155,13 +172,15 @@ class _MarkdownWriter:
         parameters = _parameters(macro)
         if name == "code":
             body = _child(macro, "ac:plain-text-body")
-            if body is None or set(parameters) - {"language"}:
+            language = parameters.pop("language", "")
+            info = code_fence_info(language, parameters)
+            if body is None or info is None:
                 return None
             code = (body.text or "").rstrip("\n")
             fence = "```"
             while fence in code:
                 fence += "`"
-            return f"{fence}{parameters.get('language', '')}\n{code}\n{fence}"
+            return f"{fence}{info}\n{code}\n{fence}"
         kind = ADMONITION_KINDS.get(name) or (EXPAND_KIND if name == "expand" else None)
         body = _child(macro, "ac:rich-text-body")
         if kind is None or body is None or set(parameters) - {"title"}:
@@ -201,6 +220,9 @@ class _MarkdownWriter:
         inline_context = element.tag in _INLINE_CONTAINERS
         parts = [escape_text(element.text or "")]
         for child in element:
+            if isinstance(child.tag, str) and is_ignorable(child):
+                parts.append(escape_text(child.tail or ""))
+                continue
             parts.append(self.to_html(child, rendered, inline_context=inline_context))
             parts.append(escape_text(child.tail or ""))
         return "".join(parts)
@@ -210,17 +232,19 @@ class _MarkdownWriter:
         if not isinstance(tag, str):
             return self.stand_in(self.inline_placeholder(element), rendered)
         natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
-        if tag == "span" and element.attrib == {"style": _STRIKE_STYLE}:
+        attrib = significant_attributes(element)
+        if tag == "span" and attrib == {"style": _STRIKE_STYLE}:
             return f"<del>{self.children_html(element, rendered)}</del>"
-        if tag == "a" and (set(element.attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
+        if tag == "a" and (set(attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
             natural = False
-        if natural and tag not in ("a", "ol") and element.attrib:
+        if natural and tag not in ("a", "ol") and attrib:
             natural = False
-        if tag == "ol" and set(element.attrib) - {"start"}:
+        if tag == "ol" and set(attrib) - {"start"}:
             natural = False
         if natural:
-            attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in element.attrib.items())
-            return f"<{tag}{attributes}>{self.children_html(element, rendered)}</{tag}>"
+            attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
+            content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
+            return f"<{tag}{attributes}>{self.children_html(content or element, rendered)}</{tag}>"
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
             markdown = self.block(element, "-")
@@ -255,7 +279,7 @@ class _MarkdownWriter:
         children = [child for child in link if isinstance(child.tag, str)]
         target = children[0] if children and children[0].tag.startswith("ri:") else None
         body_elements = children[1:] if target is not None else children
-        if len(body_elements) > 1 or set(link.attrib) - {"ac:anchor"}:
+        if len(body_elements) > 1 or set(significant_attributes(link)) - {"ac:anchor"}:
             return None
         body = body_elements[0] if body_elements else None
         if body is not None and body.tag == "ac:plain-text-link-body":
@@ -273,18 +297,15 @@ class _MarkdownWriter:
             return f"[{label}]({_url_part('#' + anchor)})"
         if target is None or (body is not None and not label):
             return None
-        if target.tag == "ri:page" and set(target.attrib) <= {"ri:content-title", "ri:space-key"}:
+        target_attributes = significant_attributes(target)
+        if target.tag == "ri:page" and set(target_attributes) <= {"ri:content-title", "ri:space-key"}:
             title, space = target.get("ri:content-title", ""), target.get("ri:space-key")
-            if body is not None and label == _label(title):
-                return None
             destination = self.page_destination(title, space)
             return f"[{label or _label(title)}]({destination})"
-        if target.tag == "ri:attachment" and set(target.attrib) == {"ri:filename"} and not len(target):
+        if target.tag == "ri:attachment" and set(target_attributes) == {"ri:filename"} and not len(target):
             filename = target.get("ri:filename", "")
-            if body is not None and label == _label(filename):
-                return None
             return f"[{label or _label(filename)}]({_url_part(ATTACHMENT_SCHEME + filename)})"
-        if target.tag == "ri:user" and body is None and len(target.attrib) == 1:
+        if target.tag == "ri:user" and body is None and len(target_attributes) == 1:
             for scheme, attribute in USER_SCHEMES.items():
                 user = target.get(attribute)
                 if user:
@@ -303,7 +324,7 @@ class _MarkdownWriter:
         return page_reference(title, space)
 
     def image(self, image: Element) -> str | None:
-        if set(image.attrib) - {"ac:alt"} or len(image) != 1 or image.get("ac:alt") == "":
+        if set(significant_attributes(image)) - {"ac:alt"} or len(image) != 1 or image.get("ac:alt") == "":
             return None
         alt = _label(image.get("ac:alt", ""))
         source = image[0]
@@ -311,7 +332,8 @@ class _MarkdownWriter:
             url = source.get("ri:value", "")
             if re.match(r"^https?://\S+$", url):
                 return f"![{alt}]({_url_part(url)})"
-        if source.tag == "ri:attachment" and set(source.attrib) == {"ri:filename"} and not len(source):
+        if source.tag == "ri:attachment" and set(significant_attributes(source)) == {"ri:filename"} \
+                and not len(source):
             return f"![{alt}]({_url_part(source.get('ri:filename', ''))})"
         return None
 

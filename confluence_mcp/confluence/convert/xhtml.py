@@ -19,13 +19,18 @@ __all__ = [
     "CDATA_TAGS",
     "StorageParseError",
     "TopLevelNode",
+    "canonical_element",
     "canonicalize",
+    "cell_paragraph",
     "escape_attribute",
     "escape_text",
     "inner_xml",
+    "is_ignorable",
+    "layout_cells",
     "outer_xml",
     "parse_fragment",
     "remove_forbidden_characters",
+    "significant_attributes",
     "top_level_nodes",
     "validate_storage",
 ]
@@ -77,6 +82,10 @@ class _TreeBuilder:
         self.root: Element | None = None
         self.spans: list[tuple[Element, int, int]] = []
         self.top_start = 0
+        # Children of layout cells get spans too, so a section edit can reach headings inside layouts.
+        self.cell_starts: dict[int, int] = {}
+        self.cell_spans: dict[int, list[tuple[Element, int, int]]] = {}
+        self.cell_ends: list[tuple[Element, int]] = []
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         element = Element(tag, attributes)
@@ -86,6 +95,8 @@ class _TreeBuilder:
             self.root = element
         if len(self.stack) == 1:
             self.top_start = self.parser.CurrentByteIndex - self.offset
+        elif self.stack and self.stack[-1].tag == "ac:layout-cell":
+            self.cell_starts[id(element)] = self.parser.CurrentByteIndex - self.offset
         self.stack.append(element)
         self.last = None
 
@@ -95,6 +106,11 @@ class _TreeBuilder:
             end = self.parser.CurrentByteIndex - self.offset
             # CurrentByteIndex points at the end tag ("</x>"), or at "<x/>" for an empty element.
             self.spans.append((element, self.top_start, end))
+        elif id(element) in self.cell_starts:
+            end = self.parser.CurrentByteIndex - self.offset
+            self.cell_spans.setdefault(id(self.stack[-1]), []).append((element, self.cell_starts[id(element)], end))
+        if tag == "ac:layout-cell":
+            self.cell_ends.append((element, self.parser.CurrentByteIndex - self.offset))
         self.last = element
 
     def data(self, text: str) -> None:
@@ -118,6 +134,11 @@ class _TreeBuilder:
 
 
 def _parse(storage: str) -> tuple[Element, list[tuple[Element, int, int]], bytes]:
+    root, builder, body = _build(storage)
+    return root, builder.spans, body
+
+
+def _build(storage: str) -> tuple[Element, _TreeBuilder, bytes]:
     prefix = _entity_prefix(storage)
     body = storage.encode("utf-8")
     data = prefix.encode("utf-8") + body + f"</{_ROOT}>".encode()
@@ -140,7 +161,7 @@ def _parse(storage: str) -> tuple[Element, list[tuple[Element, int, int]], bytes
             reason = f"unexpected end of content, element <{builder.stack[-1].tag}> is not closed"
         raise StorageParseError(reason or "malformed XML", row, column) from None
     assert builder.root is not None
-    return builder.root, builder.spans, body
+    return builder.root, builder, body
 
 
 def _fix_end_spans(spans: list[tuple[Element, int, int]], body: bytes) -> list[TopLevelNode]:
@@ -164,6 +185,16 @@ def top_level_nodes(storage: str) -> tuple[list[TopLevelNode], bytes]:
     """Top-level elements with byte spans into the returned UTF-8 body (for byte-exact splicing)."""
     _, spans, body = _parse(storage)
     return _fix_end_spans(spans, body), body
+
+
+def layout_cells(storage: str) -> tuple[list[tuple[list[TopLevelNode], int]], bytes]:
+    """Per `ac:layout-cell`, in page order: its child elements with byte spans, and where its content ends."""
+    _, builder, body = _build(storage)
+    cells = []
+    for cell, end in builder.cell_ends:
+        if body[end : end + 2] == b"</":  # an empty self-closed cell has no content to edit
+            cells.append((_fix_end_spans(builder.cell_spans.get(id(cell), []), body), end))
+    return cells, body
 
 
 def validate_storage(storage: str, *, strict: bool = False) -> None:
@@ -238,14 +269,59 @@ def _write(element: Element, parts: list[str]) -> None:
 
 
 _WHITESPACE = re.compile(r"\s+")
-_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id"})
+# Editor bookkeeping that changes nothing a reader sees: ids, the target's version when the link was saved.
+_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save"})
+# Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
+_IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
+_CELLS = frozenset({"td", "th"})
+
+
+def significant_attributes(element: Element) -> dict[str, str]:
+    """The attributes that change what Confluence shows; the rest is editor bookkeeping."""
+    kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
+    if element.tag == "ol" and kept.get("start") == "1":  # the default start
+        del kept["start"]
+    if element.tag == "table":
+        for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
+            if name in kept and default in (None, kept[name]):
+                del kept[name]
+    return kept
+
+
+def is_ignorable(element: Element) -> bool:
+    """Renders as nothing a reader would miss: an empty paragraph, a table's column widths."""
+    if element.tag == "colgroup":
+        return True
+    return element.tag == "p" and not len(element) and not (element.text or "").strip() \
+        and not significant_attributes(element)
+
+
+def cell_paragraph(cell: Element) -> Element | None:
+    """The one plain `<p>` a cell holds alone (`<td><p>x</p></td>` renders as `<td>x</td>`), else None."""
+    children = [child for child in cell if not is_ignorable(child)]
+    if cell.tag not in _CELLS or len(children) != 1 or children[0].tag != "p" or (cell.text or "").strip():
+        return None
+    paragraph = children[0]
+    if significant_attributes(paragraph) or any((child.tail or "").strip() for child in cell):
+        return None
+    return paragraph
 
 
 def canonicalize(storage: str) -> str:
-    """A canonical form for semantic comparison: whitespace collapsed, attributes sorted, macro ids dropped."""
+    """A canonical form for semantic comparison.
+
+    Whitespace collapsed, attributes sorted, macro parameters sorted by name; editor bookkeeping (ids, empty
+    paragraphs, column widths, a cell's lone paragraph wrapper) dropped. Reading verifies round trips with it and
+    writing keeps the stored original of every block it calls equal, so it must only equate what renders alike."""
     root = parse_fragment(storage)
     parts: list[str] = []
     _canonical(root, parts)
+    return "".join(parts)
+
+
+def canonical_element(element: Element) -> str:
+    parts: list[str] = []
+    _canonical(element, parts)
     return "".join(parts)
 
 
@@ -253,14 +329,39 @@ def _canonical_text(text: str | None) -> str:
     return escape_text(_WHITESPACE.sub(" ", text or "").strip())
 
 
+def _canonical_children(element: Element) -> list[Element]:
+    children = [child for child in element if not (isinstance(child.tag, str) and is_ignorable(child))]
+    if element.tag == "ac:link" and len(children) == 2 and _is_default_label(children[0], children[1]):
+        children = children[:1]  # the Cloud editor writes the title as the link text; without it Confluence shows it
+    if element.tag == "ac:structured-macro":  # parameter order carries no meaning
+        children.sort(key=lambda child: (child.tag != "ac:parameter", child.get("ac:name", "")
+                                         if child.tag == "ac:parameter" else ""))
+    return children
+
+
+def _is_default_label(target: Element, body: Element) -> bool:
+    name = target.get("ri:content-title") if target.tag == "ri:page" else \
+        target.get("ri:filename") if target.tag == "ri:attachment" else None
+    plain = body.tag in ("ac:link-body", "ac:plain-text-link-body") and not len(body)
+    return plain and name is not None and _WHITESPACE.sub(" ", body.text or "").strip() == name.strip()
+
+
 def _canonical(element: Element, parts: list[str]) -> None:
     if element.tag is Comment:
         parts.append(f"<!--{_canonical_text(element.text)}-->")
         return
-    attributes = sorted((k, v) for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES)
+    if is_ignorable(element):
+        return
+    attributes = sorted(significant_attributes(element).items())
     rendered = "".join(f' {k}="{escape_attribute(_WHITESPACE.sub(" ", v).strip())}"' for k, v in attributes)
-    parts.append(f"<{element.tag}{rendered}>{_canonical_text(element.text)}")
-    for child in element:
+    tag = element.tag
+    if tag == "ac:link-body" and not len(element):  # plain text either way
+        tag = "ac:plain-text-link-body"
+    parts.append(f"<{tag}{rendered}>")
+    paragraph = cell_paragraph(element)
+    content = paragraph if paragraph is not None else element
+    parts.append(_canonical_text(content.text))
+    for child in _canonical_children(content):
         _canonical(child, parts)
         parts.append(_canonical_text(child.tail))
-    parts.append(f"</{element.tag}>")
+    parts.append(f"</{tag}>")

@@ -1,0 +1,75 @@
+"""Keep the stored bytes of every top-level block a markdown write left unchanged.
+
+Reading drops what markdown cannot show and a reader would not miss (editor ids, empty paragraphs, column widths,
+`&nbsp;`, whitespace at link edges) once it has checked that the markdown renders to a block `canonicalize` calls
+equal. Writing that markdown back renders new storage; here each new block that is canonically equal to the stored
+one at its place is replaced by the stored original, so an unchanged page is byte-for-byte unchanged (no new
+version) and an edit touches only the blocks it changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+
+from .xhtml import StorageParseError, canonical_element, parse_fragment, top_level_nodes
+
+__all__ = ["keep_unchanged_blocks"]
+
+
+@dataclass
+class _Unit:
+    """A block with the ignorable blocks (empty paragraphs) that follow it, as a byte span of its storage."""
+
+    key: str
+    start: int
+    end: int
+    # Where the block itself ends: what follows up to `end` is ignorable and re-attached after an edited block.
+    block_end: int
+
+
+def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
+    """The storage's blocks, or None when loose text sits between them (nothing then to align safely)."""
+    root = parse_fragment(storage)
+    if (root.text or "").strip() or any((child.tail or "").strip() for child in root):
+        return None
+    nodes, body = top_level_nodes(storage)
+    units: list[_Unit] = []
+    pending_start: int | None = None  # ignorable blocks before the first real one
+    for node in nodes:
+        key = canonical_element(node.element)
+        if not key and units:
+            units[-1].end = node.end
+        elif not key:
+            pending_start = node.start if pending_start is None else pending_start
+        else:
+            start = node.start if pending_start is None else pending_start
+            units.append(_Unit(key, start, node.end, node.end))
+            pending_start = None
+    return units, body
+
+
+def keep_unchanged_blocks(old: str, new: str) -> str:
+    """`new` with each block equal (canonically) to the stored one at its place taken from `old` byte-for-byte."""
+    try:
+        old_split, new_split = _units(old), _units(new)
+    except StorageParseError:
+        return new
+    if old_split is None or new_split is None or not old_split[0] or not new_split[0]:
+        return new
+    (old_units, old_body), (new_units, new_body) = old_split, new_split
+    matcher = SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False)
+    opcodes = matcher.get_opcodes()
+    if len(opcodes) == 1 and opcodes[0][0] == "equal":
+        return old
+    out: list[bytes] = []
+    for op, i1, i2, j1, j2 in opcodes:
+        if op == "equal":
+            out.append(old_body[old_units[i1].start : old_units[i2 - 1].end])
+            continue
+        for offset, unit in enumerate(new_units[j1:j2]):
+            out.append(new_body[unit.start : unit.end])
+            if op == "replace" and i2 - i1 == j2 - j1:  # an edited block keeps the empty paragraphs after it
+                stored = old_units[i1 + offset]
+                out.append(old_body[stored.block_end : stored.end])
+    return b"".join(out).decode("utf-8")

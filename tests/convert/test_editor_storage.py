@@ -1,0 +1,116 @@
+"""Storage as the Cloud and Server editors write it reads as plain markdown, and unchanged markdown writes back
+the stored bytes (no new version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from confluence_mcp.confluence.convert import (
+    SectionNotFound,
+    keep_unchanged_blocks,
+    markdown_to_storage,
+    replace_section,
+    storage_to_markdown,
+)
+from confluence_mcp.confluence.convert.xhtml import canonicalize
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
+EDITOR_FIXTURES = ["35_cloud_editor_tables", "36_server_wrapped_table", "37_editor_whitespace",
+                   "38_cloud_editor_blocks"]
+
+
+def read(name: str) -> str:
+    return (FIXTURES / f"{name}.xml").read_text()
+
+
+def write_back(old: str, markdown: str) -> str:
+    return keep_unchanged_blocks(old, markdown_to_storage(markdown))
+
+
+@pytest.mark.parametrize("name", EDITOR_FIXTURES)
+def test_editor_storage_reads_without_storage_fences(name: str) -> None:
+    markdown = storage_to_markdown(read(name))
+    assert "confluence-storage" not in markdown
+
+
+def test_cloud_table_cells_read_as_a_gfm_table() -> None:
+    markdown = storage_to_markdown(read("35_cloud_editor_tables"))
+    assert "| **Step** | **Owner** | **Notes** |" in markdown
+    assert "| Freeze the branch |" in markdown and "Run `make freeze` first |" in markdown
+
+
+@pytest.mark.parametrize("name", EDITOR_FIXTURES)
+def test_unchanged_markdown_writes_back_the_stored_bytes(name: str) -> None:
+    storage = read(name)
+    assert write_back(storage, storage_to_markdown(storage)) == storage
+
+
+def test_an_edit_changes_only_its_block_and_keeps_the_rest_verbatim() -> None:
+    storage = read("37_editor_whitespace")
+    markdown = storage_to_markdown(storage).replace("You are encouraged", "You are invited")
+    written = write_back(storage, markdown)
+    assert written.startswith("<p>Hello&nbsp;world, two&nbsp;&nbsp;spaces  here.</p><p />\n<p>Use the <a")
+    assert "You are invited" in written and "You are encouraged" not in written
+    assert written.endswith("You are invited</p><p />")  # the empty paragraph after the edited block stays
+
+
+def test_an_edited_cell_rewrites_the_table_in_plain_cells() -> None:
+    storage = read("35_cloud_editor_tables")
+    written = write_back(storage, storage_to_markdown(storage).replace("*optional*", "*required*"))
+    assert written.startswith('<h2 local-id="5e0c1d2a-7f31">Release checklist</h2>')
+    assert "<td><em>required</em></td>" in written and "colgroup" not in written
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    ("<p>a <strong>b</strong></p>", "<p>a <strong>c</strong></p>"),
+    ("<p>one</p><p>two</p>", "<p>one</p>"),
+    ("<table><tbody><tr><td><p>x</p></td></tr></tbody></table>",
+     "<table><tbody><tr><td><p>x</p><p>y</p></td></tr></tbody></table>"),
+    ('<h2 style="color: red;">T</h2>', "<h2>T</h2>"),
+])
+def test_real_edits_are_never_taken_for_unchanged(before: str, after: str) -> None:
+    assert canonicalize(before) != canonicalize(after)
+    assert keep_unchanged_blocks(before, after) == after
+
+
+@pytest.mark.parametrize(("left", "right"), [
+    ("<td><p>x <em>y</em></p></td>", "<td>x <em>y</em></td>"),
+    ("<p>a</p><p />", "<p>a</p>"),
+    ('<h2 local-id="1">T</h2>', "<h2>T</h2>"),
+    ('<table class="wrapped"><colgroup><col/></colgroup><tbody/></table>', "<table><tbody/></table>"),
+    ("<p>a&nbsp;b</p>", "<p>a b</p>"),
+])
+def test_editor_bookkeeping_is_canonically_invisible(left: str, right: str) -> None:
+    assert canonicalize(left) == canonicalize(right)
+
+
+def test_code_macro_parameters_ride_on_the_fence_info_string() -> None:
+    markdown = storage_to_markdown(read("38_cloud_editor_blocks"))
+    assert "```bash breakoutMode=wide breakoutWidth=1200\n./deploy.sh --env prod\n```" in markdown
+    assert '```title="Rollback steps" linenumbers=true\n' in markdown
+    storage = markdown_to_storage('```js theme=Midnight {linenos=true} foo=bar\nx\n```')
+    assert '<ac:parameter ac:name="language">js</ac:parameter><ac:parameter ac:name="theme">Midnight' in storage
+    assert "linenos" not in storage and "foo" not in storage  # only the code macro's own parameters
+
+
+def test_cloud_page_links_read_as_links() -> None:
+    markdown = storage_to_markdown(read("38_cloud_editor_blocks"))
+    assert "See [the runbook](confluence-page:TEAM/Runbook) and [the plan](confluence-attachment:plan.pdf)." in markdown
+    title_as_text = ('<p><ac:link><ri:page ri:content-title="Other" ri:version-at-save="3"/>'
+                     "<ac:link-body>Other</ac:link-body></ac:link></p>")
+    assert storage_to_markdown(title_as_text) == "[Other](confluence-page:Other)"
+
+
+LAYOUT = ('<h1>Top</h1><ac:layout><ac:layout-section ac:type="two_equal"><ac:layout-cell><h2>Status</h2>'
+          "<p>old status</p><h2>Other</h2><p>keep</p></ac:layout-cell><ac:layout-cell><h2>Right</h2><p>r</p>"
+          "</ac:layout-cell><ac:layout-cell/></ac:layout-section></ac:layout>")
+
+
+def test_sections_inside_layout_cells_end_with_their_cell() -> None:
+    assert replace_section(LAYOUT, "status", "<p>new</p>") == LAYOUT.replace("old status", "new")
+    assert replace_section(LAYOUT, "Right", "<p>x</p>") == LAYOUT.replace("<p>r</p>", "<p>x</p>")
+    with pytest.raises(SectionNotFound) as missing:
+        replace_section(LAYOUT, "Nope", "<p/>")
+    assert missing.value.available == ["Top", "Status", "Other", "Right"]
