@@ -83,6 +83,7 @@ class BulkItem(BaseModel):
     title: str | None = None
     version: int | None = None
     url: str | None = None
+    labels: list[str] | None = None
     error: str | None = None
 
 
@@ -355,7 +356,7 @@ async def run_bulk(items: Sequence[_T], ref: Callable[[_T], str],
             try:
                 done = await action(item)
                 results[index] = BulkItem(ref=ref(item), ok=True, id=done.id, title=done.title,
-                                          version=done.version, url=done.url)
+                                          version=done.version, url=done.url, labels=done.labels)
             except ConfluenceMCPError as exc:
                 results[index] = BulkItem(ref=ref(item), ok=False, error=str(exc))
             except (ValueError, KeyError) as exc:  # converter refusals (bad section name, unparsable body)
