@@ -53,6 +53,14 @@ def page_size(kit: KitRuntime, limit: int | None) -> int:
     return max(1, min(limit or settings.limit, settings.max_pages))
 
 
+def capped_note(kit: KitRuntime, limit: int | None, more: str | None) -> str | None:
+    """Says so when a caller's limit was cut to the toolkit's max_pages and more results follow."""
+    cap = kit.toolkit.settings.max_pages
+    if limit is None or limit <= cap or not more:
+        return None
+    return f"At most {cap} results per call (this toolkit's max_pages); pass `next` as cursor for more."
+
+
 def search_scope(kit: KitRuntime, space: str | None) -> tuple[str, ...]:
     """The spaces a search may touch: the one asked for (policy-checked) or the toolkit's allowed spaces."""
     if space:
@@ -77,7 +85,7 @@ async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *
     note = None
     if not hits:
         note = f"No pages found for {what} in {_where(spaces)}. {hint}"
-    return SearchResults(results=hits, next=page.next, note=note)
+    return SearchResults(results=hits, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
 def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
@@ -162,7 +170,7 @@ async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None,
                                            cursor=cursor, expand="space")
     refs = [_ref(kit, c) for c in page.results]
     note = None if refs else f"No pages labelled {label!r} in {_where(spaces)}."
-    return PageRefList(pages=refs, next=page.next, note=note)
+    return PageRefList(pages=refs, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
 @tool("search", "Get pages with label", read_only=True)

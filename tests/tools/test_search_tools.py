@@ -45,8 +45,9 @@ async def test_limit_defaults_to_toolkit_and_is_capped_by_max_pages(flavor_sandb
     async with mcp_client(make_settings(flavor_sandbox.base_url, limit=2, max_pages=3)) as client:
         default = await call(client, "search_pages", {"query": "confluence"})
         capped = await call(client, "search_pages", {"query": "confluence", "limit": 50})
-    assert len(default["results"]) == 2
+    assert len(default["results"]) == 2 and "note" not in default
     assert len(capped["results"]) == 3
+    assert "At most 3 results per call (this toolkit's max_pages)" in capped["note"] and capped["next"]
 
 
 async def test_empty_search_says_what_was_searched(settings: Any) -> None:
