@@ -139,10 +139,14 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
         anyio.run(serve_stdio, server)
 
 
+# Set on Confluence hosts themselves (Data Center's home and install directories): they name no site to serve.
+_HOST_VARIABLES = frozenset({"CONFLUENCE_HOME", "CONFLUENCE_INSTALL", "CONFLUENCE_INSTALL_DIR", "CONFLUENCE_VERSION"})
+
+
 def _site_variables(environ: Mapping[str, str]) -> list[str]:
     """The CONFLUENCE_* (not CONFLUENCE_MCP_*) variables set: any of them, even misspelt, means a site was meant."""
-    return sorted(key for key, value in environ.items()
-                  if key.startswith("CONFLUENCE_") and not key.startswith("CONFLUENCE_MCP_") and value)
+    return sorted(key for key, value in environ.items() if key.startswith("CONFLUENCE_")
+                  and not key.startswith("CONFLUENCE_MCP_") and key not in _HOST_VARIABLES and value)
 
 
 def _unknown_variables(environ: Mapping[str, str]) -> list[str]:

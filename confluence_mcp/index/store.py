@@ -152,7 +152,8 @@ class IndexStore:
         advisory lock on a connection of its own, released on exit or when the session ends. A second writer is
         refused rather than queued: both runs would index the same pages."""
         async with self.autocommit() as conn:
-            row = await (await conn.execute(_TRY_LOCK, (collection,))).fetchone()
+            with anyio.CancelScope(shield=True):  # a lock the server granted must be known here, to be released
+                row = await (await conn.execute(_TRY_LOCK, (collection,))).fetchone()
             if not (row and row[0]):
                 raise IndexStoreError(
                     f"collection {collection!r} is being updated by another index_data or remove_index run right "

@@ -194,9 +194,11 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     covered = selection.covered_spaces()
     # Gone: pages this selection indexed that it no longer matches, and every unlisted page of the spaces it
     # lists whole (deleted or moved away, whichever run indexed it). `legacy` is the key older releases stored.
-    legacy = query
-    gone = sorted(page_id for page_id, page in stored.items() if page_id not in candidates and (
-        page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
+    # Never a page of a space outside this toolkit's policy: another toolkit sharing the collection indexed it.
+    legacy, allowed = query, {space.casefold() for space in selection.allowed_spaces}
+    gone = sorted(page_id for page_id, page in stored.items() if page_id not in candidates
+                  and (not allowed or page.space.casefold() in allowed) and (
+                      page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
     # Pages whose entry holds attachment (comment) text keep it, whether or not this run includes them.
     with_attachments = _Children({page_id for page_id in changed if include_attachments
                                   or (page_id in stored and stored[page_id].attachments is not None)}, signatures)

@@ -145,10 +145,13 @@ async def get_page_id_by_title(
     """A page's id from its exact title in a space."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
-    title = " ".join(title.split())  # as create_page stores titles
-    if not title:
+    exact = title.strip()
+    if not exact:
         raise BadRequest("The title is empty: give the exact title of the page.")
-    found = await kit.client.find_page_by_title(key, title)
+    found = await kit.client.find_page_by_title(key, exact)
+    collapsed = " ".join(exact.split())  # as create_page stores titles; pages made elsewhere may keep runs
+    if not found and collapsed != exact:
+        found = await kit.client.find_page_by_title(key, collapsed)
     if not found:
         raise NotFound(f"No page titled {title!r} in space {key}. Titles must match exactly; "
                        "use search_by_title to find similar titles.")

@@ -91,3 +91,15 @@ def test_a_page_moved_to_another_space_is_reindexed() -> None:
     stored = {"1": PageState(version=3, space="OLD", labels=(), attachments=None, source="space = OLD")}
     assert changed_pages({"1": Candidate("1", 3, "NEW", ())}, stored, None) == ["1"]
     assert changed_pages({"1": Candidate("1", 3, "OLD", ())}, stored, None) == []
+
+
+async def test_a_narrower_toolkit_never_removes_pages_outside_its_spaces(
+        env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await service.drop_collection("shared")
+    benefits, team = (await page_ids(client, "BENEFITS"))[0], (await page_ids(client, "TEAM"))[0]
+    ids = (benefits, team)
+    assert (await index_pages(service, client, "shared", Selection(page_ids=ids, allowed_spaces=SPACES))).added == 2
+    # Same selection key, but this toolkit sees BENEFITS only: TEAM's page is not its to remove.
+    narrow = await index_pages(service, client, "shared", Selection(page_ids=ids, allowed_spaces=["BENEFITS"]))
+    assert narrow.removed == 0 and set(await page_versions(service.store, "shared")) == set(ids)

@@ -70,6 +70,13 @@ def test_incomplete_configuration_fails_instead_of_serving_the_sandbox(tmp_path:
         assert "sandbox" not in result.stderr
 
 
+def test_a_confluence_hosts_own_variables_name_no_site() -> None:
+    from confluence_mcp.cli import _site_variables
+
+    assert _site_variables({"CONFLUENCE_HOME": "/var/atlassian/confluence", "CONFLUENCE_MCP_LIMIT": "5"}) == []
+    assert _site_variables({"CONFLUENCE_URL": "https://x", "CONFLUENCE_HOME": "/h"}) == ["CONFLUENCE_URL"]
+
+
 def test_unknown_tool_fails_at_start() -> None:
     result = run_cli("serve", env={"CONFLUENCE_URL": "http://127.0.0.1:9/wiki", "CONFLUENCE_USERNAME": "u",
                                    "CONFLUENCE_API_TOKEN": "t", "CONFLUENCE_MCP_TOOLS": "search_pages,nope"})

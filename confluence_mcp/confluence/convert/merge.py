@@ -3,18 +3,59 @@
 Reading drops what markdown cannot show and a reader would not miss (editor ids, empty paragraphs, column widths,
 `&nbsp;`, whitespace at link edges) once it has checked that the markdown renders to a block `canonicalize` calls
 equal. Writing that markdown back renders new storage; here each new block that is canonically equal to the stored
-one at its place is replaced by the stored original, so an unchanged page is byte-for-byte unchanged (no new
-version) and an edit touches only the blocks it changed.
+one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
+so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from xml.etree.ElementTree import Element
 
 from .xhtml import StorageParseError, canonical_element, parse_fragment, top_level_nodes
 
-__all__ = ["keep_unchanged_blocks"]
+__all__ = ["keep_unchanged_blocks", "visible_text"]
+
+# Where every character counts: code macro bodies, preformatted text, inline code.
+_VERBATIM = frozenset({"ac:plain-text-body", "pre", "code"})
+_SPACES = re.compile(r"[\s\u00a0]+")
+_LINK_BODIES = frozenset({"ac:link-body", "ac:plain-text-link-body"})
+
+
+def _link_target_name(link: Element) -> str:
+    target = next((child for child in link if child.tag in ("ri:page", "ri:attachment", "ri:blog-post")), None)
+    if target is None:
+        return ""
+    return target.get("ri:content-title") or target.get("ri:filename") or ""
+
+
+def visible_text(element: Element) -> str:
+    """The text a block shows: whitespace runs (and `&nbsp;`) as one space, except inside code, kept exactly;
+    text after dropped editor elements (empty paragraphs) included."""
+    segments: list[tuple[str, bool]] = []
+
+    def walk(node: Element, verbatim: bool) -> None:
+        inside = verbatim or node.tag in _VERBATIM
+        segments.append((" " if node.tag == "br" else node.text or "", inside))  # a line break shows as a space
+        if node.tag == "ac:link" and not any(child.tag in _LINK_BODIES for child in node):
+            segments.append((_link_target_name(node), inside))  # Confluence shows the target's title
+        for child in node:
+            walk(child, inside)
+            segments.append((child.tail or "", inside))
+
+    walk(element, False)
+    out: list[str] = []
+    loose: list[str] = []
+    for text, verbatim in segments:
+        if verbatim and text.strip("\r\n"):  # blank lines around a code body show nothing
+            out += [_SPACES.sub(" ", "".join(loose)), "\x01", text.strip("\r\n"), "\x01"]
+            loose = []
+        elif not verbatim:
+            loose.append(text)
+    out.append(_SPACES.sub(" ", "".join(loose)))
+    return "".join(out).strip()
 
 
 @dataclass
@@ -38,6 +79,8 @@ def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
     pending_start: int | None = None  # ignorable blocks before the first real one
     for node in nodes:
         key = canonical_element(node.element)
+        if key:  # the canonical form alone equates whitespace edits in code and text after dropped elements
+            key += "\x00" + visible_text(node.element)
         if not key and units:
             units[-1].end = node.end
         elif not key:

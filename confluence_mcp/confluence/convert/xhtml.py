@@ -361,7 +361,10 @@ def _canonical(element: Element, parts: list[str]) -> None:
     paragraph = cell_paragraph(element)
     content = paragraph if paragraph is not None else element
     parts.append(_canonical_text(content.text))
-    for child in _canonical_children(content):
+    kept = _canonical_children(content)
+    for child in kept:
         _canonical(child, parts)
         parts.append(_canonical_text(child.tail))
+    # A dropped element's tail is still text on the page.
+    parts.append(_canonical_text("".join(child.tail or "" for child in content if child not in kept)))
     parts.append(f"</{tag}>")

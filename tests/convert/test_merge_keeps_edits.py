@@ -1,0 +1,36 @@
+"""A markdown write keeps the stored bytes of unchanged blocks only: edits the canonical comparison would equate
+(whitespace in code, a space before a link, text after an empty paragraph) are written."""
+
+from __future__ import annotations
+
+import pytest
+
+from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+from confluence_mcp.confluence.convert.xhtml import canonicalize
+
+STORED = markdown_to_storage("Intro\n\n```yaml\na:\n  b: 1\n```\n\nSee [docs](https://x.org) now.\n")
+
+
+@pytest.mark.parametrize("edit", [
+    ("  b: 1", "b: 1"),  # indentation is meaning in YAML
+    ("a:\n", "a:   \n"),  # trailing spaces on a code line
+    ("See [docs]", "See[docs]"),  # a space before a link
+], ids=["code-indent", "code-trailing-spaces", "space-before-link"])
+def test_edits_the_canonical_form_equates_are_written(edit: tuple[str, str]) -> None:
+    markdown = storage_to_markdown(STORED)
+    assert edit[0] in markdown
+    new = markdown_to_storage(markdown.replace(*edit))
+    merged = keep_unchanged_blocks(STORED, new)
+    assert merged != STORED
+    assert storage_to_markdown(merged) == markdown.replace(*edit).strip()
+
+
+def test_unchanged_markdown_keeps_the_stored_bytes() -> None:
+    assert keep_unchanged_blocks(STORED, markdown_to_storage(storage_to_markdown(STORED))) == STORED
+
+
+def test_text_after_an_empty_paragraph_counts() -> None:
+    stored = "<p>Intro</p><table><tbody><tr><th>Key</th></tr><tr><td><p />Secret</td></tr></tbody></table>"
+    assert canonicalize(stored) != canonicalize(stored.replace("Secret", ""))
+    edited = markdown_to_storage(storage_to_markdown(stored).replace("Secret", "Public"))
+    assert "Public" in keep_unchanged_blocks(stored, edited)
