@@ -184,7 +184,7 @@ async def load_page(client: ConfluenceClient, page_id: str, *, expand: str, draf
     except NotFound as exc:
         try:  # GET /content/{id} finds published pages only unless asked for other statuses
             page = await client.get_page(page_id, expand="version", statuses=("draft", "trashed"))
-        except (NotFound, BadRequest):
+        except ConfluenceMCPError:  # the probe only refines the message: its own failure keeps the plain one
             page = {}
         status = page.get("status")
         if status == "draft" and drafts:
