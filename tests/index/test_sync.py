@@ -29,7 +29,7 @@ from confluence_mcp.index.service import (
     run_index_search,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
-from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+from confluence_mcp.sandbox.runner import RunningSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandbox"))  # sandbox_helpers
 from sandbox_helpers import DEPRECATED_V1_LISTING_ROUTES as GONE_LISTINGS
@@ -48,12 +48,6 @@ def sandbox_settings(sandbox: RunningSandbox, index: IndexSettings, **index_over
     }, environ={})
 
 
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    """A fresh sandbox per test: these tests edit and delete pages."""
-    with start_sandbox(SandboxOptions(seed=SAMPLE)) as running:
-        yield running
-
 
 @asynccontextmanager
 async def open_env(sandbox: RunningSandbox,
@@ -67,12 +61,6 @@ async def open_env(sandbox: RunningSandbox,
         finally:
             await close_shared_stores()
 
-
-@pytest.fixture
-async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
-                                                                                           ConfluenceClient]]:
-    async with open_env(sandbox, index_settings) as pair:
-        yield pair
 
 
 async def run(service: IndexService, client: ConfluenceClient, collection: str, **selection: Any) -> IndexReport:

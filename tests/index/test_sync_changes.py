@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
 import pytest
-from test_sync import SAMPLE, SPACES, open_env, page_ids, search_ids
+from test_sync import SAMPLE, SPACES, page_ids, search_ids
 
-from confluence_mcp.config import IndexSettings
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.index.service import (
     IndexService,
@@ -29,12 +28,6 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
     with start_sandbox(SandboxOptions(seed=SAMPLE, flavor=request.param)) as running:
         yield running
 
-
-@pytest.fixture
-async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
-                                                                                           ConfluenceClient]]:
-    async with open_env(sandbox, index_settings) as pair:
-        yield pair
 
 
 async def run(service: IndexService, client: ConfluenceClient, collection: str, *, attachments: bool = False,

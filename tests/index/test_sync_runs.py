@@ -3,36 +3,18 @@ and deleted pages leave the collection whichever run indexed them (real sandbox,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import pytest
 from test_store import page_versions
-from test_sync import SAMPLE, SPACES, open_env, page_ids, run
+from test_sync import SPACES, page_ids, run
 
-from confluence_mcp.config import IndexSettings
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import BadRequest, IndexStoreError
 from confluence_mcp.index.candidates import Candidate, changed_pages
 from confluence_mcp.index.service import IndexService
 from confluence_mcp.index.store import PageState
 from confluence_mcp.index.sync import Selection, index_pages
-from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    """A fresh sandbox per test: these tests edit and delete pages."""
-    with start_sandbox(SandboxOptions(seed=SAMPLE)) as running:
-        yield running
-
-
-@pytest.fixture
-async def env(sandbox: RunningSandbox, index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService,
-                                                                                           ConfluenceClient]]:
-    async with open_env(sandbox, index_settings) as pair:
-        yield pair
 
 
 async def test_a_second_writer_on_a_collection_is_refused(env: tuple[IndexService, ConfluenceClient]) -> None:
