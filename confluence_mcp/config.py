@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from confluence_mcp.config_problems import credential_problems, toolkit_problems
+from confluence_mcp.config_problems import credential_problems, expand_env_refs, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
 __all__ = [
@@ -47,7 +47,6 @@ __all__ = [
 Hosting = Literal["cloud", "server"]
 DEFAULT_NAME = "default"
 CONFIG_ENV = "CONFLUENCE_MCP_CONFIG"
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_LEVEL_ENV = "CONFLUENCE_MCP_LOG_LEVEL"
 
@@ -208,8 +207,35 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
+    def _file(self) -> tuple[dict[str, Any], str]:
+        """The config file's tables and text ({} and "" without one, or when it is unreadable: its own source
+        reports that)."""
+        path = _LOAD_CONTEXT.get("toml")
+        try:
+            text = Path(path).read_text(encoding="utf-8") if path else ""
+            return tomllib.loads(text), text
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return {}, ""
+
+    def _targets(self, data: dict[str, Any], cred_keys: list[str], kit_keys: list[str]) -> tuple[str, str, bool]:
+        """Which credential and toolkit the shortcuts set (and whether that toolkit is a credential's implicit one):
+        `default`, or the config file's only one, so the environment beats the file; ConfigError when the file
+        names several and a shortcut would have to pick."""
+        creds = sorted(data.get("credentials") or {}) if isinstance(data.get("credentials"), dict) else []
+        kits = sorted(data.get("toolkits") or {}) if isinstance(data.get("toolkits"), dict) else []
+        kit_names = kits or creds  # a credential without toolkits serves one named after it
+        for keys, names, table in ((cred_keys, creds, "credentials"), (kit_keys, kit_names, "toolkits")):
+            if keys and len(names) > 1:
+                raise ConfigError(f"{', '.join(keys)}: the config file names several {table} "
+                                  f"({', '.join(names)}); set these under [{table}.NAME] in the file instead")
+        return (creds[0] if cred_keys and creds else DEFAULT_NAME,
+                kit_names[0] if kit_keys and kit_names else DEFAULT_NAME, bool(kit_keys and not kits and creds))
+
     def __call__(self) -> dict[str, Any]:
-        env = {k: v for k, v in self.environ.items() if v != ""}
+        data, text = self._file()
+        # A variable the file names as `${VAR}` feeds that secret, not a shortcut.
+        referenced = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text))
+        env = {k: v for k, v in self.environ.items() if v != "" and k not in referenced}
         cred: dict[str, Any] = {f: env[k] for k, f in self.CREDENTIAL.items() if k in env}
         kit: dict[str, Any] = {f: env[k] for k, f in self.TOOLKIT.items() if k in env}
         for key, name in self.LISTS.items():
@@ -221,10 +247,15 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"CONFLUENCE_CUSTOM_HEADERS is not valid JSON: {exc}") from exc
         out: dict[str, Any] = {}
+        cred_name, kit_name, implicit = self._targets(data, sorted(k for k in env if k in self.CREDENTIAL or
+                                                             k == "CONFLUENCE_CUSTOM_HEADERS") if cred else [],
+                                                      sorted(k for k in env if k in self.TOOLKIT or k in self.LISTS))
+        if implicit and kit:
+            kit["credential"] = kit_name  # the file's toolkit-less credential gets its implicit toolkit
         if cred:
-            out["credentials"] = {DEFAULT_NAME: cred}
+            out["credentials"] = {cred_name: cred}
         if kit:
-            out["toolkits"] = {DEFAULT_NAME: kit}
+            out["toolkits"] = {kit_name: kit}
         index = {f: env[k] for k, f in self.INDEX.items() if k in env}
         if index:
             out["index"] = index
@@ -355,33 +386,8 @@ def load_settings(
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     finally:
         _LOAD_CONTEXT.clear()
-    _expand_env_refs(settings, environ)
+    expand_env_refs(settings, environ)
     return settings
-
-
-def _expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
-    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets. An unset or
-    empty variable is a config problem (reported with the others), never a silent fall back to anonymous."""
-    holders: dict[str, BaseModel] = {f"credentials.{name}": cred for name, cred in settings.credentials.items()}
-    holders.update(index=settings.index, llm=settings.llm)
-    problems = []
-    for where, holder in holders.items():
-        for name in ("api_token", "token", "api_key", "database_url"):
-            value = getattr(holder, name, None)
-            match = _ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
-            if match is None:
-                continue
-            resolved = environ.get(match.group(1))
-            if resolved:
-                setattr(holder, name, SecretStr(resolved))
-            else:
-                problems.append(f"{where}.{name}: environment variable {match.group(1)} is not set (or empty)")
-    if problems:
-        try:
-            settings.resolved_toolkits()
-        except ConfigError as exc:
-            problems += exc.problems
-        raise ConfigError(problems)
 
 
 def _describe(err: Any) -> str:

@@ -1,16 +1,22 @@
-"""The checks behind `Settings.resolved_toolkits`: one line per problem, naming the key to fix."""
+"""The checks behind `Settings.resolved_toolkits` and `${VAR}` secrets: one line per problem, naming the key to fix."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from confluence_mcp.config import CredentialSettings, ToolkitSettings
+from pydantic import BaseModel, SecretStr
 
-__all__ = ["CLOUD_ID", "SPACE_KEY", "credential_problems", "secret_file_problem", "toolkit_problems"]
+from confluence_mcp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from confluence_mcp.config import CredentialSettings, Settings, ToolkitSettings
+
+__all__ = ["CLOUD_ID", "SPACE_KEY", "credential_problems", "expand_env_refs", "secret_file_problem",
+           "toolkit_problems"]
 
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
@@ -71,3 +77,31 @@ def toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
     if kit.retry_max_seconds < kit.retry_min_seconds:
         problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
     return problems
+
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Replace `${VAR}` secrets by the variable's value, so the rest of the code sees plain secrets. An unset or
+    empty variable is a config problem (reported with the others), never a silent fall back to anonymous."""
+    holders: dict[str, BaseModel] = {f"credentials.{name}": cred for name, cred in settings.credentials.items()}
+    holders.update(index=settings.index, llm=settings.llm)
+    problems = []
+    for where, holder in holders.items():
+        for name in ("api_token", "token", "api_key", "database_url"):
+            value = getattr(holder, name, None)
+            match = _ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
+            if match is None:
+                continue
+            resolved = environ.get(match.group(1))
+            if resolved:
+                setattr(holder, name, SecretStr(resolved))
+            else:
+                problems.append(f"{where}.{name}: environment variable {match.group(1)} is not set (or empty)")
+    if problems:
+        try:
+            settings.resolved_toolkits()
+        except ConfigError as exc:
+            problems += exc.problems
+        raise ConfigError(problems)

@@ -44,6 +44,30 @@ def test_precedence_cli_over_env_over_toml(tmp_path: Path) -> None:
     assert kit.credential.auth_kind == "bearer"
 
 
+def test_env_shortcuts_set_a_config_files_only_toolkit(tmp_path: Path) -> None:
+    named = tmp_path / "named.toml"
+    named.write_text('[credentials.cloud]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n'
+                     '[toolkits.docs]\ncredential = "cloud"\nspace = "DOCS"\n')
+    env = {"CONFLUENCE_MCP_READ_ONLY": "true", "CONFLUENCE_URL": "https://other.acme.test"}
+    [kit] = load_settings(named, environ=env).resolved_toolkits()
+    assert (kit.name, kit.settings.read_only, kit.settings.space) == ("docs", True, "DOCS")
+    assert kit.credential.base_url == "https://other.acme.test"  # the environment beats the file
+    implicit = tmp_path / "implicit.toml"  # a credential without toolkits serves one named after it
+    implicit.write_text('[credentials.onprem]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n')
+    [kit] = load_settings(implicit, environ={"CONFLUENCE_SPACE": "OPS"}).resolved_toolkits()
+    assert (kit.name, kit.settings.space, kit.credential.base_url) == ("onprem", "OPS", "https://wiki.acme.test")
+
+
+def test_env_shortcuts_refuse_to_pick_among_a_files_toolkits(tmp_path: Path) -> None:
+    toml = tmp_path / "two.toml"
+    toml.write_text('[credentials.cloud]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n'
+                    '[toolkits.docs]\ncredential = "cloud"\n[toolkits.hr]\ncredential = "cloud"\n')
+    with pytest.raises(ConfigError, match=r"CONFLUENCE_MCP_READ_ONLY: the config file names several toolkits "
+                                          r"\(docs, hr\); set these under \[toolkits.NAME\]"):
+        load_settings(toml, environ={"CONFLUENCE_MCP_READ_ONLY": "true"})
+    assert len(load_settings(toml, environ={"CONFLUENCE_URL": "https://x.test"}).resolved_toolkits()) == 2
+
+
 def test_secrets_from_env_reference_and_file(tmp_path: Path) -> None:
     secret = tmp_path / "token.txt"
     secret.write_text("from-file\n")
