@@ -64,7 +64,8 @@ def test_attachments_and_images_name_the_file() -> None:
     assert "[attachment: spec.docx](confluence-storage:" in attachments
     images = storage_to_markdown(fixture("19_images"))
     assert "![diagram](diagram.png)" in images and "![](https://example.com/x.png)" in images
-    assert "[image: my screenshot.png](confluence-storage:" in images
+    assert '![wide](<my screenshot.png> "width=400")' in images  # display attributes ride in the title
+    assert "[image: other.png](confluence-storage:" in images  # an image of another page's attachment
 
 
 def test_task_lists_use_checkboxes() -> None:

@@ -22,6 +22,7 @@ from .links import (
     LinkContext,
     decode_inline_storage,
     parse_code_fence_info,
+    parse_image_title,
     parse_page_reference,
 )
 from .xhtml import (
@@ -293,7 +294,9 @@ class _StorageRenderer:
     def image(self, node: SyntaxTreeNode) -> str:
         src = str(node.attrs.get("src", ""))
         alt = _plain_text(node)
-        alt_attribute = f' ac:alt="{escape_attribute(alt)}"' if alt else ""
+        display = parse_image_title(str(node.attrs.get("title") or ""))  # align=center width=300, or a tooltip
+        alt_attribute = (f' ac:alt="{escape_attribute(alt)}"' if alt else "") + "".join(
+            f' ac:{name}="{escape_attribute(value)}"' for name, value in sorted(display.items()))
         if src.startswith(ATTACHMENT_SCHEME):
             src = src[len(ATTACHMENT_SCHEME) :]
         elif _ABSOLUTE_URL.match(src):

@@ -103,3 +103,33 @@ def parse_code_fence_info(info: str) -> tuple[str, dict[str, str]]:
         if match.group(1) in CODE_FENCE_PARAMETERS:
             parameters[match.group(1)] = match.group(2) if match.group(2) is not None else match.group(3)
     return language, parameters
+
+
+# Image display attributes a markdown image's title carries: ![logo](logo.png "align=center width=300")
+IMAGE_ATTRIBUTES = frozenset({"align", "layout", "width", "height", "original-width", "original-height",
+                              "custom-width", "border", "thumbnail", "title", "style", "class"})
+_IMAGE_ATTRIBUTE = re.compile(r"(?:^|(?<=\s))([a-z-]+)=(?:'([^'\n]*)'|([^\s'\"\\]+))(?=\s|$)")
+
+
+def image_title(attributes: dict[str, str]) -> str | None:
+    """The markdown title for an `ac:image`'s display attributes (names without `ac:`), "" for none, or None when
+    one has no such form."""
+    words = []
+    for name, value in sorted(attributes.items()):
+        if name not in IMAGE_ATTRIBUTES or re.search(r"['\"\\\n]", value):
+            return None
+        words.append(f"{name}='{value}'" if re.search(r"\s", value) or not value else f"{name}={value}")
+    return " ".join(words)
+
+
+def parse_image_title(title: str) -> dict[str, str]:
+    """Display attributes from a markdown image's title; a title that is not all `name=value` words of known
+    attributes is the image's tooltip (`title`)."""
+    title = title.strip()
+    found = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3)
+             for m in _IMAGE_ATTRIBUTE.finditer(title)}
+    if not title:
+        return {}
+    if set(found) <= IMAGE_ATTRIBUTES and _IMAGE_ATTRIBUTE.sub("", title).strip() == "":
+        return found
+    return {"title": title}

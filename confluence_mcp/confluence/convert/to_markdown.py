@@ -24,6 +24,7 @@ from .links import (
     LinkContext,
     code_fence_info,
     encode_inline_storage,
+    image_title,
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
@@ -324,17 +325,22 @@ class _MarkdownWriter:
         return page_reference(title, space)
 
     def image(self, image: Element) -> str | None:
-        if set(significant_attributes(image)) - {"ac:alt"} or len(image) != 1 or image.get("ac:alt") == "":
+        attributes = significant_attributes(image)
+        display = {name[3:]: value for name, value in attributes.items() if name.startswith("ac:") and name != "ac:alt"}
+        if len(display) != len(attributes) - ("ac:alt" in attributes) or len(image) != 1 or image.get("ac:alt") == "":
             return None
-        alt = _label(image.get("ac:alt", ""))
+        title = image_title(display)  # layout, width...: the markdown title carries them
+        if title is None:
+            return None
+        alt, suffix = _label(image.get("ac:alt", "")), f' "{title}"' if title else ""
         source = image[0]
         if source.tag == "ri:url" and set(source.attrib) == {"ri:value"}:
             url = source.get("ri:value", "")
             if re.match(r"^https?://\S+$", url):
-                return f"![{alt}]({_url_part(url)})"
+                return f"![{alt}]({_url_part(url)}{suffix})"
         if source.tag == "ri:attachment" and set(significant_attributes(source)) == {"ri:filename"} \
                 and not len(source):
-            return f"![{alt}]({_url_part(source.get('ri:filename', ''))})"
+            return f"![{alt}]({_url_part(source.get('ri:filename', ''))}{suffix})"
         return None
 
 
