@@ -56,6 +56,7 @@ class SearchHit:
     version: int
     last_modified: datetime | None
     collection: str = ""
+    text_match: bool = False  # the page holds some of the query's words (hybrid and text modes)
 
 
 @dataclass(frozen=True)
@@ -339,12 +340,13 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
         rows = await _fetch(store, by_ref[rid], [key[1] for key, _ in ranked if key[0] == rid])
         fetched.update({(rid, cid): hit for cid, hit in rows.items()})
     distinct: set[tuple[str, str]] = set()
-    for (rid, cid, _), score in ranked:
+    worded = {(rid, pid) for _, rid, pid, _, _ in pages}
+    for (rid, cid, pid), score in ranked:
         hit = fetched.get((rid, cid))
         # A page replaced between the two queries simply drops out.
         if hit is not None and (hit.page_id, hit.text) not in distinct and len(hits) < top_k:
             distinct.add((hit.page_id, hit.text))
-            hit.score = score
+            hit.score, hit.text_match = score, (rid, pid) in worded
             hits.append(hit)
     return hits
 

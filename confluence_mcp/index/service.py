@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from pydantic import BaseModel, Field
@@ -30,6 +30,7 @@ __all__ = [
     "Citation",
     "IndexHit",
     "IndexService",
+    "SearchOutcome",
     "SearchRequest",
     "clean_query",
     "close_shared_stores",
@@ -38,6 +39,7 @@ __all__ = [
     "hits_for_prompt",
     "open_service",
     "run_index_search",
+    "search_collection",
     "shutdown_index",
 ]
 
@@ -256,6 +258,19 @@ async def _resolve_collection(service: IndexService, name: str | None) -> str | 
 
 async def run_index_search(service: IndexService, request: SearchRequest) -> tuple[str, list[IndexHit]]:
     """Hybrid search of one collection; returns the collection searched and its hits."""
+    outcome = await search_collection(service, request)
+    return outcome.collection, outcome.hits
+
+
+class SearchOutcome(NamedTuple):
+    collection: str  # the one searched, or every one of this embedder, comma-separated
+    hits: list[IndexHit]
+    note: str | None  # what a caller should know about these hits
+
+
+async def search_collection(service: IndexService, request: SearchRequest) -> SearchOutcome:
+    """Hybrid search with a note: nothing matched (what was searched), or no hit holds any of the query's words
+    (the nearest passages by meaning, which may be unrelated: vector scores are relative to the query)."""
     from confluence_mcp.index.search import SearchFilters, hybrid_search
 
     request = request.model_copy(update={"query": clean_query(request.query)})
@@ -274,8 +289,13 @@ async def run_index_search(service: IndexService, request: SearchRequest) -> tup
                                 embedder=embedder)
     if collection is None:  # searched every collection built with this embedder
         searched = sorted({info.name for info in await service.store.list_collections() if info.embedder == embedder})
-        return ", ".join(searched), [_hit(item) for item in found]
-    return collection, [_hit(item) for item in found]
+        collection = ", ".join(searched)
+    hits = [_hit(item) for item in found]
+    note = request.empty_note(collection, hits)
+    if found and not any(item.text_match for item in found):
+        note = ("None of the query's words occur in these pages: they are the passages nearest in meaning and may "
+                "be unrelated. Check their text, or rephrase with words the pages would use.")
+    return SearchOutcome(collection, hits, note)
 
 
 def clean_query(query: str) -> str:

@@ -25,6 +25,7 @@ from confluence_mcp.index.service import (
     get_index_service,
     hits_for_prompt,
     run_index_search,
+    search_collection,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit, resolver_kit
@@ -203,8 +204,8 @@ async def search_index(
     request = _request(kit, query, collection, top_k, cut_off, space, labels, page_ids,
                        updated_after, one_per_page)
     service = await get_index_service(kit)
-    name, hits = await run_index_search(service, request)
-    return SearchIndexResult(collection=name, query=query, results=hits, note=request.empty_note(name, hits))
+    found = await search_collection(service, request)
+    return SearchIndexResult(collection=found.collection, query=query, results=found.hits, note=found.note)
 
 
 # -- LLM paths: resolvers run before the tool body, outside the toolkit binding ---------------------------------
@@ -252,11 +253,12 @@ async def _retrieve(
                 failed = f"The stepback rewrite failed, so this is a plain hybrid search: {exc}"
         if source == "sampling":
             broader = llm.clean_stepback(llm.sampled_text(sampled), query)
-        name, hits = await run_index_search(service, request)
+        name, hits, note = await search_collection(service, request)
         if broader and broader.strip().lower() != query.strip().lower():
             _, more = await run_index_search(service, request.model_copy(update={"query": broader}))
             hits = fuse([hits, more], request.top_k, one_per_page=request.one_per_page)
-        notes = [note for note in (failed, request.empty_note(name, hits)) if note]
+            note = request.empty_note(name, hits)  # the broader question may well use the pages' words
+        notes = [text for text in (failed, note) if text]
         return _Retrieval(collection=name, stepback_query=broader, hits=hits, note=" ".join(notes) or None)
     except ConfluenceMCPError as exc:
         raise ToolError(str(exc)) from exc

@@ -291,7 +291,9 @@ async def test_queries_without_words_and_control_characters(settings: Settings, 
         for blank in ("   ", "\n\t"):
             assert "The query is empty" in await error_text(client, "search_index", {"query": blank})
         found = await call(client, "search_index", {"query": "health\x00 insurance", "collection": "hb"})
-        assert found["results"]
+        assert found["results"] and "note" not in found
+        nonsense = await call(client, "search_index", {"query": "qwxzzv plorkt", "collection": "hb"})
+        assert nonsense["results"] and "None of the query's words occur in these pages" in nonsense["note"]
 
 
 @pytest.mark.anyio
