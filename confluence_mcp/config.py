@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from confluence_mcp.config_problems import ENV_REF as _ENV_REF
 from confluence_mcp.config_problems import credential_problems, expand_env_refs, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
@@ -161,6 +161,14 @@ class Toolkit:
         return not self.allowed_spaces or (key or "").upper() in self.allowed_spaces
 
 
+def _secret_references(data: dict[str, Any]) -> set[str]:
+    """The variables a config file's secrets name as `${VAR}`."""
+    tables = [*((data.get("credentials") or {}).values()), data.get("index") or {}, data.get("llm") or {}]
+    values = [table.get(key) for table in tables if isinstance(table, dict)
+              for key in ("api_token", "token", "api_key", "database_url")]
+    return {m.group(1) for value in values if isinstance(value, str) and (m := _ENV_REF.match(value.strip()))}
+
+
 class _ShortcutEnvSource(PydanticBaseSettingsSource):
     """Maps the single-toolkit environment variables onto `credentials.default` / `toolkits.default`."""
 
@@ -207,22 +215,24 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
-    def _file(self) -> tuple[dict[str, Any], str]:
-        """The config file's tables and text ({} and "" without one, or when it is unreadable: its own source
-        reports that)."""
+    def _file(self) -> dict[str, Any]:
+        """The config file's tables ({} without one, or when it is unreadable: its own source reports that)."""
         path = _LOAD_CONTEXT.get("toml")
         try:
-            text = Path(path).read_text(encoding="utf-8") if path else ""
-            return tomllib.loads(text), text
+            return tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else {}
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return {}, ""
+            return {}
 
     def _targets(self, data: dict[str, Any], cred_keys: list[str], kit_keys: list[str]) -> tuple[str, str, bool]:
         """Which credential and toolkit the shortcuts set (and whether that toolkit is a credential's implicit one):
         `default`, or the config file's only one, so the environment beats the file; ConfigError when the file
         names several and a shortcut would have to pick."""
-        creds = sorted(data.get("credentials") or {}) if isinstance(data.get("credentials"), dict) else []
-        kits = sorted(data.get("toolkits") or {}) if isinstance(data.get("toolkits"), dict) else []
+        tables: dict[str, dict[str, Any]] = {name: value if isinstance(value := data.get(name), dict) else {}
+                                             for name in ("credentials", "toolkits")}
+        creds, kits = sorted(tables["credentials"]), sorted(tables["toolkits"])
+        only = tables["toolkits"][kits[0]] if len(kits) == 1 else None
+        if not creds and isinstance(only, dict) and isinstance(only.get("credential"), str):
+            creds = [only["credential"]]  # the file's one toolkit names the credential the environment gives
         kit_names = kits or creds  # a credential without toolkits serves one named after it
         for keys, names, table in ((cred_keys, creds, "credentials"), (kit_keys, kit_names, "toolkits")):
             if keys and len(names) > 1:
@@ -232,10 +242,9 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
                 kit_names[0] if kit_keys and kit_names else DEFAULT_NAME, bool(kit_keys and not kits and creds))
 
     def __call__(self) -> dict[str, Any]:
-        data, text = self._file()
-        # A variable the file names as `${VAR}` feeds that secret, not a shortcut.
-        referenced = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text))
-        env = {k: v for k, v in self.environ.items() if v != "" and k not in referenced}
+        data = self._file()
+        # A variable the file names as a `${VAR}` secret feeds that secret, not a shortcut.
+        env = {k: v for k, v in self.environ.items() if v != "" and k not in _secret_references(data)}
         cred: dict[str, Any] = {f: env[k] for k, f in self.CREDENTIAL.items() if k in env}
         kit: dict[str, Any] = {f: env[k] for k, f in self.TOOLKIT.items() if k in env}
         for key, name in self.LISTS.items():
@@ -252,6 +261,11 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
                                                       sorted(k for k in env if k in self.TOOLKIT or k in self.LISTS))
         if implicit and kit:
             kit["credential"] = kit_name  # the file's toolkit-less credential gets its implicit toolkit
+        stored = ((data.get("credentials") or {}).get(cred_name) or {}) if cred else {}
+        if isinstance(stored, dict):  # a secret of the other kind from the environment replaces the file's
+            other = ("token", "token_file", "auth") if "api_token" in cred else \
+                ("api_token", "api_token_file", "username", "auth") if "token" in cred else ()
+            cred.update({key: None for key in other if key in stored and key not in cred})
         if cred:
             out["credentials"] = {cred_name: cred}
         if kit:

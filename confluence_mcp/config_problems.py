@@ -15,7 +15,7 @@ from confluence_mcp.errors import ConfigError
 if TYPE_CHECKING:
     from confluence_mcp.config import CredentialSettings, Settings, ToolkitSettings
 
-__all__ = ["CLOUD_ID", "SPACE_KEY", "credential_problems", "expand_env_refs", "secret_file_problem",
+__all__ = ["CLOUD_ID", "ENV_REF", "SPACE_KEY", "credential_problems", "expand_env_refs", "secret_file_problem",
            "toolkit_problems"]
 
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
@@ -79,7 +79,7 @@ def toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
     return problems
 
 
-_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
 def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
@@ -91,7 +91,7 @@ def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
     for where, holder in holders.items():
         for name in ("api_token", "token", "api_key", "database_url"):
             value = getattr(holder, name, None)
-            match = _ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
+            match = ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
             if match is None:
                 continue
             resolved = environ.get(match.group(1))

@@ -58,6 +58,24 @@ def test_env_shortcuts_set_a_config_files_only_toolkit(tmp_path: Path) -> None:
     assert (kit.name, kit.settings.space, kit.credential.base_url) == ("onprem", "OPS", "https://wiki.acme.test")
 
 
+def test_env_shortcuts_and_a_files_secrets(tmp_path: Path) -> None:
+    commented = tmp_path / "commented.toml"  # a reference in a comment is no reference
+    commented.write_text('[credentials.cloud]\nbase_url = "https://acme.atlassian.net/wiki"\nusername = "me@a.test"\n'
+                         '# api_token = "${CONFLUENCE_API_TOKEN}"\n')
+    [kit] = load_settings(commented, environ={"CONFLUENCE_API_TOKEN": "s3cret"}).resolved_toolkits()
+    assert kit.credential.secret() == "s3cret"
+    bearer = tmp_path / "bearer.toml"  # a Basic login from the environment replaces the file's Bearer token
+    bearer.write_text(f'[credentials.onprem]\nbase_url = "https://wiki.acme.test"\ntoken_file = "{tmp_path}/pat"\n')
+    [kit] = load_settings(bearer, environ={"CONFLUENCE_USERNAME": "me", "CONFLUENCE_API_TOKEN": "t"}
+                          ).resolved_toolkits()
+    assert (kit.credential.auth_kind, kit.credential.secret()) == ("basic", "t")
+    named = tmp_path / "named.toml"  # the file's one toolkit names the credential the environment gives
+    named.write_text('[toolkits.docs]\ncredential = "cloud"\nspace = "DOCS"\n')
+    [kit] = load_settings(named, environ=CLOUD_ENV).resolved_toolkits()
+    assert (kit.name, kit.settings.credential) == ("docs", "cloud")
+    assert kit.credential.base_url == CLOUD_ENV["CONFLUENCE_URL"]
+
+
 def test_env_shortcuts_refuse_to_pick_among_a_files_toolkits(tmp_path: Path) -> None:
     toml = tmp_path / "two.toml"
     toml.write_text('[credentials.cloud]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n'

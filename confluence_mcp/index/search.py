@@ -81,22 +81,22 @@ class FusionParams:
 
 DEFAULT_FUSION = FusionParams()
 
-# Full text is BM25 over pages, from the postings table (field-weighted term frequencies: title 3,
-# headings 2, body 1). Page frequencies come from `index_lexemes` (counted when a run finishes; a word
-# not counted yet is treated as rare). Words on more than `max_df_ratio` of the pages are ignored, except
-# the rarest word of the query, and at most `max_terms` words count: common words barely move the ranking
+# Full text is BM25 over pages, from the postings table (field-weighted term frequencies: title 3, headings 2, body
+# 1). Page frequencies come from `index_lexemes` (counted when a run finishes; a word not counted yet is treated as
+# rare). Words on more than `max_df_ratio` of the pages are ignored, except the rarest counted word of the query (a
+# typo must not push every common word out), and at most `max_terms` words count: common words barely move the ranking
 # and their postings are the expensive part. idf is cast to float8 (its 0.5 literals make it numeric, and numeric
-# arithmetic over every posting cost a quarter of the query), and the pages are cut to the top k before they
-# are numbered (a top-k sort instead of sorting every page that matched a word).
+# arithmetic over every posting cost a quarter of the query), and the pages are cut to the top k before they are
+# numbered (a top-k sort instead of sorting every page that matched a word).
 _PAGE_TEXT = """
 (WITH q AS (SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS lexeme),
  terms AS (
-   SELECT q.lexeme, coalesce(s.df, 1) AS df FROM q
+   SELECT q.lexeme, coalesce(s.df, 1) AS df, s.df IS NOT NULL AS known FROM q
    LEFT JOIN index_lexemes s ON s.collection_id = %(cid)s AND s.lexeme = q.lexeme),
  chunk_query AS (SELECT replace(plainto_tsquery('english', %(q)s)::text, ' & ', ' | ')::tsquery AS q),
  kept AS (
    SELECT lexeme, ln(1 + (greatest(%(n)s, df) - df + 0.5) / (df + 0.5))::float8 AS idf FROM terms
-   WHERE df <= %(max_df)s OR lexeme = (SELECT lexeme FROM terms ORDER BY df, lexeme LIMIT 1)
+   WHERE df <= %(max_df)s OR lexeme = (SELECT lexeme FROM terms ORDER BY known DESC, df, lexeme LIMIT 1)
    ORDER BY df LIMIT %(max_terms)s),
  scored AS MATERIALIZED (
    SELECT p.page_id COLLATE "default" AS page_id, sum(kept.idf * p.tf * (%(k1)s + 1)
@@ -334,21 +334,44 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
         ranked = list(best.values())
     # Collections overlapping on a page hold the same chunks: fetch enough to fill top_k with distinct ones.
     ranked = ranked[:top_k * len(refs)]
-    hits: list[SearchHit] = []
     fetched: dict[tuple[int, int], SearchHit] = {}
     for rid in {key[0] for key, _ in ranked}:
         rows = await _fetch(store, by_ref[rid], [key[1] for key, _ in ranked if key[0] == rid])
         fetched.update({(rid, cid): hit for cid, hit in rows.items()})
     distinct: set[tuple[str, str]] = set()
     worded = {(rid, pid) for _, rid, pid, _, _ in pages}
+    kept: list[tuple[int, SearchHit]] = []
     for (rid, cid, pid), score in ranked:
         hit = fetched.get((rid, cid))
         # A page replaced between the two queries simply drops out.
-        if hit is not None and (hit.page_id, hit.text) not in distinct and len(hits) < top_k:
+        if hit is not None and (hit.page_id, hit.text) not in distinct and len(kept) < top_k:
             distinct.add((hit.page_id, hit.text))
-            hit.score, hit.text_match = score, (rid, pid) in worded
-            hits.append(hit)
-    return hits
+            hit.score, hit.text_match = score, mode == "text" or (rid, pid) in worded
+            kept.append((rid, hit))
+    if mode == "hybrid" and kept and not any(hit.text_match for _, hit in kept):
+        await _mark_worded(store, query, kept)
+    return [hit for _, hit in kept]
+
+
+# The pages among some that hold any of the query's words, from the postings (the BM25 list skips common words);
+# `has_words` is false for a query without a word full text indexes (only stopwords, say).
+_WORDED = ("SELECT DISTINCT p.page_id COLLATE \"default\", w.has_words FROM (SELECT tsvector_to_array("
+           "to_tsvector('english', %(q)s)) AS lexemes) q CROSS JOIN LATERAL (SELECT cardinality(q.lexemes) > 0 "
+           "AS has_words) w LEFT JOIN index_postings p ON p.collection_id = %(cid)s AND p.lexeme = ANY(q.lexemes) "
+           "AND p.page_id = ANY(%(pages)s)")
+
+
+async def _mark_worded(store: IndexStore, query: str, kept: list[tuple[int, SearchHit]]) -> None:
+    """Set `text_match` from the postings when the BM25 list matched none of the hits; a query without an
+    indexable word marks every hit (there is nothing to tell about its words)."""
+    async with store.autocommit() as conn:
+        for rid in {rid for rid, _ in kept}:
+            pages = sorted({hit.page_id for r, hit in kept if r == rid})
+            rows = await (await conn.execute(_WORDED, {"q": query, "cid": rid, "pages": pages})).fetchall()
+            holding = {row[0] for row in rows if row[0] is not None}
+            for r, hit in kept:
+                if r == rid:
+                    hit.text_match = hit.page_id in holding or not (rows and rows[0][1])
 
 
 def _score(chunks: list[tuple[float, int, int, str]],

@@ -34,3 +34,24 @@ def test_text_after_an_empty_paragraph_counts() -> None:
     assert canonicalize(stored) != canonicalize(stored.replace("Secret", ""))
     edited = markdown_to_storage(storage_to_markdown(stored).replace("Secret", "Public"))
     assert "Public" in keep_unchanged_blocks(stored, edited)
+
+
+@pytest.mark.parametrize("stored", [
+    "<p>Run <code>make  all</code> now</p>",  # inline code reads collapsed: unchanged markdown changes nothing
+    "<p>Run <code>make </code>now</p>",
+    "<p>Hi <ac:link><ri:user ri:account-id=\"557058:abc\"/></ac:link> and <ac:emoticon ac:name=\"tick\"/> ok</p>",
+], ids=["inline-code-spaces", "inline-code-edge", "mention-emoticon"])
+def test_unchanged_inline_elements_keep_the_stored_bytes(stored: str) -> None:
+    assert keep_unchanged_blocks(stored, markdown_to_storage(storage_to_markdown(stored))) == stored
+
+
+@pytest.mark.parametrize("stored, edit", [
+    ('<p>Ping <ac:link><ri:user ri:account-id="557058:abc"/></ac:link> please</p>', ("Ping [", "Ping[")),
+    ('<p>Logo <ac:image><ri:attachment ri:filename="a.png"/></ac:image> here</p>', ("Logo ![", "Logo![")),
+    ('<p>Done <ac:emoticon ac:name="tick"/> ok</p>', ("Done [", "Done[")),
+], ids=["mention", "image", "emoticon"])
+def test_spacing_around_elements_without_text_counts(stored: str, edit: tuple[str, str]) -> None:
+    markdown = storage_to_markdown(stored)
+    assert edit[0] in markdown
+    new = markdown_to_storage(markdown.replace(*edit))
+    assert keep_unchanged_blocks(stored, new) == new != stored

@@ -294,6 +294,8 @@ async def test_queries_without_words_and_control_characters(settings: Settings, 
         assert found["results"] and "note" not in found
         nonsense = await call(client, "search_index", {"query": "qwxzzv plorkt", "collection": "hb"})
         assert nonsense["results"] and "None of the query's words occur in these pages" in nonsense["note"]
+        for fine in ("team qwxzzv", "how do I"):  # a common word with a typo; only stopwords: nothing to say
+            assert "note" not in await call(client, "search_index", {"query": fine, "collection": "hb"})
 
 
 @pytest.mark.anyio

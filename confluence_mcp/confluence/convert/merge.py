@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
 
-from .xhtml import StorageParseError, canonical_element, parse_fragment, top_level_nodes
+from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_fragment, top_level_nodes
 
 __all__ = ["keep_unchanged_blocks", "visible_text"]
 
-# Where every character counts: code macro bodies, preformatted text, inline code.
-_VERBATIM = frozenset({"ac:plain-text-body", "pre", "code"})
+# Where every character counts: code macro bodies and preformatted text (inline code reads collapsed).
+_VERBATIM = frozenset({"ac:plain-text-body", "pre"})
 _SPACES = re.compile(r"[\s\u00a0]+")
 _LINK_BODIES = frozenset({"ac:link-body", "ac:plain-text-link-body"})
 
@@ -31,14 +31,28 @@ def _link_target_name(link: Element) -> str:
     return target.get("ri:content-title") or target.get("ri:filename") or ""
 
 
+def _shows_no_text(node: Element) -> bool:
+    return not "".join(node.itertext()).strip() and not (node.tag == "ac:link" and _link_target_name(node))
+
+
 def visible_text(element: Element) -> str:
     """The text a block shows: whitespace runs (and `&nbsp;`) as one space, except inside code, kept exactly;
-    text after dropped editor elements (empty paragraphs) included."""
+    text after dropped editor elements (empty paragraphs) included; an element showing no text of its own (an
+    image, an emoticon, a mention) as a mark, so the spacing around it counts."""
     segments: list[tuple[str, bool]] = []
 
     def walk(node: Element, verbatim: bool) -> None:
         inside = verbatim or node.tag in _VERBATIM
-        segments.append((" " if node.tag == "br" else node.text or "", inside))  # a line break shows as a space
+        if node.tag == "br":
+            segments.append((" ", inside))  # a line break shows as a space
+            return
+        if not isinstance(node.tag, str) or node.tag.startswith("ri:"):
+            return  # a comment shows nothing; a resource reference shows through the link or image holding it
+        if node is not element and _shows_no_text(node):
+            if not is_ignorable(node):
+                segments.append(("\x02", inside))
+            return
+        segments.append((node.text or "", inside))
         if node.tag == "ac:link" and not any(child.tag in _LINK_BODIES for child in node):
             segments.append((_link_target_name(node), inside))  # Confluence shows the target's title
         for child in node:
