@@ -23,8 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from confluence_mcp.config_problems import ENV_REF as _ENV_REF
-from confluence_mcp.config_problems import credential_problems, expand_env_refs, toolkit_problems
+from confluence_mcp.config_problems import credential_problems, expand_env_refs, secret_references, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
 __all__ = [
@@ -161,14 +160,6 @@ class Toolkit:
         return not self.allowed_spaces or (key or "").upper() in self.allowed_spaces
 
 
-def _secret_references(data: dict[str, Any]) -> set[str]:
-    """The variables a config file's secrets name as `${VAR}`."""
-    tables = [*((data.get("credentials") or {}).values()), data.get("index") or {}, data.get("llm") or {}]
-    values = [table.get(key) for table in tables if isinstance(table, dict)
-              for key in ("api_token", "token", "api_key", "database_url")]
-    return {m.group(1) for value in values if isinstance(value, str) and (m := _ENV_REF.match(value.strip()))}
-
-
 class _ShortcutEnvSource(PydanticBaseSettingsSource):
     """Maps the single-toolkit environment variables onto `credentials.default` / `toolkits.default`."""
 
@@ -244,7 +235,7 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = self._file()
         # A variable the file names as a `${VAR}` secret feeds that secret, not a shortcut.
-        env = {k: v for k, v in self.environ.items() if v != "" and k not in _secret_references(data)}
+        env = {k: v for k, v in self.environ.items() if v != "" and k not in secret_references(data)}
         cred: dict[str, Any] = {f: env[k] for k, f in self.CREDENTIAL.items() if k in env}
         kit: dict[str, Any] = {f: env[k] for k, f in self.TOOLKIT.items() if k in env}
         for key, name in self.LISTS.items():

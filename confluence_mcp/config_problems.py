@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from confluence_mcp.config import CredentialSettings, Settings, ToolkitSettings
 
 __all__ = ["CLOUD_ID", "ENV_REF", "SPACE_KEY", "credential_problems", "expand_env_refs", "secret_file_problem",
-           "toolkit_problems"]
+           "secret_references", "toolkit_problems"]
 
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
@@ -105,3 +105,11 @@ def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
         except ConfigError as exc:
             problems += exc.problems
         raise ConfigError(problems)
+
+
+def secret_references(data: dict[str, Any]) -> set[str]:
+    """The variables a config file's secrets name as `${VAR}`."""
+    tables = [*((data.get("credentials") or {}).values()), data.get("index") or {}, data.get("llm") or {}]
+    values = [table.get(key) for table in tables if isinstance(table, dict)
+              for key in ("api_token", "token", "api_key", "database_url")]
+    return {m.group(1) for value in values if isinstance(value, str) and (m := ENV_REF.match(value.strip()))}
