@@ -55,3 +55,13 @@ def test_spacing_around_elements_without_text_counts(stored: str, edit: tuple[st
     assert edit[0] in markdown
     new = markdown_to_storage(markdown.replace(*edit))
     assert keep_unchanged_blocks(stored, new) == new != stored
+
+
+def test_cloud_block_images_read_as_markdown_and_write_back_unchanged() -> None:
+    stored = ('<p>Intro</p><ac:image ac:align="center" ac:layout="center" ac:original-width="800">'
+              '<ri:attachment ri:filename="team.png" ri:version-at-save="1"/></ac:image><p>After</p>')
+    markdown = storage_to_markdown(stored)
+    assert '![](team.png "align=center layout=center original-width=800")' in markdown.splitlines()
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    wider = markdown_to_storage(markdown.replace("layout=center", "layout=wide"))
+    assert keep_unchanged_blocks(stored, wider) != stored and 'ac:layout="wide"' in wider

@@ -101,6 +101,15 @@ def _plain_text(node: SyntaxTreeNode) -> str:
     return "".join(_plain_text(child) for child in node.children)
 
 
+def _block_image(paragraph: SyntaxTreeNode) -> bool:
+    """A paragraph holding nothing but an image whose title gives it a `layout`."""
+    inline = paragraph.children[0] if len(paragraph.children) == 1 else None
+    parts = [child for child in (inline.children if inline is not None else []) if not (
+        child.type == "text" and not str(child.content).strip())]
+    return len(parts) == 1 and parts[0].type == "image" and \
+        "layout" in parse_image_title(str(parts[0].attrs.get("title") or ""))
+
+
 class _StorageRenderer:
     def __init__(self, links: LinkContext, first_task_id: int) -> None:
         self.links = links
@@ -114,7 +123,9 @@ class _StorageRenderer:
         kind = node.type
         if kind == "paragraph":
             content = self.inline_children(node)
-            return content if node.hidden else f"<p>{content}</p>"
+            if node.hidden or _block_image(node):
+                return content  # a lone image with a layout is a block image, as the Cloud editor stores it
+            return f"<p>{content}</p>"
         if kind == "heading":
             return f"<{node.tag}>{self.inline_children(node)}</{node.tag}>"
         if kind == "fence":

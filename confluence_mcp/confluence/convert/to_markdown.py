@@ -161,6 +161,8 @@ class _MarkdownWriter:
             return self.task_list(node, bullet)
         if is_ignorable(node):
             return ""
+        if tag == "ac:image":  # a block image (the Cloud editor's); round-trips when it has a layout
+            return self.image(node)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
