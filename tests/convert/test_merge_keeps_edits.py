@@ -65,3 +65,10 @@ def test_cloud_block_images_read_as_markdown_and_write_back_unchanged() -> None:
     assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
     wider = markdown_to_storage(markdown.replace("layout=center", "layout=wide"))
     assert keep_unchanged_blocks(stored, wider) != stored and 'ac:layout="wide"' in wider
+
+
+def test_image_titles_carry_only_display_attributes() -> None:
+    styled = '<p>a <ac:image ac:style="border: 1px"><ri:attachment ri:filename="a.png"/></ac:image></p>'
+    assert "confluence-storage:" in storage_to_markdown(styled)  # free CSS stays in the validated placeholder
+    written = markdown_to_storage('x ![](a.png "style=url(javascript:alert(1)) width=3")')
+    assert "javascript" in written and "ac:style" not in written  # not a display title: a plain tooltip

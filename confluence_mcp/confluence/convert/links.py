@@ -106,8 +106,9 @@ def parse_code_fence_info(info: str) -> tuple[str, dict[str, str]]:
 
 
 # Image display attributes a markdown image's title carries: ![logo](logo.png "align=center width=300")
+# (`style` and `class` are left to the validated storage placeholder: free CSS has no place in a title.)
 IMAGE_ATTRIBUTES = frozenset({"align", "layout", "width", "height", "original-width", "original-height",
-                              "custom-width", "border", "thumbnail", "title", "style", "class"})
+                              "custom-width", "border", "thumbnail", "title"})
 _IMAGE_ATTRIBUTE = re.compile(r"(?:^|(?<=\s))([a-z-]+)=(?:'([^'\n]*)'|([^\s'\"\\]+))(?=\s|$)")
 
 
