@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
 
-from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_fragment, top_level_nodes
+from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "visible_text"]
 
@@ -85,10 +85,9 @@ class _Unit:
 
 def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
     """The storage's blocks, or None when loose text sits between them (nothing then to align safely)."""
-    root = parse_fragment(storage)
+    root, nodes, body = parse_top_level(storage)
     if (root.text or "").strip() or any((child.tail or "").strip() for child in root):
         return None
-    nodes, body = top_level_nodes(storage)
     units: list[_Unit] = []
     pending_start: int | None = None  # ignorable blocks before the first real one
     for node in nodes:

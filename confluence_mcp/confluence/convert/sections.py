@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element
 
 from .xhtml import TopLevelNode, layout_cells, top_level_nodes, validate_storage
 
-__all__ = ["AmbiguousSection", "SectionNotFound", "heading_paths", "list_headings", "replace_section"]
+__all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section"]
 
 _HEADING = re.compile(r"^h([1-6])$")
 _WHITESPACE = re.compile(r"\s+")
@@ -77,12 +77,6 @@ def _with_paths(nodes: list[TopLevelNode]) -> list[tuple[int, list[str]]]:
         stack.append((level, _heading_text(node.element)))
         found.append((index, [text for _, text in stack]))
     return found
-
-
-def heading_paths(storage: str) -> list[str]:
-    """Each heading (top level, then layout cells) as "Parent / Child", in order."""
-    scopes, _ = _scopes(storage)
-    return [PATH_SEPARATOR.join(path) for nodes, _ in scopes for _, path in _with_paths(nodes)]
 
 
 def _matches(path: list[str], wanted: str) -> bool:

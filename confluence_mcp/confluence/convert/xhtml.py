@@ -29,6 +29,7 @@ __all__ = [
     "layout_cells",
     "outer_xml",
     "parse_fragment",
+    "parse_top_level",
     "remove_forbidden_characters",
     "significant_attributes",
     "top_level_nodes",
@@ -183,8 +184,14 @@ def parse_fragment(storage: str) -> Element:
 
 def top_level_nodes(storage: str) -> tuple[list[TopLevelNode], bytes]:
     """Top-level elements with byte spans into the returned UTF-8 body (for byte-exact splicing)."""
-    _, spans, body = _parse(storage)
-    return _fix_end_spans(spans, body), body
+    _, nodes, body = parse_top_level(storage)
+    return nodes, body
+
+
+def parse_top_level(storage: str) -> tuple[Element, list[TopLevelNode], bytes]:
+    """The synthetic root (`parse_fragment`) and the top-level elements with their spans, from one parse."""
+    root, spans, body = _parse(storage)
+    return root, _fix_end_spans(spans, body), body
 
 
 def layout_cells(storage: str) -> tuple[list[tuple[list[TopLevelNode], int]], bytes]:
@@ -313,10 +320,7 @@ def canonicalize(storage: str) -> str:
     Whitespace collapsed, attributes sorted, macro parameters sorted by name; editor bookkeeping (ids, empty
     paragraphs, column widths, a cell's lone paragraph wrapper) dropped. Reading verifies round trips with it and
     writing keeps the stored original of every block it calls equal, so it must only equate what renders alike."""
-    root = parse_fragment(storage)
-    parts: list[str] = []
-    _canonical(root, parts)
-    return "".join(parts)
+    return canonical_element(parse_fragment(storage))
 
 
 def canonical_element(element: Element) -> str:
