@@ -235,7 +235,8 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = self._file()
         # A variable the file names as a `${VAR}` secret feeds that secret, not a shortcut.
-        env = {k: v for k, v in self.environ.items() if v != "" and k not in secret_references(data)}
+        referenced = secret_references(data)
+        env = {k: v for k, v in self.environ.items() if v != "" and k not in referenced}
         cred: dict[str, Any] = {f: env[k] for k, f in self.CREDENTIAL.items() if k in env}
         kit: dict[str, Any] = {f: env[k] for k, f in self.TOOLKIT.items() if k in env}
         for key, name in self.LISTS.items():
@@ -252,7 +253,8 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
                                                       sorted(k for k in env if k in self.TOOLKIT or k in self.LISTS))
         if implicit and kit:
             kit["credential"] = kit_name  # the file's toolkit-less credential gets its implicit toolkit
-        stored = ((data.get("credentials") or {}).get(cred_name) or {}) if cred else {}
+        credentials = data.get("credentials")
+        stored = credentials.get(cred_name) if cred and isinstance(credentials, dict) else None
         if isinstance(stored, dict):  # a secret of the other kind from the environment replaces the file's
             other = ("token", "token_file", "auth") if "api_token" in cred else \
                 ("api_token", "api_token_file", "username", "auth") if "token" in cred else ()

@@ -15,8 +15,8 @@ from confluence_mcp.errors import ConfigError
 if TYPE_CHECKING:
     from confluence_mcp.config import CredentialSettings, Settings, ToolkitSettings
 
-__all__ = ["CLOUD_ID", "ENV_REF", "SPACE_KEY", "credential_problems", "expand_env_refs", "secret_file_problem",
-           "secret_references", "toolkit_problems"]
+__all__ = ["CLOUD_ID", "ENV_REF", "SECRET_FIELDS", "SPACE_KEY", "credential_problems", "expand_env_refs",
+           "secret_file_problem", "secret_references", "toolkit_problems"]
 
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
@@ -79,6 +79,8 @@ def toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
     return problems
 
 
+# The settings that hold secrets, in credentials, [index] and [llm]; any may be given as `${VAR}`.
+SECRET_FIELDS = ("api_token", "token", "api_key", "database_url")
 ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 
@@ -89,7 +91,7 @@ def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
     holders.update(index=settings.index, llm=settings.llm)
     problems = []
     for where, holder in holders.items():
-        for name in ("api_token", "token", "api_key", "database_url"):
+        for name in SECRET_FIELDS:
             value = getattr(holder, name, None)
             match = ENV_REF.match(value.get_secret_value().strip()) if isinstance(value, SecretStr) else None
             if match is None:
@@ -109,7 +111,7 @@ def expand_env_refs(settings: Settings, environ: Mapping[str, str]) -> None:
 
 def secret_references(data: dict[str, Any]) -> set[str]:
     """The variables a config file's secrets name as `${VAR}`."""
-    tables = [*((data.get("credentials") or {}).values()), data.get("index") or {}, data.get("llm") or {}]
-    values = [table.get(key) for table in tables if isinstance(table, dict)
-              for key in ("api_token", "token", "api_key", "database_url")]
+    credentials = data.get("credentials")
+    tables = [*(credentials.values() if isinstance(credentials, dict) else ()), data.get("index"), data.get("llm")]
+    values = [table.get(key) for table in tables if isinstance(table, dict) for key in SECRET_FIELDS]
     return {m.group(1) for value in values if isinstance(value, str) and (m := ENV_REF.match(value.strip()))}
