@@ -355,10 +355,9 @@ async def hybrid_search(store: IndexStore, collection: str | None, query: str, q
 
 # The pages among some that hold any of the query's words, from the postings (the BM25 list skips common words);
 # `has_words` is false for a query without a word full text indexes (only stopwords, say).
-_WORDED = ("SELECT DISTINCT p.page_id COLLATE \"default\", w.has_words FROM (SELECT tsvector_to_array("
-           "to_tsvector('english', %(q)s)) AS lexemes) q CROSS JOIN LATERAL (SELECT cardinality(q.lexemes) > 0 "
-           "AS has_words) w LEFT JOIN index_postings p ON p.collection_id = %(cid)s AND p.lexeme = ANY(q.lexemes) "
-           "AND p.page_id = ANY(%(pages)s)")
+_WORDED = ("SELECT DISTINCT p.page_id COLLATE \"default\", cardinality(q.lexemes) > 0 FROM (SELECT "
+           "tsvector_to_array(to_tsvector('english', %(q)s)) AS lexemes) q LEFT JOIN index_postings p "
+           "ON p.collection_id = %(cid)s AND p.lexeme = ANY(q.lexemes) AND p.page_id = ANY(%(pages)s)")
 
 
 async def _mark_worded(store: IndexStore, query: str, kept: list[tuple[int, SearchHit]]) -> None:

@@ -82,12 +82,13 @@ class IndexService:
         return bool(await self.store.drop_collection(collection))
 
     async def collection_names(self) -> list[str]:
-        return [info.name for info in await self.store.list_collections()]
+        # From the collections' rows alone: list_collections also counts every collection's pages and chunks.
+        return [ref.name for ref in await self.store.collection_refs()]
 
     async def require_collection(self, collection: str) -> Any:
-        """The collection's info; IndexStoreError listing the existing ones when it does not exist,
+        """The collection's reference; IndexStoreError listing the existing ones when it does not exist,
         EmbedderMismatch when it was built with another embedder than the configured one."""
-        collections = {info.name: info for info in await self.store.list_collections()}
+        collections = {ref.name: ref for ref in await self.store.collection_refs()}
         info = collections.get(collection)
         if info is None:
             existing = ", ".join(sorted(collections)) or "none yet"
@@ -237,17 +238,16 @@ async def _resolve_collection(service: IndexService, name: str | None) -> str | 
     if name:
         await service.require_collection(name)
         return name
-    names = await service.collection_names()
-    if len(names) == 1:
-        await service.require_collection(names[0])
-        return names[0]
-    if not names:
+    refs = await service.store.collection_refs()
+    if len(refs) == 1:
+        await service.require_collection(refs[0].name)
+        return refs[0].name
+    if not refs:
         raise IndexStoreError("There are no index collections yet: build one with index_data(collection=..., "
                               "space=...).")
     embedder = (await service.embedder()).model_id
-    collections = await service.store.list_collections()
-    if not any(info.embedder == embedder for info in collections):
-        built = "; ".join(f"{info.name} ({info.embedder})" for info in collections)
+    if not any(ref.embedder == embedder for ref in refs):
+        built = "; ".join(f"{ref.name} ({ref.embedder})" for ref in refs)
         raise EmbedderMismatch(
             f"No index collection was built with this server's embedder {embedder}, so there is nothing to search. "
             f"Existing collections: {built}. Name one built with {embedder}, build one with "
@@ -288,7 +288,7 @@ async def search_collection(service: IndexService, request: SearchRequest) -> Se
                                 filters=filters, one_per_page=request.one_per_page, cut_off=request.cut_off,
                                 embedder=embedder)
     if collection is None:  # searched every collection built with this embedder
-        searched = sorted({info.name for info in await service.store.list_collections() if info.embedder == embedder})
+        searched = sorted({ref.name for ref in await service.store.collection_refs() if ref.embedder == embedder})
         collection = ", ".join(searched)
     hits = [_hit(item) for item in found]
     note = request.empty_note(collection, hits)
