@@ -18,6 +18,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from confluence_mcp.confluence.convert.window import markdown_window
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -40,6 +41,9 @@ _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
 _TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
+# Markdown per read: a longer page comes in parts, cut where blocks end, instead of flooding the model's context
+# (Claude Code, for one, refuses tool results over 25k tokens).
+READ_CHARS = 60_000
 
 
 def page_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
@@ -110,8 +114,9 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
                      "a viewpage.action?pageId=N URL, a /display/KEY/Title URL or a /x/ tiny link.")
 
 
-async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
-    """Read one page (policy-checked) and convert its storage body to markdown."""
+async def page_body(kit: KitRuntime, page_id: str, *, offset: int = 0, max_chars: int = READ_CHARS) -> PageBody:
+    """Read one page (policy-checked) and convert its storage body to markdown; from `offset`, at most
+    `max_chars` characters of it (see `windowed`)."""
     page = await load_page(kit.client, page_id, expand=_PAGE_EXPAND, drafts=True)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
@@ -125,19 +130,43 @@ async def page_body(kit: KitRuntime, page_id: str) -> PageBody:
     labels = [lab.get("name") or lab.get("label") for lab in
               ((page.get("metadata") or {}).get("labels") or {}).get("results", [])]
     ancestors = page.get("ancestors") or []
-    return PageBody(
+    body = PageBody(
         id=str(page["id"]), title=page.get("title") or "", space=space,
         version=(page.get("version") or {}).get("number"), url=kit.client.web_url(links.get("webui")),
         labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
         status=None if page.get("status", "current") == "current" else page.get("status"), markdown=markdown,
     )
+    return windowed(body, offset, max_chars)
+
+
+def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
+    """The page with only a part of its markdown when it is longer than `max_chars` from `offset`, saying which
+    part and where the next one starts."""
+    total = len(body.markdown)
+    if offset == 0 and total <= max_chars:
+        return body
+    if offset >= total:
+        raise BadRequest(f"offset {offset} is past the end of page {body.id}: its markdown has {total:,} characters.")
+    window = markdown_window(body.markdown, offset, max_chars)
+    more = window.end < total
+    note = (f"Part of page {body.id}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
+            + (f"Read on with read_page_by_id offset={window.end}. " if more else "This is the last part. ")
+            + "To edit a page read in parts, replace a section (update_page_by_id with section); a whole body "
+            "built from one part would drop the rest of the page.")
+    return body.model_copy(update={"markdown": window.text, "total_chars": total,
+                                   "next_offset": window.end if more else None, "note": note})
 
 
 @tool("content", "Read page", read_only=True)
-async def read_page_by_id(page_id: PageRefArg, ctx: Context) -> PageBody:
-    """Read a page as markdown, with title, space, version, labels, parent and URL."""
+async def read_page_by_id(
+    page_id: PageRefArg, ctx: Context,
+    offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
+    max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
+                                    "longer page comes in parts.")] = READ_CHARS,
+) -> PageBody:
+    """Read a page as markdown, with title, space, version, labels, parent and URL; a long page comes in parts."""
     kit = current_kit(ctx)
-    return await page_body(kit, await resolve_page_ref(kit, page_id))
+    return await page_body(kit, await resolve_page_ref(kit, page_id), offset=offset, max_chars=max_chars)
 
 
 @tool("content", "Page tree", read_only=True)

@@ -60,6 +60,9 @@ class PageBody(BaseModel):
     parent_id: str | None = None
     status: str | None = None  # "draft" for an unpublished page; left out when published
     markdown: str
+    total_chars: int | None = None  # set when markdown is only a part of the page
+    next_offset: int | None = None  # where the next part starts; None on the last one
+    note: str | None = None
 
 
 class PageRef(BaseModel):

@@ -45,6 +45,7 @@ Label = Annotated[str, Field(min_length=1, description="Label, e.g. meeting-note
 
 # Bodies are read one request per page; keep the fan-out polite.
 _BODY_CONCURRENCY = 4
+_LABEL_PAGE_CHARS = 20_000  # markdown per page here: up to max_pages bodies share one answer
 
 
 def page_size(kit: KitRuntime, limit: int | None) -> int:
@@ -194,7 +195,7 @@ async def get_pages_with_label(
 
     async def read(page_id: str) -> Any:
         async with gate:
-            return await page_body(kit, page_id)
+            return await page_body(kit, page_id, max_chars=_LABEL_PAGE_CHARS)
 
     bodies = await asyncio.gather(*(read(i) for i in ids))
     note = None if bodies else f"No pages labelled {label!r} in {_where(spaces)}."
