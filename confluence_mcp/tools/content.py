@@ -149,7 +149,8 @@ def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
         raise BadRequest(f"offset {offset} is past the end of page {body.id}: its markdown has {total:,} characters.")
     window = markdown_window(body.markdown, offset, max_chars)
     more = window.end < total
-    note = (f"Part of page {body.id}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
+    version = f" version {body.version}" if body.version is not None else ""
+    note = (f"Part of page {body.id}{version}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
             + (f"Read on with read_page_by_id offset={window.end}. " if more else "This is the last part. ")
             + "To edit a page read in parts, replace a section (update_page_by_id with section); a whole body "
             "built from one part would drop the rest of the page.")
