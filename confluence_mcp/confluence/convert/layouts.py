@@ -28,8 +28,8 @@ from markdown_it.tree import SyntaxTreeNode
 
 from .xhtml import StorageParseError, canonicalize, escape_attribute, parse_top_level, significant_attributes
 
-__all__ = ["SECTION_TYPES", "LayoutSyntaxError", "add_marker_rule", "layout_markdown", "merge_layout",
-           "render_document"]
+__all__ = ["MARKER_TOKEN", "SECTION_TYPES", "LayoutSyntaxError", "add_marker_rule", "layout_markdown",
+           "marker_error", "merge_layout", "render_document"]
 
 # Section type -> number of cells (Server/DC has the first six plus single; Cloud writes fixed-width for one column
 # and adds the rest).
@@ -39,7 +39,7 @@ SECTION_TYPES = {"single": 1, "fixed-width": 1, "two_equal": 2, "two_left_sideba
 # Section attributes (without `ac:`) a marker line carries as name=value words; ids are bookkeeping (xhtml).
 SECTION_ATTRIBUTES = ("breakout-mode", "breakout-width")
 MARKER_TOKEN = "layout_marker"
-_WORD = re.compile(r"""([a-z][a-z0-9-]*)=(?:'([^'\n]*)'|([^\s'"\\]+))(?=\s|$)|(\S+)""")
+_WORD = re.compile(r"""([a-z][a-z0-9-]*)=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'"\\]+))(?=\s|$)|(\S+)""")
 
 
 class LayoutSyntaxError(ValueError):
@@ -164,8 +164,8 @@ def _section(node: SyntaxTreeNode, rest: str) -> _Section:
         raise marker_error(node, f"unknown section type {kind!r}; use one of {types}.")
     attributes = []
     for match in _WORD.finditer(rest):
-        name, value = match.group(1), match.group(2) if match.group(2) is not None else match.group(3)
-        if match.group(4) is not None or name not in SECTION_ATTRIBUTES:
+        name, value = match.group(1), next((v for v in match.group(2, 3, 4) if v is not None), "")
+        if match.group(5) is not None or name not in SECTION_ATTRIBUTES:
             word = match.group(0)
             raise marker_error(node, f"{word!r} is not a section attribute; after the type only "
                                      f"{' and '.join(f'{a}=<value>' for a in SECTION_ATTRIBUTES)} may follow.")

@@ -101,8 +101,9 @@ def replace_section(storage: str, heading: str, new_storage: str,
     `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
     itself is kept, and a copy of it at the start of `new_storage` is dropped. Headings inside layout cells count
     too, their section ending with the cell; a top-level section ends where a layout begins. `keep(old, new)` may
-    merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises `StorageParseError` when `new_storage` is malformed,
-    `SectionNotFound` when no heading matches, `AmbiguousSection` when several do.
+    merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises
+    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches,
+    `AmbiguousSection` when several do.
     """
     validate_storage(new_storage)
     scopes, body = _scopes(storage)
