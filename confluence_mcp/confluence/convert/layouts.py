@@ -20,13 +20,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
-from markdown_it import MarkdownIt
-from markdown_it.rules_block import StateBlock
-from markdown_it.tree import SyntaxTreeNode
-
 from .xhtml import StorageParseError, canonicalize, escape_attribute, parse_top_level, significant_attributes
+
+if TYPE_CHECKING:  # the markdown stack loads with from_markdown, not with the write merge that imports this
+    from markdown_it import MarkdownIt
+    from markdown_it.rules_block import StateBlock
+    from markdown_it.tree import SyntaxTreeNode
 
 __all__ = ["MARKER_TOKEN", "SECTION_TYPES", "LayoutSyntaxError", "add_marker_rule", "layout_markdown",
            "marker_error", "merge_layout", "render_document"]
