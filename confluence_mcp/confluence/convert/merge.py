@@ -97,8 +97,8 @@ class _Unit:
     end: int
     # Where the block itself ends: what follows up to `end` is ignorable and re-attached after an edited block.
     block_end: int
-    block_start: int
-    layout: bool
+    block_start: int  # after the empty paragraphs before the first block
+    layout: bool  # an `ac:layout`, merged cell by cell when edited
 
 
 def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
@@ -111,8 +111,8 @@ def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
     for node in nodes:
         key = canonical_element(node.element)
         if key:  # the canonical form alone equates whitespace edits in code and text after dropped elements
-            key += "\x00" + _layout_text(node.element) if node.element.tag == "ac:layout" else \
-                "\x00" + visible_text(node.element)
+            layout = node.element.tag == "ac:layout"
+            key += "\x00" + (_layout_text(node.element) if layout else visible_text(node.element))
         if not key and units:
             units[-1].end = node.end
         elif not key:
