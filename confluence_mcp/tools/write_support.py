@@ -115,7 +115,10 @@ async def body_to_storage(client: ConfluenceClient, body: str, body_format: Body
     """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
     if body_format == "markdown":
         # Through the package: the markdown parser loads on the first write, not at server start.
-        storage = convert.markdown_to_storage(body, links=link_context(client, space))
+        try:
+            storage = convert.markdown_to_storage(body, links=link_context(client, space))
+        except convert.LayoutSyntaxError as exc:
+            raise BadRequest(f"{exc} Nothing was written.") from exc
     elif body_format == "wiki":
         storage = wiki_to_storage(body)
     else:

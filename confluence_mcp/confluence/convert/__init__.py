@@ -21,6 +21,14 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
   Mentions `[@Display Name](confluence-user:<account id>)` (`confluence-userkey:` / `confluence-username:` on
   Server/DC); the display name is for reading, the id is what is written.
 - Images `![alt](file.png)` ⇄ `ac:image` + `ri:attachment`; `![alt](https://...)` ⇄ `ri:url`.
+- Page layouts ⇄ marker lines at the top level around each cell's markdown (`layouts.py`): `:::layout <type>` opens
+  a layout and its first section, `:::section <type>` starts the next section, `:::cell` the next cell of the
+  section, a bare `:::` closes the layout. Types: single, fixed-width, two_equal, two_left_sidebar,
+  two_right_sidebar, three_equal, three_with_sidebars, three_left_sidebars, three_right_sidebars, four_equal,
+  five_equal; the cell count must fit the type. A Cloud section's width rides after the type:
+  `:::section two_equal breakout-mode=wide breakout-width=1800`. Malformed markers raise `LayoutSyntaxError`
+  naming the line; text that starts with `:::` reads as `\\:::`. Written back, an edited layout keeps the stored
+  bytes of its unchanged blocks, cells and section tags.
 
 Elements markdown cannot express are carried verbatim, named so a reader knows what they are:
 
@@ -50,6 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
+    from .layouts import LayoutSyntaxError
     from .links import LinkContext
     from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
@@ -63,6 +72,7 @@ if TYPE_CHECKING:
 # and listing tools needs none of it.
 _HOMES = {
     "markdown_to_storage": "from_markdown",
+    "LayoutSyntaxError": "layouts",
     "LinkContext": "links",
     "keep_unchanged_blocks": "merge",
     "storage_to_outline_markdown": "outline",
@@ -88,6 +98,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AmbiguousSection",
+    "LayoutSyntaxError",
     "LinkContext",
     "SectionNotFound",
     "StorageParseError",

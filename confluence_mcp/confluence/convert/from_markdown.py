@@ -13,6 +13,7 @@ from urllib.parse import unquote
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from .layouts import MARKER_TOKEN, add_marker_rule, marker_error, render_document
 from .links import (
     ATTACHMENT_SCHEME,
     PAGE_SCHEME,
@@ -56,6 +57,7 @@ def _is_allowed_destination(url: str) -> bool:
 
 _parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
+add_marker_rule(_parser)  # :::layout / :::cell / ::: lines (layouts.py)
 
 
 def normalize_link(url: str) -> str:
@@ -70,10 +72,12 @@ def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> s
 
 
 def render_markdown(markdown: str, *, links: LinkContext | None = None, first_task_id: int = 1) -> tuple[str, int]:
-    """Render markdown; returns the storage and the next free task id (tasks are numbered in page order)."""
+    """Render markdown; returns the storage and the next free task id (tasks are numbered in page order).
+
+    Raises `LayoutSyntaxError` when layout markers do not describe a layout."""
     renderer = _StorageRenderer(links or LinkContext(), first_task_id)
     tree = SyntaxTreeNode(_parser.parse(markdown))
-    return renderer.blocks(tree.children), renderer.next_task_id
+    return render_document(tree.children, renderer.block), renderer.next_task_id
 
 
 def _macro(name: str, parameters: dict[str, str], body: str = "", *, plain_body: str | None = None) -> str:
@@ -146,6 +150,8 @@ class _StorageRenderer:
             return self.table(node)
         if kind == "inline":
             return self.inline_children(node)
+        if kind == MARKER_TOKEN:  # the top level's markers were taken by render_document
+            raise marker_error(node, "layout markers stand at the top level, not inside a list or quote.")
         return self.blocks(node.children)  # unknown container: keep its content
 
     def fence(self, info: str, content: str) -> str:

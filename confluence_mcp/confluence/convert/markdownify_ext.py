@@ -13,12 +13,14 @@ __all__ = ["StandInConverter", "escape_markdown"]
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 _ENTITY_LIKE = re.compile(r"&(#?[A-Za-z0-9]+;)")
 _LINE_START_SPECIAL = re.compile(r"^(\s*)(#{1,6}|-+|=+|\+|\d+(?=[.)]))(?=[.)]?(\s|$))", re.MULTILINE)
+_LINE_START_COLONS = re.compile(r"^(\s*):::", re.MULTILINE)  # a layout marker line otherwise (layouts.py)
 
 
 def escape_markdown(text: str) -> str:
     """Escape text so markdown-it reads it back literally."""
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY_LIKE.sub(r"\\&\1", text)
+    text = _LINE_START_COLONS.sub(r"\1\\:::", text)
     return _LINE_START_SPECIAL.sub(_escape_line_start, text)
 
 

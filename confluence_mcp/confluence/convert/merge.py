@@ -5,6 +5,8 @@ Reading drops what markdown cannot show and a reader would not miss (editor ids,
 equal. Writing that markdown back renders new storage; here each new block that is canonically equal to the stored
 one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
 so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
+An edited layout is merged the same way cell by cell (`layouts.merge_layout`), so editing one cell leaves the
+other cells' stored bytes alone.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
 
+from .layouts import merge_layout
 from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "visible_text"]
@@ -32,7 +35,9 @@ def _link_target_name(link: Element) -> str:
 
 
 def _shows_no_text(node: Element) -> bool:
-    return not "".join(node.itertext()).strip() and not (node.tag == "ac:link" and _link_target_name(node))
+    # A link without a body shows its target's title, also from inside a paragraph, list item or layout cell.
+    return not "".join(node.itertext()).strip() and not any(
+        child.tag == "ac:link" and _link_target_name(child) for child in node.iter())
 
 
 def visible_text(element: Element) -> str:
@@ -63,13 +68,24 @@ def visible_text(element: Element) -> str:
     out: list[str] = []
     loose: list[str] = []
     for text, verbatim in segments:
-        if verbatim and text.strip("\r\n"):  # blank lines around a code body show nothing
-            out += [_SPACES.sub(" ", "".join(loose)), "\x01", text.strip("\r\n"), "\x01"]
+        if verbatim and text.strip("\r\n"):  # blank lines around a code body show nothing, nor spaces beside it
+            out += [_SPACES.sub(" ", "".join(loose)).strip(), "\x01", text.strip("\r\n"), "\x01"]
             loose = []
         elif not verbatim:
             loose.append(text)
     out.append(_SPACES.sub(" ", "".join(loose)))
     return "".join(out).strip()
+
+
+def _layout_text(layout: Element) -> str:
+    """A layout's text block by block, as a page's: the whitespace between a cell's blocks is layout, not text."""
+    pieces = []
+    for cell in layout.iter("ac:layout-cell"):
+        pieces.append((cell.text or "").strip())
+        for block in cell:
+            pieces += ["" if is_ignorable(block) else visible_text(block), (block.tail or "").strip()]
+        pieces.append("\x03")
+    return "\x00".join(piece for piece in pieces if piece)
 
 
 @dataclass
@@ -81,6 +97,8 @@ class _Unit:
     end: int
     # Where the block itself ends: what follows up to `end` is ignorable and re-attached after an edited block.
     block_end: int
+    block_start: int  # after the empty paragraphs before the first block
+    layout: bool  # an `ac:layout`, merged cell by cell when edited
 
 
 def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
@@ -93,14 +111,15 @@ def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
     for node in nodes:
         key = canonical_element(node.element)
         if key:  # the canonical form alone equates whitespace edits in code and text after dropped elements
-            key += "\x00" + visible_text(node.element)
+            layout = node.element.tag == "ac:layout"
+            key += "\x00" + (_layout_text(node.element) if layout else visible_text(node.element))
         if not key and units:
             units[-1].end = node.end
         elif not key:
             pending_start = node.start if pending_start is None else pending_start
         else:
             start = node.start if pending_start is None else pending_start
-            units.append(_Unit(key, start, node.end, node.end))
+            units.append(_Unit(key, start, node.end, node.end, node.start, node.element.tag == "ac:layout"))
             pending_start = None
     return units, body
 
@@ -111,9 +130,11 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
         old_split, new_split = _units(old), _units(new)
     except StorageParseError:
         return new
-    if old_split is None or new_split is None or not old_split[0] or not new_split[0]:
+    if old_split is None or new_split is None:
         return new
     (old_units, old_body), (new_units, new_body) = old_split, new_split
+    if not old_units or not new_units:  # nothing but empty paragraphs (an empty layout cell) on one side
+        return old if not old_units and not new_units else new
     matcher = SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False)
     opcodes = matcher.get_opcodes()
     if len(opcodes) == 1 and opcodes[0][0] == "equal":
@@ -123,8 +144,21 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
         if op == "equal":
             out.append(old_body[old_units[i1].start : old_units[i2 - 1].end])
             continue
+        # Edited layouts pair up in order when both sides of the change have as many.
+        old_layouts = [unit for unit in old_units[i1:i2] if unit.layout]
+        new_layouts = [unit for unit in new_units[j1:j2] if unit.layout]
+        paired = dict(zip(map(id, new_layouts), old_layouts, strict=True)) if len(old_layouts) == len(new_layouts) \
+            else {}
         for offset, unit in enumerate(new_units[j1:j2]):
-            out.append(new_body[unit.start : unit.end])
+            stored_layout = paired.get(id(unit))
+            if stored_layout is None:
+                out.append(new_body[unit.start : unit.end])
+            else:
+                merged = merge_layout(old_body[stored_layout.block_start : stored_layout.block_end].decode("utf-8"),
+                                      new_body[unit.block_start : unit.block_end].decode("utf-8"),
+                                      keep_unchanged_blocks)
+                out += [new_body[unit.start : unit.block_start], merged.encode("utf-8"),
+                        new_body[unit.block_end : unit.end]]
             if op == "replace" and i2 - i1 == j2 - j1:  # an edited block keeps the empty paragraphs after it
                 stored = old_units[i1 + offset]
                 out.append(old_body[stored.block_end : stored.end])

@@ -100,9 +100,10 @@ def replace_section(storage: str, heading: str, new_storage: str,
 
     `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
     itself is kept, and a copy of it at the start of `new_storage` is dropped. Headings inside layout cells count
-    too, their section ending with the cell. `keep(old, new)` may merge the section's stored content into the new
-    one (see `merge.keep_unchanged_blocks`). Raises `StorageParseError` when `new_storage` is malformed,
-    `SectionNotFound` when no heading matches, `AmbiguousSection` when several do.
+    too, their section ending with the cell; a top-level section ends where a layout begins. `keep(old, new)` may
+    merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises
+    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches,
+    `AmbiguousSection` when several do.
     """
     validate_storage(new_storage)
     scopes, body = _scopes(storage)
@@ -117,7 +118,9 @@ def replace_section(storage: str, heading: str, new_storage: str,
     node, level = nodes[index], _heading_level(nodes[index].element)
     for following in nodes[index + 1 :]:
         following_level = _heading_level(following.element)
-        if following_level is not None and level is not None and following_level <= level:
+        # A layout ends a top-level section: its cells hold sections of their own, never replaced wholesale.
+        if following.element.tag == "ac:layout" or (following_level is not None and level is not None
+                                                     and following_level <= level):
             end = following.start
             break
     replacement = _drop_repeated_heading(new_storage, node.element).decode("utf-8")

@@ -17,6 +17,7 @@ import re
 from xml.etree.ElementTree import Element
 
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
+from .layouts import LayoutSyntaxError, layout_markdown
 from .links import (
     ATTACHMENT_SCHEME,
     STORAGE_FENCE,
@@ -139,7 +140,7 @@ class _MarkdownWriter:
         try:
             storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
             return next_task == end_task and canonicalize(storage) == canonicalize(original)
-        except StorageParseError:
+        except (StorageParseError, LayoutSyntaxError):
             return False
 
     @staticmethod
@@ -163,6 +164,8 @@ class _MarkdownWriter:
             return ""
         if tag == "ac:image":  # a block image (the Cloud editor's); round-trips when it has a layout
             return self.image(node)
+        if tag == "ac:layout":  # markers around each cell's blocks, each converted and checked on its own
+            return layout_markdown(node, self.blocks)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
