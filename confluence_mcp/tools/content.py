@@ -20,7 +20,7 @@ from pydantic import Field
 
 from confluence_mcp.confluence.convert.window import markdown_window
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import BadRequest, NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
@@ -114,14 +114,22 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
                      "a viewpage.action?pageId=N URL, a /display/KEY/Title URL or a /x/ tiny link.")
 
 
-async def page_body(kit: KitRuntime, page_id: str, *, offset: int = 0, max_chars: int = READ_CHARS) -> PageBody:
-    """Read one page (policy-checked) and convert its storage body to markdown; from `offset`, at most
-    `max_chars` characters of it (see `windowed`)."""
+async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None, offset: int = 0,
+                    max_chars: int = READ_CHARS) -> PageBody:
+    """Read one page (policy-checked) and convert its storage body, or one `section` of it, to markdown; from
+    `offset`, at most `max_chars` characters of it (see `windowed`)."""
     page = await load_page(kit.client, page_id, expand=_PAGE_EXPAND, drafts=True)
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    if section is not None:
+        from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, section_storage
+
+        try:
+            storage = section_storage(storage, section)
+        except (SectionNotFound, AmbiguousSection) as exc:
+            raise section_problem(page_id, section, exc, instead="read the whole page") from exc
     arguments = (storage, kit.client.site_url, space, str(page["id"]))
     if len(storage) > _CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
@@ -139,6 +147,21 @@ async def page_body(kit: KitRuntime, page_id: str, *, offset: int = 0, max_chars
     return windowed(body, offset, max_chars)
 
 
+def section_problem(page_id: str, section: str, error: ValueError, *, instead: str) -> ConfluenceMCPError:
+    """The message for a `section` that names no heading, or several (`instead`: what omitting it does)."""
+    from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound
+
+    if isinstance(error, SectionNotFound):
+        headings = ", ".join(repr(h) for h in error.available) or "none"
+        return NotFound(f"Page {page_id} has no heading '{section}' (its headings: {headings}): use the exact "
+                        f"heading text, or omit `section` to {instead}.")
+    if isinstance(error, AmbiguousSection):
+        return BadRequest(f"Page {page_id} has {len(error.paths)} headings '{section}': "
+                          f"{', '.join(repr(p) for p in error.paths)}. Pass the path of the one you mean as "
+                          "`section`, e.g. 'Parent heading / Heading'.")
+    return BadRequest(f"Page {page_id}: {error}")
+
+
 def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
     """The page with only a part of its markdown when it is longer than `max_chars` from `offset`, saying which
     part and where the next one starts."""
@@ -152,8 +175,8 @@ def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
     version = f" version {body.version}" if body.version is not None else ""
     note = (f"Part of page {body.id}{version}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
             + (f"Read on with read_page_by_id offset={window.end}. " if more else "This is the last part. ")
-            + "To edit a page read in parts, replace a section (update_page_by_id with section); a whole body "
-            "built from one part would drop the rest of the page.")
+            + "A section can also be read alone (section). To edit a page read in parts, replace a section "
+            "(update_page_by_id with section): a whole body built from one part would drop the rest of the page.")
     return body.model_copy(update={"markdown": window.text, "total_chars": total,
                                    "next_offset": window.end if more else None, "note": note})
 
@@ -161,13 +184,16 @@ def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
 @tool("content", "Read page", read_only=True)
 async def read_page_by_id(
     page_id: PageRefArg, ctx: Context,
+    section: Annotated[str | None, Field(description="Only this heading's section (its text, or a path like "
+                                         "'Team B / Notes').")] = None,
     offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
     max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
                                     "longer page comes in parts.")] = READ_CHARS,
 ) -> PageBody:
     """Read a page as markdown, with title, space, version, labels, parent and URL; a long page comes in parts."""
     kit = current_kit(ctx)
-    return await page_body(kit, await resolve_page_ref(kit, page_id), offset=offset, max_chars=max_chars)
+    return await page_body(kit, await resolve_page_ref(kit, page_id), section=section, offset=offset,
+                           max_chars=max_chars)
 
 
 @tool("content", "Page tree", read_only=True)

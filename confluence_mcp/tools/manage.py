@@ -23,6 +23,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
 )
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
+from confluence_mcp.tools.content import section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
@@ -230,14 +231,8 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
         if section is not None:
             try:
                 storage = replace_section(old_storage, section, converted, keep)
-            except SectionNotFound as exc:
-                headings = ", ".join(repr(h) for h in exc.available) or "none"
-                raise NotFound(f"Page {page_id} has no heading '{section}' (its headings: {headings}): use the "
-                               "exact heading text, or omit `section` to replace the body.") from exc
-            except AmbiguousSection as exc:
-                raise BadRequest(f"Page {page_id} has {len(exc.paths)} headings '{section}': "
-                                 f"{', '.join(repr(p) for p in exc.paths)}. Pass the path of the one to edit "
-                                 "as `section`, e.g. 'Parent heading / Heading'.") from exc
+            except (SectionNotFound, AmbiguousSection) as exc:
+                raise section_problem(page_id, section, exc, instead="replace the body") from exc
         else:
             storage = keep(old_storage, converted) if keep is not None else converted
         lost = _dropped_macros(old_storage, storage)

@@ -82,3 +82,29 @@ def test_window_cuts() -> None:
     assert markdown_window("line one\nline two\nline three", 0, 12).text == "line one\n"
     assert markdown_window("x" * 50, 0, 10).text == "x" * 10
     assert markdown_window(text, 0, 1000).end == len(text)
+
+
+_SECTIONED = ("<p>Intro</p><h1>Team A</h1><p>a text</p><h2>Notes</h2><p>a notes</p><h1>Team B</h1><p>b text</p>"
+              "<h2>Notes</h2><p>b notes</p><ac:layout><ac:layout-section ac:type=\"two_equal\"><ac:layout-cell>"
+              "<h2>Left</h2><p>left text</p></ac:layout-cell><ac:layout-cell><p>right text</p></ac:layout-cell>"
+              "</ac:layout-section></ac:layout>")
+
+
+async def test_one_section_is_read_alone(own_sandbox: Any) -> None:
+    async with mcp_client(make_settings(own_sandbox.base_url)) as client:
+        page = await call(client, "create_page", {"title": f"Sections {uuid.uuid4().hex[:8]}", "body": _SECTIONED,
+                                                  "body_format": "storage"})
+
+        async def section(name: str) -> str:
+            return str((await call(client, "read_page_by_id", {"page_id": page["id"], "section": name}))["markdown"])
+
+        assert await section("team a") == "# Team A\n\na text\n\n## Notes\n\na notes"
+        assert await section("Team B / Notes") == "## Notes\n\nb notes"
+        assert await section("Left") == "## Left\n\nleft text"  # inside a layout cell, ending with it
+        # a top-level section ends where a layout starts
+        assert "left text" not in await section("Team B")
+        with pytest.raises(ToolFailed, match=r"2 headings 'Notes': 'Team A / Notes', 'Team B / Notes'"):
+            await section("Notes")
+        with pytest.raises(ToolFailed, match=r"no heading 'Nope' \(its headings: 'Team A', 'Notes', 'Team B'.*"
+                                             r"omit `section` to read the whole page"):
+            await section("Nope")

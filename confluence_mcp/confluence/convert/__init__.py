@@ -2,7 +2,8 @@
 
 API: `markdown_to_storage`, `storage_to_markdown`, `storage_to_view` (body.view-like HTML), `storage_to_text`
 (search text), `validate_storage` (raises `StorageParseError`, "Error parsing xhtml: <reason> at [row,col]: [r,c]"),
-`replace_section` (raises `SectionNotFound`), and `LinkContext` (callbacks resolving page URLs, users, files).
+`replace_section` (raises `SectionNotFound`), `section_storage` (one heading's section, to read it alone), and
+`LinkContext` (callbacks resolving page URLs, users, files).
 
 Markdown we read and write (what an LLM sees in `read_page_by_id` and may send back):
 
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from .links import LinkContext
     from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
-    from .sections import AmbiguousSection, SectionNotFound, replace_section
+    from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -79,6 +80,7 @@ _HOMES = {
     "AmbiguousSection": "sections",
     "SectionNotFound": "sections",
     "replace_section": "sections",
+    "section_storage": "sections",
     "storage_to_text": "text",
     "storage_to_markdown": "to_markdown",
     "storage_to_view": "view",
@@ -105,6 +107,7 @@ __all__ = [
     "keep_unchanged_blocks",
     "markdown_to_storage",
     "replace_section",
+    "section_storage",
     "storage_to_markdown",
     "storage_to_outline_markdown",
     "storage_to_text",

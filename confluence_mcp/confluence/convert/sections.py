@@ -8,7 +8,7 @@ from xml.etree.ElementTree import Element
 
 from .xhtml import TopLevelNode, layout_cells, top_level_nodes, validate_storage
 
-__all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section"]
+__all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section", "section_storage"]
 
 _HEADING = re.compile(r"^h([1-6])$")
 _WHITESPACE = re.compile(r"\s+")
@@ -94,18 +94,8 @@ def _drop_repeated_heading(new_storage: str, heading: Element) -> bytes:
     return new_storage.encode("utf-8")
 
 
-def replace_section(storage: str, heading: str, new_storage: str,
-                    keep: Callable[[str, str], str] | None = None) -> str:
-    """Replace what follows the heading `heading` up to the next heading of the same or higher level.
-
-    `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
-    itself is kept, and a copy of it at the start of `new_storage` is dropped. Headings inside layout cells count
-    too, their section ending with the cell; a top-level section ends where a layout begins. `keep(old, new)` may
-    merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises
-    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches,
-    `AmbiguousSection` when several do.
-    """
-    validate_storage(new_storage)
+def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int]:
+    """The storage bytes, the heading's node and where its section ends (see `replace_section`)."""
     scopes, body = _scopes(storage)
     wanted = _key(heading)
     candidates = [(nodes, scope_end, index, path) for nodes, scope_end in scopes
@@ -123,6 +113,28 @@ def replace_section(storage: str, heading: str, new_storage: str,
                                                      and following_level <= level):
             end = following.start
             break
+    return body, node, end
+
+
+def section_storage(storage: str, heading: str) -> str:
+    """The heading `heading` and its section's content, as storage (located as `replace_section` does)."""
+    body, node, end = _locate(storage, heading)
+    return body[node.start : end].decode("utf-8")
+
+
+def replace_section(storage: str, heading: str, new_storage: str,
+                    keep: Callable[[str, str], str] | None = None) -> str:
+    """Replace what follows the heading `heading` up to the next heading of the same or higher level.
+
+    `heading` is the heading's text or its path ("Team B / Notes"), case-insensitive on trimmed text; the heading
+    itself is kept, and a copy of it at the start of `new_storage` is dropped. Headings inside layout cells count
+    too, their section ending with the cell; a top-level section ends where a layout begins. `keep(old, new)` may
+    merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises
+    `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches,
+    `AmbiguousSection` when several do.
+    """
+    validate_storage(new_storage)
+    body, node, end = _locate(storage, heading)
     replacement = _drop_repeated_heading(new_storage, node.element).decode("utf-8")
     if keep is not None:
         replacement = keep(body[node.end : end].decode("utf-8"), replacement)
