@@ -28,6 +28,7 @@ MAX_RESPONSE_CHARS = 40_000
 _METHODS = ("GET", "POST", "PUT", "DELETE")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _SERVLET = re.compile(r"^/download/(?:attachments|thumbnails)/")  # the web UI's file links
+_REST_DOWNLOAD = re.compile(r"^/rest/api/content/[^/?#]+/child/attachment/[^/?#]+/download(?:[?#]|$)")
 
 
 def confine_path(relative_url: str, site_url: str) -> str:
@@ -139,9 +140,11 @@ async def execute_generic_confluence(
     if query is not None and not isinstance(query, dict):
         raise BadRequest("`params` must be a JSON object of query parameters.")
     try:
-        # A GET may be redirected (Cloud's attachment download answers 302 to its media host).
+        # Cloud's attachment download answers 302 to its media host, followed without credentials. Other
+        # redirects are reported, not followed: an open redirect on the site must not make this server fetch
+        # arbitrary URLs.
         response = await kit.client.request(verb, path, params=query, json=payload, api="site",
-                                            follow_redirects=verb == "GET")
+                                            follow_redirects=verb == "GET" and bool(_REST_DOWNLOAD.match(path)))
     except AuthenticationFailed as exc:
         if kit.client.hosting == "cloud" and _SERVLET.match(path):
             raise AuthenticationFailed(
@@ -150,6 +153,8 @@ async def execute_generic_confluence(
                 "(ids from get_page_attachments).", detail=exc.detail) from None
         raise
     parsed, binary_note = _response_body(response)
+    if response.is_redirect:
+        binary_note = f"Redirect to {response.headers.get('location', '(no location)')}, not followed."
     shown, truncated, note = _truncate(strip_noise(parsed))
     return GenericResponse(status=response.status_code, method=verb, url=path, body=typed_body(shown),
                            truncated=truncated, note=note or binary_note)

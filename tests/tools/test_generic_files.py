@@ -51,6 +51,9 @@ async def test_files_come_as_text_or_a_description_never_as_mojibake(flavor_sand
                 assert out["body"] == "plain notes"
             else:
                 assert "body" not in out and "Binary response (image/png, " in out["note"]
+        # Other redirects are reported, never followed (an open redirect must not make the server fetch URLs).
+        moved = await call(client, TOOL, {"method": "GET", "relative_url": "/x/AQAB"})
+        assert moved["status"] == 302 and moved["note"].startswith("Redirect to http") and "body" not in moved
         if cloud:  # Cloud refuses API tokens on the web UI's file links: say so, not "check your token"
             with pytest.raises(ToolFailed, match="does not serve /download/ links") as refused:
                 await call(client, TOOL, {"method": "GET", "relative_url": files["dot.png"]["_links"]["download"]})
