@@ -80,10 +80,12 @@ class ConfluenceClient:
     # -- transport --------------------------------------------------------------------------------
     async def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                       json: Any = None, files: Any = None, data: Any = None,
-                      headers: dict[str, str] | None = None, api: Api = "v1") -> httpx.Response:
-        """Send with retries (429/502/503/504/connect/timeout only); raise typed errors for >= 400."""
+                      headers: dict[str, str] | None = None, api: Api = "v1",
+                      follow_redirects: bool = False) -> httpx.Response:
+        """Send with retries (429/502/503/504/connect/timeout only); raise typed errors for >= 400. Followed
+        redirects leave the site without credentials."""
         return await self._core.send(method, self.urls.url(path, api), params=_clean(params), json=json,
-                                     files=files, data=data, headers=headers)
+                                     files=files, data=data, headers=headers, follow_redirects=follow_redirects)
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1") -> Any:
         return response_json(await self.request("GET", path, params=params, api=api))

@@ -12,11 +12,13 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+import httpx
+
 from confluence_mcp.confluence.http import response_json
 from confluence_mcp.confluence.listings import attachment_container
 from confluence_mcp.confluence.pagination import cursor_query
 from confluence_mcp.confluence.urls import segment
-from confluence_mcp.errors import ConfluenceError, NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound, PolicyError
 
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
@@ -68,10 +70,24 @@ class Files:
         client = self.client
         match = await self._named(page_id, filename)
         base = f"content/{segment(page_id)}/child/attachment"
-        path = f"{base}/{segment(str(match['id']))}/data" if match else base
         form = {"minorEdit": "false", **({"comment": comment} if comment else {})}
-        response = await client.request("POST", path, files={"file": (filename, content, media_type)}, data=form,
+
+        async def post(path: str) -> httpx.Response:
+            return await client.request("POST", path, files={"file": (filename, content, media_type)}, data=form,
                                         headers=_NO_CHECK)
+
+        if match:
+            response = await post(f"{base}/{segment(str(match['id']))}/data")
+        else:
+            try:
+                response = await post(base)
+            except BadRequest:
+                # Another upload of this name landed since the lookup (Confluence answers 400 to a duplicate
+                # name): add a version to that file instead.
+                match = await self._named(page_id, filename)
+                if match is None:
+                    raise
+                response = await post(f"{base}/{segment(str(match['id']))}/data")
         body = response_json(response)
         if isinstance(body, dict) and isinstance(body.get("results"), list):
             return dict(body["results"][0]) if body["results"] else {}

@@ -17,6 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import TYPE_CHECKING, Any
 
 from confluence_mcp.confluence import cql as cqlb
+from confluence_mcp.confluence.pagination import cursor_query
 from confluence_mcp.confluence.urls import segment
 from confluence_mcp.confluence.v2_pages import page_or_blogpost, v2_to_v1_attachment, v2_to_v1_page
 from confluence_mcp.errors import BadRequest, ConfluenceHTTPError
@@ -112,8 +113,10 @@ class Listings:
             for kind in ("pages", "blogposts"):
                 v2_link = client.cursor_link(cursor, f"{kind}/{segment(page_id)}/attachments", api="v2")
                 if v2_link:
+                    _same_filters(v2_link, filename, media_type)
                     return self._v2_page(await client.get_link(v2_link, limit=limit))
             link = client.decode_cursor(cursor, v1_path)
+            _same_filters(link, filename, media_type)
             if client.is_gone(_ATTACHMENTS):
                 raise ListingMoved(_MOVED)
         if not client.is_gone(_ATTACHMENTS):
@@ -157,6 +160,16 @@ class Listings:
         page = self.client.result_page(body)
         page.results = [v2_to_v1_attachment(item) for item in page.results]
         return page
+
+
+def _same_filters(link: str, filename: str | None, media_type: str | None) -> None:
+    """A cursor continues the listing it came from, filters included: a different filter given with it would be
+    ignored silently, so it is refused."""
+    query = cursor_query(link)
+    for name, given in (("filename", filename), ("mediaType", media_type)):
+        if given is not None and query.get(name, [None])[0] != given:
+            raise BadRequest("This cursor belongs to a listing with other filters (filename, media_type): repeat "
+                             "the filters the first call had, or list again without a cursor.")
 
 
 def _by_age(query: str, content_type: str) -> str:

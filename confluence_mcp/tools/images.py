@@ -31,6 +31,7 @@ from confluence_mcp.index.llm import LLMSource
 from confluence_mcp.tools.content import PageRefArg, page_markdown, resolve_page_ref
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
 from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import load_page
 
 __all__ = ["DescriptionCache", "ImageDescription", "PageWithImages", "get_page_with_image_descriptions"]
 
@@ -147,7 +148,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     from confluence_mcp.confluence.convert import StorageParseError, storage_to_text
 
     page_id = await resolve_page_ref(kit, page_ref)
-    page = await kit.client.get_page(page_id, expand="body.storage,space")
+    page = await load_page(kit.client, page_id, expand="body.storage,space", drafts=True)  # as read_page_by_id
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)

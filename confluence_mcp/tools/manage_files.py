@@ -15,6 +15,7 @@ from pathlib import Path, PurePath
 from typing import Annotated, Literal
 from xml.sax.saxutils import escape, quoteattr, unescape
 
+import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
@@ -26,6 +27,8 @@ from confluence_mcp.tools.write_support import PageWrite, load_page, page_write,
 __all__ = ["add_file_to_page", "attachment_markup", "shows_attachment"]
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+_DATA_URI = re.compile(r"^data:[^,]*;base64,", re.IGNORECASE)
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*")
 
 
 def attachment_markup(filename: str, media_type: str, caption: str | None) -> str:
@@ -50,7 +53,29 @@ def shows_attachment(storage: str, filename: str) -> bool:
                for m in _ATTACHMENT_REF.finditer(storage))
 
 
-def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
+def decode_base64(text: str) -> bytes:
+    """The bytes of base64 as tools and models write it: wrapped lines, a `data:` URI prefix, the URL-safe
+    alphabet and missing padding are accepted; anything else is BadRequest. Over MAX_UPLOAD_BYTES is refused
+    before decoding."""
+    body = "".join(_DATA_URI.sub("", text.strip(), count=1).split()).translate(str.maketrans("-_", "+/"))
+    if len(body) * 3 // 4 > MAX_UPLOAD_BYTES:
+        raise BadRequest(f"file_base64 is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+    try:
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"file_base64 is not valid base64: {exc}.") from exc
+
+
+def _media_type(given: str | None, name: str) -> str:
+    if given is None or not given.strip():
+        return mimetypes.guess_type(name)[0] or "application/octet-stream"
+    kind = given.split(";", 1)[0].strip().lower()  # parameters such as charset are not part of Confluence's type
+    if not _MEDIA_TYPE.fullmatch(kind):
+        raise BadRequest(f"media_type {given!r} is not a MIME type such as image/png or application/pdf.")
+    return kind
+
+
+async def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
     root = kit.toolkit.settings.upload_dir
     if root is None:
         raise PolicyError("This toolkit has no upload_dir configured, so files cannot be read from disk: pass the "
@@ -64,14 +89,14 @@ def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
         raise BadRequest(f"No file {file_path!r} in the upload directory.")
     if target.stat().st_size > MAX_UPLOAD_BYTES:
         raise BadRequest(f"{file_path!r} is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-    return target.read_bytes(), target.name
+    return await anyio.to_thread.run_sync(target.read_bytes), target.name
 
 
 @tool("manage", "Add file to page", read_only=False)
 async def add_file_to_page(
     page_id: Annotated[str, Field(description="Page id")],
     ctx: Context,
-    file_base64: Annotated[str | None, Field(description="File content as base64")] = None,
+    file_base64: Annotated[str | None, Field(description="File content as base64 (a data: URI also works)")] = None,
     file_path: Annotated[str | None, Field(description="Path under the toolkit's upload_dir")] = None,
     filename: Annotated[str | None, Field(description="Attachment name (required with file_base64)")] = None,
     caption: Annotated[str | None, Field(description="Caption (images) or link text")] = None,
@@ -87,18 +112,17 @@ async def add_file_to_page(
     if file_base64 is not None:
         if not filename:
             raise BadRequest("filename is required with file_base64.")
-        try:
-            content = base64.b64decode(file_base64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise BadRequest(f"file_base64 is not valid base64: {exc}.") from exc
+        content = decode_base64(file_base64)
     else:
-        content, default_name = _read_upload(kit, file_path or "")
+        content, default_name = await _read_upload(kit, file_path or "")
         filename = filename or default_name
+    if not content:
+        raise BadRequest("The file is empty (0 bytes): Confluence does not store empty attachments.")
     # Characters that HTTP multipart or XML would alter are replaced, so the stored name matches the markup.
     name = re.sub(r'[\x00-\x1f"<>:*?|]', "_", PurePath(filename.replace("\\", "/")).name).strip()
     if not name or name in {".", ".."}:
         raise BadRequest(f"{filename!r} is not a usable file name.")
-    kind = media_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    kind = _media_type(media_type, name)
     page = await load_page(kit.client, page_id, expand="body.storage,version,space")
     kit.require_space((page.get("space") or {}).get("key"))
     await kit.client.upload_attachment(page_id, name, content, media_type=kind, comment=caption)

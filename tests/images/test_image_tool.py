@@ -225,3 +225,18 @@ async def test_server_flavour_with_a_context_path(vision: RunningServer) -> None
     assert page["title"] == "Demo Home"
     assert page["images"] == [{"filename": "sandbox-logo.png", "source": "attachment", "described": True,
                                "description": DESCRIPTION}]
+
+
+async def test_an_unpublished_draft_is_read_as_read_page_by_id_reads_it(site: Site, vision: RunningServer) -> None:
+    from confluence_mcp.sandbox.demo import make_png
+
+    inline = base64.b64encode(make_png(6, 6, (9, 9, 9), (200, 200, 200))).decode()
+    body = {"type": "page", "status": "draft", "title": f"Draft {uuid.uuid4().hex[:8]}", "space": {"key": "DEMO"},
+            "body": {"storage": {"value": f'<p>Work in progress.</p><ac:image><ri:url ri:value="data:image/png;'
+                                          f'base64,{inline}"/></ac:image>', "representation": "storage"}}}
+    with httpx.Client(base_url=site.base_url, auth=(USER, TOKEN), timeout=30) as http:
+        created = http.post("/rest/api/content", json=body)
+        created.raise_for_status()
+    async with connect(make_settings(site, llm_url=vision.base_url)) as client:
+        page = await call(client, {"page_id": str(created.json()["id"])})
+    assert "Work in progress." in page["markdown"] and page["images"][0]["described"]

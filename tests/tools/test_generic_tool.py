@@ -25,6 +25,9 @@ ESCAPES = [
     "\\\\evil\\share",
     "/rest/api/..%2fsecret",
     "javascript:alert(1)",
+    "/%3F/../../admin",  # an encoded ? is part of the path: the dot segments after it still count
+    "/rest/%3f/%2e%2e/%2e%2e/admin",
+    "/rest/api/..;/..;/admin",  # Tomcat drops ;parameters, so this is ..
 ]
 
 
@@ -38,6 +41,9 @@ def test_confine_path_accepts_site_paths() -> None:
     assert confine_path("/rest/api/content/1", "http://h/wiki") == "/rest/api/content/1"
     assert confine_path("/wiki/rest/api/content/1", "http://h/wiki") == "/rest/api/content/1"
     assert confine_path("rest/api/space", "http://h") == "/rest/api/space"
+    # The query is not a path: dot segments and CQL's backslash escapes are fine there.
+    assert confine_path("/rest/api/content?title=a/../b", "http://h") == "/rest/api/content?title=a/../b"
+    assert confine_path('/rest/api/search?cql=title~"a\\-b"', "http://h") == '/rest/api/search?cql=title~"a\\-b"'
 
 
 def test_every_json_body_fits_the_output_model() -> None:

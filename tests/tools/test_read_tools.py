@@ -171,3 +171,22 @@ async def test_cloud_page_reads_fall_back_to_v2_once_v1_is_gone() -> None:
         assert routes["GET /wiki/rest/api/content/{id}"] == 1  # the 410, once
         assert routes["GET /wiki/api/v2/pages/{id}/ancestors"] == 2
         assert routes["GET /wiki/api/v2/pages/{id}"] == 3 and routes["GET /wiki/api/v2/blogposts/{id}"] == 1
+
+
+async def test_attachment_pages_keep_their_filters(flavor_sandbox: Any, settings: Any) -> None:
+    with httpx.Client(base_url=flavor_sandbox.base_url.rstrip("/") + "/rest/api", auth=(USER, TOKEN)) as http:
+        page = http.post("/content", json={"type": "page", "title": f"Files {uuid.uuid4().hex[:8]}",
+                                           "space": {"key": "DEMO"}}).json()
+        for name in ("a.png", "b.png", "c.txt"):
+            http.post(f"/content/{page['id']}/child/attachment", files={"file": (name, b"x", None)},
+                      headers={"X-Atlassian-Token": "no-check"}).raise_for_status()
+    async with mcp_client(settings) as client:
+        first = await call(client, "get_page_attachments", {"page_id": page["id"], "limit": 1,
+                                                              "media_type": "image/png"})
+        rest = await call(client, "get_page_attachments", {"page_id": page["id"], "limit": 5,
+                                                             "media_type": "image/png", "cursor": first["next"]})
+        assert [a["title"] for a in first["attachments"] + rest["attachments"]] == ["a.png", "b.png"]
+        # A filter the cursor was not issued for would be ignored: refused instead of answering c.txt.
+        with pytest.raises(ToolFailed, match="other filters"):
+            await call(client, "get_page_attachments", {"page_id": page["id"], "cursor": first["next"],
+                                                        "media_type": "text/plain"})
