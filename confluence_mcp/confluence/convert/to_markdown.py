@@ -28,6 +28,7 @@ from .links import (
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
+from .tables import table_markdown
 from .xhtml import (
     StorageParseError,
     canonicalize,
@@ -163,6 +164,8 @@ class _MarkdownWriter:
             return ""
         if tag == "ac:image":  # a block image (the Cloud editor's); round-trips when it has a layout
             return self.image(node)
+        if tag == "table":
+            return table_markdown(self, node)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -365,7 +368,8 @@ def _describe(element: Element) -> str:
             return f"status: {parameters.get('title', '')}".strip()
         if name == "jira":
             return f"jira: {parameters.get('key', '')}".strip()
-        text = _element_text(element)
+        body = _child(element, "ac:plain-text-body") or _child(element, "ac:rich-text-body")
+        text = _element_text(element if body is None else body)  # the code, not its language parameter
         return f"macro {name}" + (f": {text[:60]}" if text else "")
     if tag == "ac:emoticon":
         return f"emoticon: {element.get('ac:name', '')}"
