@@ -51,14 +51,11 @@ def inline_html(tag: str) -> str:
 
 
 def render_table(renderer: InlineRenderer, node: SyntaxTreeNode, parser: MarkdownIt) -> str:
-    rows: list[list[tuple[str, str]]] = []
-    for section in node.children:  # thead / tbody
-        for row in section.children:
-            rows.append([(str(cell.tag), _source(cell)) for cell in row.children])
-    if len(rows) > 1 and all(not source.strip() for _, source in rows[0]):
+    rows = [[cell for cell in row.children] for section in node.children for row in section.children]
+    if len(rows) > 1 and all(not _source(cell).strip() for cell in rows[0]):
         rows = rows[1:]  # an empty header row: a table without one
     return "<table><tbody>" + "".join(
-        "<tr>" + "".join(f"<{tag}>{cell_storage(renderer, source, parser)}</{tag}>" for tag, source in row)
+        "<tr>" + "".join(f"<{cell.tag}>{cell_storage(renderer, cell, parser)}</{cell.tag}>" for cell in row)
         + "</tr>" for row in rows) + "</tbody></table>"
 
 
@@ -66,11 +63,14 @@ def _source(cell: SyntaxTreeNode) -> str:
     return str(cell.children[0].content) if cell.children else ""
 
 
-def cell_storage(renderer: InlineRenderer, source: str, parser: MarkdownIt) -> str:
-    tokens = parser.parseInline(source.strip())
-    if not tokens:
+def cell_storage(renderer: InlineRenderer, cell: SyntaxTreeNode, parser: MarkdownIt) -> str:
+    if not cell.children:
         return ""
-    return _join(_CellWalker(renderer, SyntaxTreeNode(tokens).children[0].children).flow(frozenset()))
+    nodes = cell.children[0].children
+    if "<" in _source(cell):  # it may hold tags: parse again with inline HTML on
+        tokens = parser.parseInline(_source(cell).strip())
+        nodes = SyntaxTreeNode(tokens).children[0].children if tokens else []
+    return _join(_CellWalker(renderer, nodes).flow(frozenset()))
 
 
 def _tag(node: SyntaxTreeNode) -> tuple[str, str]:
@@ -133,7 +133,7 @@ class _CellWalker:
         if _blank(run):
             return
         storage = self.render_inline(run)
-        blocks.append(("block" if _is_block_storage(storage) and _lone_link(run) else "p", storage))
+        blocks.append(("block" if _lone_link(run) and _is_block_storage(storage) else "p", storage))
 
     def list_storage(self) -> str:
         kind, start = _tag(self.nodes[self.position])

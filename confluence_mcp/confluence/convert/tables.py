@@ -34,6 +34,7 @@ __all__ = ["table_markdown"]
 
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 _WHITESPACE = re.compile(r"\s+")
+_RUN = re.compile("\x01(\\d+)\x01")  # where a cell's inline run goes once all are converted
 
 
 class _Unrepresentable(ValueError):
@@ -41,10 +42,13 @@ class _Unrepresentable(ValueError):
 
 
 class _CellConverter(StandInConverter):
-    """Inline markdown that stays on the cell's one line: `<br>` for line breaks."""
+    """Inline markdown that stays on the cell's one line: `<br>` for line breaks; `<x-cut>` ends a cell's run."""
 
     def convert_br(self, el: Any, text: str, parent_tags: set[str]) -> str:
         return "<br>"
+
+    def convert_x_cut(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return "\x00"
 
 
 def table_markdown(writer: _MarkdownWriter, table: Element) -> str | None:
@@ -57,11 +61,15 @@ def table_markdown(writer: _MarkdownWriter, table: Element) -> str | None:
     header = all(cell.tag == "th" for cell in rows[0])
     if any(cell.tag != "td" for row in rows[1 if header else 0 :] for cell in row):
         return None
-    cells = [[_cell_or_placeholder(writer, cell, check=False) for cell in row] for row in rows]
-    markdown = _grid(cells, header)
+    cells = [cell for row in rows for cell in row]
+    texts = _CellReader(writer).read(cells)
+    markdown = _grid([_or_placeholder(text, cell) for text, cell in zip(texts, cells, strict=True)], len(rows[0]),
+                     header)
     if writer.verify and not writer.round_trips(markdown, outer_xml(table), writer.task_id):
-        cells = [[_cell_or_placeholder(writer, cell, check=True) for cell in row] for row in rows]
-        markdown = _grid(cells, header)
+        texts = [text if text is not None and _cell_round_trips(writer, text, cell) else None
+                 for text, cell in zip(texts, cells, strict=True)]
+        markdown = _grid([_or_placeholder(text, cell) for text, cell in zip(texts, cells, strict=True)],
+                         len(rows[0]), header)
     return markdown
 
 
@@ -88,22 +96,19 @@ def _loose_text(element: Element) -> bool:
     return bool((element.text or "").strip()) or any((child.tail or "").strip() for child in element)
 
 
-def _grid(cells: list[list[str]], header: bool) -> str:
-    if header and not any(cells[0]):
-        cells = [["&nbsp;"] * len(cells[0]), *cells[1:]]  # an empty header row is still a header row
+def _grid(texts: list[str], width: int, header: bool) -> str:
+    rows = [texts[start : start + width] for start in range(0, len(texts), width)]
+    if header and not any(rows[0]):
+        rows[0] = ["&nbsp;"] * width  # an empty header row is still a header row
     elif not header:
-        cells = [[""] * len(cells[0]), *cells]  # no header row: an empty one
-    lines = ["| " + " | ".join(row) + " |" for row in cells]
-    lines.insert(1, "| " + " | ".join(["---"] * len(cells[0])) + " |")
+        rows.insert(0, [""] * width)  # no header row: an empty one
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    lines.insert(1, "| " + " | ".join(["---"] * width) + " |")
     return "\n".join(lines)
 
 
-def _cell_or_placeholder(writer: _MarkdownWriter, cell: Element, *, check: bool) -> str:
-    try:
-        markdown = _one_line(_content(writer, cell_content(cell)))
-    except _Unrepresentable:
-        markdown = None
-    if markdown is not None and (not check or _cell_round_trips(writer, markdown, cell)):
+def _or_placeholder(markdown: str | None, cell: Element) -> str:
+    if markdown is not None:
         return markdown
     text = _WHITESPACE.sub(" ", "".join(cell.itertext())).strip()
     label = escape_markdown(f"cell: {text[:60]}".strip())
@@ -124,55 +129,69 @@ def _one_line(markdown: str) -> str:
     return _UNESCAPED_PIPE.sub(r"\1\\|", _WHITESPACE.sub(" ", markdown).strip())
 
 
-def _content(writer: _MarkdownWriter, content: Element) -> str:
-    """A cell's (or list item's) content: paragraphs joined by `<br><br>`, lists as `<ul><li>` tags."""
-    units: list[tuple[str, str]] = []
-    run = Element("p")
-    run.text = content.text
+class _CellReader:
+    """Every cell's markdown, the inline runs of all cells converted in one markdownify pass (one per cell costs
+    several times more)."""
 
-    def flush() -> None:
-        nonlocal run
-        if _loose_text(run) or len(run):
-            units.append(("p", _inline(writer, run)))
+    def __init__(self, writer: _MarkdownWriter) -> None:
+        self.writer = writer
+        self.runs: list[str] = []
+        self.rendered: list[str] = []  # stand-ins, shared by all runs
+
+    def read(self, cells: list[Element]) -> list[str | None]:
+        """Per cell its markdown, or None when it has no markdown form."""
+        templates: list[str | None] = []
+        for cell in cells:
+            try:
+                templates.append(self.content(cell_content(cell)))
+            except _Unrepresentable:
+                templates.append(None)
+        html = "".join(f"<span>{run}</span><x-cut></x-cut>" for run in self.runs)
+        pieces = str(_CellConverter(self.rendered).convert(html)).split("\x00")
+        return [None if template is None else _one_line(_RUN.sub(lambda m: pieces[int(m.group(1))].strip(), template))
+                for template in templates]
+
+    def inline(self, container: Element) -> str:
+        self.runs.append(self.writer.children_html(container, self.rendered))
+        return f"\x01{len(self.runs) - 1}\x01"
+
+    def content(self, content: Element) -> str:
+        """A cell's (or list item's) content: paragraphs joined by `<br><br>`, lists as `<ul><li>` tags."""
+        units: list[tuple[str, str]] = []
         run = Element("p")
+        run.text = content.text
+        for child in [*content, None]:
+            if child is not None and (not isinstance(child.tag, str)
+                                      or not (is_ignorable(child) or is_cell_block(child))):
+                run.append(child)  # inline: text markup, links, inline macros, line breaks
+                continue
+            if _loose_text(run) or len(run):
+                units.append(("p", self.inline(run)))
+            if child is None:
+                break
+            run = Element("p")
+            run.text = child.tail
+            if child.tag == "p" and not significant_attributes(child):
+                units.append(("p", self.inline(child)))
+            elif child.tag in ("ul", "ol"):
+                units.append(("list", self.list(child)))
+            elif not is_ignorable(child):
+                units.append(("block", self.writer.inline_placeholder(child)))
+        parts: list[str] = []
+        for index, (kind, markdown) in enumerate(units):
+            if index and kind != "list" and units[index - 1][0] != "list":
+                parts.append("<br><br>")
+            parts.append(markdown)
+        return "".join(parts)
 
-    for child in content:
-        if not isinstance(child.tag, str) or not (is_ignorable(child) or is_cell_block(child)):
-            run.append(child)  # inline: text markup, links, inline macros, line breaks
-            continue
-        flush()
-        if is_ignorable(child):
-            pass
-        elif child.tag == "p" and not significant_attributes(child):
-            units.append(("p", _inline(writer, child)))
-        elif child.tag in ("ul", "ol"):
-            units.append(("list", _list(writer, child)))
-        else:
-            units.append(("block", writer.inline_placeholder(child)))
-        run.text = child.tail
-    flush()
-    parts: list[str] = []
-    for index, (kind, markdown) in enumerate(units):
-        if index and kind != "list" and units[index - 1][0] != "list":
-            parts.append("<br><br>")
-        parts.append(markdown)
-    return "".join(parts)
-
-
-def _list(writer: _MarkdownWriter, element: Element) -> str:
-    attributes = significant_attributes(element)
-    if set(attributes) - ({"start"} if element.tag == "ol" else set()) or _loose_text(element):
-        raise _Unrepresentable(element.tag)
-    items = []
-    for item in element:
-        if item.tag != "li" or significant_attributes(item):
-            raise _Unrepresentable(str(item.tag))
-        items.append(f"<li>{_content(writer, cell_content(item))}</li>")
-    start = f' start="{attributes["start"]}"' if "start" in attributes else ""
-    return f"<{element.tag}{start}>{''.join(items)}</{element.tag}>"
-
-
-def _inline(writer: _MarkdownWriter, container: Element) -> str:
-    rendered: list[str] = []
-    html = "<span>" + writer.children_html(container, rendered) + "</span>"
-    return str(_CellConverter(rendered).convert(html)).strip()
+    def list(self, element: Element) -> str:
+        attributes = significant_attributes(element)
+        if set(attributes) - ({"start"} if element.tag == "ol" else set()) or _loose_text(element):
+            raise _Unrepresentable(element.tag)
+        items = []
+        for item in element:
+            if item.tag != "li" or significant_attributes(item):
+                raise _Unrepresentable(str(item.tag))
+            items.append(f"<li>{self.content(cell_content(item))}</li>")
+        start = f' start="{attributes["start"]}"' if "start" in attributes else ""
+        return f"<{element.tag}{start}>{''.join(items)}</{element.tag}>"
