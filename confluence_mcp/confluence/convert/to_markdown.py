@@ -368,8 +368,8 @@ def _describe(element: Element) -> str:
             return f"status: {parameters.get('title', '')}".strip()
         if name == "jira":
             return f"jira: {parameters.get('key', '')}".strip()
-        body = _child(element, "ac:plain-text-body") or _child(element, "ac:rich-text-body")
-        text = _element_text(element if body is None else body)  # the code, not its language parameter
+        body = next((child for child in element if child.tag in ("ac:plain-text-body", "ac:rich-text-body")), element)
+        text = _element_text(body)  # the code, not its language parameter
         return f"macro {name}" + (f": {text[:60]}" if text else "")
     if tag == "ac:emoticon":
         return f"emoticon: {element.get('ac:name', '')}"
