@@ -174,7 +174,7 @@ class _CellReader:
             if child.tag == "p" and not significant_attributes(child):
                 units.append(("p", self.inline(child)))
             elif child.tag in ("ul", "ol"):
-                units.append(("list", self.list(child)))
+                units.append(("list", self.list_markdown(child)))
             elif not is_ignorable(child):
                 units.append(("block", self.writer.inline_placeholder(child)))
         parts: list[str] = []
@@ -184,7 +184,7 @@ class _CellReader:
             parts.append(markdown)
         return "".join(parts)
 
-    def list(self, element: Element) -> str:
+    def list_markdown(self, element: Element) -> str:
         attributes = significant_attributes(element)
         if set(attributes) - ({"start"} if element.tag == "ol" else set()) or _loose_text(element):
             raise _Unrepresentable(element.tag)
