@@ -7,8 +7,14 @@ API: `markdown_to_storage`, `storage_to_markdown`, `storage_to_view` (body.view-
 
 Markdown we read and write (what an LLM sees in `read_page_by_id` and may send back):
 
-- Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables
-  (first row of `th`), blockquotes, `---`, hard breaks, external links `[text](https://...)`.
+- Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables,
+  blockquotes, `---`, hard breaks, external links `[text](https://...)`.
+- Tables (`tables`, `table_cells`): a first row of `th` is the GFM header row; a table without one has an empty
+  header row (`|  |  |`), and a header row of empty `th` reads `| &nbsp; | &nbsp; |`. In cells, as on GitHub:
+  `<br>` a line break, `<br><br>` between paragraphs, lists as `<ul><li>a</li></ul>` / `<ol start="2">`; other
+  tags, and an escaped `<br>`, are text. A block in a cell (code macro, panel) is a storage placeholder of its
+  own, and a cell that does not round-trip is one `[cell: text](confluence-storage:...)`. Tables with header
+  cells down the first column, merged, coloured or aligned cells, or a non-default layout stay storage fences.
 - Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely); the macro's other
   parameters follow as `name=value` / `name="a b"` words (title, linenumbers, firstline, theme, collapse,
   breakoutMode, breakoutWidth), e.g. ```` ```python title="a.py" linenumbers=true ````.
@@ -41,15 +47,17 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
 Round trip: every block (and every natural inline element) is converted back while reading and compared on
 canonical XML (`xhtml.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order
 ignored, and editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>`, table
-`<colgroup>`, default table attributes, a cell's lone `<p>` wrapper); anything that would not come back equal is
-emitted as a placeholder instead. Writing markdown back (`update_page_by_id`) keeps the stored bytes of every
+`<colgroup>`, default table and cell attributes, a cell's wrappers: a `<p>` alone or before lists, in its list
+items too, Server's `content-wrapper` `<div>`, a lone `<br/>`); anything that would not come back equal is emitted
+as a placeholder instead. Writing markdown back (`update_page_by_id`) keeps the stored bytes of every
 top-level block whose rendering is canonically equal to the stored one (`keep_unchanged_blocks`), so unchanged
 markdown is a no-op and the dropped details survive; an edited block is written as its markdown renders (a Cloud
 table edited in markdown loses its column widths and `<p>` cell wrappers, which Confluence shows alike).
 
-Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text; link schemes other than web,
-mail, relative and our own stay text. Placeholders are accepted only when they decode to well-formed storage
-without scripts or event-handler attributes; otherwise they are kept as visible text (inline) or a code block.
+Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text (table cells read only their
+`<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text. Placeholders are
+accepted only when they decode to well-formed storage without scripts or event-handler attributes; otherwise they
+are kept as visible text (inline) or a code block.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from .links import (
     parse_image_title,
     parse_page_reference,
 )
+from .table_cells import inline_html, render_table
 from .xhtml import (
     StorageParseError,
     escape_attribute,
@@ -58,6 +59,9 @@ def _is_allowed_destination(url: str) -> bool:
 _parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
 add_marker_rule(_parser)  # :::layout / :::cell / ::: lines (layouts.py)
+# Table cells are parsed again with inline HTML on, only to find their `<br>` and list tags (`table_cells`).
+_cell_parser = MarkdownIt("commonmark", {"html": True}).enable(["strikethrough"])
+_cell_parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
 
 
 def normalize_link(url: str) -> str:
@@ -224,12 +228,7 @@ class _StorageRenderer:
         return self.inline_children(SyntaxTreeNode(tokens).children[0]) if tokens else ""
 
     def table(self, node: SyntaxTreeNode) -> str:
-        rows = []
-        for section in node.children:  # thead / tbody
-            for row in section.children:
-                cells = "".join(f"<{cell.tag}>{self.inline_children(cell)}</{cell.tag}>" for cell in row.children)
-                rows.append(f"<tr>{cells}</tr>")
-        return f"<table><tbody>{''.join(rows)}</tbody></table>"
+        return render_table(self, node, _cell_parser)
 
     # ---- inline -------------------------------------------------------------------------------------------
     def inline_children(self, node: SyntaxTreeNode) -> str:
@@ -245,6 +244,8 @@ class _StorageRenderer:
             return "\n"
         if kind == "hardbreak":
             return "<br/>"
+        if kind == "html_inline":  # only in table cells
+            return inline_html(str(node.content))
         if kind == "code_inline":
             return f"<code>{escape_text(node.content)}</code>"
         if kind == "strong":

@@ -25,6 +25,10 @@ __all__ = ["keep_unchanged_blocks", "visible_text"]
 _VERBATIM = frozenset({"ac:plain-text-body", "pre"})
 _SPACES = re.compile(r"[\s\u00a0]+")
 _LINK_BODIES = frozenset({"ac:link-body", "ac:plain-text-link-body"})
+# Where a block starts or ends, whitespace shows nothing (`<td><p> x</p></td>` is `<td>x</td>`).
+_BLOCKS = frozenset({"p", "ul", "ol", "li", "table", "tbody", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
+                     "blockquote", "div"})
+_BLOCK_EDGES = re.compile(r"[ \x03]*\x03[ \x03]*")
 
 
 def _link_target_name(link: Element) -> str:
@@ -43,7 +47,8 @@ def _shows_no_text(node: Element) -> bool:
 def visible_text(element: Element) -> str:
     """The text a block shows: whitespace runs (and `&nbsp;`) as one space, except inside code, kept exactly;
     text after dropped editor elements (empty paragraphs) included; an element showing no text of its own (an
-    image, an emoticon, a mention) as a mark, so the spacing around it counts."""
+    image, an emoticon, a mention) as a mark, so the spacing around it counts; whitespace at a block's edges does
+    not."""
     segments: list[tuple[str, bool]] = []
 
     def walk(node: Element, verbatim: bool) -> None:
@@ -53,16 +58,18 @@ def visible_text(element: Element) -> str:
             return
         if not isinstance(node.tag, str) or node.tag.startswith("ri:"):
             return  # a comment shows nothing; a resource reference shows through the link or image holding it
+        edge = [("\x03", False)] if node.tag in _BLOCKS else []
         if node is not element and _shows_no_text(node):
             if not is_ignorable(node):
-                segments.append(("\x02", inside))
+                segments.extend([*edge, ("\x02", inside), *edge])
             return
-        segments.append((node.text or "", inside))
+        segments.extend([*edge, (node.text or "", inside)])
         if node.tag == "ac:link" and not any(child.tag in _LINK_BODIES for child in node):
             segments.append((_link_target_name(node), inside))  # Confluence shows the target's title
         for child in node:
             walk(child, inside)
             segments.append((child.tail or "", inside))
+        segments.extend(edge)
 
     walk(element, False)
     out: list[str] = []
@@ -74,7 +81,7 @@ def visible_text(element: Element) -> str:
         elif not verbatim:
             loose.append(text)
     out.append(_SPACES.sub(" ", "".join(loose)))
-    return "".join(out).strip()
+    return _BLOCK_EDGES.sub("\x03", "".join(out)).strip(" \x03")
 
 
 def _layout_text(layout: Element) -> str:

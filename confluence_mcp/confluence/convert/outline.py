@@ -22,6 +22,7 @@ _MD_PAGE_LINK = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]
 _MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:[a-z-]+)\b[^>]*>", re.IGNORECASE)
 _MD_TAG = re.compile(r"<[^>]+>")
 _CODE_TOKEN = "\x00code{}\x00"
+_CODE_REF = re.compile("\x00code(\\d+)\x00")
 
 
 def _inline(fragment: str) -> str:
@@ -40,8 +41,12 @@ def storage_to_outline_markdown(storage: str) -> str:
     text = _MD_CODE.sub(keep_code, _MD_DROP.sub(" ", storage))
     text = _MD_PAGE_LINK.sub(lambda m: f" {m.group(1)} ", text)
     text = _MD_HEADING.sub(lambda m: f"\n\n{'#' * int(m.group(1))} {_inline(m.group(2))}\n\n", text)
-    text = _MD_ROW.sub(lambda m: "\n| " + " | ".join(_inline(c) for c in _MD_CELL.findall(m.group(1))) + " |",
-                       text)
+
+    def cell(fragment: str) -> str:
+        # A row stays one line, so the chunker keeps the table whole: code in a cell goes inline, pipes escaped.
+        return _CODE_REF.sub(lambda m: f"\x00inline{m.group(1)}\x00", _inline(fragment).replace("|", "\\|"))
+
+    text = _MD_ROW.sub(lambda m: "\n| " + " | ".join(cell(c) for c in _MD_CELL.findall(m.group(1))) + " |", text)
     text = _MD_ITEM.sub("\n- ", text)
     text = _MD_BLOCK.sub("\n", text)
     text = html.unescape(_MD_TAG.sub("", text))
@@ -49,4 +54,5 @@ def storage_to_outline_markdown(storage: str) -> str:
     markdown = re.sub(r"\n{3,}", "\n\n", "\n".join(line if line != "-" else "" for line in lines)).strip()
     for number, code in enumerate(codes):
         markdown = markdown.replace(_CODE_TOKEN.format(number), f"```\n{code}\n```")
+        markdown = markdown.replace(f"\x00inline{number}\x00", " ".join(code.split()).replace("|", "\\|"))
     return markdown

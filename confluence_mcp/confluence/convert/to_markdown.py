@@ -29,6 +29,7 @@ from .links import (
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
+from .tables import table_markdown
 from .xhtml import (
     StorageParseError,
     canonicalize,
@@ -166,6 +167,8 @@ class _MarkdownWriter:
             return self.image(node)
         if tag == "ac:layout":  # markers around each cell's blocks, each converted and checked on its own
             return layout_markdown(node, self.blocks)
+        if tag == "table":
+            return table_markdown(self, node)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -368,7 +371,8 @@ def _describe(element: Element) -> str:
             return f"status: {parameters.get('title', '')}".strip()
         if name == "jira":
             return f"jira: {parameters.get('key', '')}".strip()
-        text = _element_text(element)
+        body = next((child for child in element if child.tag in ("ac:plain-text-body", "ac:rich-text-body")), element)
+        text = _element_text(body)  # the code, not its language parameter
         return f"macro {name}" + (f": {text[:60]}" if text else "")
     if tag == "ac:emoticon":
         return f"emoticon: {element.get('ac:name', '')}"

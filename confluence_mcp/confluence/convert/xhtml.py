@@ -21,6 +21,7 @@ __all__ = [
     "TopLevelNode",
     "canonical_element",
     "canonicalize",
+    "cell_content",
     "cell_paragraph",
     "escape_attribute",
     "escape_text",
@@ -288,6 +289,10 @@ def significant_attributes(element: Element) -> dict[str, str]:
     kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
     if element.tag == "ol" and kept.get("start") == "1":  # the default start
         del kept["start"]
+    if element.tag in _CELLS:  # the Server editor writes colspan="1" on most cells
+        for name in ("colspan", "rowspan"):
+            if kept.get(name) == "1":
+                del kept[name]
     if element.tag == "table":
         for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
             if name in kept and default in (None, kept[name]):
@@ -312,6 +317,31 @@ def cell_paragraph(cell: Element) -> Element | None:
     if significant_attributes(paragraph) or any((child.tail or "").strip() for child in cell):
         return None
     return paragraph
+
+
+def cell_content(element: Element) -> Element:
+    """What a table cell (or a list item in one) holds, without the editors' wrappers: Server's content-wrapper
+    `<div>`, a `<p>` alone or before nothing but lists (Cloud's `<li><p>x</p><ul>`), a lone `<br/>` (Server's
+    empty cell). A detached element when something was unwrapped, else `element` itself."""
+    content, children = element, _cell_children(element)
+    if element.tag in _CELLS and children and len(children) == 1 and children[0].tag == "div" \
+            and significant_attributes(children[0]) == {"class": "content-wrapper"}:
+        content, children = children[0], _cell_children(children[0])
+    if children and children[0].tag == "p" and not significant_attributes(children[0]) \
+            and all(child.tag in ("ul", "ol") for child in children[1:]):
+        content = Element(element.tag)
+        content.text = children[0].text
+        content.extend([*children[0], *children[1:]])
+    if element.tag in _CELLS and [child.tag for child in _cell_children(content) or ()] == ["br"]:
+        return Element(element.tag)
+    return content
+
+
+def _cell_children(element: Element) -> list[Element] | None:
+    """The elements that are not editor bookkeeping, or None when text lies loose between them."""
+    if (element.text or "").strip() or any((child.tail or "").strip() for child in element):
+        return None
+    return [child for child in element if not is_ignorable(child)]
 
 
 def canonicalize(storage: str) -> str:
@@ -350,7 +380,7 @@ def _is_default_label(target: Element, body: Element) -> bool:
     return plain and name is not None and _WHITESPACE.sub(" ", body.text or "").strip() == name.strip()
 
 
-def _canonical(element: Element, parts: list[str]) -> None:
+def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> None:
     if element.tag is Comment:
         parts.append(f"<!--{_canonical_text(element.text)}-->")
         return
@@ -362,12 +392,12 @@ def _canonical(element: Element, parts: list[str]) -> None:
     if tag == "ac:link-body" and not len(element):  # plain text either way
         tag = "ac:plain-text-link-body"
     parts.append(f"<{tag}{rendered}>")
-    paragraph = cell_paragraph(element)
-    content = paragraph if paragraph is not None else element
+    in_cell = in_cell or tag in _CELLS
+    content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else element
     parts.append(_canonical_text(content.text))
     kept = _canonical_children(content)
     for child in kept:
-        _canonical(child, parts)
+        _canonical(child, parts, in_cell)
         parts.append(_canonical_text(child.tail))
     # A dropped element's tail is still text on the page.
     parts.append(_canonical_text("".join(child.tail or "" for child in content if child not in kept)))

@@ -1,0 +1,190 @@
+"""Markdown tables → storage, with what a GFM cell cannot hold written as the few HTML tags GitHub users put there.
+
+In a cell, `<br>` is a line break, `<br><br>` separates paragraphs (`<p>...</p>` is read too), `<ul>` and
+`<ol start="N">` with `<li>` items are lists; an empty header row (`|  |  |`) means the table has none. Only the
+cells are parsed again with inline HTML on, to tell these tags from text: any other tag, and an escaped `\\<br>`,
+stays literal text.
+
+A cell with one paragraph (and any lists after it) is written bare, `<td>a<ul>...</ul></td>`; with more, each
+paragraph gets its `<p>`. A paragraph that is nothing but a storage placeholder of a block (a code macro, a panel)
+is that block. `xhtml.cell_content` makes the editors' other spellings of the same cell compare equal.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+from xml.etree.ElementTree import Element
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+
+from .xhtml import StorageParseError, escape_text, parse_fragment
+
+__all__ = ["CELL_BLOCK_MACROS", "inline_html", "is_cell_block", "render_table"]
+
+# Macros that stand as a block of their own in a cell (a code block, a panel); the others sit in a paragraph.
+CELL_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
+                               "section", "column", "details", "excerpt", "children", "attachments", "gallery"})
+_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
+                         "hr", "ac:task-list", "ac:layout", "ac:adf-extension"})
+_BR = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
+_OPEN = re.compile(r'^<(ul|ol|li|p)(?:\s+start="(\d+)")?\s*>$', re.IGNORECASE)
+_CLOSE = re.compile(r"^</(ul|ol|li|p)\s*>$", re.IGNORECASE)
+_ITEM_ENDS = frozenset({"li", "/li", "/ul", "/ol"})
+
+
+class InlineRenderer(Protocol):
+    def inline(self, node: SyntaxTreeNode) -> str: ...
+
+
+def is_cell_block(element: Element) -> bool:
+    """An element that stands as a block of its own in a cell, not inside a paragraph."""
+    if element.tag == "ac:structured-macro":
+        return element.get("ac:name", "") in CELL_BLOCK_MACROS
+    return element.tag in _BLOCK_TAGS
+
+
+def inline_html(tag: str) -> str:
+    """A tag in a cell: `<br>` breaks the line; any other (list tags out of place too) is literal text."""
+    return "<br/>" if _BR.match(tag) else escape_text(tag)
+
+
+def render_table(renderer: InlineRenderer, node: SyntaxTreeNode, parser: MarkdownIt) -> str:
+    rows = [[cell for cell in row.children] for section in node.children for row in section.children]
+    if len(rows) > 1 and all(not _source(cell).strip() for cell in rows[0]):
+        rows = rows[1:]  # an empty header row: a table without one
+    return "<table><tbody>" + "".join(
+        "<tr>" + "".join(f"<{cell.tag}>{cell_storage(renderer, cell, parser)}</{cell.tag}>" for cell in row)
+        + "</tr>" for row in rows) + "</tbody></table>"
+
+
+def _source(cell: SyntaxTreeNode) -> str:
+    return str(cell.children[0].content) if cell.children else ""
+
+
+def cell_storage(renderer: InlineRenderer, cell: SyntaxTreeNode, parser: MarkdownIt) -> str:
+    if not cell.children:
+        return ""
+    nodes = cell.children[0].children
+    if "<" in _source(cell):  # it may hold tags: parse again with inline HTML on
+        tokens = parser.parseInline(_source(cell).strip())
+        nodes = SyntaxTreeNode(tokens).children[0].children if tokens else []
+    return _join(_CellWalker(renderer, nodes).flow(frozenset()))
+
+
+def _tag(node: SyntaxTreeNode) -> tuple[str, str]:
+    """The cell tag an inline HTML node is (`br`, `ul`, `/li`...) with an `<ol>` start, or ("", "")."""
+    if node.type != "html_inline":
+        return "", ""
+    content = str(node.content)
+    if _BR.match(content):
+        return "br", ""
+    opening = _OPEN.match(content)
+    if opening and (opening.group(2) is None or opening.group(1).lower() == "ol"):
+        return opening.group(1).lower(), opening.group(2) or ""
+    closing = _CLOSE.match(content)
+    return ("/" + closing.group(1).lower(), "") if closing else ("", "")
+
+
+def _blank(nodes: list[SyntaxTreeNode]) -> bool:
+    return all(node.type == "text" and not str(node.content).strip() for node in nodes)
+
+
+class _CellWalker:
+    """Reads a cell's inline nodes left to right into paragraphs, lists and block placeholders."""
+
+    def __init__(self, renderer: InlineRenderer, nodes: list[SyntaxTreeNode]) -> None:
+        self.renderer, self.nodes, self.position = renderer, nodes, 0
+
+    def flow(self, stops: frozenset[str]) -> list[tuple[str, str]]:
+        """(kind, storage) blocks up to a stop tag: kind "p" (inline content), "list" or "block"."""
+        blocks: list[tuple[str, str]] = []
+        run: list[SyntaxTreeNode] = []
+        nodes = self.nodes
+        while self.position < len(nodes):
+            tag, _ = _tag(nodes[self.position])
+            if tag in stops:
+                break
+            if tag == "br":
+                after = self.position + 1
+                while after < len(nodes) and _blank([nodes[after]]):
+                    after += 1
+                if after < len(nodes) and _tag(nodes[after])[0] == "br":
+                    self.paragraph(run, blocks)
+                    run, self.position = [], after + 1
+                    continue
+            if tag in ("p", "/p"):  # `<p>a</p><p>b</p>`, as some write paragraphs in a cell
+                self.paragraph(run, blocks)
+                run = []
+                self.position += 1
+                continue
+            if tag in ("ul", "ol"):
+                self.paragraph(run, blocks)
+                run = []
+                blocks.append(("list", self.list_storage()))
+                continue
+            run.append(nodes[self.position])
+            self.position += 1
+        self.paragraph(run, blocks)
+        return blocks
+
+    def paragraph(self, run: list[SyntaxTreeNode], blocks: list[tuple[str, str]]) -> None:
+        if _blank(run):
+            return
+        storage = self.render_inline(run)
+        blocks.append(("block" if _lone_link(run) and _is_block_storage(storage) else "p", storage))
+
+    def list_storage(self) -> str:
+        kind, start = _tag(self.nodes[self.position])
+        self.position += 1
+        items: list[str] = []
+        while self.position < len(self.nodes):
+            node = self.nodes[self.position]
+            tag, _ = _tag(node)
+            if tag in ("/ul", "/ol"):
+                self.position += 1
+                break
+            if tag == "/li" or (tag != "li" and _blank([node])):
+                self.position += 1
+                continue
+            if tag == "li":
+                self.position += 1
+            items.append(f"<li>{_join(self.flow(_ITEM_ENDS))}</li>")
+            if self.position < len(self.nodes) and _tag(self.nodes[self.position])[0] == "/li":
+                self.position += 1
+        start_attribute = f' start="{start}"' if start and start != "1" else ""
+        return f"<{kind}{start_attribute}>{''.join(items)}</{kind}>"
+
+    def render_inline(self, run: list[SyntaxTreeNode]) -> str:
+        """Inline storage; whitespace at the paragraph's edges dropped (markdown-it keeps it next to a `<br>`)."""
+        parts = [self.renderer.inline(node) for node in run]
+        if run[0].type == "text":
+            parts[0] = escape_text(str(run[0].content).lstrip())
+        if run[-1].type == "text":
+            last = str(run[-1].content)
+            parts[-1] = escape_text(last.strip() if len(run) == 1 else last.rstrip())
+        return "".join(parts)
+
+
+def _lone_link(run: list[SyntaxTreeNode]) -> bool:
+    kept = [node for node in run if not _blank([node])]
+    return len(kept) == 1 and kept[0].type == "link"
+
+
+def _is_block_storage(storage: str) -> bool:
+    """Storage (a placeholder's) made of block elements only."""
+    if not storage.startswith("<"):
+        return False
+    try:
+        root = parse_fragment(storage)
+    except StorageParseError:
+        return False
+    loose = (root.text or "").strip() or any((child.tail or "").strip() for child in root)
+    return len(root) > 0 and not loose and all(is_cell_block(child) for child in root)
+
+
+def _join(blocks: list[tuple[str, str]]) -> str:
+    """Bare when the content is one paragraph (with lists after it); otherwise every paragraph in its `<p>`."""
+    bare = len(blocks) == 1 or (bool(blocks) and blocks[0][0] == "p" and all(k == "list" for k, _ in blocks[1:]))
+    return "".join(storage if bare or kind != "p" else f"<p>{storage}</p>" for kind, storage in blocks)
