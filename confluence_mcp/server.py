@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 _SHUTDOWN_SECONDS = 30.0  # bound on the lifespan's cleanup (stopping the embedded Postgres, closing pools)
 # manage is split over several modules; each declares its own specs.
-TOOL_MODULES = ("search", "content", "generic", "manage", "manage_files", "manage_labels", "index", "images")
+TOOL_MODULES = ("search", "content", "generic", "manage", "manage_updates", "manage_files", "manage_labels", "index",
+                "images")
 
 
 def all_tool_specs() -> list[ToolSpec]:
