@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
+from confluence_mcp.tools.content import resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
@@ -200,7 +201,7 @@ async def id_for_title(kit: KitRuntime, space: str | None, title: str) -> str:
 @tool("manage", "Delete page", read_only=False, destructive=True, idempotent=True)
 async def delete_page(
     ctx: Context,
-    page_id: Annotated[str | None, Field(description="Page id")] = None,
+    page_id: Annotated[str | None, Field(description="Page id, page URL or tiny link.")] = None,
     page_title: Annotated[str | None, Field(description="Page title, if no page_id")] = None,
     space: Space = None,
     purge: Annotated[bool, Field(description="Delete permanently, skipping the trash")] = False,
@@ -210,7 +211,7 @@ async def delete_page(
     kit.require_writable()
     if not page_id and not page_title:
         raise BadRequest("Say which page to delete: pass page_id, or page_title (with space).")
-    target = page_id or await id_for_title(kit, space, page_title or "")
+    target = await resolve_page_ref(kit, page_id) if page_id else await id_for_title(kit, space, page_title or "")
     page: dict[str, Any] = await load_page(kit.client, target, expand="version,space")
     kit.require_space((page.get("space") or {}).get("key"))
     await delete_checked(kit.client, target, purge=purge)

@@ -20,6 +20,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.errors import BadRequest, PolicyError
+from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import PageWrite, load_page, page_write, update_checked
@@ -94,7 +95,7 @@ async def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
 
 @tool("manage", "Add file to page", read_only=False)
 async def add_file_to_page(
-    page_id: Annotated[str, Field(description="Page id")],
+    page_id: PageRefArg,
     ctx: Context,
     file_base64: Annotated[str | None, Field(description="File content as base64 (a data: URI also works)")] = None,
     file_path: Annotated[str | None, Field(description="Path under the toolkit's upload_dir")] = None,
@@ -123,6 +124,7 @@ async def add_file_to_page(
     if not name or name in {".", ".."}:
         raise BadRequest(f"{filename!r} is not a usable file name.")
     kind = _media_type(media_type, name)
+    page_id = await resolve_page_ref(kit, page_id)
     page = await load_page(kit.client, page_id, expand="body.storage,version,space")
     kit.require_space((page.get("space") or {}).get("key"))
     await kit.client.upload_attachment(page_id, name, content, media_type=kind, comment=caption)

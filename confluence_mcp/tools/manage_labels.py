@@ -12,7 +12,9 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.errors import BadRequest
+from confluence_mcp.tools.content import resolve_page_ref
 from confluence_mcp.tools.context import current_kit
+from confluence_mcp.tools.manage_updates import PageRefs
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
     BulkResult,
@@ -30,7 +32,7 @@ __all__ = ["update_labels"]
 
 @tool("manage", "Update labels", read_only=False, idempotent=True)
 async def update_labels(
-    page_ids: Annotated[list[str], Field(description="Page ids", min_length=1)],
+    page_ids: PageRefs,
     new_labels: Annotated[list[str], Field(description="Labels (lower-case, no spaces)")],
     ctx: Context,
     mode: Annotated[LabelMode, Field(
@@ -45,7 +47,8 @@ async def update_labels(
     elif not names:
         raise BadRequest(f"No labels to {mode}: pass new_labels.")
 
-    async def one(page_id: str) -> PageWrite:
+    async def one(ref: str) -> PageWrite:
+        page_id = await resolve_page_ref(kit, ref)
         page = await load_page(kit.client, page_id, expand="version,space")
         kit.require_space((page.get("space") or {}).get("key"))
         now = await apply_labels(kit.client, page_id, names, mode)

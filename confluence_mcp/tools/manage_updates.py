@@ -21,7 +21,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
 )
 from confluence_mcp.errors import BadRequest
-from confluence_mcp.tools.content import section_problem
+from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.manage import Format, IncludeBody, Space, clean_title, id_for_title, refuse_duplicate
 from confluence_mcp.tools.registry import tool
@@ -41,8 +41,9 @@ from confluence_mcp.tools.write_support import (
     update_checked,
 )
 
-__all__ = ["update_page_by_id", "update_page_by_title", "update_pages"]
+__all__ = ["PageRefs", "update_page_by_id", "update_page_by_title", "update_pages"]
 
+PageRefs = Annotated[list[str], Field(description="Page ids, page URLs or tiny links", min_length=1)]
 _MACRO = re.compile(r'<ac:structured-macro\b[^>]*\bac:name="([^"]+)"')
 
 
@@ -121,7 +122,7 @@ _AllowMacro = Annotated[bool, Field(description="Allow the write (body or sectio
 
 @tool("manage", "Update page by id", read_only=False, idempotent=True)
 async def update_page_by_id(
-    page_id: Annotated[str, Field(description="Page id")],
+    page_id: PageRefArg,
     ctx: Context,
     new_title: _Title = None,
     new_body: _Body = None,
@@ -137,9 +138,9 @@ async def update_page_by_id(
     """Change a page's title, body or one section; never overwrites a newer version, unchanged parts stay as stored."""
     kit = current_kit(ctx)
     kit.require_writable()
-    return await _update(kit, page_id, new_title=new_title, new_body=new_body, body_format=body_format,
-                         section=section, expected_version=expected_version, new_labels=new_labels,
-                         minor_edit=minor_edit, version_message=version_message,
+    return await _update(kit, await resolve_page_ref(kit, page_id), new_title=new_title, new_body=new_body,
+                         body_format=body_format, section=section, expected_version=expected_version,
+                         new_labels=new_labels, minor_edit=minor_edit, version_message=version_message,
                          allow_macro_removal=allow_macro_removal, include_body=include_body)
 
 
@@ -171,7 +172,7 @@ async def update_page_by_title(
 
 @tool("manage", "Update pages", read_only=False, idempotent=True)
 async def update_pages(
-    page_ids: Annotated[list[str], Field(description="Page ids", min_length=1)],
+    page_ids: PageRefs,
     ctx: Context,
     new_contents: Annotated[list[str] | None, Field(
         description="New bodies: one per page id, or one for all")] = None,
@@ -183,7 +184,7 @@ async def update_pages(
     """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
-    ids = [pid.strip() for pid in page_ids]
+    ids = [await resolve_page_ref(kit, ref) for ref in page_ids]  # URLs too, so duplicates show whatever the form
     repeated = sorted({pid for pid in ids if ids.count(pid) > 1})
     if repeated:  # concurrent writes to one page: all but one would be lost while each reported ok
         raise BadRequest(f"page_ids lists {', '.join(repeated)} more than once: give each page once, with the "
@@ -200,7 +201,7 @@ async def update_pages(
                          "per page, or a single body for all.")
     if new_contents is None and new_labels is None:
         raise BadRequest("Nothing to update: pass new_contents and/or new_labels.")
-    pairs = list(zip(page_ids, contents, strict=True))
+    pairs = list(zip(ids, contents, strict=True))
 
     async def one(pair: tuple[str, str | None]) -> PageWrite:
         return await _update(kit, pair[0], new_title=None, new_body=pair[1], body_format=body_format, section=None,
