@@ -114,3 +114,21 @@ def test_sections_inside_layout_cells_end_with_their_cell() -> None:
     with pytest.raises(SectionNotFound) as missing:
         replace_section(LAYOUT, "Nope", "<p/>")
     assert missing.value.available == ["Top", "Status", "Other", "Right"]
+
+
+def test_cloud_task_lists_read_as_markdown_and_write_back_unchanged() -> None:
+    from pathlib import Path
+
+    from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+    from confluence_mcp.confluence.convert.outline import storage_to_outline_markdown
+
+    stored = (Path(__file__).resolve().parents[1] / "fixtures" / "storage" / "41_cloud_task_lists.xml").read_text(
+        encoding="utf-8").strip()
+    markdown = storage_to_markdown(stored)
+    assert "- [ ] Send the **agenda** to [@" in markdown and "- [x] Book the room" in markdown
+    assert "confluence-storage" not in markdown
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    ticked = markdown_to_storage(markdown.replace("- [ ] Send", "- [x] Send"))
+    assert "<ac:task-status>complete</ac:task-status><ac:task-body>Send" in keep_unchanged_blocks(stored, ticked)
+    outline = storage_to_outline_markdown(stored)
+    assert "0c8f3f5e" not in outline and "incomplete" not in outline and "Book the room" in outline

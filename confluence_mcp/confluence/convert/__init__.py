@@ -21,7 +21,8 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
 - Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
-- `- [ ] todo` / `- [x] done` ⇄ `ac:task-list` (task ids numbered in page order).
+- `- [ ] todo` / `- [x] done` ⇄ `ac:task-list` (task ids numbered in page order; the Cloud editor's task uuids,
+  list ids and `placeholder-inline-tasks` span are bookkeeping, kept as stored while a task is unchanged).
 - Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
   percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
   `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.

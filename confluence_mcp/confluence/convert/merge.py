@@ -56,8 +56,10 @@ def visible_text(element: Element) -> str:
         if node.tag == "br":
             segments.append((" ", inside))  # a line break shows as a space
             return
-        if not isinstance(node.tag, str) or node.tag.startswith("ri:"):
-            return  # a comment shows nothing; a resource reference shows through the link or image holding it
+        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag == "ac:task-uuid":
+            # A comment shows nothing, a resource reference shows through the link or image holding it, and a
+            # task's uuid is the Cloud editor's bookkeeping.
+            return
         edge = [("\x03", False)] if node.tag in _BLOCKS else []
         if node is not element and _shows_no_text(node):
             if not is_ignorable(node):

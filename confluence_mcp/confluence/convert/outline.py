@@ -11,7 +11,8 @@ import re
 
 __all__ = ["storage_to_outline_markdown"]
 
-_MD_DROP = re.compile(r"<!--.*?-->|<ac:parameter\b[^>]*>.*?</ac:parameter>", re.DOTALL)
+_MD_DROP = re.compile(r"<!--.*?-->|<ac:parameter\b[^>]*>.*?</ac:parameter>|<ac:task-(id|uuid|status)>.*?</ac:task-\1>",
+                      re.DOTALL)  # a task's id, uuid and status are bookkeeping, not text
 _MD_CODE = re.compile(r"<ac:plain-text-body>\s*<!\[CDATA\[(.*?)\]\]>\s*</ac:plain-text-body>|<pre\b[^>]*>(.*?)</pre>",
                       re.DOTALL)
 _MD_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)

@@ -13,7 +13,7 @@ __all__ = ["storage_to_text"]
 
 _PARAMETER = re.compile(r"<ac:parameter\b([^>]*)>(.*?)</ac:parameter>", re.DOTALL)
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?-->|<ac:task-(id|uuid|status)>.*?</ac:task-\1>", re.DOTALL)  # tasks' bookkeeping too
 _BLOCK_TAG = re.compile(
     r"</?(?:p|h[1-6]|li|tr|td|th|div|pre|blockquote|table|ul|ol|br|hr|ac:task|ac:rich-text-body|"
     r"ac:plain-text-body|ac:layout-cell|ac:structured-macro)\b[^>]*>",

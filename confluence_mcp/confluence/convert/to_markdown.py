@@ -40,6 +40,7 @@ from .xhtml import (
     outer_xml,
     parse_fragment,
     significant_attributes,
+    task_body_content,
 )
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
@@ -208,7 +209,7 @@ class _MarkdownWriter:
                 return None
             self.task_id += 1
             mark = "x" if (status.text or "").strip() == "complete" else " "
-            text = self.inline_markdown(body)
+            text = self.inline_markdown(task_body_content(body))
             lines.append(f"{bullet} [{mark}] {text}".rstrip())
         return "\n".join(lines)
 

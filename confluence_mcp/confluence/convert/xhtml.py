@@ -33,6 +33,7 @@ __all__ = [
     "parse_top_level",
     "remove_forbidden_characters",
     "significant_attributes",
+    "task_body_content",
     "top_level_nodes",
     "validate_storage",
 ]
@@ -278,7 +279,7 @@ def _write(element: Element, parts: list[str]) -> None:
 
 _WHITESPACE = re.compile(r"\s+")
 # Editor bookkeeping that changes nothing a reader sees: ids, the target's version when the link was saved.
-_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save"})
+_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save", "ac:task-list-id"})
 # Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
 _IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
 _CELLS = frozenset({"td", "th"})
@@ -301,8 +302,8 @@ def significant_attributes(element: Element) -> dict[str, str]:
 
 
 def is_ignorable(element: Element) -> bool:
-    """Renders as nothing a reader would miss: an empty paragraph, a table's column widths."""
-    if element.tag == "colgroup":
+    """Renders as nothing a reader would miss: an empty paragraph, a table's column widths, a task's uuid."""
+    if element.tag in ("colgroup", "ac:task-uuid"):
         return True
     return element.tag == "p" and not len(element) and not (element.text or "").strip() \
         and not significant_attributes(element)
@@ -335,6 +336,15 @@ def cell_content(element: Element) -> Element:
     if element.tag in _CELLS and [child.tag for child in _cell_children(content) or ()] == ["br"]:
         return Element(element.tag)
     return content
+
+
+def task_body_content(body: Element) -> Element:
+    """A task's body without the Cloud editor's `<span class="placeholder-inline-tasks">` around all of it."""
+    children = _cell_children(body)
+    if children and len(children) == 1 and children[0].tag == "span" \
+            and significant_attributes(children[0]) == {"class": "placeholder-inline-tasks"}:
+        return children[0]
+    return body
 
 
 def _cell_children(element: Element) -> list[Element] | None:
@@ -393,7 +403,8 @@ def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> Non
         tag = "ac:plain-text-link-body"
     parts.append(f"<{tag}{rendered}>")
     in_cell = in_cell or tag in _CELLS
-    content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else element
+    content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else \
+        task_body_content(element) if tag == "ac:task-body" else element
     parts.append(_canonical_text(content.text))
     kept = _canonical_children(content)
     for child in kept:
