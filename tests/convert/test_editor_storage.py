@@ -132,3 +132,18 @@ def test_cloud_task_lists_read_as_markdown_and_write_back_unchanged() -> None:
     assert "<ac:task-status>complete</ac:task-status><ac:task-body>Send" in keep_unchanged_blocks(stored, ticked)
     outline = storage_to_outline_markdown(stored)
     assert "0c8f3f5e" not in outline and "incomplete" not in outline and "Book the room" in outline
+
+
+def test_cloud_block_macros_with_the_default_layout_read_as_markdown() -> None:
+    from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+
+    stored = ('<ac:structured-macro ac:name="info" ac:schema-version="1" data-layout="default" ac:local-id="a1" '
+              'ac:macro-id="m1"><ac:rich-text-body><p>Hi</p></ac:rich-text-body></ac:structured-macro>'
+              '<ac:structured-macro ac:name="expand" ac:schema-version="1" data-layout="default" ac:macro-id="m2">'
+              '<ac:parameter ac:name="title">More</ac:parameter><ac:rich-text-body><p>hidden</p></ac:rich-text-body>'
+              '</ac:structured-macro>')
+    markdown = storage_to_markdown(stored)
+    assert markdown == "> [!NOTE]\n>\n> Hi\n\n> [!EXPAND] More\n>\n> hidden"
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    wide = stored.replace('data-layout="default"', 'data-layout="wide"', 1)
+    assert storage_to_markdown(wide).startswith("```confluence-storage macro=info")  # a breakout it cannot express

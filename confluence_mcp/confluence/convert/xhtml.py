@@ -294,6 +294,8 @@ def significant_attributes(element: Element) -> dict[str, str]:
         for name in ("colspan", "rowspan"):
             if kept.get(name) == "1":
                 del kept[name]
+    if kept.get("data-layout") == "default":  # Cloud's default breakout, on block macros as on tables
+        del kept["data-layout"]
     if element.tag == "table":
         for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
             if name in kept and default in (None, kept[name]):
