@@ -147,3 +147,16 @@ def test_cloud_block_macros_with_the_default_layout_read_as_markdown() -> None:
     assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
     wide = stored.replace('data-layout="default"', 'data-layout="wide"', 1)
     assert storage_to_markdown(wide).startswith("```confluence-storage macro=info")  # a breakout it cannot express
+
+
+def test_server_empty_lines_read_as_nothing_and_survive_writes() -> None:
+    from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+
+    stored = "<p>a</p><p><br /></p><h2>H</h2><p>b</p>"
+    markdown = storage_to_markdown(stored)
+    assert markdown == "a\n\n## H\n\nb"
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown.replace("b", "c"))) == \
+        "<p>a</p><p><br /></p><h2>H</h2><p>c</p>"
+    # a line break with text beside it is a real line break
+    assert storage_to_markdown("<p>x<br />y</p>") == "x  \ny"

@@ -47,13 +47,14 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
 
 Round trip: every block (and every natural inline element) is converted back while reading and compared on canonical
 XML (`xhtml.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
-editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>`, table `<colgroup>`,
-default table and cell attributes, `data-layout="default"` on macros, task uuids, a cell's wrappers: a `<p>` alone
-or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`); anything that would not
-come back equal is emitted as a placeholder instead. Writing markdown back (`update_page_by_id`) keeps the stored
-bytes of every top-level block whose rendering is canonically equal to the stored one (`keep_unchanged_blocks`), so
-unchanged markdown is a no-op and the dropped details survive; an edited block is written as its markdown renders (a
-Cloud table edited in markdown loses its column widths and `<p>` cell wrappers, which Confluence shows alike).
+editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>` and `<p><br/></p>`, table
+`<colgroup>`, default table and cell attributes, `data-layout="default"` on macros, task uuids, a cell's wrappers: a
+`<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`); anything
+that would not come back equal is emitted as a placeholder instead. Writing markdown back (`update_page_by_id`)
+keeps the stored bytes of every top-level block whose rendering is canonically equal to the stored one
+(`keep_unchanged_blocks`), so unchanged markdown is a no-op and the dropped details survive; an edited block is
+written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell wrappers,
+which Confluence shows alike).
 
 Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text (table cells read only their
 `<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text. Placeholders are

@@ -304,11 +304,14 @@ def significant_attributes(element: Element) -> dict[str, str]:
 
 
 def is_ignorable(element: Element) -> bool:
-    """Renders as nothing a reader would miss: an empty paragraph, a table's column widths, a task's uuid."""
+    """Renders as nothing a reader would miss: an empty paragraph (Server's `<p><br/></p>` too), a table's column
+    widths, a task's uuid."""
     if element.tag in ("colgroup", "ac:task-uuid"):
         return True
-    return element.tag == "p" and not len(element) and not (element.text or "").strip() \
-        and not significant_attributes(element)
+    if element.tag != "p" or (element.text or "").strip() or significant_attributes(element):
+        return False
+    return not len(element) or (len(element) == 1 and element[0].tag == "br" and not (element[0].tail or "").strip()
+                                and not element[0].attrib)
 
 
 def cell_paragraph(cell: Element) -> Element | None:
