@@ -144,7 +144,7 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
         labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
         status=None if page.get("status", "current") == "current" else page.get("status"), markdown=markdown,
     )
-    return windowed(body, offset, max_chars)
+    return windowed(body, offset, max_chars, section)
 
 
 def section_problem(page_id: str, section: str, error: ValueError, *, instead: str) -> ConfluenceMCPError:
@@ -162,18 +162,19 @@ def section_problem(page_id: str, section: str, error: ValueError, *, instead: s
     return BadRequest(f"Page {page_id}: {error}")
 
 
-def windowed(body: PageBody, offset: int, max_chars: int) -> PageBody:
-    """The page with only a part of its markdown when it is longer than `max_chars` from `offset`, saying which
-    part and where the next one starts."""
+def windowed(body: PageBody, offset: int, max_chars: int, section: str | None = None) -> PageBody:
+    """The page (or its `section`) with only a part of its markdown when that is longer than `max_chars` from
+    `offset`, saying which part and where the next one starts."""
     total = len(body.markdown)
     if offset == 0 and total <= max_chars:
         return body
+    what = f"page {body.id}" + (f" version {body.version}" if body.version is not None else "") \
+        + (f", section '{section}'" if section is not None else "")
     if offset >= total:
-        raise BadRequest(f"offset {offset} is past the end of page {body.id}: its markdown has {total:,} characters.")
+        raise BadRequest(f"offset {offset} is past the end of {what}: its markdown has {total:,} characters.")
     window = markdown_window(body.markdown, offset, max_chars)
     more = window.end < total
-    version = f" version {body.version}" if body.version is not None else ""
-    note = (f"Part of page {body.id}{version}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
+    note = (f"Part of {what}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
             + (f"Read on with read_page_by_id offset={window.end}. " if more else "This is the last part. ")
             + "A section can also be read alone (section). To edit a page read in parts, replace a section "
             "(update_page_by_id with section): a whole body built from one part would drop the rest of the page.")
