@@ -16,6 +16,7 @@ from pydantic import Field
 
 from confluence_mcp.confluence.convert import (
     AmbiguousSection,
+    LayoutSyntaxError,
     SectionNotFound,
     keep_unchanged_blocks,
     replace_section,
@@ -77,6 +78,8 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
                 storage = replace_section(old_storage, section, converted, keep)
             except (SectionNotFound, AmbiguousSection) as exc:
                 raise section_problem(page_id, section, exc, instead="replace the body") from exc
+            except LayoutSyntaxError as exc:
+                raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
         else:
             storage = keep(old_storage, converted) if keep is not None else converted
         lost = _dropped_macros(old_storage, storage)

@@ -14,7 +14,8 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     storage_to_markdown,
 )
-from confluence_mcp.confluence.convert.xhtml import canonicalize
+from confluence_mcp.confluence.convert.merge import visible_text
+from confluence_mcp.confluence.convert.xhtml import canonicalize, parse_fragment
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
 EDITOR_FIXTURES = ["35_cloud_editor_tables", "36_server_wrapped_table", "37_editor_whitespace",
@@ -160,3 +161,28 @@ def test_server_empty_lines_read_as_nothing_and_survive_writes() -> None:
         "<p>a</p><p><br /></p><h2>H</h2><p>c</p>"
     # a line break with text beside it is a real line break
     assert storage_to_markdown("<p>x<br />y</p>") == "x  \ny"
+
+
+@pytest.mark.parametrize("storage", [
+    "<p>Pay<strong>&nbsp;now</strong> please</p>",
+    "<p>Pay<em>now&nbsp;</em>please</p>",
+    '<p>Pay<span style="text-decoration: line-through;">&nbsp;now</span></p>',
+    '<p>See<a href="https://example.com/">&nbsp;the docs</a>today</p>',
+    "<p>Run<code>&nbsp;make</code></p>",
+    '<p>See<ac:link><ri:page ri:content-title="Runbook"/><ac:plain-text-link-body><![CDATA[ the runbook ]]>'
+    "</ac:plain-text-link-body></ac:link>today</p>",
+    '<p>See<ac:link><ri:page ri:content-title="Runbook"/><ac:link-body><strong>&nbsp;the runbook</strong>'
+    "</ac:link-body></ac:link></p>",
+    "<table><tbody><tr><th>Step</th></tr><tr><td><p>Pay<strong>&nbsp;now</strong></p></td></tr></tbody></table>",
+])
+def test_whitespace_at_the_edges_of_markup_separates_words(storage: str) -> None:
+    # The Cloud editor puts a &nbsp; inside bold or a link's text; markdown read as `Pay**now**` glued the words,
+    # and writing that unchanged markdown back replaced the stored block with the glued text (a new version).
+    page = f"<p>Intro</p>{storage}<p>End</p>"
+    markdown = storage_to_markdown(page)
+    assert "confluence-storage" not in markdown
+    assert write_back(page, markdown) == page
+    edited = markdown.replace("Intro", "Introduction")
+    assert write_back(page, edited) == page.replace("Intro", "Introduction")
+    shown = visible_text(parse_fragment(storage))
+    assert visible_text(parse_fragment(markdown_to_storage(markdown))).split("\x03")[1:-1] == shown.split("\x03")

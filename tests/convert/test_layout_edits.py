@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from confluence_mcp.confluence.convert import (
+    LayoutSyntaxError,
     keep_unchanged_blocks,
     markdown_to_storage,
     replace_section,
@@ -112,3 +113,13 @@ def test_a_section_edit_inside_a_cell_keeps_the_cells_other_bytes() -> None:
     replaced = replace_section(stored, "Goals", new, keep_unchanged_blocks)
     assert '<h2 local-id="h2-1">Goals</h2><p>Ship it.</p></ac:layout-cell>' in replaced
     assert replaced.count("</ac:layout-cell>") == stored.count("</ac:layout-cell>")
+
+
+def test_a_section_in_a_layout_cell_takes_no_layout() -> None:
+    storage = ('<ac:layout><ac:layout-section ac:type="single"><ac:layout-cell><h2>Plan</h2><p>old</p>'
+               "</ac:layout-cell></ac:layout-section></ac:layout><h2>After</h2><p>tail</p>")
+    nested = markdown_to_storage(":::layout single\n\nnested\n\n:::\n")
+    with pytest.raises(LayoutSyntaxError, match="layouts do not nest"):
+        replace_section(storage, "Plan", nested)
+    # At the top level a section may hold a layout.
+    assert replace_section(storage, "After", nested).endswith("<h2>After</h2>" + nested)

@@ -45,3 +45,12 @@ async def test_malformed_layout_markers_are_refused(tools: Client, rest: Rest) -
     message = await refused(tools, "create_page", title=unique("Bad layout"),
                             body=":::layout two_equal\n\nleft\n\n:::cell\n\nright\n")
     assert "not closed" in message and "line 1" in message
+
+
+async def test_a_layout_in_a_section_inside_a_layout_cell_is_refused(tools: Client, rest: Rest) -> None:
+    # The section "Plan" lies in a layout cell: new content with layout markers would nest a layout in it.
+    page = await call(tools, "create_page", title=unique("Layout nest"), body=STORAGE, body_format="storage")
+    message = await refused(tools, "update_page_by_id", page_id=page["id"], section="Plan",
+                            new_body=":::layout single\n\nnested\n\n:::\n")
+    assert "layouts do not nest" in message and "Nothing was written" in message
+    assert rest.storage(page["id"]) == STORAGE

@@ -84,6 +84,15 @@ def test_window_cuts() -> None:
     assert markdown_window(text, 0, 1000).end == len(text)
 
 
+def test_a_code_span_at_a_line_start_opens_no_fence() -> None:
+    # "``` a``b ```" is inline code (a backtick fence's info string holds no backtick); taken for an unclosed fence,
+    # it hid every later block start and the cut fell mid-table.
+    table = "| a |\n| --- |\n" + "| row |\n" * 20
+    text = "``` a``b ``` is inline\n\nintro\n\n" + table
+    window = markdown_window(text, 0, 60)
+    assert window.text == "``` a``b ``` is inline\n\nintro\n\n"
+
+
 _SECTIONED = ("<p>Intro</p><h1>Team A</h1><p>a text</p><h2>Notes</h2><p>a notes</p><h1>Team B</h1><p>b text</p>"
               "<h2>Notes</h2><p>b notes</p><ac:layout><ac:layout-section ac:type=\"two_equal\"><ac:layout-cell>"
               "<h2>Left</h2><p>left text</p></ac:layout-cell><ac:layout-cell><p>right text</p></ac:layout-cell>"

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from xml.etree.ElementTree import Element
 
+from .layouts import LayoutSyntaxError
 from .xhtml import TopLevelNode, layout_cells, top_level_nodes, validate_storage
 
 __all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section", "section_storage"]
@@ -94,8 +95,9 @@ def _drop_repeated_heading(new_storage: str, heading: Element) -> bytes:
     return new_storage.encode("utf-8")
 
 
-def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int]:
-    """The storage bytes, the heading's node and where its section ends (see `replace_section`)."""
+def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int, bool]:
+    """The storage bytes, the heading's node, where its section ends (see `replace_section`) and whether it lies
+    in a layout cell."""
     scopes, body = _scopes(storage)
     wanted = _key(heading)
     candidates = [(nodes, scope_end, index, path) for nodes, scope_end in scopes
@@ -113,12 +115,12 @@ def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int]:
                                                      and following_level <= level):
             end = following.start
             break
-    return body, node, end
+    return body, node, end, nodes is not scopes[0][0]
 
 
 def section_storage(storage: str, heading: str) -> str:
     """The heading `heading` and its section's content, as storage (located as `replace_section` does)."""
-    body, node, end = _locate(storage, heading)
+    body, node, end, _ = _locate(storage, heading)
     return body[node.start : end].decode("utf-8")
 
 
@@ -131,10 +133,15 @@ def replace_section(storage: str, heading: str, new_storage: str,
     too, their section ending with the cell; a top-level section ends where a layout begins. `keep(old, new)` may
     merge the section's stored content into the new one (see `merge.keep_unchanged_blocks`). Raises
     `StorageParseError` when `new_storage` is malformed, `SectionNotFound` when no heading matches,
-    `AmbiguousSection` when several do.
+    `AmbiguousSection` when several do, `LayoutSyntaxError` when `new_storage` holds a layout and the section lies
+    in a layout cell (layouts do not nest).
     """
     validate_storage(new_storage)
-    body, node, end = _locate(storage, heading)
+    body, node, end, in_cell = _locate(storage, heading)
+    if in_cell and any(child.element.tag == "ac:layout" for child in top_level_nodes(new_storage)[0]):
+        raise LayoutSyntaxError(f"Section {_heading_text(node.element)!r} lies in a layout cell, and layouts do not "
+                                "nest: write its content without layout markers, or replace the whole body to "
+                                "change the layout.")
     replacement = _drop_repeated_heading(new_storage, node.element).decode("utf-8")
     if keep is not None:
         replacement = keep(body[node.end : end].decode("utf-8"), replacement)

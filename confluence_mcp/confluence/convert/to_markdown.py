@@ -36,6 +36,7 @@ from .xhtml import (
     cell_paragraph,
     escape_attribute,
     escape_text,
+    inner_xml,
     is_ignorable,
     outer_xml,
     parse_fragment,
@@ -56,6 +57,10 @@ _INLINE_CONTAINERS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "strong
 _BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
                            "section", "column", "details"})
 _WHITESPACE = re.compile(r"\s+")
+# Inline markup markdownify writes with `chomp`, which moves a plain space at its edges outside the markers but drops
+# any other whitespace there (`beta<strong>&nbsp;x</strong>` would read `beta**x**`, gluing the words).
+_CHOMPED = frozenset({"strong", "em", "code", "a", "del"})
+_EDGE_SPACE = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
 
 
 def _label(text: str) -> str:
@@ -68,6 +73,35 @@ def _element_text(element: Element) -> str:
 
 def _parameters(macro: Element) -> dict[str, str]:
     return {p.get("ac:name", ""): "".join(p.itertext()) for p in macro if p.tag == "ac:parameter"}
+
+
+_LEADING_SPACE = re.compile(r"^(?:<[^/>][^>]*(?<!/)>)*(\s+)")  # after opening tags only
+_TRAILING_SPACE = re.compile(r"(\s+)(?:</[^>]+>)*$")
+
+
+def _link_edge_spaces(link: Element) -> tuple[str, str]:
+    """The whitespace at the edges of a link's text, which markdown's `[label]` cannot hold: written beside the
+    link instead, so `a<ac:link>...[ b]...</ac:link>` does not read `a[b](...)`, gluing the words."""
+    body = next((child for child in link if child.tag in ("ac:link-body", "ac:plain-text-link-body")), None)
+    if body is None or not "".join(body.itertext()).strip():
+        return "", ""
+    text = body.text or "" if body.tag == "ac:plain-text-link-body" else inner_xml(body)
+    lead, trail = _LEADING_SPACE.match(text), _TRAILING_SPACE.search(text)
+
+    def space(match: re.Match[str] | None) -> str:
+        return "" if match is None else "\u00a0" if "\u00a0" in match.group(1) else " "
+
+    return space(lead), space(trail)
+
+
+def _markup(tag: str, attributes: str, inner: str) -> str:
+    """HTML for markdownify; around inline markup, the whitespace at its edges (`&nbsp;` too) stands outside it."""
+    if tag not in _CHOMPED:
+        return f"<{tag}{attributes}>{inner}</{tag}>"
+    match = _EDGE_SPACE.match(inner)
+    assert match is not None
+    lead, core, trail = match.groups()
+    return f"{lead}<{tag}{attributes}>{core}</{tag}>{trail}"
 
 
 def _child(element: Element, tag: str) -> Element | None:
@@ -244,7 +278,7 @@ class _MarkdownWriter:
         natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
         attrib = significant_attributes(element)
         if tag == "span" and attrib == {"style": _STRIKE_STYLE}:
-            return f"<del>{self.children_html(element, rendered)}</del>"
+            return _markup("del", "", self.children_html(element, rendered))
         if tag == "a" and (set(attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
             natural = False
         if natural and tag not in ("a", "ol") and attrib:
@@ -254,7 +288,7 @@ class _MarkdownWriter:
         if natural:
             attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
             content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
-            return f"<{tag}{attributes}>{self.children_html(content or element, rendered)}</{tag}>"
+            return _markup(tag, attributes, self.children_html(content or element, rendered))
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
             markdown = self.block(element, "-")
@@ -275,7 +309,8 @@ class _MarkdownWriter:
         elif element.tag == "ac:image":
             natural = self.image(element)
         if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
-            return natural
+            lead, trail = _link_edge_spaces(element)
+            return lead + natural + trail
         return self.inline_placeholder(element)
 
     def inline_round_trips(self, markdown: str, element: Element) -> bool:

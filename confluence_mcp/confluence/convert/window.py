@@ -29,8 +29,8 @@ def _block_starts(markdown: str) -> list[int]:
         if fence is None and blank and stripped:
             starts.append(position)
         match = _FENCE.match(line)
-        if fence is None and match:
-            fence = match.group(1)
+        if fence is None and match and not (match.group(1)[0] == "`" and "`" in line[match.end() :]):
+            fence = match.group(1)  # (a backtick in the info string makes the line a code span, not a fence)
         elif fence is not None and match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) \
                 and not line.strip()[len(match.group(1)):].strip():
             fence = None
