@@ -47,3 +47,34 @@ async def test_a_new_body_that_repeats_the_heading_does_not_duplicate_it(tools: 
     await call(tools, "update_page_by_id", page_id=page["id"], section="## Release 2.0 notes",
                new_body="## Release 2.0 notes\n\nz")
     assert rest.storage(page["id"]) == storage.replace("<p>old</p>", "<p>z</p>")
+
+
+def _tasks(*items: tuple[int, str, str]) -> str:
+    return "<ac:task-list>" + "".join(
+        f"<ac:task><ac:task-id>{n}</ac:task-id><ac:task-status>{status}</ac:task-status><ac:task-body>{text}"
+        "</ac:task-body></ac:task>" for n, status, text in items) + "</ac:task-list>"
+
+
+async def test_sections_number_their_tasks_where_the_page_has_them(tools: Client, rest: Rest) -> None:
+    import re
+
+    storage = (f"<h1>A</h1>{_tasks((1, 'incomplete', 'one'), (2, 'complete', 'two'))}"
+               f"<h1>B</h1>{_tasks((3, 'incomplete', 'three'))}<h1>C</h1><p>none yet</p>")
+    page = await call(tools, "create_page", title=unique("Sec tasks"), body=storage, body_format="storage")
+    read = await call(tools, "read_page_by_id", page_id=page["id"], section="B")
+    assert read["markdown"] == "# B\n\n- [ ] three"  # markdown, not a placeholder numbered from 1
+
+    def ids() -> list[str]:
+        return re.findall(r"<ac:task-id>(\d+)</ac:task-id>", rest.storage(page["id"]))
+
+    await call(tools, "update_page_by_id", page_id=page["id"], section="B", new_body="- [ ] three\n- [ ] four")
+    assert ids() == ["1", "2", "3", "4"]
+    assert _tasks((3, "incomplete", "three")).removesuffix("</ac:task-list>") in rest.storage(page["id"])
+    await call(tools, "update_page_by_id", page_id=page["id"], section="C", new_body="- [ ] five")
+    assert ids() == ["1", "2", "3", "4", "5"]
+    # a task added to the first section would take B's id 3: its tasks are numbered after the page's last
+    await call(tools, "update_page_by_id", page_id=page["id"], section="A",
+               new_body="- [ ] one\n- [x] two\n- [ ] new")
+    assert sorted(ids(), key=int) == ["3", "4", "5", "6", "7", "8"] and len(set(ids())) == 6
+    again = await call(tools, "read_page_by_id", page_id=page["id"], section="A")
+    assert again["markdown"] == "# A\n\n- [ ] one\n- [x] two\n- [ ] new"

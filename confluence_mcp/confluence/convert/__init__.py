@@ -73,7 +73,7 @@ if TYPE_CHECKING:
     from .links import LinkContext
     from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
-    from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
+    from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage, task_ids
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -91,6 +91,7 @@ _HOMES = {
     "SectionNotFound": "sections",
     "replace_section": "sections",
     "section_storage": "sections",
+    "task_ids": "sections",
     "storage_to_text": "text",
     "storage_to_markdown": "to_markdown",
     "storage_to_view": "view",
@@ -122,5 +123,6 @@ __all__ = [
     "storage_to_outline_markdown",
     "storage_to_text",
     "storage_to_view",
+    "task_ids",
     "validate_storage",
 ]
