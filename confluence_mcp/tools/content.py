@@ -46,26 +46,24 @@ _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather th
 READ_CHARS = 60_000
 
 
-def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, first_task_id: int = 1) -> str:
-    """A page's storage (or one section of it, whose tasks start at `first_task_id`) as markdown with the site's
-    links; bodies up to _CACHE_MAX_STORAGE are cached."""
+def page_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+    """A page's storage as markdown with the site's links; bodies up to _CACHE_MAX_STORAGE are cached."""
     convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
-    return convert(storage, site_url, space, page_id, first_task_id)
+    return convert(storage, site_url, space, page_id)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str, first_task_id: int) -> str:
+def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
     # Conversion is a pure function of these, and it is the costly part of a read (~1.5 ms per KB with round-trip
     # checks); agents often read the same page version again (read, edit, read back; label listings).
-    return _markdown(storage, site_url, space, page_id, first_task_id)
+    return _markdown(storage, site_url, space, page_id)
 
 
-def _markdown(storage: str, site_url: str, space: str | None, page_id: str, first_task_id: int) -> str:
+def _markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
     from confluence_mcp.confluence.convert import storage_to_markdown
     from confluence_mcp.confluence.weblinks import site_link_context
 
-    return storage_to_markdown(storage, links=site_link_context(site_url, space=space, page_id=page_id),
-                               first_task_id=first_task_id)
+    return storage_to_markdown(storage, links=site_link_context(site_url, space=space, page_id=page_id))
 
 
 def tiny_code_to_id(code: str) -> str:
@@ -125,16 +123,14 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
-    first_task = 1
     if section is not None:
-        from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, section_storage, task_ids
+        from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, section_storage
 
         try:
             storage = section_storage(storage, section)
         except (SectionNotFound, AmbiguousSection) as exc:
             raise section_problem(page_id, section, exc, instead="read the whole page") from exc
-        first_task = next(iter(task_ids(storage)), 1)
-    arguments = (storage, kit.client.site_url, space, str(page["id"]), first_task)
+    arguments = (storage, kit.client.site_url, space, str(page["id"]))
     if len(storage) > _CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
     else:

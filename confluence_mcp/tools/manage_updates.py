@@ -20,8 +20,7 @@ from confluence_mcp.confluence.convert import (
     SectionNotFound,
     keep_unchanged_blocks,
     replace_section,
-    section_storage,
-    task_ids,
+    unique_task_ids,
 )
 from confluence_mcp.errors import BadRequest
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
@@ -72,12 +71,7 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     old_storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
     storage: str | None = None
     if new_body is not None:
-        first_task = _first_task_id(page_id, old_storage, section) if body_format == "markdown" else 1
-        converted = await body_to_storage(client, new_body, body_format, space, first_task)
-        if section is not None and set(task_ids(converted)) & _tasks_outside(old_storage, section):
-            # Tasks added to the section would take ids the rest of the page uses: number them after all of them.
-            converted = await body_to_storage(client, new_body, body_format, space,
-                                              max(task_ids(old_storage), default=0) + 1)
+        converted = await body_to_storage(client, new_body, body_format, space)
         # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
         keep = keep_unchanged_blocks if body_format == "markdown" else None
         if section is not None:
@@ -89,6 +83,8 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
                 raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
         else:
             storage = keep(old_storage, converted) if keep is not None else converted
+        if keep is not None:
+            storage = unique_task_ids(storage)
         lost = _dropped_macros(old_storage, storage)
         if lost and not allow_macro_removal:
             what = f"section '{section}'" if section is not None else "body"
@@ -128,23 +124,6 @@ _NewLabels = Annotated[list[str] | None, Field(description="Replace the labels w
 _Minor = Annotated[bool, Field(description="Minor edit: no watcher notifications")]
 _Message = Annotated[str | None, Field(description="Version comment")]
 _AllowMacro = Annotated[bool, Field(description="Allow the write (body or section) to drop macros")]
-
-
-def _first_task_id(page_id: str, storage: str, section: str | None) -> int:
-    """Where a markdown body's tasks are numbered from: 1 for a whole body, and for a section its own first task's
-    id (so its unchanged task lists keep theirs), else the id after the page's last."""
-    if section is None:
-        return 1
-    try:
-        own = task_ids(section_storage(storage, section))
-    except (SectionNotFound, AmbiguousSection) as exc:
-        raise section_problem(page_id, section, exc, instead="replace the body") from exc
-    return own[0] if own else max(task_ids(storage), default=0) + 1
-
-
-def _tasks_outside(storage: str, section: str) -> set[int]:
-    inside = Counter(task_ids(section_storage(storage, section)))
-    return set((Counter(task_ids(storage)) - inside).elements())
 
 
 @tool("manage", "Update page by id", read_only=False, idempotent=True)

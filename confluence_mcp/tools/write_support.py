@@ -111,13 +111,12 @@ def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
     return site_link_context(client.site_url, space=space)
 
 
-async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None,
-                          first_task_id: int = 1) -> str:
+async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:
     """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
     if body_format == "markdown":
         # Through the package: the markdown parser loads on the first write, not at server start.
         try:
-            storage = convert.markdown_to_storage(body, links=link_context(client, space), first_task_id=first_task_id)
+            storage = convert.markdown_to_storage(body, links=link_context(client, space))
         except convert.LayoutSyntaxError as exc:
             raise BadRequest(f"{exc} Nothing was written.") from exc
     elif body_format == "wiki":

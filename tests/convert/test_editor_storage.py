@@ -186,3 +186,30 @@ def test_whitespace_at_the_edges_of_markup_separates_words(storage: str) -> None
     assert write_back(page, edited) == page.replace("Intro", "Introduction")
     shown = visible_text(parse_fragment(storage))
     assert visible_text(parse_fragment(markdown_to_storage(markdown))).split("\x03")[1:-1] == shown.split("\x03")
+
+
+def test_task_ids_are_bookkeeping_kept_unique() -> None:
+    from confluence_mcp.confluence.convert import (
+        keep_unchanged_blocks,
+        markdown_to_storage,
+        storage_to_markdown,
+        unique_task_ids,
+    )
+
+    def tasks(*ids: int) -> str:
+        return "<ac:task-list>" + "".join(f"<ac:task><ac:task-id>{n}</ac:task-id><ac:task-status>incomplete"
+                                          f"</ac:task-status><ac:task-body>t{n}</ac:task-body></ac:task>"
+                                          for n in ids) + "</ac:task-list>"
+
+    stored = f"{tasks(17)}<p>x</p>{tasks(3, 9)}"
+    markdown = storage_to_markdown(stored)
+    assert markdown == "- [ ] t17\n\nx\n\n- [ ] t3\n- [ ] t9"
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    # the second list edited: rendered ids 2, 3 and 4, while the kept first list keeps 17
+    merged = unique_task_ids(keep_unchanged_blocks(stored, markdown_to_storage(markdown + "\n- [ ] new")))
+    assert merged.startswith(tasks(17)) and "<ac:task-id>4</ac:task-id><ac:task-status>incomplete</ac:task-status>" \
+        "<ac:task-body>new" in merged
+    assert unique_task_ids(f"{tasks(1, 2)}{tasks(1)}") == f"{tasks(1, 2)}{tasks(1)}".replace(
+        "<ac:task-id>1</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>t1</ac:task-body></ac:task>"
+        "</ac:task-list>", "<ac:task-id>3</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>t1"
+        "</ac:task-body></ac:task></ac:task-list>")

@@ -55,26 +55,25 @@ def _tasks(*items: tuple[int, str, str]) -> str:
         "</ac:task-body></ac:task>" for n, status, text in items) + "</ac:task-list>"
 
 
-async def test_sections_number_their_tasks_where_the_page_has_them(tools: Client, rest: Rest) -> None:
+async def test_task_ids_stay_unique_in_the_page_whatever_a_write_touches(tools: Client, rest: Rest) -> None:
     import re
 
-    storage = (f"<h1>A</h1>{_tasks((1, 'incomplete', 'one'), (2, 'complete', 'two'))}"
-               f"<h1>B</h1>{_tasks((3, 'incomplete', 'three'))}<h1>C</h1><p>none yet</p>")
+    one_three = _tasks((1, "incomplete", "one"), (3, "complete", "three"))  # a gap: task 2 was deleted
+    storage = f"<h1>A</h1>{one_three}<h1>B</h1>{_tasks((4, 'incomplete', 'four'))}<h1>C</h1><p>none yet</p>"
     page = await call(tools, "create_page", title=unique("Sec tasks"), body=storage, body_format="storage")
-    read = await call(tools, "read_page_by_id", page_id=page["id"], section="B")
-    assert read["markdown"] == "# B\n\n- [ ] three"  # markdown, not a placeholder numbered from 1
+    read = await call(tools, "read_page_by_id", page_id=page["id"])
+    assert read["markdown"] == "# A\n\n- [ ] one\n- [x] three\n\n# B\n\n- [ ] four\n\n# C\n\nnone yet"
+    assert (await call(tools, "read_page_by_id", page_id=page["id"], section="B"))["markdown"] == "# B\n\n- [ ] four"
+    same = await call(tools, "update_page_by_id", page_id=page["id"], new_body=read["markdown"])
+    assert "No change" in same["note"] and rest.storage(page["id"]) == storage  # ids as stored, no new version
 
     def ids() -> list[str]:
         return re.findall(r"<ac:task-id>(\d+)</ac:task-id>", rest.storage(page["id"]))
 
-    await call(tools, "update_page_by_id", page_id=page["id"], section="B", new_body="- [ ] three\n- [ ] four")
-    assert ids() == ["1", "2", "3", "4"]
-    assert _tasks((3, "incomplete", "three")).removesuffix("</ac:task-list>") in rest.storage(page["id"])
-    await call(tools, "update_page_by_id", page_id=page["id"], section="C", new_body="- [ ] five")
-    assert ids() == ["1", "2", "3", "4", "5"]
-    # a task added to the first section would take B's id 3: its tasks are numbered after the page's last
-    await call(tools, "update_page_by_id", page_id=page["id"], section="A",
-               new_body="- [ ] one\n- [x] two\n- [ ] new")
-    assert sorted(ids(), key=int) == ["3", "4", "5", "6", "7", "8"] and len(set(ids())) == 6
-    again = await call(tools, "read_page_by_id", page_id=page["id"], section="A")
-    assert again["markdown"] == "# A\n\n- [ ] one\n- [x] two\n- [ ] new"
+    # new tasks in a section are numbered from 1, where A's ids are: they get fresh ones instead
+    await call(tools, "update_page_by_id", page_id=page["id"], section="C", new_body="- [ ] five\n- [ ] six")
+    assert len(set(ids())) == len(ids()) == 5 and one_three in rest.storage(page["id"])
+    await call(tools, "update_page_by_id", page_id=page["id"], section="B", new_body="- [x] four")
+    assert len(set(ids())) == len(ids()) == 5 and one_three in rest.storage(page["id"])
+    whole = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
+    assert "- [x] four" in whole and "- [ ] five\n- [ ] six" in whole and "confluence-storage" not in whole

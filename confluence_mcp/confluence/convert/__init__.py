@@ -21,8 +21,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
 - Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
-- `- [ ] todo` / `- [x] done` ⇄ `ac:task-list` (task ids numbered in page order; the Cloud editor's task uuids,
-  list ids and `placeholder-inline-tasks` span are bookkeeping, kept as stored while a task is unchanged).
+- `- [ ] todo` / `- [x] done` ⇄ `ac:task-list`. Task ids, the Cloud editor's task uuids, list ids and
+  `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged; new tasks are numbered
+  in page order, and a write renumbers an id the page already uses (`unique_task_ids`).
 - Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
   percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
   `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.
@@ -48,13 +49,13 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
 Round trip: every block (and every natural inline element) is converted back while reading and compared on canonical
 XML (`xhtml.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
 editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>` and `<p><br/></p>`, table
-`<colgroup>`, default table and cell attributes, `data-layout="default"` on macros, task uuids, a cell's wrappers: a
-`<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`); anything
-that would not come back equal is emitted as a placeholder instead. Writing markdown back (`update_page_by_id`)
-keeps the stored bytes of every top-level block whose rendering is canonically equal to the stored one
-(`keep_unchanged_blocks`), so unchanged markdown is a no-op and the dropped details survive; an edited block is
-written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell wrappers,
-which Confluence shows alike).
+`<colgroup>`, default table and cell attributes, `data-layout="default"` on macros, task ids and uuids, a cell's
+wrappers: a `<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`);
+anything that would not come back equal is emitted as a placeholder instead. Writing markdown back
+(`update_page_by_id`) keeps the stored bytes of every top-level block whose rendering is canonically equal to the
+stored one (`keep_unchanged_blocks`), so unchanged markdown is a no-op and the dropped details survive; an edited
+block is written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell
+wrappers, which Confluence shows alike).
 
 Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text (table cells read only their
 `<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text. Placeholders are
@@ -71,9 +72,9 @@ if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
     from .layouts import LayoutSyntaxError
     from .links import LinkContext
-    from .merge import keep_unchanged_blocks
+    from .merge import keep_unchanged_blocks, unique_task_ids
     from .outline import storage_to_outline_markdown
-    from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage, task_ids
+    from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -86,12 +87,12 @@ _HOMES = {
     "LayoutSyntaxError": "layouts",
     "LinkContext": "links",
     "keep_unchanged_blocks": "merge",
+    "unique_task_ids": "merge",
     "storage_to_outline_markdown": "outline",
     "AmbiguousSection": "sections",
     "SectionNotFound": "sections",
     "replace_section": "sections",
     "section_storage": "sections",
-    "task_ids": "sections",
     "storage_to_text": "text",
     "storage_to_markdown": "to_markdown",
     "storage_to_view": "view",
@@ -123,6 +124,6 @@ __all__ = [
     "storage_to_outline_markdown",
     "storage_to_text",
     "storage_to_view",
-    "task_ids",
+    "unique_task_ids",
     "validate_storage",
 ]

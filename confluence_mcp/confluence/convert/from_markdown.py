@@ -69,9 +69,9 @@ def normalize_link(url: str) -> str:
     return str(_parser.normalizeLink(url))
 
 
-def markdown_to_storage(markdown: str, *, links: LinkContext | None = None, first_task_id: int = 1) -> str:
-    """Convert markdown to well-formed Confluence storage XHTML; tasks are numbered from `first_task_id`."""
-    storage, _ = render_markdown(markdown, links=links, first_task_id=first_task_id)
+def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> str:
+    """Convert markdown to well-formed Confluence storage XHTML."""
+    storage, _ = render_markdown(markdown, links=links)
     return storage
 
 

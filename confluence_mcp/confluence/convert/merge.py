@@ -19,7 +19,30 @@ from xml.etree.ElementTree import Element
 from .layouts import merge_layout
 from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_top_level
 
-__all__ = ["keep_unchanged_blocks", "visible_text"]
+__all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
+
+_TASK_ID = re.compile(r"(<ac:task-id>)\s*(\d+)\s*(</ac:task-id>)")
+
+
+def unique_task_ids(storage: str) -> str:
+    """`storage` with every task id used once: a kept task list keeps its stored ids while new ones are numbered in
+    page order (a section write numbers from 1), so a repeated id gets the next free one."""
+    found = [int(match.group(2)) for match in _TASK_ID.finditer(storage)]
+    if len(set(found)) == len(found):
+        return storage
+    seen: set[int] = set()
+    fresh = max(found) + 1
+
+    def renumber(match: re.Match[str]) -> str:
+        nonlocal fresh
+        number = int(match.group(2))
+        if number in seen:
+            number, fresh = fresh, fresh + 1
+        seen.add(number)
+        return f"{match.group(1)}{number}{match.group(3)}"
+
+    return _TASK_ID.sub(renumber, storage)
+
 
 # Where every character counts: code macro bodies and preformatted text (inline code reads collapsed).
 _VERBATIM = frozenset({"ac:plain-text-body", "pre"})
@@ -56,9 +79,9 @@ def visible_text(element: Element) -> str:
         if node.tag == "br":
             segments.append((" ", inside))  # a line break shows as a space
             return
-        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag == "ac:task-uuid":
+        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag in ("ac:task-id", "ac:task-uuid"):
             # A comment shows nothing, a resource reference shows through the link or image holding it, and a
-            # task's uuid is the Cloud editor's bookkeeping.
+            # task's id and uuid are bookkeeping.
             return
         edge = [("\x03", False)] if node.tag in _BLOCKS else []
         if node is not element and _shows_no_text(node):

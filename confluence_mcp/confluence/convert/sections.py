@@ -9,10 +9,9 @@ from xml.etree.ElementTree import Element
 from .layouts import LayoutSyntaxError
 from .xhtml import TopLevelNode, layout_cells, top_level_nodes, validate_storage
 
-__all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section", "section_storage", "task_ids"]
+__all__ = ["AmbiguousSection", "SectionNotFound", "list_headings", "replace_section", "section_storage"]
 
 _HEADING = re.compile(r"^h([1-6])$")
-_TASK_ID = re.compile(r"<ac:task-id>\s*(\d+)\s*</ac:task-id>")
 _WHITESPACE = re.compile(r"\s+")
 _MARKDOWN_HASHES = re.compile(r"^#{1,6}\s+")  # "## Notes": the heading as written in markdown
 PATH_SEPARATOR = " / "
@@ -117,12 +116,6 @@ def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int, bool]
             end = following.start
             break
     return body, node, end, nodes is not scopes[0][0]
-
-
-def task_ids(storage: str) -> list[int]:
-    """The ids of the tasks in `storage`, in page order: a section is read and written with its tasks numbered
-    where the page has them, not from 1 (ids must stay unique in a page)."""
-    return [int(found) for found in _TASK_ID.findall(storage)]
 
 
 def section_storage(storage: str, heading: str) -> str:

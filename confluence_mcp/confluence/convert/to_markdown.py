@@ -442,9 +442,6 @@ def _storage_of(node: Element) -> str:
     return node.text or "" if node.tag == "x-text" else outer_xml(node)
 
 
-def storage_to_markdown(storage: str, *, links: LinkContext | None = None, first_task_id: int = 1) -> str:
-    """Convert storage to markdown; elements markdown cannot express are kept as named placeholders. Tasks are
-    numbered from `first_task_id` (a section's first task, when the storage is one section of a page)."""
-    writer = _MarkdownWriter(links or LinkContext())
-    writer.task_id = first_task_id
-    return writer.blocks(parse_fragment(storage))
+def storage_to_markdown(storage: str, *, links: LinkContext | None = None) -> str:
+    """Convert storage to markdown; elements markdown cannot express are kept as named placeholders."""
+    return _MarkdownWriter(links or LinkContext()).blocks(parse_fragment(storage))

@@ -305,8 +305,8 @@ def significant_attributes(element: Element) -> dict[str, str]:
 
 def is_ignorable(element: Element) -> bool:
     """Renders as nothing a reader would miss: an empty paragraph (Server's `<p><br/></p>` too), a table's column
-    widths, a task's uuid."""
-    if element.tag in ("colgroup", "ac:task-uuid"):
+    widths, a task's id and uuid (ids only need to be unique in a page: see `merge.unique_task_ids`)."""
+    if element.tag in ("colgroup", "ac:task-uuid", "ac:task-id"):
         return True
     if element.tag != "p" or (element.text or "").strip() or significant_attributes(element):
         return False
