@@ -23,8 +23,8 @@ from confluence_mcp.confluence.retry import (
     parse_retry_after,
     should_retry,
 )
-from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url
-from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError
+from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url, off_site_redirect_allowed
+from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError, PolicyError
 
 __all__ = ["HttpCore", "auth_header", "response_json"]
 
@@ -207,6 +207,9 @@ class HttpCore:
                 if not response.is_redirect:
                     return response
                 continue
+            if not off_site_redirect_allowed(target, self.urls.site_url):
+                raise PolicyError(f"Not following the redirect from {response.request.url.path} to {target}: only "
+                                  "http(s) hosts outside the server's own network are fetched for a public site.")
             response = await self._send_bare(target)  # another host (e.g. a media CDN with a signed URL)
             if response.is_redirect:
                 continue

@@ -12,6 +12,7 @@ URLs keep naming the site.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -32,6 +33,26 @@ def normalise_site_url(base_url: str, hosting: Literal["cloud", "server"]) -> st
     if hosting == "cloud" and not url.lower().endswith("/wiki"):
         url += "/wiki"
     return url
+
+
+def _internal(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False  # a name: what it resolves to is the network's business
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+
+
+def off_site_redirect_allowed(target: str, site_url: str) -> bool:
+    """Whether a redirect away from the site may be followed (without credentials): http(s) only, and never into
+    a private, loopback or link-local address unless the site itself lives on one (a public site must not steer
+    the server into its own network)."""
+    parts, site = urlsplit(target), urlsplit(site_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return not _internal(parts.hostname) or _internal(site.hostname or "")
 
 
 def segment(value: str | int) -> str:
