@@ -19,7 +19,7 @@ from pydantic import Field
 
 from confluence_mcp.errors import AuthenticationFailed, BadRequest, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import GenericResponse, JsonValue
+from confluence_mcp.tools.models import GenericResponse, JsonScalar, JsonValue
 from confluence_mcp.tools.registry import tool
 
 __all__ = ["MAX_RESPONSE_CHARS", "confine_path", "execute_generic_confluence", "strip_noise"]
@@ -117,8 +117,8 @@ async def execute_generic_confluence(
     relative_url: Annotated[str, Field(min_length=1, max_length=2000, description="Site-relative path, e.g. "
                                        "/rest/api/content/123")],
     ctx: Context,
-    params: Annotated[dict[str, Any] | list[Any] | str | None, Field(description="Query parameters; for POST/"
-                      "PUT without body, the JSON body.")] = None,
+    params: Annotated[dict[str, Any] | list[dict[str, Any] | JsonScalar | None] | str | None, Field(
+        description="Query parameters; for POST/PUT without body, the JSON body.")] = None,
     body: Annotated[JsonValue | None, Field(description="JSON body for POST/PUT, as a value or JSON text.")] = None,
 ) -> GenericResponse:
     """Send one REST request to the site and return its JSON (truncated if large). Non-GET can change or delete
