@@ -122,6 +122,7 @@ def test_section_attributes_with_spaces_are_quoted() -> None:
     ("text\n\n:::", "`:::` on line 3: it closes a layout, but no layout is open"),
     (":::section single\n\nx", "no layout is open; start one with `:::layout <section type>`"),
     (":::layout two_equal\n\na\n\n:::cell\n\nb", "The layout opened on line 1 is not closed"),
+    (":::layout single\n\n```\nx\n\n:::", "(the code fence opened on line 3 holds the `:::` line: close the fence)"),
     (":::layout two_wide\n\na\n\n:::", "unknown section type 'two_wide'; use one of single, fixed-width, two_equal"),
     (":::layout\n\na\n\n:::", "name the section type"),
     (":::layout two_equal\n\na\n\n:::", "The two_equal section opened on line 1 has 1 cell but takes 2"),
@@ -132,8 +133,9 @@ def test_section_attributes_with_spaces_are_quoted() -> None:
     (":::layout two_equal\n\na\n\n:::cell wide\n\nb\n\n:::", "`:::cell` takes no words"),
     ("> quote\n> :::cell", "layout markers stand at the top level, not inside a list or quote"),
     ("- item\n\n  :::layout single", "layout markers stand at the top level"),
-], ids=["cell-outside", "close-outside", "section-outside", "unclosed", "unknown-type", "no-type", "too-few-cells",
-        "too-many-cells", "nested", "unknown-marker", "unknown-attribute", "cell-words", "in-quote", "in-list"])
+], ids=["cell-outside", "close-outside", "section-outside", "unclosed", "unclosed-fence", "unknown-type", "no-type",
+        "too-few-cells", "too-many-cells", "nested", "unknown-marker", "unknown-attribute", "cell-words", "in-quote",
+        "in-list"])
 def test_malformed_markers_are_refused_with_the_line_and_problem(markdown: str, message: str) -> None:
     with pytest.raises(LayoutSyntaxError) as refused:
         markdown_to_storage(markdown)

@@ -189,8 +189,12 @@ def render_document(nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNod
     """Top-level blocks rendered with `render`, layout markers grouping them into layouts."""
     out: list[str] = []
     layout: _Layout | None = None
+    swallowed = ""  # a fence that ran to the end, taking the closing `:::` with it
     for node in nodes:
         if node.type != MARKER_TOKEN:
+            if node.type == "fence" and layout is not None and any(line.strip() == ":::"
+                                                                   for line in node.content.splitlines()):
+                swallowed = f" (the code fence opened on line {_line(node)} holds the `:::` line: close the fence)"
             rendered = render(node)
             (layout.sections[-1].cells[-1] if layout is not None else out).append(rendered)
             continue
@@ -221,7 +225,8 @@ def render_document(nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNod
             raise marker_error(node, "unknown marker; layouts use `:::layout <type>`, `:::section <type>`, "
                                      "`:::cell` and `:::` (write `\\:::` for text that starts with colons).")
     if layout is not None:
-        raise LayoutSyntaxError(f"The layout opened on line {layout.line} is not closed: end it with a `:::` line.")
+        raise LayoutSyntaxError(f"The layout opened on line {layout.line} is not closed: end it with a `:::` line"
+                                f"{swallowed}.")
     return "".join(out)
 
 
