@@ -14,8 +14,9 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     storage_to_markdown,
 )
+from confluence_mcp.confluence.convert.canonical import canonicalize
 from confluence_mcp.confluence.convert.merge import visible_text
-from confluence_mcp.confluence.convert.xhtml import canonicalize, parse_fragment
+from confluence_mcp.confluence.convert.xhtml import parse_fragment
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
 EDITOR_FIXTURES = ["35_cloud_editor_tables", "36_server_wrapped_table", "37_editor_whitespace",

@@ -15,7 +15,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     storage_to_markdown,
 )
-from confluence_mcp.confluence.convert.xhtml import canonicalize
+from confluence_mcp.confluence.convert.canonical import canonicalize
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
 CLOUD = (FIXTURES / "39_cloud_layouts.xml").read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ from confluence_mcp.confluence.convert import (
     storage_to_outline_markdown,
     storage_to_text,
 )
-from confluence_mcp.confluence.convert.xhtml import canonicalize
+from confluence_mcp.confluence.convert.canonical import canonicalize
 from confluence_mcp.index.chunking import chunk_markdown
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"

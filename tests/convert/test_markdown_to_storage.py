@@ -9,7 +9,8 @@ import pytest
 from sandbox_helpers import shared_dir
 
 from confluence_mcp.confluence.convert import LinkContext, markdown_to_storage, validate_storage
-from confluence_mcp.confluence.convert.xhtml import canonicalize, parse_fragment
+from confluence_mcp.confluence.convert.canonical import canonicalize
+from confluence_mcp.confluence.convert.xhtml import parse_fragment
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage" / "markdown"
 HANDBOOK = shared_dir() / "corpora" / "handbook.jsonl"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
-from confluence_mcp.confluence.convert.xhtml import canonicalize
+from confluence_mcp.confluence.convert.canonical import canonicalize
 
 STORED = markdown_to_storage("Intro\n\n```yaml\na:\n  b: 1\n```\n\nSee [docs](https://x.org) now.\n")
 

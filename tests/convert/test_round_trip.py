@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from confluence_mcp.confluence.convert import LinkContext, markdown_to_storage, storage_to_markdown
-from confluence_mcp.confluence.convert.xhtml import canonicalize
+from confluence_mcp.confluence.convert.canonical import canonicalize
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
 STORAGE_FIXTURES = sorted(FIXTURES.glob("*.xml"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from confluence_mcp.confluence.convert import markdown_to_storage, storage_to_outline_markdown
+from confluence_mcp.confluence.convert.canonical import canonicalize
 from confluence_mcp.confluence.convert.links import encode_inline_storage
-from confluence_mcp.confluence.convert.xhtml import canonicalize
 
 
 def table(rows: str) -> str:

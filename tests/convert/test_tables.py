@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+from confluence_mcp.confluence.convert.canonical import canonicalize
 from confluence_mcp.confluence.convert.links import decode_inline_storage
-from confluence_mcp.confluence.convert.xhtml import canonicalize
 
 from .test_round_trip import CONTEXTS
 

@@ -47,7 +47,7 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
   `date: 2024-01-01`, `jira: PROJ-1`. The label is descriptive only; delete the whole link to drop the element.
 
 Round trip: every block (and every natural inline element) is converted back while reading and compared on canonical
-XML (`xhtml.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
+XML (`canonical.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
 editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>` and `<p><br/></p>`, table
 `<colgroup>`, default table and cell attributes, `data-layout="default"` on macros, task ids and uuids, a cell's
 wrappers: a `<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`);

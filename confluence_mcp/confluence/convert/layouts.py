@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
-from .xhtml import StorageParseError, canonicalize, escape_attribute, parse_top_level, significant_attributes
+from .canonical import canonicalize, significant_attributes
+from .xhtml import StorageParseError, escape_attribute, parse_top_level
 
 if TYPE_CHECKING:  # the markdown stack loads with from_markdown, not with the write merge that imports this
     from markdown_it import MarkdownIt

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
 
+from .canonical import canonical_element, is_ignorable
 from .layouts import merge_layout
-from .xhtml import StorageParseError, canonical_element, is_ignorable, parse_top_level
+from .xhtml import StorageParseError, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 

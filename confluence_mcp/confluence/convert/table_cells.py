@@ -7,7 +7,7 @@ stays literal text.
 
 A cell with one paragraph (and any lists after it) is written bare, `<td>a<ul>...</ul></td>`; with more, each
 paragraph gets its `<p>`. A paragraph that is nothing but a storage placeholder of a block (a code macro, a panel)
-is that block. `xhtml.cell_content` makes the editors' other spellings of the same cell compare equal.
+is that block. `canonical.cell_content` makes the editors' other spellings of the same cell compare equal.
 """
 
 from __future__ import annotations

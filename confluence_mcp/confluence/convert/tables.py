@@ -13,19 +13,12 @@ import re
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
+from .canonical import canonicalize, cell_content, is_ignorable, significant_attributes
 from .from_markdown import render_markdown
 from .links import encode_inline_storage
 from .markdownify_ext import StandInConverter, escape_markdown
 from .table_cells import is_cell_block
-from .xhtml import (
-    StorageParseError,
-    canonicalize,
-    cell_content,
-    inner_xml,
-    is_ignorable,
-    outer_xml,
-    significant_attributes,
-)
+from .xhtml import StorageParseError, inner_xml, outer_xml
 
 if TYPE_CHECKING:
     from .to_markdown import _MarkdownWriter

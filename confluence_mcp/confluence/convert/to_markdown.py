@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
+from .canonical import canonicalize, cell_paragraph, is_ignorable, significant_attributes, task_body_content
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
+from .inline_parts import describe, link_edge_spaces, macro_parameters, markdown_label, markup, url_part
 from .layouts import LayoutSyntaxError, layout_markdown
 from .links import (
     ATTACHMENT_SCHEME,
@@ -30,19 +32,7 @@ from .links import (
 )
 from .markdownify_ext import StandInConverter, escape_markdown
 from .tables import table_markdown
-from .xhtml import (
-    StorageParseError,
-    canonicalize,
-    cell_paragraph,
-    escape_attribute,
-    escape_text,
-    inner_xml,
-    is_ignorable,
-    outer_xml,
-    parse_fragment,
-    significant_attributes,
-    task_body_content,
-)
+from .xhtml import StorageParseError, escape_attribute, escape_text, outer_xml, parse_fragment
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
 
@@ -57,51 +47,6 @@ _INLINE_CONTAINERS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "strong
 _BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
                            "section", "column", "details"})
 _WHITESPACE = re.compile(r"\s+")
-# Inline markup markdownify writes with `chomp`, which moves a plain space at its edges outside the markers but drops
-# any other whitespace there (`beta<strong>&nbsp;x</strong>` would read `beta**x**`, gluing the words).
-_CHOMPED = frozenset({"strong", "em", "code", "a", "del"})
-_EDGE_SPACE = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
-
-
-def _label(text: str) -> str:
-    return escape_markdown(_WHITESPACE.sub(" ", text).strip())
-
-
-def _element_text(element: Element) -> str:
-    return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
-
-
-def _parameters(macro: Element) -> dict[str, str]:
-    return {p.get("ac:name", ""): "".join(p.itertext()) for p in macro if p.tag == "ac:parameter"}
-
-
-_LEADING_SPACE = re.compile(r"^(?:<[^/>][^>]*(?<!/)>)*(\s+)")  # after opening tags only
-_TRAILING_SPACE = re.compile(r"(\s+)(?:</[^>]+>)*$")
-
-
-def _link_edge_spaces(link: Element) -> tuple[str, str]:
-    """The whitespace at the edges of a link's text, which markdown's `[label]` cannot hold: written beside the
-    link instead, so `a<ac:link>...[ b]...</ac:link>` does not read `a[b](...)`, gluing the words."""
-    body = next((child for child in link if child.tag in ("ac:link-body", "ac:plain-text-link-body")), None)
-    if body is None or not "".join(body.itertext()).strip():
-        return "", ""
-    text = body.text or "" if body.tag == "ac:plain-text-link-body" else inner_xml(body)
-    lead, trail = _LEADING_SPACE.match(text), _TRAILING_SPACE.search(text)
-
-    def space(match: re.Match[str] | None) -> str:
-        return "" if match is None else "\u00a0" if "\u00a0" in match.group(1) else " "
-
-    return space(lead), space(trail)
-
-
-def _markup(tag: str, attributes: str, inner: str) -> str:
-    """HTML for markdownify; around inline markup, the whitespace at its edges (`&nbsp;` too) stands outside it."""
-    if tag not in _CHOMPED:
-        return f"<{tag}{attributes}>{inner}</{tag}>"
-    match = _EDGE_SPACE.match(inner)
-    assert match is not None
-    lead, core, trail = match.groups()
-    return f"{lead}<{tag}{attributes}>{core}</{tag}>{trail}"
 
 
 def _child(element: Element, tag: str) -> Element | None:
@@ -213,7 +158,7 @@ class _MarkdownWriter:
 
     def block_macro(self, macro: Element) -> str | None:
         name = macro.get("ac:name", "")
-        parameters = _parameters(macro)
+        parameters = macro_parameters(macro)
         if name == "code":
             body = _child(macro, "ac:plain-text-body")
             language = parameters.pop("language", "")
@@ -278,7 +223,7 @@ class _MarkdownWriter:
         natural = tag in _STANDARD_BLOCK or tag in _STANDARD_INLINE
         attrib = significant_attributes(element)
         if tag == "span" and attrib == {"style": _STRIKE_STYLE}:
-            return _markup("del", "", self.children_html(element, rendered))
+            return markup("del", "", self.children_html(element, rendered))
         if tag == "a" and (set(attrib) != {"href"} or element.get("href", "#")[:1] == "#"):
             natural = False
         if natural and tag not in ("a", "ol") and attrib:
@@ -288,7 +233,7 @@ class _MarkdownWriter:
         if natural:
             attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
             content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
-            return _markup(tag, attributes, self.children_html(content or element, rendered))
+            return markup(tag, attributes, self.children_html(content or element, rendered))
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
             markdown = self.block(element, "-")
@@ -309,7 +254,7 @@ class _MarkdownWriter:
         elif element.tag == "ac:image":
             natural = self.image(element)
         if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
-            lead, trail = _link_edge_spaces(element)
+            lead, trail = link_edge_spaces(element)
             return lead + natural + trail
         return self.inline_placeholder(element)
 
@@ -318,7 +263,7 @@ class _MarkdownWriter:
         return canonicalize(storage) == canonicalize(f"<p>{outer_xml(element)}</p>")
 
     def inline_placeholder(self, element: Element) -> str:
-        return f"[{_label(_describe(element)) or 'element'}]({encode_inline_storage(_storage_of(element))})"
+        return f"[{markdown_label(describe(element)) or 'element'}]({encode_inline_storage(_storage_of(element))})"
 
     def link(self, link: Element) -> str | None:
         children = [child for child in link if isinstance(child.tag, str)]
@@ -328,7 +273,7 @@ class _MarkdownWriter:
             return None
         body = body_elements[0] if body_elements else None
         if body is not None and body.tag == "ac:plain-text-link-body":
-            label = _label(body.text or "")
+            label = markdown_label(body.text or "")
         elif body is not None and body.tag == "ac:link-body":
             label = self.inline_markdown(body)
         elif body is not None:
@@ -339,23 +284,23 @@ class _MarkdownWriter:
         if anchor is not None:
             if target is not None or not label:
                 return None
-            return f"[{label}]({_url_part('#' + anchor)})"
+            return f"[{label}]({url_part('#' + anchor)})"
         if target is None or (body is not None and not label):
             return None
         target_attributes = significant_attributes(target)
         if target.tag == "ri:page" and set(target_attributes) <= {"ri:content-title", "ri:space-key"}:
             title, space = target.get("ri:content-title", ""), target.get("ri:space-key")
             destination = self.page_destination(title, space)
-            return f"[{label or _label(title)}]({destination})"
+            return f"[{label or markdown_label(title)}]({destination})"
         if target.tag == "ri:attachment" and set(target_attributes) == {"ri:filename"} and not len(target):
             filename = target.get("ri:filename", "")
-            return f"[{label or _label(filename)}]({_url_part(ATTACHMENT_SCHEME + filename)})"
+            return f"[{label or markdown_label(filename)}]({url_part(ATTACHMENT_SCHEME + filename)})"
         if target.tag == "ri:user" and body is None and len(target_attributes) == 1:
             for scheme, attribute in USER_SCHEMES.items():
                 user = target.get(attribute)
                 if user:
                     name = (self.links.user_name(user) if self.links.user_name else None) or user
-                    return f"[@{_label(name)}]({_url_part(scheme + user)})"
+                    return f"[@{markdown_label(name)}]({url_part(scheme + user)})"
         return None
 
     def page_destination(self, title: str, space: str | None) -> str:
@@ -365,7 +310,7 @@ class _MarkdownWriter:
         if self.links.page_url is not None and self.links.page_from_url is not None and url_round_trips:
             url = self.links.page_url(title, space or self.links.space_key)
             if url and self.links.page_from_url(normalize_link(url)) == (title, space or self.links.space_key):
-                return _url_part(url)
+                return url_part(url)
         return page_reference(title, space)
 
     def image(self, image: Element) -> str | None:
@@ -376,60 +321,16 @@ class _MarkdownWriter:
         title = image_title(display)  # layout, width...: the markdown title carries them
         if title is None:
             return None
-        alt, suffix = _label(image.get("ac:alt", "")), f' "{title}"' if title else ""
+        alt, suffix = markdown_label(image.get("ac:alt", "")), f' "{title}"' if title else ""
         source = image[0]
         if source.tag == "ri:url" and set(source.attrib) == {"ri:value"}:
             url = source.get("ri:value", "")
             if re.match(r"^https?://\S+$", url):
-                return f"![{alt}]({_url_part(url)}{suffix})"
+                return f"![{alt}]({url_part(url)}{suffix})"
         if source.tag == "ri:attachment" and set(significant_attributes(source)) == {"ri:filename"} \
                 and not len(source):
-            return f"![{alt}]({_url_part(source.get('ri:filename', ''))}{suffix})"
+            return f"![{alt}]({url_part(source.get('ri:filename', ''))}{suffix})"
         return None
-
-
-def _url_part(value: str) -> str:
-    """A link destination markdown-it reads back unchanged (angle brackets when it has spaces)."""
-    if re.search(r"[\s()<>]", value) or not value:
-        return "<" + value.replace("<", "%3C").replace(">", "%3E") + ">"
-    return value
-
-
-def _describe(element: Element) -> str:
-    """A short human label naming what an opaque inline element is."""
-    if not isinstance(element.tag, str):
-        return "comment"
-    tag = element.tag
-    if tag == "ac:structured-macro":
-        name = element.get("ac:name", "macro")
-        parameters = _parameters(element)
-        if name == "status":
-            return f"status: {parameters.get('title', '')}".strip()
-        if name == "jira":
-            return f"jira: {parameters.get('key', '')}".strip()
-        body = next((child for child in element if child.tag in ("ac:plain-text-body", "ac:rich-text-body")), element)
-        text = _element_text(body)  # the code, not its language parameter
-        return f"macro {name}" + (f": {text[:60]}" if text else "")
-    if tag == "ac:emoticon":
-        return f"emoticon: {element.get('ac:name', '')}"
-    if tag == "time":
-        return f"date: {element.get('datetime', '')}"
-    if tag == "ac:link":
-        for child in element.iter():
-            if child.tag == "ri:user":
-                return "@user " + next(iter(child.attrib.values()), "")
-            if child.tag == "ri:attachment":
-                return f"attachment: {child.get('ri:filename', '')}"
-            if child.tag == "ri:page":
-                return f"page: {child.get('ri:content-title', '')}"
-    if tag == "ac:image":
-        for child in element.iter():
-            if child.tag == "ri:attachment":
-                return f"image: {child.get('ri:filename', '')}"
-            if child.tag == "ri:url":
-                return f"image: {child.get('ri:value', '')}"
-    text = _element_text(element)
-    return f"{tag.removeprefix('ac:')}: {text}" if text else tag
 
 
 def _text_node(text: str) -> Element:

@@ -19,21 +19,14 @@ __all__ = [
     "CDATA_TAGS",
     "StorageParseError",
     "TopLevelNode",
-    "canonical_element",
-    "canonicalize",
-    "cell_content",
-    "cell_paragraph",
     "escape_attribute",
     "escape_text",
     "inner_xml",
-    "is_ignorable",
     "layout_cells",
     "outer_xml",
     "parse_fragment",
     "parse_top_level",
     "remove_forbidden_characters",
-    "significant_attributes",
-    "task_body_content",
     "top_level_nodes",
     "validate_storage",
 ]
@@ -275,146 +268,3 @@ def _write(element: Element, parts: list[str]) -> None:
         parts.append(f"<{element.tag}{attributes}>{content}</{element.tag}>")
     else:
         parts.append(f"<{element.tag}{attributes}/>")
-
-
-_WHITESPACE = re.compile(r"\s+")
-# Editor bookkeeping that changes nothing a reader sees: ids, the target's version when the link was saved.
-_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save", "ac:task-list-id"})
-# Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
-_IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
-_CELLS = frozenset({"td", "th"})
-
-
-def significant_attributes(element: Element) -> dict[str, str]:
-    """The attributes that change what Confluence shows; the rest is editor bookkeeping."""
-    kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
-    if element.tag == "ol" and kept.get("start") == "1":  # the default start
-        del kept["start"]
-    if element.tag in _CELLS:  # the Server editor writes colspan="1" on most cells
-        for name in ("colspan", "rowspan"):
-            if kept.get(name) == "1":
-                del kept[name]
-    if kept.get("data-layout") == "default":  # Cloud's default breakout, on block macros as on tables
-        del kept["data-layout"]
-    if element.tag == "table":
-        for name, default in _IGNORED_TABLE_ATTRIBUTES.items():
-            if name in kept and default in (None, kept[name]):
-                del kept[name]
-    return kept
-
-
-def is_ignorable(element: Element) -> bool:
-    """Renders as nothing a reader would miss: an empty paragraph (Server's `<p><br/></p>` too), a table's column
-    widths, a task's id and uuid (ids only need to be unique in a page: see `merge.unique_task_ids`)."""
-    if element.tag in ("colgroup", "ac:task-uuid", "ac:task-id"):
-        return True
-    if element.tag != "p" or (element.text or "").strip() or significant_attributes(element):
-        return False
-    return not len(element) or (len(element) == 1 and element[0].tag == "br" and not (element[0].tail or "").strip()
-                                and not element[0].attrib)
-
-
-def cell_paragraph(cell: Element) -> Element | None:
-    """The one plain `<p>` a cell holds alone (`<td><p>x</p></td>` renders as `<td>x</td>`), else None."""
-    children = [child for child in cell if not is_ignorable(child)]
-    if cell.tag not in _CELLS or len(children) != 1 or children[0].tag != "p" or (cell.text or "").strip():
-        return None
-    paragraph = children[0]
-    if significant_attributes(paragraph) or any((child.tail or "").strip() for child in cell):
-        return None
-    return paragraph
-
-
-def cell_content(element: Element) -> Element:
-    """What a table cell (or a list item in one) holds, without the editors' wrappers: Server's content-wrapper
-    `<div>`, a `<p>` alone or before nothing but lists (Cloud's `<li><p>x</p><ul>`), a lone `<br/>` (Server's
-    empty cell). A detached element when something was unwrapped, else `element` itself."""
-    content, children = element, _cell_children(element)
-    if element.tag in _CELLS and children and len(children) == 1 and children[0].tag == "div" \
-            and significant_attributes(children[0]) == {"class": "content-wrapper"}:
-        content, children = children[0], _cell_children(children[0])
-    if children and children[0].tag == "p" and not significant_attributes(children[0]) \
-            and all(child.tag in ("ul", "ol") for child in children[1:]):
-        content = Element(element.tag)
-        content.text = children[0].text
-        content.extend([*children[0], *children[1:]])
-    if element.tag in _CELLS and [child.tag for child in _cell_children(content) or ()] == ["br"]:
-        return Element(element.tag)
-    return content
-
-
-def task_body_content(body: Element) -> Element:
-    """A task's body without the Cloud editor's `<span class="placeholder-inline-tasks">` around all of it."""
-    children = _cell_children(body)
-    if children and len(children) == 1 and children[0].tag == "span" \
-            and significant_attributes(children[0]) == {"class": "placeholder-inline-tasks"}:
-        return children[0]
-    return body
-
-
-def _cell_children(element: Element) -> list[Element] | None:
-    """The elements that are not editor bookkeeping, or None when text lies loose between them."""
-    if (element.text or "").strip() or any((child.tail or "").strip() for child in element):
-        return None
-    return [child for child in element if not is_ignorable(child)]
-
-
-def canonicalize(storage: str) -> str:
-    """A canonical form for semantic comparison.
-
-    Whitespace collapsed, attributes sorted, macro parameters sorted by name; editor bookkeeping (ids, empty
-    paragraphs, column widths, a cell's lone paragraph wrapper) dropped. Reading verifies round trips with it and
-    writing keeps the stored original of every block it calls equal, so it must only equate what renders alike."""
-    return canonical_element(parse_fragment(storage))
-
-
-def canonical_element(element: Element) -> str:
-    parts: list[str] = []
-    _canonical(element, parts)
-    return "".join(parts)
-
-
-def _canonical_text(text: str | None) -> str:
-    return escape_text(_WHITESPACE.sub(" ", text or "").strip())
-
-
-def _canonical_children(element: Element) -> list[Element]:
-    children = [child for child in element if not (isinstance(child.tag, str) and is_ignorable(child))]
-    if element.tag == "ac:link" and len(children) == 2 and _is_default_label(children[0], children[1]):
-        children = children[:1]  # the Cloud editor writes the title as the link text; without it Confluence shows it
-    if element.tag == "ac:structured-macro":  # parameter order carries no meaning
-        children.sort(key=lambda child: (child.tag != "ac:parameter", child.get("ac:name", "")
-                                         if child.tag == "ac:parameter" else ""))
-    return children
-
-
-def _is_default_label(target: Element, body: Element) -> bool:
-    name = target.get("ri:content-title") if target.tag == "ri:page" else \
-        target.get("ri:filename") if target.tag == "ri:attachment" else None
-    plain = body.tag in ("ac:link-body", "ac:plain-text-link-body") and not len(body)
-    return plain and name is not None and _WHITESPACE.sub(" ", body.text or "").strip() == name.strip()
-
-
-def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> None:
-    if element.tag is Comment:
-        parts.append(f"<!--{_canonical_text(element.text)}-->")
-        return
-    if is_ignorable(element):
-        return
-    attributes = sorted(significant_attributes(element).items())
-    rendered = "".join(f' {k}="{escape_attribute(_WHITESPACE.sub(" ", v).strip())}"' for k, v in attributes)
-    tag = element.tag
-    if tag == "ac:link-body" and not len(element):  # plain text either way
-        tag = "ac:plain-text-link-body"
-    parts.append(f"<{tag}{rendered}>")
-    in_cell = in_cell or tag in _CELLS
-    content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else \
-        task_body_content(element) if tag == "ac:task-body" else element
-    parts.append(_canonical_text(content.text))
-    kept = _canonical_children(content)
-    for child in kept:
-        _canonical(child, parts, in_cell)
-        parts.append(_canonical_text(child.tail))
-    # A dropped element's tail is still text on the page.
-    parts.append(_canonical_text("".join(child.tail or "" for child in content if child not in kept)))
-    parts.append(f"</{tag}>")
