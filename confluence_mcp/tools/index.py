@@ -15,11 +15,12 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CreateMessageResult
 from pydantic import BaseModel, Field
 
-from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
+from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError, PolicyError
 from confluence_mcp.index import llm
 from confluence_mcp.index.service import (
     Citation,
     IndexHit,
+    IndexService,
     SearchRequest,
     fuse,
     get_index_service,
@@ -130,6 +131,8 @@ async def index_data(
     selection = Selection(space=selected_space, cql=cql, labels=tuple(labels or ()), page_ids=tuple(page_ids or ()),
                           allowed_spaces=kit.toolkit.allowed_spaces)
     service = await get_index_service(kit)
+    if clean:
+        await _require_own_pages(kit, service, collection, "rebuild it with clean=true")
     last = -1
 
     async def progress(done: int, total: int, message: str) -> None:
@@ -163,15 +166,28 @@ async def list_collections(ctx: Context) -> CollectionList:
       aliases={"index_name": "collection"})
 async def remove_index(ctx: Context, collection: Collection) -> RemoveIndexResult:
     """Delete an index collection (the Confluence pages are not touched)."""
-    service = await get_index_service(current_kit(ctx))
+    kit = current_kit(ctx)
+    service = await get_index_service(kit)
     existing = await service.collection_names()
     if collection not in existing:
         listed = ", ".join(sorted(existing)) or "none"
         return RemoveIndexResult(collection=collection, removed=False,
                                  note=f"No collection named {collection!r}; nothing removed. Existing: {listed}.")
     async with service.store.run_lock(collection):
+        await _require_own_pages(kit, service, collection, "remove it")
         await service.drop_collection(collection)
     return RemoveIndexResult(collection=collection, removed=True, note=f"Collection {collection!r} removed.")
+
+
+async def _require_own_pages(kit: KitRuntime, service: IndexService, collection: str, action: str) -> None:
+    """Refuse to drop a collection that also holds pages of spaces outside this toolkit's policy: another
+    toolkit sharing the collection indexed them, and dropping them would reach past allowed_spaces."""
+    foreign = sorted(s for s in await service.store.collection_spaces(collection) if not kit.toolkit.space_allowed(s))
+    if foreign:
+        allowed = ", ".join(kit.toolkit.allowed_spaces)
+        raise PolicyError(f"Collection {collection!r} also holds pages of space(s) {', '.join(foreign)}, outside this "
+                          f"toolkit's allowed spaces ({allowed}), so this toolkit may not {action}. Use a toolkit "
+                          "allowed those spaces, or index into a collection of your own.")
 
 
 def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int,

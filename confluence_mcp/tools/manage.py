@@ -198,6 +198,17 @@ async def id_for_title(kit: KitRuntime, space: str | None, title: str) -> str:
     return str(page["id"])
 
 
+async def _trashed(client: ConfluenceClient, page_id: str) -> dict[str, Any]:
+    """The page when it is in the trash; else the "not found" load_page gave (it says what to check)."""
+    try:
+        page = await client.get_page(page_id, expand="version,space", statuses=("trashed",))
+    except NotFound:
+        page = {}
+    if page.get("status") != "trashed":
+        await load_page(client, page_id, expand="version,space")  # raises its own, explanatory NotFound
+    return page
+
+
 @tool("manage", "Delete page", read_only=False, destructive=True, idempotent=True)
 async def delete_page(
     ctx: Context,
@@ -212,8 +223,17 @@ async def delete_page(
     if not page_id and not page_title:
         raise BadRequest("Say which page to delete: pass page_id, or page_title (with space).")
     target = await resolve_page_ref(kit, page_id) if page_id else await id_for_title(kit, space, page_title or "")
-    page: dict[str, Any] = await load_page(kit.client, target, expand="version,space")
+    try:
+        page: dict[str, Any] = await load_page(kit.client, target, expand="version,space")
+    except NotFound:
+        # Already in the trash: a purge still empties it from there, a plain delete has nothing left to do.
+        page = await _trashed(kit.client, target)
     kit.require_space((page.get("space") or {}).get("key"))
+    if page.get("status") == "trashed" and not purge:
+        out = page_write(kit.client, page)
+        out.note = "Already in the trash: nothing changed. A space administrator can restore it; purge=true " \
+                   "deletes it permanently."
+        return out
     await delete_checked(kit.client, target, purge=purge)
     out = page_write(kit.client, page)
     out.status = "purged" if purge else "trashed"

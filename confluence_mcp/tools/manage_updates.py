@@ -14,6 +14,7 @@ from typing import Annotated
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import (
     AmbiguousSection,
     LayoutSyntaxError,
@@ -22,7 +23,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     unique_task_ids,
 )
-from confluence_mcp.errors import BadRequest
+from confluence_mcp.errors import BadRequest, ConfluenceMCPError
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.manage import Format, IncludeBody, Space, clean_title, id_for_title, refuse_duplicate
@@ -55,6 +56,24 @@ def _dropped_macros(old: str, new: str) -> list[str]:
     return sorted(name for name, count in before.items() if after[name] < count)
 
 
+async def _new_storage(client: ConfluenceClient, page_id: str, old_storage: str, new_body: str,
+                       body_format: BodyFormat, section: str | None, space: str) -> str:
+    """The page's storage with `new_body` as its body, or as the content of `section`."""
+    converted = await body_to_storage(client, new_body, body_format, space)
+    # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
+    keep = keep_unchanged_blocks if body_format == "markdown" else None
+    if section is not None:
+        try:
+            storage = replace_section(old_storage, section, converted, keep)
+        except (SectionNotFound, AmbiguousSection) as exc:
+            raise section_problem(page_id, section, exc, instead="replace the body") from exc
+        except LayoutSyntaxError as exc:
+            raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
+    else:
+        storage = keep(old_storage, converted) if keep is not None else converted
+    return unique_task_ids(storage) if keep is not None else storage
+
+
 async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_body: str | None,
                   body_format: BodyFormat, section: str | None, expected_version: int | None,
                   new_labels: list[str] | None, minor_edit: bool, version_message: str | None,
@@ -64,27 +83,26 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     space = (page.get("space") or {}).get("key") or ""
     kit.require_space(space)
     read_version = int(page["version"]["number"])
+    old_storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
     if expected_version is not None and expected_version != read_version:
-        await raise_conflict(client, page_id, sent_from=expected_version)
+        # A retry of an edit that already landed (a timeout, a resent call) finds the page holding exactly what
+        # it asks for: nothing to overwrite, so it is a no-op rather than a conflict. Anything else is refused.
+        try:
+            landed = (new_body is not None or new_title is not None) and new_labels is None and \
+                (new_title is None or clean_title(new_title) == page["title"]) and \
+                (new_body is None or same_storage(await _new_storage(
+                    client, page_id, old_storage, new_body, body_format, section, space), old_storage))
+        except (ConfluenceMCPError, ValueError):
+            landed = False
+        if not landed:
+            await raise_conflict(client, page_id, sent_from=expected_version)
+        return page_write(client, page, note=f"The page is at version {read_version}, not {expected_version}, "
+                          "but already holds this content: nothing was written.")
     labels = check_labels(new_labels) if new_labels is not None else None
     title = clean_title(new_title) if new_title is not None else page["title"]
-    old_storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
     storage: str | None = None
     if new_body is not None:
-        converted = await body_to_storage(client, new_body, body_format, space)
-        # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
-        keep = keep_unchanged_blocks if body_format == "markdown" else None
-        if section is not None:
-            try:
-                storage = replace_section(old_storage, section, converted, keep)
-            except (SectionNotFound, AmbiguousSection) as exc:
-                raise section_problem(page_id, section, exc, instead="replace the body") from exc
-            except LayoutSyntaxError as exc:
-                raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
-        else:
-            storage = keep(old_storage, converted) if keep is not None else converted
-        if keep is not None:
-            storage = unique_task_ids(storage)
+        storage = await _new_storage(client, page_id, old_storage, new_body, body_format, section, space)
         lost = _dropped_macros(old_storage, storage)
         if lost and not allow_macro_removal:
             what = f"section '{section}'" if section is not None else "body"
@@ -190,8 +208,14 @@ async def update_pages(
     """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
     kit.require_writable()
-    ids = [await resolve_page_ref(kit, ref) for ref in page_ids]  # URLs too, so duplicates show whatever the form
-    repeated = sorted({pid for pid in ids if ids.count(pid) > 1})
+    # URLs too, so duplicates show whatever the form; a ref that names no page fails as its own item only.
+    ids: list[str | ConfluenceMCPError] = []
+    for ref in page_ids:
+        try:
+            ids.append(await resolve_page_ref(kit, ref))
+        except ConfluenceMCPError as exc:
+            ids.append(exc)
+    repeated = sorted({pid for pid in ids if isinstance(pid, str) and ids.count(pid) > 1})
     if repeated:  # concurrent writes to one page: all but one would be lost while each reported ok
         raise BadRequest(f"page_ids lists {', '.join(repeated)} more than once: give each page once, with the "
                          "one body it should end up with.")
@@ -207,11 +231,14 @@ async def update_pages(
                          "per page, or a single body for all.")
     if new_contents is None and new_labels is None:
         raise BadRequest("Nothing to update: pass new_contents and/or new_labels.")
-    pairs = list(zip(ids, contents, strict=True))
+    items = list(zip(page_ids, ids, contents, strict=True))
 
-    async def one(pair: tuple[str, str | None]) -> PageWrite:
-        return await _update(kit, pair[0], new_title=None, new_body=pair[1], body_format=body_format, section=None,
+    async def one(item: tuple[str, str | ConfluenceMCPError, str | None]) -> PageWrite:
+        _, page_id, body = item
+        if isinstance(page_id, ConfluenceMCPError):
+            raise page_id
+        return await _update(kit, page_id, new_title=None, new_body=body, body_format=body_format, section=None,
                              expected_version=None, new_labels=new_labels, minor_edit=minor_edit,
                              version_message=version_message, allow_macro_removal=False, include_body=False)
 
-    return await run_bulk(pairs, lambda p: p[0], one)
+    return await run_bulk(items, lambda item: item[1] if isinstance(item[1], str) else item[0], one)

@@ -84,6 +84,7 @@ class BulkItem(BaseModel):
     version: int | None = None
     url: str | None = None
     labels: list[str] | None = None
+    note: str | None = Field(None, description="What happened when it was not a plain write (e.g. no change)")
     error: str | None = None
 
 
@@ -359,7 +360,8 @@ async def run_bulk(items: Sequence[_T], ref: Callable[[_T], str],
             try:
                 done = await action(item)
                 results[index] = BulkItem(ref=ref(item), ok=True, id=done.id, title=done.title,
-                                          version=done.version, url=done.url, labels=done.labels)
+                                          version=done.version, url=done.url, labels=done.labels,
+                                          note=done.note)
             except ConfluenceMCPError as exc:
                 results[index] = BulkItem(ref=ref(item), ok=False, error=str(exc))
             except (ValueError, KeyError) as exc:  # converter refusals (bad section name, unparsable body)

@@ -176,6 +176,12 @@ async def test_narrower_toolkit_never_sees_other_spaces_of_a_shared_collection(
         team_titles = {r["title"] for r in (await call(client, "search_index", {
             "query": "team", "collection": "hb", "space": "TEAM", "top_k": 50}))["results"]}
         assert {r["title"] for r in found["results"]} <= team_titles
+        # Nor can it drop the BENEFITS pages another toolkit indexed into the shared collection.
+        for tool, args in [("remove_index", {"collection": "hb"}),
+                           ("index_data", {"collection": "hb", "space": "TEAM", "clean": True})]:
+            message = await error_text(client, tool, args)
+            assert "also holds pages of space(s) BENEFITS" in message and "allowed spaces (TEAM)" in message
+        assert {c["name"]: c["pages"] for c in (await call(client, "list_collections", {}))["collections"]}["hb"] > 0
 
 
 @pytest.mark.anyio

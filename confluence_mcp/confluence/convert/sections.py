@@ -80,9 +80,28 @@ def _with_paths(nodes: list[TopLevelNode]) -> list[tuple[int, list[str]]]:
     return found
 
 
-def _matches(path: list[str], wanted: str) -> bool:
+# Inline markdown as read_page_by_id writes it in a heading: a link's text, `code`, **strong**, _em_, ~~del~~, \_.
+_MD_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_MD_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~<>])")
+_MD_EMPHASIS = re.compile(r"(\*\*|__|~~|`|(?<!\w)[*_])(\S(?:.*?\S)?)\1(?!\w)")
+
+
+def _plain(heading: str) -> str:
+    """`heading` without inline markdown, so a heading copied from the markdown matches its stored text."""
+    text = _MD_LINK.sub(r"\1", heading)
+    previous = None
+    while previous != text:
+        previous, text = text, _MD_EMPHASIS.sub(r"\2", text)
+    return _MD_ESCAPE.sub(r"\1", text)
+
+
+def _wanted(heading: str) -> set[str]:
+    return {_key(heading), _key(_plain(heading))}
+
+
+def _matches(path: list[str], wanted: set[str]) -> bool:
     # The heading's own text, or a path ending with it ("Team B / Notes" under "Handbook").
-    return any(_key("/".join(path[start:])) == wanted for start in range(len(path)))
+    return any(_key("/".join(path[start:])) in wanted for start in range(len(path)))
 
 
 def _drop_repeated_heading(new_storage: str, heading: Element) -> bytes:
@@ -99,7 +118,7 @@ def _locate(storage: str, heading: str) -> tuple[bytes, TopLevelNode, int, bool]
     """The storage bytes, the heading's node, where its section ends (see `replace_section`) and whether it lies
     in a layout cell."""
     scopes, body = _scopes(storage)
-    wanted = _key(heading)
+    wanted = _wanted(heading)
     candidates = [(nodes, scope_end, index, path) for nodes, scope_end in scopes
                   for index, path in _with_paths(nodes) if _matches(path, wanted)]
     if not candidates:
