@@ -77,3 +77,14 @@ async def test_task_ids_stay_unique_in_the_page_whatever_a_write_touches(tools: 
     assert len(set(ids())) == len(ids()) == 5 and one_three in rest.storage(page["id"])
     whole = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
     assert "- [x] four" in whole and "- [ ] five\n- [ ] six" in whole and "confluence-storage" not in whole
+
+
+async def test_a_heading_with_a_status_lozenge_is_named_by_its_text(tools: Client, rest: Rest) -> None:
+    status = ('<ac:structured-macro ac:name="status" ac:schema-version="1"><ac:parameter ac:name="colour">Blue'
+              '</ac:parameter><ac:parameter ac:name="title">BETA</ac:parameter></ac:structured-macro>')
+    page = await call(tools, "create_page", title=unique("Sec status"), body_format="storage",
+                      body=f"<h2>0.2.0 {status}</h2><p>old</p><h2>0.1.0<!-- first --></h2><p>x</p>")
+    await call(tools, "update_page_by_id", page_id=page["id"], section="0.2.0", new_body="new")
+    assert rest.storage(page["id"]).startswith(f"<h2>0.2.0 {status}</h2><p>new</p><h2>")
+    message = await refused(tools, "update_page_by_id", page_id=page["id"], section="nope", new_body="y")
+    assert "'0.2.0', '0.1.0'" in message  # no lozenge colour, no comment text

@@ -36,7 +36,19 @@ class AmbiguousSection(ValueError):
 
 
 def _heading_text(element: Element) -> str:
-    return _WHITESPACE.sub(" ", "".join(element.itertext())).strip()
+    """The text a heading shows: a macro's parameters (a status lozenge's colour) are not part of it."""
+    parts: list[str] = []
+
+    def walk(node: Element) -> None:
+        if not isinstance(node.tag, str) or node.tag == "ac:parameter":
+            return  # a comment shows nothing either
+        parts.append(node.text or "")
+        for child in node:
+            walk(child)
+            parts.append(child.tail or "")
+
+    walk(element)
+    return _WHITESPACE.sub(" ", "".join(parts)).strip()
 
 
 def _heading_level(element: Element) -> int | None:
