@@ -208,7 +208,7 @@ async def get_page_tree(
     kit = current_kit(ctx)
     if page_id:
         root_id: str | None = await resolve_page_ref(kit, page_id)
-        root = await kit.client.get_page(str(root_id), expand="space")
+        root = await load_page(kit.client, str(root_id), expand="space", drafts=True)
         key = space_key_of(root)
         kit.require_space(key)
         first = kit.client.children_of([str(root_id)], max_items=_TREE_CAP + 1)
@@ -255,7 +255,7 @@ async def get_page_attachments(
     """A page's attachments: metadata and download URLs, no contents; paginated."""
     kit = current_kit(ctx)
     resolved = await resolve_page_ref(kit, page_id)
-    page = await kit.client.get_page(resolved, expand="space")
+    page = await load_page(kit.client, resolved, expand="space", drafts=True)  # names a trashed page as such
     kit.require_space(space_key_of(page))
     listing = await kit.client.attachments(resolved, limit=limit, cursor=cursor, filename=filename,
                                            media_type=media_type)

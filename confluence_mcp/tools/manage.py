@@ -81,6 +81,7 @@ async def _parent(kit: KitRuntime, space: str, parent_id: str | None, parent_tit
     """The parent page id: given, looked up by title, or the space's homepage."""
     client = kit.client
     if parent_id:
+        parent_id = await resolve_page_ref(kit, parent_id)  # a page URL or tiny link too
         parent = await load_page(client, parent_id, expand="space")
         parent_space = (parent.get("space") or {}).get("key")
         if (parent_space or "").upper() != space.upper():
@@ -131,7 +132,7 @@ async def create_page(
     body: Annotated[str, Field(description="Page body in body_format")],
     ctx: Context,
     space: Space = None,
-    parent_id: Annotated[str | None, Field(description="Parent page id")] = None,
+    parent_id: Annotated[str | None, Field(description="Parent page id, page URL or tiny link")] = None,
     parent_title: Annotated[str | None, Field(description="Parent page title, if no parent_id")] = None,
     status: Annotated[Literal["current", "draft"], Field(description="current (published) or draft")] = "current",
     labels: Labels = None,

@@ -43,3 +43,15 @@ async def test_a_url_of_another_site_is_refused(tools: Client, rest: Rest) -> No
                             new_body="y")
     assert "not on the configured Confluence site" in message
     assert "x" in rest.storage(page["id"])
+
+
+async def test_a_parent_by_url_and_trashed_roots_named_as_such(tools: Client, rest: Rest,
+                                                               sandbox: RunningSandbox) -> None:
+    parent = await call(tools, "create_page", title=unique("Parent"), body="p")
+    _, tiny = _forms(sandbox, rest, parent["id"])
+    child = await call(tools, "create_page", title=unique("Child"), body="c", parent_id=tiny)
+    assert rest.page(child["id"], expand="ancestors")["ancestors"][-1]["id"] == parent["id"]
+    await call(tools, "delete_page", page_id=parent["id"])
+    for tool in ("get_page_tree", "get_page_attachments"):
+        message = await refused(tools, tool, page_id=parent["id"])
+        assert f"Page {parent['id']} is in the trash" in message, tool
