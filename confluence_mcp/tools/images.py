@@ -23,12 +23,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CreateMessageResult, ImageContent, SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
+from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
+from confluence_mcp.errors import BadRequest, ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
-from confluence_mcp.tools.content import PageRefArg, page_markdown, resolve_page_ref
+from confluence_mcp.tools.content import READ_CHARS, PageRefArg, page_markdown, resolve_page_ref
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
@@ -63,6 +64,8 @@ class PageWithImages(BaseModel):
     markdown: str = Field(description="Page markdown; each image is written as [Image <name>: <description>].")
     images: list[ImageDescription]
     llm: LLMSource = Field(description="Which LLM described the images: configured, sampling or none.")
+    total_chars: int | None = None  # set when markdown is only a part of the page
+    next_offset: int | None = None  # where the next part starts; None on the last one
     note: str | None = None
 
 
@@ -105,6 +108,7 @@ class _Prepared:
     images: list[FetchedImage]  # the first max_images images, fetched
     contexts: list[str]
     skipped: int  # images beyond max_images
+    window: MarkdownWindow | None = None  # set when `markdown` is only a part of the page
     parse_error: str | None = None  # the body is not well-formed, so no image could be located
     sampled_numbers: list[int] | None = None  # the images the sampling request carried, in its order
 
@@ -123,8 +127,8 @@ def _model_key(ctx: Context, source: LLMSource) -> str:
     return f"configured:{app_state(ctx).settings.llm.model}" if source == "configured" else source
 
 
-async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int,
-                   prompt: str | None = None) -> _Prepared:
+async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: int, offset: int = 0,
+                   max_chars: int = READ_CHARS, prompt: str | None = None) -> _Prepared:
     """Read the page (policy-checked), find its images, fetch the first max_images of them (when an LLM exists)."""
     kit = resolver_kit(ctx, (_TOOL_NAME,))
     token = CURRENT_TOOLKIT.set(kit.name)
@@ -136,7 +140,8 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
         return key is not None and CACHE.get(key) is not None
 
     try:
-        return await _prepare_for(kit, page_id, context_radius, max_images, download=source != "none", known=known)
+        return await _prepare_for(kit, page_id, context_radius, max_images, download=source != "none", known=known,
+                                  offset=offset, max_chars=max_chars)
     except ConfluenceMCPError as exc:
         raise ToolError(str(exc)) from exc
     finally:
@@ -144,7 +149,8 @@ async def _prepare(ctx: Context, page_id: str, context_radius: int, max_images: 
 
 
 async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_images: int, *,
-                       download: bool, known: Callable[[FetchedImage], bool] | None = None) -> _Prepared:
+                       download: bool, known: Callable[[FetchedImage], bool] | None = None, offset: int = 0,
+                       max_chars: int = READ_CHARS) -> _Prepared:
     from confluence_mcp.confluence.convert import StorageParseError, storage_to_text
 
     page_id = await resolve_page_ref(kit, page_ref)
@@ -167,13 +173,21 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
         return scan, markdown, storage_to_text(scan.storage)
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)
-    chosen = scan.refs[:max_images]
+    window = None
+    if offset or len(markdown) > max_chars:  # a part of a long page, as read_page_by_id gives it
+        if offset >= len(markdown):
+            raise BadRequest(f"offset {offset} is past the end of page {page_id}: its markdown has {len(markdown):,} "
+                             "characters.")
+        window = markdown_window(markdown, offset, max_chars)
+    shown = [ref for ref in scan.refs if ref.placeholder in window.text] if window else scan.refs
+    chosen = shown[:max_images]
     images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space,
                                 download=download, known=known)
     return _Prepared(page_id=page_id, title=page.get("title") or "", space=space,
-                     url=kit.client.web_url(links.get("webui")), markdown=markdown, scan=scan, images=images,
+                     url=kit.client.web_url(links.get("webui")), markdown=window.text if window else markdown,
+                     scan=ImageScan(shown, scan.storage), images=images,
                      contexts=[context_around(scan, text, ref, context_radius) for ref in chosen],
-                     skipped=len(scan.refs) - len(chosen), parse_error=parse_error)
+                     skipped=len(shown) - len(chosen), window=window, parse_error=parse_error)
 
 
 def _pending(prepared: _Prepared, prompt: str | None, model: str, *, urls_ok: bool) -> list[int]:
@@ -309,6 +323,9 @@ async def get_page_with_image_descriptions(
                                          "given as context.")] = 500,
     max_images: Annotated[int, Field(ge=0, le=50, description="Images to describe, in page order; the "
                                      "rest are only named.")] = 10,
+    offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
+    max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
+                                    "longer page comes in parts.")] = READ_CHARS,
 ) -> PageWithImages:
     """Read a page as markdown, each image replaced by an LLM's description (`[Image <name>: <description>]`).
     Without an LLM the images are only named."""
@@ -340,10 +357,18 @@ async def get_page_with_image_descriptions(
                                        description=description, error=error))
         shown = f"[Image {_inline(ref.name)}" + (f": {_inline(description)}]" if description else "]")
         markdown = markdown.replace(ref.placeholder, shown)
-    note = None
+    notes = []
     if prepared.parse_error:
-        note = f"The page body is not well-formed storage XHTML ({prepared.parse_error}); images were not located."
+        notes.append(f"The page body is not well-formed storage XHTML ({prepared.parse_error}); images were not "
+                     "located.")
     elif source == "none" and prepared.scan.refs:
-        note = f"Images are named but not described. {llm.NO_LLM_MESSAGE}"
+        notes.append(f"Images are named but not described. {llm.NO_LLM_MESSAGE}")
+    window, more = prepared.window, None
+    if window is not None:
+        more = window.end if window.end < window.total else None
+        notes.append(f"Part of page {prepared.page_id}: markdown characters {window.start:,} to {window.end:,} of "
+                     f"{window.total:,}, with the images shown in it. "
+                     + (f"Read on with offset={more}." if more is not None else "This is the last part."))
     return PageWithImages(id=prepared.page_id, title=prepared.title, space=prepared.space, url=prepared.url,
-                          markdown=markdown, images=images, llm=source, note=note)
+                          markdown=markdown, images=images, llm=source, total_chars=window.total if window else None,
+                          next_offset=more, note=" ".join(notes) or None)

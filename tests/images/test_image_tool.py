@@ -240,3 +240,33 @@ async def test_an_unpublished_draft_is_read_as_read_page_by_id_reads_it(site: Si
     async with connect(make_settings(site, llm_url=vision.base_url)) as client:
         page = await call(client, {"page_id": str(created.json()["id"])})
     assert "Work in progress." in page["markdown"] and page["images"][0]["described"]
+
+
+async def test_a_long_page_comes_in_parts_each_with_its_own_images(site: Site, vision: RunningServer) -> None:
+    from confluence_mcp.sandbox.demo import make_png
+
+    def image(n: int) -> str:
+        data = base64.b64encode(make_png(6 + n, 6, (9 * n, 9, 9), (200, 200, 200))).decode()
+        return f'<ac:image ac:alt="pic {n}"><ri:url ri:value="data:image/png;base64,{data}"/></ac:image>'
+
+    filler = "<p>" + "words " * 150 + "</p>"
+    storage = "".join(f"<h2>Part {n}</h2>{filler}<p>{image(n)}</p>{filler}" for n in range(3))
+    body = {"type": "page", "title": f"Long {uuid.uuid4().hex[:8]}", "space": {"key": "DEMO"},
+            "body": {"storage": {"value": storage, "representation": "storage"}}}
+    with httpx.Client(base_url=site.base_url, auth=(USER, TOKEN), timeout=30) as http:
+        created = http.post("/rest/api/content", json=body)
+        created.raise_for_status()
+    seen, offset = [], 0
+    async with connect(make_settings(site, llm_url=vision.base_url)) as client:
+        whole = await call(client, {"page_id": str(created.json()["id"]), "max_images": 0})
+        assert "next_offset" not in whole and len(whole["images"]) == 3
+        while True:
+            part = await call(client, {"page_id": str(created.json()["id"]), "offset": offset, "max_chars": 2000})
+            assert len(part["images"]) <= 1 and part["total_chars"] > 4000 and "Part of page" in part["note"]
+            for shown in part["images"]:
+                assert shown["described"] and f"[Image {shown['filename']}: {DESCRIPTION}]" in part["markdown"]
+                seen.append(shown["filename"])
+            if part.get("next_offset") is None:
+                break
+            offset = part["next_offset"]
+    assert len(seen) == 3 and len(set(seen)) == 3  # every image described once, in the part that shows it
