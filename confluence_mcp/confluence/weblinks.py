@@ -8,6 +8,7 @@ space key, from its JSON or from such links.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
@@ -18,8 +19,10 @@ __all__ = ["site_link_context", "space_key_of"]
 _SPACE_IN_WEB_URL = re.compile(r"/(?:spaces|display)/(~?[A-Za-z0-9_]+)")
 
 
-def site_link_context(site_url: str, *, space: str | None, page_id: str | None = None) -> LinkContext:
-    """A LinkContext for pages of `site_url`; `space` is the page's own space, `page_id` enables attachment URLs."""
+def site_link_context(site_url: str, *, space: str | None, page_id: str | None = None,
+                      user_names: Mapping[str, str] | None = None) -> LinkContext:
+    """A LinkContext for pages of `site_url`; `space` is the page's own space, `page_id` enables attachment URLs,
+    `user_names` labels mentions (account id or user key → display name)."""
     site = site_url.rstrip("/")
 
     def page_url(title: str, space_key: str | None) -> str | None:
@@ -41,7 +44,8 @@ def site_link_context(site_url: str, *, space: str | None, page_id: str | None =
 
     # space_key stays None: a link that names its space keeps naming it, and same-space links come out as plain
     # web URLs, so storage read as markdown and written back is unchanged.
-    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url, attachment_url=attachment_url)
+    return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url, attachment_url=attachment_url,
+                       user_name=user_names.get if user_names else None)
 
 
 def space_key_of(content: dict[str, Any], *fallback_urls: str | None) -> str | None:

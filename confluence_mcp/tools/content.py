@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.confluence.convert.window import markdown_window
+from confluence_mcp.confluence.users import mentioned_user_names
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -46,24 +47,29 @@ _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather th
 READ_CHARS = 60_000
 
 
-def page_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
-    """A page's storage as markdown with the site's links; bodies up to _CACHE_MAX_STORAGE are cached."""
+UserNames = tuple[tuple[str, str], ...]  # (id, display name) pairs: hashable, for the conversion cache
+
+
+def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
+    """A page's storage as markdown with the site's links and mentioned users' names; bodies up to
+    _CACHE_MAX_STORAGE are cached."""
     convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
-    return convert(storage, site_url, space, page_id)
+    return convert(storage, site_url, space, page_id, users)
 
 
 @functools.lru_cache(maxsize=64)
-def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
     # Conversion is a pure function of these, and it is the costly part of a read (~1.5 ms per KB with round-trip
     # checks); agents often read the same page version again (read, edit, read back; label listings).
-    return _markdown(storage, site_url, space, page_id)
+    return _markdown(storage, site_url, space, page_id, users)
 
 
-def _markdown(storage: str, site_url: str, space: str | None, page_id: str) -> str:
+def _markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
     from confluence_mcp.confluence.convert import storage_to_markdown
     from confluence_mcp.confluence.weblinks import site_link_context
 
-    return storage_to_markdown(storage, links=site_link_context(site_url, space=space, page_id=page_id))
+    links = site_link_context(site_url, space=space, page_id=page_id, user_names=dict(users))
+    return storage_to_markdown(storage, links=links)
 
 
 def tiny_code_to_id(code: str) -> str:
@@ -130,7 +136,8 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
             storage = section_storage(storage, section)
         except (SectionNotFound, AmbiguousSection) as exc:
             raise section_problem(page_id, section, exc, instead="read the whole page") from exc
-    arguments = (storage, kit.client.site_url, space, str(page["id"]))
+    users = tuple(sorted((await mentioned_user_names(kit.client, storage)).items()))  # `@Name`, not an account id
+    arguments = (storage, kit.client.site_url, space, str(page["id"]), users)
     if len(storage) > _CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
     else:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from _mcp_fixtures import TOKEN, USER, ToolFailed, call, make_settings, mcp_client
 
+from confluence_mcp.confluence.convert.links import USER_SCHEMES
 from confluence_mcp.tools.content import tiny_code_to_id
 
 pytestmark = pytest.mark.anyio
@@ -190,3 +191,25 @@ async def test_attachment_pages_keep_their_filters(flavor_sandbox: Any, settings
         with pytest.raises(ToolFailed, match="other filters"):
             await call(client, "get_page_attachments", {"page_id": page["id"], "cursor": first["next"],
                                                         "media_type": "text/plain"})
+
+
+async def test_mentions_read_as_display_names_and_write_back_as_ids(flavor_sandbox: Any) -> None:
+    async with mcp_client(make_settings(flavor_sandbox.base_url)) as client:
+        home = await call(client, "read_page_by_id", {"page_id": "65537"})
+        owner = next(line for line in home["markdown"].splitlines() if line.startswith("Owner:"))
+        assert owner.startswith("Owner: [@Alice Example](confluence-user")  # a name, not an account id
+        scheme = next(s for s in USER_SCHEMES if f"]({s}" in owner)
+        ident = owner.split(f"]({scheme}", 1)[1].rstrip(")")
+        unknown = '<ac:link><ri:user ri:account-id="no-such-user"/></ac:link>' if "account" in scheme else \
+            '<ac:link><ri:user ri:userkey="no-such-user"/></ac:link>'
+        page = await call(client, "create_page", {"title": f"Mentions {uuid.uuid4().hex[:8]}", "body_format": "storage",
+                                                  "body": f"<p>Ask {owner_storage(scheme, ident)} or {unknown}.</p>"})
+        read = await call(client, "read_page_by_id", {"page_id": page["id"]})
+        assert "[@Alice Example]" in read["markdown"] and "[@no-such-user]" in read["markdown"]  # unknown: the id
+        same = await call(client, "update_page_by_id", {"page_id": page["id"], "new_body": read["markdown"]})
+        assert "No change" in same["note"]
+        await call(client, "delete_page", {"page_id": page["id"], "purge": True})  # the shared sandbox's tree stays
+
+
+def owner_storage(scheme: str, ident: str) -> str:
+    return f'<ac:link><ri:user {USER_SCHEMES[scheme]}="{ident}"/></ac:link>'

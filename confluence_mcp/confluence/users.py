@@ -1,0 +1,53 @@
+"""Display names of the users a page mentions, so a read shows `@Alice Example` rather than an account id.
+
+Storage names users by Cloud account id (`ri:account-id`), Server/DC user key (`ri:userkey`) or username
+(`ri:username`). Each is looked up once per site and remembered (names change rarely; a stale one only shows in
+the label, never in what is written back). A lookup that fails leaves the id as the label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import anyio
+
+from confluence_mcp.errors import ConfluenceMCPError
+
+if TYPE_CHECKING:
+    from confluence_mcp.confluence.client import ConfluenceClient
+
+__all__ = ["mentioned_user_names"]
+
+_USER_REF = re.compile(r'<ri:user\s[^>]*?\bri:(account-id|userkey|username)="([^"]+)"')
+_QUERY = {"account-id": "accountId", "userkey": "key", "username": "username"}
+_LOOKUPS = 8  # users looked up at once
+_REMEMBERED = 4096
+_NAMES: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()  # (site, kind, id) -> name or None
+
+
+async def mentioned_user_names(client: ConfluenceClient, storage: str) -> dict[str, str]:
+    """Id → display name for every user `storage` mentions (those found; at most 100 looked up per call)."""
+    wanted = list(dict.fromkeys(_USER_REF.findall(storage)))[:100]
+    site = client.site_url
+    missing = [(kind, ident) for kind, ident in wanted if (site, kind, ident) not in _NAMES]
+    if missing:
+        gate = anyio.Semaphore(_LOOKUPS)
+
+        async def look_up(kind: str, ident: str) -> None:
+            async with gate:
+                try:
+                    user = await client.get_json("user", params={_QUERY[kind]: ident})
+                except ConfluenceMCPError:
+                    user = {}
+            name = user.get("displayName") or user.get("publicName") if isinstance(user, dict) else None
+            _NAMES[(site, kind, ident)] = str(name) if name else None
+            while len(_NAMES) > _REMEMBERED:
+                _NAMES.popitem(last=False)
+
+        async with anyio.create_task_group() as group:
+            for kind, ident in missing:
+                group.start_soon(look_up, kind, ident)
+    names = {ident: _NAMES.get((site, kind, ident)) for kind, ident in wanted}
+    return {ident: name for ident, name in names.items() if name}
