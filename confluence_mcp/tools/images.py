@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
+from confluence_mcp.confluence.users import mentioned_user_names
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
@@ -161,6 +162,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
 
     parse_error: str | None = None
+    users = tuple(sorted((await mentioned_user_names(kit.client, storage)).items()))  # `@Name`, as reads show
 
     def convert() -> tuple[ImageScan, str, str]:
         nonlocal parse_error
@@ -169,7 +171,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
         except StorageParseError as exc:
             parse_error, scan = str(exc), ImageScan([], storage)
         # The shared per-version cache: resolvers may prepare the same page again within one call.
-        markdown = page_markdown(scan.storage, kit.client.site_url, space, page_id)
+        markdown = page_markdown(scan.storage, kit.client.site_url, space, page_id, users)
         return scan, markdown, storage_to_text(scan.storage)
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)

@@ -58,7 +58,7 @@ async def test_configured_llm_describes_attachment_with_text_context(site: Site,
     assert page["images"] == [{"filename": "architecture.png", "source": "attachment", "described": True,
                                "description": DESCRIPTION}]
     assert f"[Image architecture.png: {DESCRIPTION}]" in page["markdown"]
-    assert "ImgSlot" not in page["markdown"]
+    assert "ImgSlot" not in page["markdown"] and "Reviewed by [@Bob Builder]" in page["markdown"]
     sent = vision.requests[before:]
     assert len(sent) == 1
     url = image_urls(sent[0])[0]
