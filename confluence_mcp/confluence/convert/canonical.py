@@ -13,6 +13,7 @@ from xml.etree.ElementTree import Comment, Element
 from .xhtml import escape_attribute, escape_text, parse_fragment
 
 __all__ = [
+    "TASK_BOOKKEEPING",
     "canonical_element",
     "canonicalize",
     "cell_content",
@@ -28,6 +29,8 @@ _IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:v
 # Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
 _IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
 _CELLS = frozenset({"td", "th"})
+# A task's id (unique in its page: `merge.unique_task_ids`) and the Cloud editor's uuid: neither is shown.
+TASK_BOOKKEEPING = frozenset({"ac:task-id", "ac:task-uuid"})
 
 
 def significant_attributes(element: Element) -> dict[str, str]:
@@ -51,7 +54,7 @@ def significant_attributes(element: Element) -> dict[str, str]:
 def is_ignorable(element: Element) -> bool:
     """Renders as nothing a reader would miss: an empty paragraph (Server's `<p><br/></p>` too), a table's column
     widths, a task's id and uuid (ids only need to be unique in a page: see `merge.unique_task_ids`)."""
-    if element.tag in ("colgroup", "ac:task-uuid", "ac:task-id"):
+    if element.tag == "colgroup" or element.tag in TASK_BOOKKEEPING:
         return True
     if element.tag != "p" or (element.text or "").strip() or significant_attributes(element):
         return False

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
 
-from .canonical import canonical_element, is_ignorable
+from .canonical import TASK_BOOKKEEPING, canonical_element, is_ignorable
 from .layouts import merge_layout
 from .xhtml import StorageParseError, parse_top_level
 
@@ -80,7 +80,7 @@ def visible_text(element: Element) -> str:
         if node.tag == "br":
             segments.append((" ", inside))  # a line break shows as a space
             return
-        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag in ("ac:task-id", "ac:task-uuid"):
+        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag in TASK_BOOKKEEPING:
             # A comment shows nothing, a resource reference shows through the link or image holding it, and a
             # task's id and uuid are bookkeeping.
             return
