@@ -18,7 +18,9 @@ from confluence_mcp.errors import ConfluenceMCPError
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
 
-__all__ = ["mentioned_user_names"]
+__all__ = ["UserNames", "mentioned_user_names"]
+
+UserNames = tuple[tuple[str, str], ...]  # (id, display name) pairs, sorted: hashable, for the conversion cache
 
 _USER_REF = re.compile(r'<ri:user\s[^>]*?\bri:(account-id|userkey|username)="([^"]+)"')
 _QUERY = {"account-id": "accountId", "userkey": "key", "username": "username"}
@@ -27,8 +29,8 @@ _REMEMBERED = 4096
 _NAMES: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()  # (site, kind, id) -> name or None
 
 
-async def mentioned_user_names(client: ConfluenceClient, storage: str) -> dict[str, str]:
-    """Id → display name for every user `storage` mentions (those found; at most 100 looked up per call)."""
+async def mentioned_user_names(client: ConfluenceClient, storage: str) -> UserNames:
+    """(id, display name) for every user `storage` mentions (those found; at most 100 looked up per call)."""
     wanted = list(dict.fromkeys(_USER_REF.findall(storage)))[:100]
     site = client.site_url
     missing = [(kind, ident) for kind, ident in wanted if (site, kind, ident) not in _NAMES]
@@ -50,4 +52,4 @@ async def mentioned_user_names(client: ConfluenceClient, storage: str) -> dict[s
             for kind, ident in missing:
                 group.start_soon(look_up, kind, ident)
     names = {ident: _NAMES.get((site, kind, ident)) for kind, ident in wanted}
-    return {ident: name for ident, name in names.items() if name}
+    return tuple(sorted((ident, name) for ident, name in names.items() if name))

@@ -18,8 +18,8 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from confluence_mcp.confluence.convert.window import markdown_window
-from confluence_mcp.confluence.users import mentioned_user_names
+from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
+from confluence_mcp.confluence.users import UserNames, mentioned_user_names
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -45,9 +45,6 @@ _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather th
 # Markdown per read: a longer page comes in parts, cut where blocks end, instead of flooding the model's context
 # (Claude Code, for one, refuses tool results over 25k tokens).
 READ_CHARS = 60_000
-
-
-UserNames = tuple[tuple[str, str], ...]  # (id, display name) pairs: hashable, for the conversion cache
 
 
 def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
@@ -136,7 +133,7 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
             storage = section_storage(storage, section)
         except (SectionNotFound, AmbiguousSection) as exc:
             raise section_problem(page_id, section, exc, instead="read the whole page") from exc
-    users = tuple(sorted((await mentioned_user_names(kit.client, storage)).items()))  # `@Name`, not an account id
+    users = await mentioned_user_names(kit.client, storage)  # `@Name`, not an account id
     arguments = (storage, kit.client.site_url, space, str(page["id"]), users)
     if len(storage) > _CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
@@ -169,24 +166,37 @@ def section_problem(page_id: str, section: str, error: ValueError, *, instead: s
     return BadRequest(f"Page {page_id}: {error}")
 
 
+def markdown_part(markdown: str, offset: int, max_chars: int, what: str) -> MarkdownWindow | None:
+    """The part of `what`'s markdown a read from `offset` returns, or None when that is all of it; BadRequest when
+    `offset` is past the end. Shared by the tools that read long pages in parts."""
+    total = len(markdown)
+    if offset == 0 and total <= max_chars:
+        return None
+    if offset >= total:
+        raise BadRequest(f"offset {offset} is past the end of {what}: its markdown has {total:,} characters.")
+    return markdown_window(markdown, offset, max_chars)
+
+
+def part_note(window: MarkdownWindow, what: str, read_on: str) -> str:
+    """Which part of `what` this is, and how to read the next one (`read_on`: the call that continues)."""
+    more = window.end < window.total
+    return (f"Part of {what}: markdown characters {window.start:,} to {window.end:,} of {window.total:,}. "
+            + (f"Read on with {read_on} offset={window.end}." if more else "This is the last part."))
+
+
 def windowed(body: PageBody, offset: int, max_chars: int, section: str | None = None) -> PageBody:
     """The page (or its `section`) with only a part of its markdown when that is longer than `max_chars` from
     `offset`, saying which part and where the next one starts."""
-    total = len(body.markdown)
-    if offset == 0 and total <= max_chars:
-        return body
     what = f"page {body.id}" + (f" version {body.version}" if body.version is not None else "") \
         + (f", section '{section}'" if section is not None else "")
-    if offset >= total:
-        raise BadRequest(f"offset {offset} is past the end of {what}: its markdown has {total:,} characters.")
-    window = markdown_window(body.markdown, offset, max_chars)
-    more = window.end < total
-    note = (f"Part of {what}: markdown characters {window.start:,} to {window.end:,} of {total:,}. "
-            + (f"Read on with read_page_by_id offset={window.end}. " if more else "This is the last part. ")
-            + "A section can also be read alone (section). To edit a page read in parts, replace a section "
-            "(update_page_by_id with section): a whole body built from one part would drop the rest of the page.")
-    return body.model_copy(update={"markdown": window.text, "total_chars": total,
-                                   "next_offset": window.end if more else None, "note": note})
+    window = markdown_part(body.markdown, offset, max_chars, what)
+    if window is None:
+        return body
+    note = (part_note(window, what, "read_page_by_id") + " A section can also be read alone (section). To edit a "
+            "page read in parts, replace a section (update_page_by_id with section): a whole body built from one part "
+            "would drop the rest of the page.")
+    return body.model_copy(update={"markdown": window.text, "total_chars": window.total,
+                                   "next_offset": window.end if window.end < window.total else None, "note": note})
 
 
 @tool("content", "Read page", read_only=True)

@@ -23,14 +23,21 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CreateMessageResult, ImageContent, SamplingMessage, TextContent
 from pydantic import BaseModel, Field
 
-from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
+from confluence_mcp.confluence.convert.window import MarkdownWindow
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
 from confluence_mcp.confluence.users import mentioned_user_names
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import BadRequest, ConfluenceMCPError, IndexStoreError
+from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
-from confluence_mcp.tools.content import READ_CHARS, PageRefArg, page_markdown, resolve_page_ref
+from confluence_mcp.tools.content import (
+    READ_CHARS,
+    PageRefArg,
+    markdown_part,
+    page_markdown,
+    part_note,
+    resolve_page_ref,
+)
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, resolver_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
@@ -162,7 +169,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
 
     parse_error: str | None = None
-    users = tuple(sorted((await mentioned_user_names(kit.client, storage)).items()))  # `@Name`, as reads show
+    users = await mentioned_user_names(kit.client, storage)  # `@Name`, as reads show
 
     def convert() -> tuple[ImageScan, str, str]:
         nonlocal parse_error
@@ -175,12 +182,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
         return scan, markdown, storage_to_text(scan.storage)
 
     scan, markdown, text = await anyio.to_thread.run_sync(convert)
-    window = None
-    if offset or len(markdown) > max_chars:  # a part of a long page, as read_page_by_id gives it
-        if offset >= len(markdown):
-            raise BadRequest(f"offset {offset} is past the end of page {page_id}: its markdown has {len(markdown):,} "
-                             "characters.")
-        window = markdown_window(markdown, offset, max_chars)
+    window = markdown_part(markdown, offset, max_chars, f"page {page_id}")  # as read_page_by_id gives it
     shown = [ref for ref in scan.refs if ref.placeholder in window.text] if window else scan.refs
     chosen = shown[:max_images]
     images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space,
@@ -368,9 +370,7 @@ async def get_page_with_image_descriptions(
     window, more = prepared.window, None
     if window is not None:
         more = window.end if window.end < window.total else None
-        notes.append(f"Part of page {prepared.page_id}: markdown characters {window.start:,} to {window.end:,} of "
-                     f"{window.total:,}, with the images shown in it. "
-                     + (f"Read on with offset={more}." if more is not None else "This is the last part."))
+        notes.append(part_note(window, f"page {prepared.page_id}, with the images shown in it", _TOOL_NAME))
     return PageWithImages(id=prepared.page_id, title=prepared.title, space=prepared.space, url=prepared.url,
                           markdown=markdown, images=images, llm=source, total_chars=window.total if window else None,
                           next_offset=more, note=" ".join(notes) or None)
