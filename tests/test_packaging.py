@@ -74,7 +74,10 @@ def test_compose_mounts_the_config_file_read_only_when_named() -> None:
     app = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["confluence-mcp"]
     [mount] = [v for v in app["volumes"] if isinstance(v, dict) and v["target"] == "/config/config.toml"]
     assert mount["type"] == "bind" and mount["read_only"] is True
-    assert mount["source"] == "${CONFLUENCE_MCP_CONFIG_FILE:-/dev/null}"
+    # The fallback source must exist on every OS (Docker Desktop for Windows cannot bind /dev/null); it is not
+    # read, since CONFLUENCE_MCP_CONFIG stays empty then.
+    assert mount["source"] == "${CONFLUENCE_MCP_CONFIG_FILE:-./config.example.toml}"
+    assert (ROOT / "config.example.toml").is_file()
     assert app["environment"]["CONFLUENCE_MCP_CONFIG"] == "${CONFLUENCE_MCP_CONFIG_FILE:+/config/config.toml}"
     assert load_settings(environ={"CONFLUENCE_MCP_CONFIG": ""}).credentials == {}  # empty: no file
     check = app["healthcheck"]["test"]
