@@ -18,9 +18,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from confluence_mcp.config_problems import credential_problems, expand_env_refs, secret_references, toolkit_problems
@@ -206,14 +206,6 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
-    def _file(self) -> dict[str, Any]:
-        """The config file's tables ({} without one, or when it is unreadable: its own source reports that)."""
-        path = _LOAD_CONTEXT.get("toml")
-        try:
-            return tomllib.loads(Path(path).read_text(encoding="utf-8")) if path else {}
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return {}
-
     def _targets(self, data: dict[str, Any], cred_keys: list[str], kit_keys: list[str]) -> tuple[str, str, bool]:
         """Which credential and toolkit the shortcuts set (and whether that toolkit is a credential's implicit one):
         `default`, or the config file's only one, so the environment beats the file; ConfigError when the file
@@ -233,7 +225,7 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
                 kit_names[0] if kit_keys and kit_names else DEFAULT_NAME, bool(kit_keys and not kits and creds))
 
     def __call__(self) -> dict[str, Any]:
-        data = self._file()
+        data: dict[str, Any] = _LOAD_CONTEXT.get("toml") or {}
         # A variable the file names as a `${VAR}` secret feeds that secret, not a shortcut.
         referenced = secret_references(data)
         env = {k: v for k, v in self.environ.items() if v != "" and k not in referenced}
@@ -313,9 +305,9 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings]
         sources.append(_ShortcutEnvSource(settings_cls, _LOAD_CONTEXT.get("environ", os.environ)))
-        toml_path = _LOAD_CONTEXT.get("toml")
-        if toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        toml = _LOAD_CONTEXT.get("toml")
+        if toml is not None:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=toml))  # parsed once, by load_settings
         return tuple(sources)
 
     @property
@@ -380,8 +372,9 @@ def load_settings(
     if path is not None and not Path(path).expanduser().is_file():
         raise ConfigError(f"config file {path} does not exist")
     _LOAD_CONTEXT.clear()
-    _LOAD_CONTEXT.update(environ=environ, toml=Path(path).expanduser() if path else None)
     try:
+        toml = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8")) if path else None
+        _LOAD_CONTEXT.update(environ=environ, toml=toml)
         settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
         raise ConfigError([_describe(err) for err in exc.errors()]) from None
