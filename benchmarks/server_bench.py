@@ -7,6 +7,11 @@ and the total size of all tool definitions (compact JSON of tools/list), also co
 the model (name, description and input schema). mcp-atlassian is installed into its own
 venv under benchmarks/.work/; when that fails, its column is skipped with a message.
 
+Both servers are compared over the protocol both speak, the `initialize` handshake (2025-11-25) that Claude
+Desktop, Cursor and VS Code use. mcp-atlassian's SDK does not know the newer `server/discover` (2026-07-28); a
+client in that mode would first fail and then fall back. Our server's figures in the newer protocol are printed
+below the table.
+
     python benchmarks/server_bench.py [--starts 5] [--calls 30]
 """
 
@@ -84,8 +89,8 @@ class PageEditor:
 class Server:
     """One server under test: how to start it and which tool reads the page."""
 
-    def __init__(self, name: str, params: StdioServerParameters, tool: str) -> None:
-        self.name, self.params, self.tool = name, params, tool
+    def __init__(self, name: str, params: StdioServerParameters, tool: str, mode: str = "legacy") -> None:
+        self.name, self.params, self.tool, self.mode = name, params, tool, mode
         self.spawn: list[float] = []
         self.same: list[float] = []
         self.fresh: list[float] = []
@@ -97,13 +102,13 @@ async def measure(servers: list[Server], *, starts: int, calls: int, edit: PageE
     for _ in range(starts):
         for server in servers:
             began = time.perf_counter()
-            async with Client(server.params) as client:
+            async with Client(server.params, mode=server.mode) as client:
                 tools = (await client.list_tools()).tools
                 server.spawn.append(time.perf_counter() - began)
             server.size, server.model_size = tools_size(tools), tools_size(tools, MODEL_FACING)
             server.count = len(tools)
     async with AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(Client(server.params)) for server in servers]
+        clients = [await stack.enter_async_context(Client(server.params, mode=server.mode)) for server in servers]
         args = {"page_id": PAGE_ID}
         for server, client in zip(servers, clients, strict=True):
             first = await client.call_tool(server.tool, args)
@@ -150,21 +155,25 @@ async def main() -> int:
         ours_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
                     "CONFLUENCE_API_TOKEN": TOKEN, "CONFLUENCE_SPACE": "DEMO", "PYTHONPATH": str(REPO),
                     "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
-        servers = [Server("confluence-mcp", StdioServerParameters(
-            command=sys.executable, args=["-m", "confluence_mcp"], env=ours_env, cwd=str(REPO)), "read_page_by_id")]
+        ours_params = StdioServerParameters(command=sys.executable, args=["-m", "confluence_mcp"], env=ours_env,
+                                            cwd=str(REPO))
+        modern = Server("confluence-mcp", ours_params, "read_page_by_id", mode="auto")
+        servers = [Server("confluence-mcp", ours_params, "read_page_by_id")]
         if exe is not None:
             their_env = {**base, "CONFLUENCE_URL": sandbox.base_url, "CONFLUENCE_USERNAME": USER,
-                         "CONFLUENCE_API_TOKEN": TOKEN, "TOOLSETS": "all", "MCP_VERBOSE": "false"}
+                         "CONFLUENCE_API_TOKEN": TOKEN, "TOOLSETS": "all", "MCP_VERBOSE": "false",
+                         "FASTMCP_SHOW_CLI_BANNER": "false"}
             servers.append(Server("mcp-atlassian", StdioServerParameters(command=str(exe), args=[], env=their_env),
                                   "confluence_get_page"))
         try:
-            await measure(servers, starts=opts.starts, calls=opts.calls, edit=edit)
+            await measure([*servers, modern], starts=opts.starts, calls=opts.calls, edit=edit)
         except Exception as exc:  # the peer is third-party: report it and measure ours alone
             if len(servers) == 1:
                 raise
             print(f"skipping mcp-atlassian: {exc!r}", file=sys.stderr)
             servers = [Server(servers[0].name, servers[0].params, servers[0].tool)]
-            await measure(servers, starts=opts.starts, calls=opts.calls, edit=edit)
+            modern = Server(modern.name, modern.params, modern.tool, mode=modern.mode)
+            await measure([*servers, modern], starts=opts.starts, calls=opts.calls, edit=edit)
     ours, theirs = _figures(servers[0]), (_figures(servers[1]) if len(servers) > 1 else None)
     t = theirs or {}
     print(f"\nSame sandbox page {PAGE_ID} (cloud flavour); {opts.starts} starts, {opts.calls} calls.\n")
@@ -177,6 +186,9 @@ async def main() -> int:
     print(row("  name+description+input", ours["model_bytes"] / 1024, (t["model_bytes"] / 1024) if t else None,
               "KB"))
     print(row("tools", ours["tools"], t.get("tools"), "count"))
+    new = _figures(modern)
+    print(f"\nconfluence-mcp over the 2026-07-28 protocol (server/discover): spawn -> listed {new['spawn_s']:.3f} s, "
+          f"read p50 {new['p50_ms']:.3f} ms (new version {new['fresh_p50_ms']:.3f} ms).")
     return 0
 
 

@@ -44,14 +44,16 @@ def attachment_markup(filename: str, media_type: str, caption: str | None) -> st
            f"</ac:plain-text-link-body></ac:link></p>"
 
 
+_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 _ATTACHMENT_REF = re.compile(
     r"""<ri:attachment\s+[^>]*?\bri:filename=("[^"]*"|'[^']*')\s*(?:/>|>\s*</ri:attachment>)""")
 
 
 def shows_attachment(storage: str, filename: str) -> bool:
     """True when the body already embeds or links this page's attachment `filename` (no ri:page: this page's)."""
+    markup = _CDATA.sub("", storage)  # a code block quoting such markup shows nothing
     return any(unescape(m.group(1)[1:-1], {"&quot;": '"', "&apos;": "'"}) == filename
-               for m in _ATTACHMENT_REF.finditer(storage))
+               for m in _ATTACHMENT_REF.finditer(markup))
 
 
 def decode_base64(text: str) -> bytes:

@@ -75,6 +75,16 @@ async def test_non_image_attachment_is_linked_and_upload_dir_is_enforced(
         assert "upload_dir" in message
 
 
+async def test_markup_quoted_in_a_code_block_does_not_count_as_showing_the_file(tools: Client, rest: Rest) -> None:
+    quoted = ('<ac:structured-macro ac:name="code"><ac:plain-text-body><![CDATA[<ac:image><ri:attachment '
+              'ri:filename="plan.pdf"/></ac:image>]]></ac:plain-text-body></ac:structured-macro>')
+    page = await call(tools, "create_page", title=unique("Quoted"), body=quoted, body_format="storage")
+    data = base64.b64encode(b"%PDF-1.4").decode()
+    added = await call(tools, "add_file_to_page", page_id=page["id"], file_base64=data, filename="plan.pdf")
+    assert added["version"] == 2
+    assert rest.storage(page["id"]).startswith(quoted) and rest.storage(page["id"]) != quoted
+
+
 async def test_a_link_label_is_shown_as_written_and_a_file_is_embedded_once(tools: Client, rest: Rest) -> None:
     page = await call(tools, "create_page", title=unique("Q&A"), body="start")
     data = base64.b64encode(b"%PDF-1.4").decode()
