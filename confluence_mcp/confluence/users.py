@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import anyio
@@ -18,38 +19,51 @@ from confluence_mcp.errors import ConfluenceMCPError
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
 
-__all__ = ["UserNames", "mentioned_user_names"]
+__all__ = ["UserNames", "mentioned_user_names", "user_names_by_page"]
 
 UserNames = tuple[tuple[str, str], ...]  # (id, display name) pairs, sorted: hashable, for the conversion cache
 
 _USER_REF = re.compile(r'<ri:user\s[^>]*?\bri:(account-id|userkey|username)="([^"]+)"')
 _QUERY = {"account-id": "accountId", "userkey": "key", "username": "username"}
 _LOOKUPS = 8  # users looked up at once
+_PER_PAGE = 100  # users looked up for one page at most
 _REMEMBERED = 4096
 _NAMES: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()  # (site, kind, id) -> name or None
 
 
 async def mentioned_user_names(client: ConfluenceClient, storage: str) -> UserNames:
     """(id, display name) for every user `storage` mentions (those found; at most 100 looked up per call)."""
-    wanted = list(dict.fromkeys(_USER_REF.findall(storage)))[:100]
+    return (await user_names_by_page(client, [storage]))[0]
+
+
+async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) -> list[UserNames]:
+    """`mentioned_user_names` of each storage, the users of all of them looked up together (each once, at most
+    `_LOOKUPS` at a time); storage without mentions costs no request."""
+    wanted = [list(dict.fromkeys(_USER_REF.findall(storage)))[:_PER_PAGE] for storage in storages]
     site = client.site_url
-    missing = [(kind, ident) for kind, ident in wanted if (site, kind, ident) not in _NAMES]
-    if missing:
-        gate = anyio.Semaphore(_LOOKUPS)
+    await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (site, *ref) not in _NAMES))
+    return [_known(site, refs) for refs in wanted]
 
-        async def look_up(kind: str, ident: str) -> None:
-            async with gate:
-                try:
-                    user = await client.get_json("user", params={_QUERY[kind]: ident})
-                except ConfluenceMCPError:
-                    user = {}
-            name = user.get("displayName") or user.get("publicName") if isinstance(user, dict) else None
-            _NAMES[(site, kind, ident)] = str(name) if name else None
-            while len(_NAMES) > _REMEMBERED:
-                _NAMES.popitem(last=False)
 
-        async with anyio.create_task_group() as group:
-            for kind, ident in missing:
-                group.start_soon(look_up, kind, ident)
-    names = {ident: _NAMES.get((site, kind, ident)) for kind, ident in wanted}
+async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]]) -> None:
+    site, gate = client.site_url, anyio.Semaphore(_LOOKUPS)
+
+    async def look_up(kind: str, ident: str) -> None:
+        async with gate:
+            try:
+                user = await client.get_json("user", params={_QUERY[kind]: ident})
+            except ConfluenceMCPError:
+                user = {}
+        name = user.get("displayName") or user.get("publicName") if isinstance(user, dict) else None
+        _NAMES[(site, kind, ident)] = str(name) if name else None
+        while len(_NAMES) > _REMEMBERED:
+            _NAMES.popitem(last=False)
+
+    async with anyio.create_task_group() as group:
+        for kind, ident in missing:
+            group.start_soon(look_up, kind, ident)
+
+
+def _known(site: str, refs: list[tuple[str, str]]) -> UserNames:
+    names = {ident: _NAMES.get((site, kind, ident)) for kind, ident in refs}
     return tuple(sorted((ident, name) for ident, name in names.items() if name))

@@ -18,9 +18,10 @@ __all__ = ["DEFAULT_MAX_CHARS", "DEFAULT_OVERLAP", "Chunk", "chunk_markdown", "c
 # right page higher than 1,000 (MRR +0.02 on both question sets, recall@5 +0.02) with 25 % fewer chunks.
 DEFAULT_MAX_CHARS = 1400
 DEFAULT_OVERLAP = 120
-# Bump when a change to this module changes the chunks of unchanged pages: each indexed page records the
-# `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
-CHUNKING_VERSION = 1
+# Bump when a change to this module or to the outline conversion changes the chunks of unchanged pages: each
+# indexed page records the `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
+# 2: mentions read `@Display Name`; task bookkeeping dropped, code in table cells inline.
+CHUNKING_VERSION = 2
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|")
@@ -182,7 +183,7 @@ def outline_chunk(title: str, markdown: str, chunks: list[Chunk]) -> Chunk:
 
 
 def chunking_id(max_chars: int = DEFAULT_MAX_CHARS, overlap: int = DEFAULT_OVERLAP) -> str:
-    """How pages are cut: this module's version and the sizes, e.g. "v1:1400:120"."""
+    """How pages are cut: this module's version and the sizes, e.g. "v2:1400:120"."""
     return f"v{CHUNKING_VERSION}:{max_chars}:{overlap}"
 
 

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_outline_markdown
+from confluence_mcp.confluence.users import UserNames, user_names_by_page
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.candidates import (
@@ -301,6 +302,8 @@ class _Fetcher:
         self.attachments = attachments
         self.comments = comments
         self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
+        # One batch looks users up at a time: a user two batches mention is asked for once (then remembered).
+        self.user_lookups = anyio.Lock()
 
     async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
         batches = [page_ids[i:i + _FETCH_BATCH] for i in range(0, len(page_ids), _FETCH_BATCH)]
@@ -311,8 +314,10 @@ class _Fetcher:
     async def _batch(self, ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
         async with self.limiter:
             contents = await self._bodies(ids)
+            async with self.user_lookups:  # mentions read `@Display Name`, as reads show them
+                users = await user_names_by_page(self.client, [_storage(content) for content in contents])
             extras = [await self._extras(content) for content in contents]
-        documents = await anyio.to_thread.run_sync(self._documents, contents, extras)
+        documents = await anyio.to_thread.run_sync(self._documents, contents, extras, users)
         for document in documents:
             await send.send(document)
 
@@ -352,18 +357,20 @@ class _Fetcher:
         sections += await attachment_sections(self.client, attachments)
         return sections, signature or attachment_signature(attachment_versions(attachments)), comments
 
-    def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras]) -> list[PageDocument]:
+    def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras],
+                   users: list[UserNames]) -> list[PageDocument]:
         """Convert and chunk (CPU work, run in a worker thread)."""
-        return [self._document(content, *extra) for content, extra in zip(contents, extras, strict=True)]
+        return [self._document(content, *extra, users=names)
+                for content, extra, names in zip(contents, extras, users, strict=True)]
 
-    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None,
-                  comments: str | None) -> PageDocument:
+    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None, comments: str | None,
+                  *, users: UserNames) -> PageDocument:
         # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
         from confluence_mcp.index.store import PageRecord
 
         space = space_key_of(content) or ""
-        storage = str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
-        markdown = storage_to_outline_markdown(storage) if storage else ""
+        storage = _storage(content)
+        markdown = storage_to_outline_markdown(storage, dict(users)) if storage else ""
         if extra:
             markdown = "\n\n".join([markdown, *extra])
         title = str(content.get("title") or "Untitled")
@@ -377,6 +384,10 @@ class _Fetcher:
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
+
+
+def _storage(content: dict[str, Any]) -> str:
+    return str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -24,3 +24,19 @@ def test_headings_lists_tables_code_and_links_survive() -> None:
 def test_empty_and_malformed_bodies_never_fail() -> None:
     assert storage_to_outline_markdown("") == ""
     assert "text" in storage_to_outline_markdown("<p>text <b>unclosed</p>")
+
+
+def test_mentions_read_as_display_names_or_their_ids() -> None:
+    storage = (
+        '<p>Owner: <ac:link><ri:user ri:account-id="557058:abcd-1234"/></ac:link>, backup '
+        '<ac:link ac:card-appearance="inline"><ri:user ri:userkey="8a7f808a4b1f"/></ac:link> and '
+        '<ac:link><ri:user ri:username="jdoe"/></ac:link>.</p>'
+        '<table><tbody><tr><td>Lead</td><td><ac:link><ri:user ri:username="jdoe"/></ac:link></td></tr></tbody></table>'
+        '<ac:structured-macro ac:name="x"><ac:parameter ac:name="user"><ri:user ri:account-id="p"/></ac:parameter>'
+        "</ac:structured-macro>"
+    )
+    names = {"557058:abcd-1234": "Ada <Lovelace> & Co", "jdoe": "Jane Doe"}
+    markdown = storage_to_outline_markdown(storage, names)
+    assert markdown.startswith("Owner: @Ada <Lovelace> & Co, backup @8a7f808a4b1f and @Jane Doe.")
+    assert "| Lead | @Jane Doe |" in markdown and "@p" not in markdown
+    assert "Owner: @557058:abcd-1234," in storage_to_outline_markdown(storage)  # no names: the ids, as reads show

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 
 __all__ = ["storage_to_outline_markdown"]
 
@@ -20,6 +21,8 @@ _MD_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.DOTALL | re.IGNORECASE)
 _MD_CELL = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.DOTALL | re.IGNORECASE)
 _MD_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
 _MD_PAGE_LINK = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]*/>\s*</ac:link>')
+_MD_MENTION = re.compile(r'<ac:link\b[^>]*>\s*<ri:user\s[^>]*?\bri:(?:account-id|userkey|username)="([^"]+)"[^>]*/>'
+                         r"\s*</ac:link>")
 _MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:[a-z-]+)\b[^>]*>", re.IGNORECASE)
 _MD_TAG = re.compile(r"<[^>]+>")
 _CODE_TOKEN = "\x00code{}\x00"
@@ -30,8 +33,9 @@ def _inline(fragment: str) -> str:
     return " ".join(html.unescape(_MD_TAG.sub(" ", fragment)).split())
 
 
-def storage_to_outline_markdown(storage: str) -> str:
-    """Markdown for chunking and embedding: structure kept, formatting and macro parameters dropped."""
+def storage_to_outline_markdown(storage: str, user_names: Mapping[str, str] | None = None) -> str:
+    """Markdown for chunking and embedding: structure kept, formatting and macro parameters dropped; a mention
+    reads `@Display Name` from `user_names` (id → name), as a read shows it, else `@id`."""
     codes: list[str] = []
 
     def keep_code(match: re.Match[str]) -> str:
@@ -41,6 +45,9 @@ def storage_to_outline_markdown(storage: str) -> str:
 
     text = _MD_CODE.sub(keep_code, _MD_DROP.sub(" ", storage))
     text = _MD_PAGE_LINK.sub(lambda m: f" {m.group(1)} ", text)
+    names = user_names or {}
+    # Escaped: a name is text, not markup for the tag stripping below (which unescapes it again).
+    text = _MD_MENTION.sub(lambda m: "@" + html.escape(names.get(m.group(1)) or m.group(1)), text)
     text = _MD_HEADING.sub(lambda m: f"\n\n{'#' * int(m.group(1))} {_inline(m.group(2))}\n\n", text)
 
     def cell(fragment: str) -> str:

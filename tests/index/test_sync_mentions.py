@@ -1,0 +1,144 @@
+"""Indexed chunks name mentioned users as reads do (`@Display Name`), on Cloud and Server, against the real
+sandbox (HTTP), the real embedded Postgres and the real local embedder; `search_index` runs through MCP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from mcp import Client
+
+from confluence_mcp.config import IndexSettings, Settings, load_settings
+from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.index.chunking import CHUNKING_VERSION, chunking_id
+from confluence_mcp.index.service import (
+    IndexService,
+    SearchRequest,
+    close_shared_stores,
+    open_service,
+    run_index_search,
+)
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.sandbox.runner import RunningSandbox, SandboxOptions, start_sandbox
+from confluence_mcp.server import build_server
+
+AUTH = ("sandbox@example.com", "sandbox-token")
+DEMO = Selection(space="DEMO", allowed_spaces=["DEMO"])
+# How each flavour's storage names the demo seed's Bob Builder, and a user the site does not know.
+BOB = {"cloud": 'ri:account-id="557058:bob-0003"', "server": 'ri:username="bob"'}
+NOBODY = {"cloud": 'ri:account-id="557058:no-such-user"', "server": 'ri:userkey="no-such-user"'}
+
+
+@pytest.fixture(scope="module", params=["cloud", "server"])
+def sandbox(request: pytest.FixtureRequest) -> Iterator[RunningSandbox]:
+    """A demo sandbox of this module's own per flavour: the pages created here never reach another test's tree."""
+    with start_sandbox(SandboxOptions(flavor=request.param)) as running:
+        yield running
+
+
+@pytest.fixture
+def settings(sandbox: RunningSandbox, index_settings: IndexSettings) -> Settings:
+    return load_settings(overrides={
+        "credentials": {"default": {"base_url": sandbox.base_url, "username": AUTH[0], "api_token": AUTH[1]}},
+        "toolkits": {"default": {"space": "DEMO", "allowed_spaces": ["DEMO"], "retries": 0}},
+        "index": index_settings.model_dump(exclude_none=True),
+    }, environ={})
+
+
+@pytest.fixture
+async def env(settings: Settings) -> AsyncIterator[tuple[IndexService, ConfluenceClient]]:
+    async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
+        service = await open_service(settings)
+        try:
+            yield service, client
+        finally:
+            await close_shared_stores()
+
+
+def mention(ident: str) -> str:
+    return f"<ac:link><ri:user {ident}/></ac:link>"
+
+
+def new_page(sandbox: RunningSandbox, body: str) -> str:
+    with httpx.Client(base_url=sandbox.base_url.rstrip("/") + "/rest/api", auth=AUTH) as http:
+        created = http.post("/content", json={"type": "page", "title": f"Runbook {uuid.uuid4().hex[:8]}", "space": {
+            "key": "DEMO"}, "body": {"storage": {"representation": "storage", "value": body}}})
+        return str(created.raise_for_status().json()["id"])
+
+
+def user_lookups(sandbox: RunningSandbox) -> list[list[list[str]]]:
+    log = httpx.get(f"{sandbox.admin_url}/requests", timeout=10).json()["requests"]
+    return [entry["query"] for entry in log if entry["path"].endswith("/rest/api/user")]
+
+
+async def search(settings: Settings, query: str) -> list[dict[str, Any]]:
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("search_index", {"query": query, "collection": "people", "top_k": 3})
+    assert not result.is_error and result.structured_content is not None, result.content
+    return list(result.structured_content["results"])
+
+
+@pytest.mark.anyio
+async def test_mentions_are_indexed_as_display_names(sandbox: RunningSandbox, settings: Settings,
+                                                     env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    flavor = sandbox.options.flavor
+    page_id = new_page(sandbox, f"<p>The payroll run is owned by {mention(BOB[flavor])};"
+                                f" escalate to {mention(NOBODY[flavor])}.</p>")
+    httpx.post(f"{sandbox.admin_url}/reset-requests", timeout=10).raise_for_status()
+    await service.drop_collection("people")
+    report = await index_pages(service, client, "people", DEMO)
+
+    # Alice and Bob (each mentioned on two demo pages and this one) and the unknown user: one request each, none
+    # for the pages without mentions. Server storage names Bob by user key there and by username here: two ids.
+    lookups = user_lookups(sandbox)
+    assert report.added > 3 and len(lookups) == (3 if flavor == "cloud" else 4)
+    assert {name for query in lookups for name, _ in query} == ({"accountId"} if flavor == "cloud"
+                                                                 else {"key", "username"})
+    hits = await search(settings, "who owns the payroll run")
+    assert hits[0]["page_id"] == page_id
+    assert "owned by @Bob Builder; escalate to @" in hits[0]["text"] and "no-such-user." in hits[0]["text"]
+    by_name = {hit["title"]: hit["text"] for hit in await search(settings, "Alice Example")}
+    assert "Owner: @Alice Example" in by_name["Demo Home"]
+    assert "| @Alice Example | Search and index |" in by_name["Team Directory"]
+
+
+async def run(service: IndexService, client: ConfluenceClient) -> IndexReport:
+    return await index_pages(service, client, "people", DEMO)
+
+
+@pytest.mark.anyio
+async def test_a_collection_cut_by_the_previous_release_is_redone_once(
+        env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    await service.drop_collection("people")
+    first = await run(service, client)
+    ref = await service.store.require_collection("people")
+    previous = chunking_id().replace(f"v{CHUNKING_VERSION}:", f"v{CHUNKING_VERSION - 1}:", 1)
+    async with service.store.autocommit() as conn:
+        await conn.execute("UPDATE index_pages SET chunking = %s WHERE collection_id = %s", (previous, ref.id))
+    redone = await run(service, client)
+    assert (redone.updated, redone.unchanged, redone.added, redone.chunks) == (first.added, 0, 0, first.chunks)
+    settled = await run(service, client)
+    assert (settled.updated, settled.unchanged, settled.chunks) == (0, first.added, 0)
+    assert {state.chunking for state in (await service.store.page_states("people")).values()} == {chunking_id()}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [403, 0], ids=["forbidden", "dropped"])
+async def test_a_failed_lookup_keeps_the_id(sandbox: RunningSandbox, env: tuple[IndexService, ConfluenceClient],
+                                           status: int) -> None:
+    service, client = env
+    ident = f"failing-{uuid.uuid4().hex[:8]}"  # never looked up before, so this run asks for it
+    kind = "ri:account-id" if sandbox.options.flavor == "cloud" else "ri:userkey"
+    page_id = new_page(sandbox, "<p>Escalate to " + mention(f'{kind}="{ident}"') + ".</p>")
+    faults = f"{sandbox.admin_url}/faults"
+    httpx.post(faults, json={"fail_next": 1, "status": status, "match": ident}, timeout=10).raise_for_status()
+    await service.drop_collection("failed")
+    report = await index_pages(service, client, "failed", Selection(page_ids=[page_id], allowed_spaces=["DEMO"]))
+    assert report.added == 1 and httpx.get(faults, timeout=10).json()["fail_next"] == 0  # it was asked, and failed
+    _, hits = await run_index_search(service, SearchRequest(query="escalate", collection="failed"))
+    assert f"Escalate to @{ident}." in hits[0].text
