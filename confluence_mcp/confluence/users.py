@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from confluence_mcp.errors import ConfluenceMCPError
+from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceHTTPError, ConfluenceMCPError, RateLimited
 
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
@@ -52,6 +52,12 @@ async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]])
         async with gate:
             try:
                 user = await client.get_json("user", params={_QUERY[kind]: ident})
+            except (ConfluenceConnectionError, RateLimited):
+                return  # passing: the id stands in this time, and the next read asks again
+            except ConfluenceHTTPError as exc:
+                if exc.status >= 500:
+                    return
+                user = {}  # unknown or hidden user: remembered as nameless
             except ConfluenceMCPError:
                 user = {}
         name = user.get("displayName") or user.get("publicName") if isinstance(user, dict) else None

@@ -13,6 +13,7 @@ from mcp import Client
 
 from confluence_mcp.config import IndexSettings, Settings, load_settings
 from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.users import mentioned_user_names
 from confluence_mcp.index.chunking import CHUNKING_VERSION, chunking_id
 from confluence_mcp.index.service import (
     IndexService,
@@ -128,7 +129,7 @@ async def test_a_collection_cut_by_the_previous_release_is_redone_once(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("status", [403, 0], ids=["forbidden", "dropped"])
+@pytest.mark.parametrize("status", [403, 503, 0], ids=["forbidden", "unavailable", "dropped"])
 async def test_a_failed_lookup_keeps_the_id(sandbox: RunningSandbox, env: tuple[IndexService, ConfluenceClient],
                                            status: int) -> None:
     service, client = env
@@ -142,3 +143,7 @@ async def test_a_failed_lookup_keeps_the_id(sandbox: RunningSandbox, env: tuple[
     assert report.added == 1 and httpx.get(faults, timeout=10).json()["fail_next"] == 0  # it was asked, and failed
     _, hits = await run_index_search(service, SearchRequest(query="escalate", collection="failed"))
     assert f"Escalate to @{ident}." in hits[0].text
+    # A user the site refused is remembered as nameless; a passing failure is asked again by the next read.
+    await mentioned_user_names(client, mention(f'{kind}="{ident}"'))
+    asked = [query for query in user_lookups(sandbox) if ident in str(query)]
+    assert len(asked) == (1 if status == 403 else 2)
