@@ -20,7 +20,8 @@ DEFAULT_MAX_CHARS = 1400
 DEFAULT_OVERLAP = 120
 # Bump when a change to this module or to the outline conversion changes the chunks of unchanged pages: each
 # indexed page records the `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
-# 2: mentions read `@Display Name`; task bookkeeping dropped, code in table cells inline.
+# 2: mentions read `@Display Name`; task bookkeeping dropped; code in table cells inline; escaped text in headings
+# and cells unescaped once (`&lt;x&gt;` was lost).
 CHUNKING_VERSION = 2
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -40,3 +40,11 @@ def test_mentions_read_as_display_names_or_their_ids() -> None:
     assert markdown.startswith("Owner: @Ada <Lovelace> & Co, backup @8a7f808a4b1f and @Jane Doe.")
     assert "| Lead | @Jane Doe |" in markdown and "@p" not in markdown
     assert "Owner: @557058:abcd-1234," in storage_to_outline_markdown(storage)  # no names: the ids, as reads show
+
+
+def test_escaped_text_in_headings_and_cells_is_unescaped_once() -> None:
+    storage = ("<h2>Use &lt;T&gt; &amp;amp; more</h2><table><tbody><tr><td>&lt;x&gt;</td><td>a &amp;lt; b</td>"
+               "<td><ac:link><ri:user ri:username=\"ada\"/></ac:link></td></tr></tbody></table>")
+    markdown = storage_to_outline_markdown(storage, {"ada": "Ada <Lovelace>"})
+    assert markdown.startswith("## Use <T> &amp; more")
+    assert "| <x> | a &lt; b | @Ada <Lovelace> |" in markdown

@@ -30,7 +30,8 @@ _CODE_REF = re.compile("\x00code(\\d+)\x00")
 
 
 def _inline(fragment: str) -> str:
-    return " ".join(html.unescape(_MD_TAG.sub(" ", fragment)).split())
+    # Entities stay escaped: the final pass unescapes once, and an unescaped `&lt;x&gt;` would be stripped as a tag.
+    return " ".join(_MD_TAG.sub(" ", fragment).split())
 
 
 def storage_to_outline_markdown(storage: str, user_names: Mapping[str, str] | None = None) -> str:
