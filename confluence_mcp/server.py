@@ -274,7 +274,19 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
         log_level=_sdk_level(settings.log_level), tools=tools,
     )
     log.info("registered %d tools for %d toolkit(s)", sum(len(s) for _, s in plan), len(plan))
+    _add_health_check(server)
     return server
+
+
+def _add_health_check(server: MCPServer[AppState]) -> None:
+    """`GET /healthz` on the HTTP transports, for load balancers and container probes: a liveness check that
+    needs no MCP session and never calls Confluence (a slow wiki must not get the server restarted)."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+
+    @server.custom_route("/healthz", methods=["GET"], include_in_schema=False)
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok", "version": __version__})
 
 
 def _sdk_level(level: str) -> Any:

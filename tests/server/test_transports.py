@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 from _mcp_fixtures import REPO, ToolFailed, call, http_server, sandbox_env, stdio_params
 from mcp import Client
@@ -52,6 +53,16 @@ async def test_streamable_http_subprocess(flavor_sandbox: Any) -> None:
                 await exercise(client)
             async with Client(url, mode="legacy") as client:
                 assert len((await client.list_tools()).tools) >= len(READ_CALLS)
+
+
+async def test_http_transport_answers_a_health_check(flavor_sandbox: Any) -> None:
+    """`GET /healthz` for load balancers and container probes: 200 without MCP headers, without a session and
+    without calling Confluence (a liveness check must not fail because the wiki is slow)."""
+    with http_server(sandbox_env(flavor_sandbox)) as url:
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.get(url.removesuffix("/mcp") + "/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
 
 
 async def test_stdio_read_only_hides_writes(flavor_sandbox: Any) -> None:
