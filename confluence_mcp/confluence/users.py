@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -19,7 +19,7 @@ from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceHTTPError
 if TYPE_CHECKING:
     from confluence_mcp.confluence.client import ConfluenceClient
 
-__all__ = ["UserNames", "mentioned_user_names", "user_names_by_page"]
+__all__ = ["UserNames", "mentioned_user_names", "person_names", "user_names_by_page"]
 
 UserNames = tuple[tuple[str, str], ...]  # (id, display name) pairs, sorted: hashable, for the conversion cache
 
@@ -43,6 +43,25 @@ async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) 
     site = client.site_url
     await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (site, *ref) not in _NAMES))
     return [_known(site, refs) for refs in wanted]
+
+
+async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None) -> list[str | None]:
+    """The display name of each v1 user object (`version.by`, `history.createdBy`): its own `displayName`, else
+    (REST v2 answers carry only an account id) the name looked up by id; None when neither is known."""
+    site = client.site_url
+    refs: list[tuple[str, str] | None] = []
+    for person in people:
+        person = person if isinstance(person, dict) else {}
+        ident = next(((kind, str(person[key])) for kind, key in _ID_KEYS if person.get(key)), None)
+        refs.append(None if person.get("displayName") or person.get("publicName") else ident)
+    wanted = [ref for ref in refs if ref]
+    await _look_up(client, dict.fromkeys(ref for ref in wanted if (site, *ref) not in _NAMES))
+    found = dict(_known(site, wanted))
+    return [(p or {}).get("displayName") or (p or {}).get("publicName") or (found.get(ref[1]) if ref else None)
+            for p, ref in zip(people, refs, strict=True)]
+
+
+_ID_KEYS = (("account-id", "accountId"), ("userkey", "userKey"), ("username", "username"))
 
 
 async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]]) -> None:

@@ -198,8 +198,9 @@ def v2_query(parts: set[str]) -> dict[str, str]:
 
 def v2_to_v1_page(page: dict[str, Any], *, kind: str = "page", space: dict[str, Any] | None = None,
                   ancestors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The v1 shape of a v2 page: id, type, status, title, version, body.storage, space, ancestors,
-    metadata.labels and _links, each when the v2 answer (or the extra reads) carried it."""
+    """The v1 shape of a v2 page: id, type, status, title, version (with its author's account id), history
+    (creation date and creator's account id), body.storage, space, ancestors, metadata.labels and _links, each
+    when the v2 answer (or the extra reads) carried it."""
     version = page.get("version") or {}
     content: dict[str, Any] = {
         "id": str(page.get("id", "")), "type": kind, "status": page.get("status", "current"),
@@ -208,6 +209,11 @@ def v2_to_v1_page(page: dict[str, Any], *, kind: str = "page", space: dict[str, 
                     "message": version.get("message", ""), "minorEdit": version.get("minorEdit", False)},
         "_links": dict(page.get("_links") or {}),
     }
+    if version.get("authorId"):  # v2 names people by account id only; v1 carries the display name too
+        content["version"]["by"] = {"accountId": str(version["authorId"])}
+    if page.get("createdAt") or page.get("authorId"):
+        content["history"] = {"createdDate": page.get("createdAt"),
+                              "createdBy": {"accountId": str(page["authorId"])} if page.get("authorId") else {}}
     storage = ((page.get("body") or {}).get("storage") or {}).get("value")
     if storage is not None:
         content["body"] = {"storage": {"value": storage, "representation": "storage"}}

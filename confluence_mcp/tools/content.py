@@ -19,7 +19,7 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
-from confluence_mcp.confluence.users import UserNames, mentioned_user_names
+from confluence_mcp.confluence.users import UserNames, mentioned_user_names, person_names
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL or tiny link.")]
-_PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels"
+_PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels,history"
 _TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 _CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
@@ -142,11 +142,15 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
     labels = [lab.get("name") or lab.get("label") for lab in
               ((page.get("metadata") or {}).get("labels") or {}).get("results", [])]
     ancestors = page.get("ancestors") or []
+    version, history = page.get("version") or {}, page.get("history") or {}
+    author, editor = await person_names(kit.client, history.get("createdBy"), version.get("by"))
     body = PageBody(
         id=str(page["id"]), title=page.get("title") or "", space=space,
-        version=(page.get("version") or {}).get("number"), url=kit.client.web_url(links.get("webui")),
+        version=version.get("number"), url=kit.client.web_url(links.get("webui")),
         labels=[lab for lab in labels if lab], parent_id=str(ancestors[-1]["id"]) if ancestors else None,
-        status=None if page.get("status", "current") == "current" else page.get("status"), markdown=markdown,
+        status=None if page.get("status", "current") == "current" else page.get("status"),
+        created=history.get("createdDate"), author=author, last_modified=version.get("when"),
+        last_modified_by=editor, markdown=markdown,
     )
     return windowed(body, offset, max_chars, section)
 
@@ -208,7 +212,8 @@ async def read_page_by_id(
     max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
                                     "longer page comes in parts.")] = READ_CHARS,
 ) -> PageBody:
-    """Read a page as markdown, with title, space, version, labels, parent and URL; a long page comes in parts."""
+    """Read a page as markdown, with title, space, version, author and dates, labels, parent and URL; a long page
+    comes in parts."""
     kit = current_kit(ctx)
     return await page_body(kit, await resolve_page_ref(kit, page_id), section=section, offset=offset,
                            max_chars=max_chars)

@@ -59,6 +59,10 @@ class PageBody(BaseModel):
     labels: list[str] = Field(default_factory=list)
     parent_id: str | None = None
     status: str | None = None  # "draft" for an unpublished page; left out when published
+    created: str | None = None  # when the page was created (ISO 8601), and by whom (display name)
+    author: str | None = None
+    last_modified: str | None = None  # when this version was saved, and by whom
+    last_modified_by: str | None = None
     markdown: str
     total_chars: int | None = None  # set when markdown is only a part of the page
     next_offset: int | None = None  # where the next part starts; None on the last one

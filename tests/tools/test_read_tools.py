@@ -38,6 +38,20 @@ async def test_read_page_by_id_returns_markdown_and_metadata(settings: Any) -> N
     assert "[Getting Started](http://127.0.0.1:" in markdown  # page links become web URLs
 
 
+async def test_read_page_by_id_says_who_created_and_last_changed_the_page(flavor_sandbox: Any, settings: Any) -> None:
+    """Author, creation date, last change and its author (mcp-atlassian #607/#1118: agents asked "who owns this,
+    is it current?" and got nothing): taken from the page's own history and version, the dates as Confluence
+    gives them."""
+    with httpx.Client(base_url=flavor_sandbox.base_url + "/rest/api", auth=(USER, TOKEN)) as http:
+        page = http.get("/content/65539", params={"expand": "history,version"}).json()
+    async with mcp_client(settings) as client:
+        read = await call(client, "read_page_by_id", {"page_id": "65539"})
+    assert read["created"] == page["history"]["createdDate"] and read["created"]
+    assert read["author"] == page["history"]["createdBy"]["displayName"] and read["author"]
+    assert read["last_modified"] == page["version"]["when"] and read["last_modified"]
+    assert read["last_modified_by"] == page["version"]["by"]["displayName"] and read["last_modified_by"]
+
+
 @pytest.mark.parametrize("form", ["web", "viewpage", "tiny", "display", "display/", "edit-v2"])
 async def test_read_page_by_url_forms(flavor_sandbox: Any, settings: Any, form: str) -> None:
     base = flavor_sandbox.base_url
