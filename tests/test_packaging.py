@@ -81,7 +81,7 @@ def test_compose_mounts_the_config_file_read_only_when_named() -> None:
     assert app["environment"]["CONFLUENCE_MCP_CONFIG"] == "${CONFLUENCE_MCP_CONFIG_FILE:+/config/config.toml}"
     assert load_settings(environ={"CONFLUENCE_MCP_CONFIG": ""}).credentials == {}  # empty: no file
     check = app["healthcheck"]["test"]
-    assert check[0] == "CMD" and "8000" in " ".join(check)
+    assert check[0] == "CMD" and "127.0.0.1:8000/healthz" in " ".join(check)
 
 
 def test_readme_documents_every_variable() -> None:
