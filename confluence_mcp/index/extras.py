@@ -8,6 +8,8 @@ import anyio
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
+from confluence_mcp.confluence.convert.outline import mentions_as_names
+from confluence_mcp.confluence.users import user_names_by_page
 from confluence_mcp.errors import NotFound
 
 __all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections"]
@@ -25,6 +27,9 @@ async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list
     async for comment in client.comments(page_id, expand="body.storage,history,version"):
         versions[str(comment["id"])] = int((comment.get("version") or {}).get("number") or 0)
         storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
+        if "<ri:user" in storage:  # mentions read `@Display Name`, as in the page body
+            [names] = await user_names_by_page(client, [storage])
+            storage = mentions_as_names(storage, dict(names))
         text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
         author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
         if text.strip():

@@ -147,3 +147,20 @@ async def test_a_failed_lookup_keeps_the_id(sandbox: RunningSandbox, env: tuple[
     await mentioned_user_names(client, mention(f'{kind}="{ident}"'))
     asked = [query for query in user_lookups(sandbox) if ident in str(query)]
     assert len(asked) == (1 if status == 403 else 2)
+
+
+@pytest.mark.anyio
+async def test_mentions_in_footer_comments_are_indexed_as_display_names(
+        sandbox: RunningSandbox, env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, client = env
+    page_id = new_page(sandbox, "<p>Quarterly tambourine audit.</p>")
+    with httpx.Client(base_url=sandbox.base_url.rstrip("/") + "/rest/api", auth=AUTH, timeout=10) as rest:
+        rest.post("/content", json={"type": "comment", "container": {"id": page_id, "type": "page"}, "body": {
+            "storage": {"representation": "storage",
+                        "value": f"<p>Ask {mention(BOB[sandbox.options.flavor])} first.</p>"}}}).raise_for_status()
+    await service.drop_collection("comments")
+    await index_pages(service, client, "comments", Selection(page_ids=[page_id], allowed_spaces=["DEMO"]),
+                      include_comments=True)
+    _, hits = await run_index_search(service, SearchRequest(query="tambourine audit", collection="comments"))
+    assert any("Ask @Bob Builder first." in hit.text for hit in hits)
+    await service.drop_collection("comments")

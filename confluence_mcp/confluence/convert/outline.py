@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Mapping
 
-__all__ = ["storage_to_outline_markdown"]
+__all__ = ["mentions_as_names", "storage_to_outline_markdown"]
 
 _MD_DROP = re.compile(r"<!--.*?-->|<ac:parameter\b[^>]*>.*?</ac:parameter>|<ac:task-(id|uuid|status)>.*?</ac:task-\1>",
                       re.DOTALL)  # a task's id, uuid and status are bookkeeping, not text
@@ -34,6 +34,12 @@ def _inline(fragment: str) -> str:
     return " ".join(_MD_TAG.sub(" ", fragment).split())
 
 
+def mentions_as_names(storage: str, user_names: Mapping[str, str] | None) -> str:
+    """Each user mention as the escaped text `@Display Name` (from `user_names`, id → name), else `@id`."""
+    names = user_names or {}
+    return _MD_MENTION.sub(lambda m: "@" + html.escape(names.get(m.group(1)) or m.group(1)), storage)
+
+
 def storage_to_outline_markdown(storage: str, user_names: Mapping[str, str] | None = None) -> str:
     """Markdown for chunking and embedding: structure kept, formatting and macro parameters dropped; a mention
     reads `@Display Name` from `user_names` (id → name), as a read shows it, else `@id`."""
@@ -46,9 +52,7 @@ def storage_to_outline_markdown(storage: str, user_names: Mapping[str, str] | No
 
     text = _MD_CODE.sub(keep_code, _MD_DROP.sub(" ", storage))
     text = _MD_PAGE_LINK.sub(lambda m: f" {m.group(1)} ", text)
-    names = user_names or {}
-    # Escaped: a name is text, not markup for the tag stripping below (which unescapes it again).
-    text = _MD_MENTION.sub(lambda m: "@" + html.escape(names.get(m.group(1)) or m.group(1)), text)
+    text = mentions_as_names(text, user_names)  # escaped: the tag stripping below unescapes once
     text = _MD_HEADING.sub(lambda m: f"\n\n{'#' * int(m.group(1))} {_inline(m.group(2))}\n\n", text)
 
     def cell(fragment: str) -> str:
