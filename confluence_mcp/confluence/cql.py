@@ -71,11 +71,13 @@ def or_(*parts: str | None) -> str:
     return kept[0] if len(kept) == 1 else " OR ".join(f"({p})" for p in kept)
 
 
-def scoped(query: str | None, spaces: Sequence[str], *, content_type: str | None = "page",
+def scoped(query: str | None, spaces: Sequence[str], *, content_type: str | Sequence[str] | None = "page",
            order_by: str | None = None) -> str:
-    """`(query) AND space IN (...) AND type = page [ORDER BY ...]`: the scope is outside the user's query."""
+    """`(query) AND space IN (...) AND type = page [ORDER BY ...]`: the scope is outside the user's query; several
+    content types read `type IN (...)`."""
     scope = in_("space", spaces) if spaces else None
-    kind = clause("type", "=", content_type) if content_type else None
+    kinds = [content_type] if isinstance(content_type, str) else list(content_type or [])
+    kind = (clause("type", "=", kinds[0]) if len(kinds) == 1 else in_("type", kinds)) if kinds else None
     cql = and_(query, kind, scope)
     if order_by:
         if not re.fullmatch(r"[A-Za-z]+( (asc|desc))?", order_by, flags=re.IGNORECASE):

@@ -35,6 +35,7 @@ class SearchHit(BaseModel):
     url: str | None = None
     excerpt: str = ""
     last_modified: str | None = None
+    type: str | None = None  # "blogpost" for a blog post; left out for pages
 
 
 class SearchResults(BaseModel):

@@ -76,16 +76,17 @@ def _where(spaces: tuple[str, ...]) -> str:
 
 
 async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *, limit: int | None,
-                     cursor: str | None, what: str,
-                     hint: str = "Try other words, or search_pages for body text.") -> SearchResults:
-    """Run a scoped CQL search and shape the hits; an empty answer says what was searched."""
-    full = cql.scoped(query_cql, spaces)
+                     cursor: str | None, what: str, hint: str = "Try other words, or search_pages for body text.",
+                     types: tuple[str, ...] = ("page",)) -> SearchResults:
+    """Run a scoped CQL search of `types` and shape the hits; an empty answer says what was searched."""
+    full = cql.scoped(query_cql, spaces, content_type=types)
     page = await kit.client.search(full, limit=page_size(kit, limit), cursor=cursor)
     hits = [_hit(kit, item) for item in page.results]
     hits = [h for h in hits if h is not None]
     note = None
     if not hits:
-        note = f"No pages found for {what} in {_where(spaces)}. {hint}"
+        kinds = "pages or blog posts" if "blogpost" in types else "pages"
+        note = f"No {kinds} found for {what} in {_where(spaces)}. {hint}"
     return SearchResults(results=hits, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
@@ -103,19 +104,21 @@ def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
         excerpt=clean_excerpt(item.get("excerpt")),
         # Content objects (the /content/search fallback) carry the date in their version.
         last_modified=item.get("lastModified") or (content.get("version") or {}).get("when"),
+        type="blogpost" if content.get("type") == "blogpost" else None,
     )
 
 
 @tool("search", "Site search", read_only=True)
 async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None) -> SearchResults:
-    """Relevance-ranked site search over the allowed spaces: ids, titles, excerpts and URLs."""
+    """Relevance-ranked search of pages and blog posts in the allowed spaces: ids, titles, excerpts and URLs."""
     kit = current_kit(ctx)
     # siteSearch is Cloud's UI ranking; Server/Data Center has no such field, so match title or text there.
     if kit.toolkit.hosting == "cloud":
         where = cql.text_clause("siteSearch", query)
     else:
         where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
-    return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}")
+    return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}",
+                            types=("page", "blogpost"))
 
 
 @tool("search", "Search pages", read_only=True)

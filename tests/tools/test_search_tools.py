@@ -30,6 +30,18 @@ async def test_search_finds_pages_with_web_urls(settings: Any, tool: str) -> Non
     assert hit["last_modified"]
 
 
+async def test_site_search_finds_blog_posts_too_and_marks_them(settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        site = await call(client, "site_search", {"query": "Welcome to the sandbox"})
+        pages = await call(client, "search_pages", {"query": "Welcome to the sandbox"})
+        post = next(h for h in site["results"] if h["title"] == "Welcome to the sandbox")
+        assert post["type"] == "blogpost" and "/rest/" not in post["url"]
+        assert all("type" not in h for h in site["results"] if h["id"] != post["id"])
+        assert post["id"] not in {h["id"] for h in pages["results"]}  # search_pages keeps to pages
+        read = await call(client, "read_page_by_id", {"page_id": post["id"]})
+        assert "type = blogpost" in read["markdown"]
+
+
 async def test_search_pages_paginates_with_cursor(settings: Any) -> None:
     seen: list[str] = []
     async with mcp_client(settings) as client:
