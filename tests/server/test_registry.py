@@ -123,7 +123,8 @@ async def test_bad_arguments_are_refused_with_one_line_each_before_any_request()
     assert all(r.is_error for r in results)
     assert texts[0] == ("Error executing tool search_pages: unknown argument `spaceKey` (did you mean `space`?). "
                         "It takes: query, limit, cursor, space.")
-    assert "unknown argument `foo`, `bar`. It takes: page_id, section, offset, max_chars." in texts[1]
+    assert "unknown argument `foo`, `bar`. It takes: page_id, section, offset, max_chars, include_comments." \
+        in texts[1]
     assert texts[2] == ("Error executing tool search_pages: invalid arguments: `limit`: Input should be a valid "
                         "integer, unable to parse string as an integer (got 'many').")
     assert "`query` is required" in texts[3] and "`limit`: Input should be greater than or equal to 1" in texts[3]
