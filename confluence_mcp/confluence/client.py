@@ -234,9 +234,10 @@ class ConfluenceClient:
         """A space's top-level pages (the homepage, and pages created outside it)."""
         return self._listings.roots(space_key, lambda: self._v2.roots(space_key), max_items=max_items)
 
-    def comments(self, page_id: str, *, expand: str = "body.storage,history") -> AsyncIterator[dict[str, Any]]:
-        """Every comment on a page, replies included."""
-        return self._listings.comments(page_id, expand=expand)
+    def comments(self, page_id: str, *, expand: str = "body.storage,history",
+                 max_items: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every comment on a page (or the first `max_items`), replies included."""
+        return self._listings.comments(page_id, expand=expand, max_items=max_items)
 
     async def attachments(self, page_id: str, *, limit: int = 25, cursor: str | None = None,
                           filename: str | None = None, media_type: str | None = None) -> ResultPage:

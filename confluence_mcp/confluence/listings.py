@@ -86,10 +86,10 @@ class Listings:
         async for item in client.follow(body, max_items=max_items):
             yield v2_to_v1_page(item) if from_v2 else item
 
-    def comments(self, page_id: str, *, expand: str) -> AsyncIterator[dict[str, Any]]:
+    def comments(self, page_id: str, *, expand: str, max_items: int | None) -> AsyncIterator[dict[str, Any]]:
         return self._v1_or_cql("GET /content/{id}/child/comment", f"content/{segment(page_id)}/child/comment",
                                {"expand": expand, "depth": "all"},
-                               _by_age(cqlb.clause("container", "=", page_id), "comment"), None)
+                               _by_age(cqlb.clause("container", "=", page_id), "comment"), max_items)
 
     async def _v1_or_cql(self, operation: str, path: str, params: dict[str, Any], cql: str,
                          max_items: int | None) -> AsyncIterator[dict[str, Any]]:

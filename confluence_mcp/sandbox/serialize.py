@@ -228,7 +228,10 @@ class Serializer:
                 ("attachment", len(content.attachment_ids)), ("comment", len(self.store.comments_of(cid))),
                 ("page", len(self.store.children(cid))))}
             expandable.pop("childTypes")
-        data["extensions"] = {"position": content.position if self.flavor == "cloud" else "none"}
+        if content.type == "comment":  # v1 says where a comment is; the sandbox's are all footer comments
+            data["extensions"] = {"location": "footer"}
+        else:
+            data["extensions"] = {"position": content.position if self.flavor == "cloud" else "none"}
         data["_expandable"] = expandable
         links = {"webui": self.webui(content), "tinyui": f"/x/{tiny_code(cid)}",
                  "self": f"{self.base}{self.api}/content/{cid}"}

@@ -23,7 +23,7 @@ from confluence_mcp.confluence.users import UserNames, mentioned_user_names, per
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageTree, TreeNode
+from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageRead, PageTree, TreeNode
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
 
@@ -34,6 +34,7 @@ __all__ = [
     "page_markdown",
     "read_page_by_id",
     "resolve_page_ref",
+    "storage_markdown",
     "tiny_code_to_id",
 ]
 
@@ -50,7 +51,7 @@ READ_CHARS = 60_000
 def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
     """A page's storage as markdown with the site's links and mentioned users' names; bodies up to
     _CACHE_MAX_STORAGE are cached."""
-    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else _markdown
+    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else storage_markdown
     return convert(storage, site_url, space, page_id, users)
 
 
@@ -58,10 +59,11 @@ def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, 
 def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
     # Conversion is a pure function of these, and it is the costly part of a read (~1.5 ms per KB with round-trip
     # checks); agents often read the same page version again (read, edit, read back; label listings).
-    return _markdown(storage, site_url, space, page_id, users)
+    return storage_markdown(storage, site_url, space, page_id, users)
 
 
-def _markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
+def storage_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
+    """`page_markdown` without the cache (for many small bodies, such as comments, that would only crowd it)."""
     from confluence_mcp.confluence.convert import storage_to_markdown
     from confluence_mcp.confluence.weblinks import site_link_context
 
@@ -155,6 +157,20 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
     return windowed(body, offset, max_chars, section)
 
 
+async def with_comments(kit: KitRuntime, body: PageBody, offset: int) -> PageRead:
+    """The page (read, so policy-checked) with its comments, on the first part of a read only (later parts would
+    repeat them)."""
+    found = None
+    if offset > 0:
+        extra: str | None = "Comments come with the first part of the page (offset 0)."
+    else:
+        from confluence_mcp.tools.comments import page_comments  # (imports this module)
+
+        found, extra = await page_comments(kit, body.id, body.space)
+    note = " ".join(text for text in (body.note, extra) if text) or None
+    return PageRead(**{**dict(body), "comments": found, "note": note})
+
+
 def section_problem(page_id: str, section: str, error: ValueError, *, instead: str) -> ConfluenceMCPError:
     """The message for a `section` that names no heading, or several (`instead`: what omitting it does)."""
     from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound
@@ -211,12 +227,14 @@ async def read_page_by_id(
     offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
     max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
                                     "longer page comes in parts.")] = READ_CHARS,
-) -> PageBody:
+    include_comments: Annotated[bool, Field(description="Also return the page's comments, oldest first.")] = False,
+) -> PageRead:
     """Read a page as markdown, with title, space, version, author and dates, labels, parent and URL; a long page
     comes in parts."""
     kit = current_kit(ctx)
-    return await page_body(kit, await resolve_page_ref(kit, page_id), section=section, offset=offset,
+    body = await page_body(kit, await resolve_page_ref(kit, page_id), section=section, offset=offset,
                            max_chars=max_chars)
+    return await with_comments(kit, body, offset) if include_comments else PageRead(**dict(body))
 
 
 @tool("content", "Page tree", read_only=True)

@@ -17,7 +17,9 @@ __all__ = [
     "GenericResponse",
     "PageBodies",
     "PageBody",
+    "PageComment",
     "PageId",
+    "PageRead",
     "PageRef",
     "PageRefList",
     "PageTree",
@@ -51,6 +53,16 @@ class PageId(BaseModel):
     url: str | None = None
 
 
+class PageComment(BaseModel):
+    id: str
+    author: str | None = None  # display name
+    created: str | None = None
+    markdown: str  # an inline comment's starts with the highlighted text, quoted
+    reply_to: str | None = None  # the comment this one answers
+    location: str | None = None  # "inline" for a comment on highlighted text; footer comments leave it out
+    resolved: bool | None = None  # inline comments: whether the thread was resolved
+
+
 class PageBody(BaseModel):
     id: str
     title: str
@@ -68,6 +80,10 @@ class PageBody(BaseModel):
     total_chars: int | None = None  # set when markdown is only a part of the page
     next_offset: int | None = None  # where the next part starts; None on the last one
     note: str | None = None
+
+
+class PageRead(PageBody):
+    comments: list[PageComment] | None = None  # only when asked for (include_comments); label reads have none
 
 
 class PageRef(BaseModel):
