@@ -222,12 +222,12 @@ def windowed(body: PageBody, offset: int, max_chars: int, section: str | None = 
 @tool("content", "Read page", read_only=True)
 async def read_page_by_id(
     page_id: PageRefArg, ctx: Context,
-    section: Annotated[str | None, Field(description="Only this heading's section (its text, or a path like "
-                                         "'Team B / Notes').")] = None,
-    offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
-    max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
-                                    "longer page comes in parts.")] = READ_CHARS,
-    include_comments: Annotated[bool, Field(description="Also return the page's comments, oldest first.")] = False,
+    section: Annotated[str | None, Field(description="Only the section under this heading (its text, or "
+                                         "'Parent / Heading').")] = None,
+    offset: Annotated[int, Field(ge=0, description="A previous part's next_offset.")] = 0,
+    max_chars: Annotated[int, Field(ge=1000, le=1_000_000,
+                                    description="Most markdown characters per part.")] = READ_CHARS,
+    include_comments: Annotated[bool, Field(description="Also return its comments, oldest first.")] = False,
 ) -> PageRead:
     """Read a page as markdown, with title, space, version, author and dates, labels, parent and URL; a long page
     comes in parts."""

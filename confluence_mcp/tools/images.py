@@ -327,9 +327,9 @@ async def get_page_with_image_descriptions(
                                          "given as context.")] = 500,
     max_images: Annotated[int, Field(ge=0, le=50, description="Images to describe, in page order; the "
                                      "rest are only named.")] = 10,
-    offset: Annotated[int, Field(ge=0, description="Start at this markdown character (a part's next_offset).")] = 0,
-    max_chars: Annotated[int, Field(ge=1000, le=1_000_000, description="Most markdown characters to return; a "
-                                    "longer page comes in parts.")] = READ_CHARS,
+    offset: Annotated[int, Field(ge=0, description="A previous part's next_offset.")] = 0,
+    max_chars: Annotated[int, Field(ge=1000, le=1_000_000,
+                                    description="Most markdown characters per part.")] = READ_CHARS,
 ) -> PageWithImages:
     """Read a page as markdown, each image replaced by an LLM's description (`[Image <name>: <description>]`).
     Without an LLM the images are only named."""

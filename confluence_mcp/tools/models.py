@@ -37,13 +37,20 @@ class SearchHit(BaseModel):
     url: str | None = None
     excerpt: str = ""
     last_modified: str | None = None
-    type: str | None = None  # "blogpost" for a blog post; left out for pages
 
 
 class SearchResults(BaseModel):
     results: list[SearchHit]
     next: str | None = None
     note: str | None = None
+
+
+class SiteHit(SearchHit):
+    type: str | None = None  # "blogpost" for a blog post; left out for pages
+
+
+class SiteResults(SearchResults):
+    results: list[SiteHit]  # type: ignore[assignment]  # pages and blog posts
 
 
 class PageId(BaseModel):

@@ -7,7 +7,7 @@ bodies are fetched behind the caller's back except by `get_pages_with_label`, wh
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context
 from pydantic import Field
@@ -24,6 +24,8 @@ from confluence_mcp.tools.models import (
     PageRefList,
     SearchHit,
     SearchResults,
+    SiteHit,
+    SiteResults,
     clean_excerpt,
 )
 from confluence_mcp.tools.registry import tool
@@ -62,6 +64,9 @@ def capped_note(kit: KitRuntime, limit: int | None, more: str | None) -> str | N
     return f"At most {cap} results per call (this toolkit's max_pages); pass `next` as cursor for more."
 
 
+_Results = TypeVar("_Results", bound=SearchResults)
+
+
 def search_scope(kit: KitRuntime, space: str | None) -> tuple[str, ...]:
     """The spaces a search may touch: the one asked for (policy-checked) or the toolkit's allowed spaces."""
     if space:
@@ -77,26 +82,28 @@ def _where(spaces: tuple[str, ...]) -> str:
 
 async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *, limit: int | None,
                      cursor: str | None, what: str, hint: str = "Try other words, or search_pages for body text.",
-                     types: tuple[str, ...] = ("page",)) -> SearchResults:
-    """Run a scoped CQL search of `types` and shape the hits; an empty answer says what was searched."""
+                     types: tuple[str, ...] = ("page",),
+                     answer: type[_Results] = SearchResults) -> _Results:  # type: ignore[assignment]  # mypy#3737
+    """Run a scoped CQL search of `types` and shape the hits as `answer`; an empty answer says what was searched."""
     full = cql.scoped(query_cql, spaces, content_type=types)
     page = await kit.client.search(full, limit=page_size(kit, limit), cursor=cursor)
-    hits = [_hit(kit, item) for item in page.results]
-    hits = [h for h in hits if h is not None]
+    hits = [hit for item in page.results if (hit := _hit(kit, item, answer is SiteResults)) is not None]
     note = None
     if not hits:
         kinds = "pages or blog posts" if "blogpost" in types else "pages"
         note = f"No {kinds} found for {what} in {_where(spaces)}. {hint}"
-    return SearchResults(results=hits, next=page.next, note=note or capped_note(kit, limit, page.next))
+    return answer(results=hits, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
-def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
+def _hit(kit: KitRuntime, item: dict[str, Any], typed: bool) -> SearchHit | None:
+    """A hit; `typed` (site search) marks blog posts with type=blogpost."""
     content = item.get("content") or item
     if not content.get("id"):
         return None
     webui = item.get("url") or (content.get("_links") or {}).get("webui")
     container = (item.get("resultGlobalContainer") or {}).get("displayUrl")
-    return SearchHit(
+    extra = {"type": "blogpost"} if typed and content.get("type") == "blogpost" else {}
+    return (SiteHit if typed else SearchHit)(
         id=str(content["id"]),
         title=clean_excerpt(item.get("title") or content.get("title") or "", max_chars=500).replace("**", ""),
         space=space_key_of(content, container, webui),
@@ -104,12 +111,12 @@ def _hit(kit: KitRuntime, item: dict[str, Any]) -> SearchHit | None:
         excerpt=clean_excerpt(item.get("excerpt")),
         # Content objects (the /content/search fallback) carry the date in their version.
         last_modified=item.get("lastModified") or (content.get("version") or {}).get("when"),
-        type="blogpost" if content.get("type") == "blogpost" else None,
+        **extra,
     )
 
 
 @tool("search", "Site search", read_only=True)
-async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None) -> SearchResults:
+async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: Cursor = None) -> SiteResults:
     """Relevance-ranked search of pages and blog posts in the allowed spaces: ids, titles, excerpts and URLs."""
     kit = current_kit(ctx)
     # siteSearch is Cloud's UI ranking; Server/Data Center has no such field, so match title or text there.
@@ -118,7 +125,7 @@ async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: C
     else:
         where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}",
-                            types=("page", "blogpost"))
+                            types=("page", "blogpost"), answer=SiteResults)
 
 
 @tool("search", "Search pages", read_only=True)
@@ -186,7 +193,7 @@ async def get_pages_with_label(
     max_pages: Annotated[int | None, Field(ge=1, le=100, description="Pages to return (cap: toolkit max_pages).")
                          ] = None,
 ) -> PageBodies:
-    """Read the pages with a label, markdown bodies included (capped). list_pages_with_label is cheaper."""
+    """Pages with a label, with their markdown bodies (capped); list_pages_with_label is cheaper."""
     kit = current_kit(ctx)
     spaces = search_scope(kit, space)
     cap = min(max_pages or kit.toolkit.settings.max_pages, kit.toolkit.settings.max_pages)
