@@ -117,8 +117,8 @@ async def body_to_storage(client: ConfluenceClient, body: str, body_format: Body
     if body_format == "markdown":
         # Through the package: the markdown parser loads on the first write, not at server start.
         try:
-            storage = convert.markdown_to_storage(body, links=link_context(client, space))
-        except convert.LayoutSyntaxError as exc:
+            storage = convert.markdown_to_storage(body, links=link_context(client, space), strict_html=True)
+        except (convert.LayoutSyntaxError, convert.RawHtmlError) as exc:
             raise BadRequest(f"{exc} Nothing was written.") from exc
     elif body_format == "wiki":
         storage = wiki_to_storage(body)

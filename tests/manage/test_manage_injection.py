@@ -27,10 +27,14 @@ async def test_title_is_stored_verbatim_not_as_markup(tools: Client, rest: Rest)
 
 
 async def test_markdown_body_cannot_inject_macros(tools: Client, rest: Rest) -> None:
-    body = f"Hello {MACRO}\n\n<script>alert(1)</script>\n\n[x](javascript:alert(1)) ]]> <![CDATA[ &amp;"
+    body = f"Hello {MACRO}\n\n\\<script>alert(1)\\</script>\n\n[x](javascript:alert(1)) ]]> <![CDATA[ &amp;"
     out = await call(tools, "create_page", title=unique("Inject"), body=body)
     storage = rest.storage(out["id"])
     assert "<ac:structured-macro" not in storage and "<script" not in storage
+    title = unique("Inject script")
+    message = await refused(tools, "create_page", title=title, body=body + "\n\n<script>alert(1)</script>")
+    assert "`<script>`" in message and "Nothing was written" in message
+    assert rest.titled("DEMO", title) == []
 
 
 async def test_wiki_body_is_escaped(tools: Client, rest: Rest) -> None:

@@ -57,10 +57,16 @@ stored one (`keep_unchanged_blocks`), so unchanged markdown is a no-op and the d
 block is written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell
 wrappers, which Confluence shows alike).
 
-Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text (table cells read only their
-`<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text. Placeholders are
-accepted only when they decode to well-formed storage without scripts or event-handler attributes; otherwise they
-are kept as visible text (inline) or a code block.
+Raw HTML (`raw_html`): outside tables `<br>`, `<b>`/`<strong>`, `<i>`/`<em>`, `<u>`, `<s>`/`<del>`, `<sub>`,
+`<sup>`, `<code>` and a bare `<span>` become storage, and `<details>` / `<summary>Title</summary>` / `</details>`
+lines around markdown the `expand` macro; `<u>`, `<sub>`, `<sup>` read back as those tags. Prose that parses as a
+tag (`List<String>`, `<name>`) stays text. Other HTML (`<div>`, `<img>`, `<script>`, comments) stays text, or with
+`strict_html=True` (the write tools) raises `RawHtmlError` naming the tag and what to write instead.
+
+Safety: markdown blocks are parsed with raw HTML disabled and only the tags above become markup (table cells read
+only their `<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text.
+Placeholders are accepted only when they decode to well-formed storage without scripts or event-handler attributes;
+otherwise they are kept as visible text (inline) or a code block.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ if TYPE_CHECKING:
     from .links import LinkContext
     from .merge import keep_unchanged_blocks, unique_task_ids
     from .outline import storage_to_outline_markdown
+    from .raw_html import RawHtmlError
     from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
@@ -89,6 +96,7 @@ _HOMES = {
     "keep_unchanged_blocks": "merge",
     "unique_task_ids": "merge",
     "storage_to_outline_markdown": "outline",
+    "RawHtmlError": "raw_html",
     "AmbiguousSection": "sections",
     "SectionNotFound": "sections",
     "replace_section": "sections",
@@ -114,6 +122,7 @@ __all__ = [
     "AmbiguousSection",
     "LayoutSyntaxError",
     "LinkContext",
+    "RawHtmlError",
     "SectionNotFound",
     "StorageParseError",
     "keep_unchanged_blocks",

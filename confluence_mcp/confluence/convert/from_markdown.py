@@ -1,16 +1,19 @@
 """Markdown → Confluence storage.
 
-markdown-it parses (CommonMark + GFM tables and strikethrough, raw HTML disabled so any tag in the input stays
-text); we render its syntax tree to storage ourselves, so every character of user text goes through one escape
-function and only the placeholders defined in `links` can produce raw storage, after validation.
+markdown-it parses (CommonMark + GFM tables and strikethrough, raw HTML disabled for blocks); we render its syntax
+tree to storage ourselves, so every character of user text goes through one escape function and only the
+placeholders defined in `links` can produce raw storage, after validation. Inline HTML is read again with HTML on
+and only the tags `raw_html` lists become storage; the rest stays text or, when strict, is refused.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 from .layouts import MARKER_TOKEN, add_marker_rule, marker_error, render_document
@@ -25,6 +28,14 @@ from .links import (
     parse_code_fence_info,
     parse_image_title,
     parse_page_reference,
+)
+from .raw_html import (
+    STRIKE_SPAN,
+    add_details_rule,
+    balance_details,
+    maybe_html,
+    prose_as_text,
+    render_inline_html,
 )
 from .table_cells import inline_html, render_table
 from .xhtml import (
@@ -45,7 +56,6 @@ EXPAND_KIND = "EXPAND"  # > [!EXPAND] Title  ⇄  expand macro
 _ADMONITION_LINE = re.compile(r"^\[!([A-Za-z]+)\][ \t]*([^\n]*)(?:\n|$)")
 _TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_STRIKE_SPAN = '<span style="text-decoration: line-through;">'
 
 _SAFE_SCHEMES = ("http:", "https:", "mailto:", "confluence-")
 
@@ -59,9 +69,11 @@ def _is_allowed_destination(url: str) -> bool:
 _parser = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
 _parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
 add_marker_rule(_parser)  # :::layout / :::cell / ::: lines (layouts.py)
-# Table cells are parsed again with inline HTML on, only to find their `<br>` and list tags (`table_cells`).
-_cell_parser = MarkdownIt("commonmark", {"html": True}).enable(["strikethrough"])
-_cell_parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
+add_details_rule(_parser)  # <details> / <summary> / </details> lines (raw_html.py)
+# Inline content is parsed again with inline HTML on to tell tags from text (`raw_html`); table cells use it to
+# find their `<br>` and list tags (`table_cells`).
+_html_parser = MarkdownIt("commonmark", {"html": True}).enable(["strikethrough"])
+_html_parser.validateLink = _is_allowed_destination  # type: ignore[method-assign]
 
 
 def normalize_link(url: str) -> str:
@@ -69,19 +81,20 @@ def normalize_link(url: str) -> str:
     return str(_parser.normalizeLink(url))
 
 
-def markdown_to_storage(markdown: str, *, links: LinkContext | None = None) -> str:
+def markdown_to_storage(markdown: str, *, links: LinkContext | None = None, strict_html: bool = False) -> str:
     """Convert markdown to well-formed Confluence storage XHTML."""
-    storage, _ = render_markdown(markdown, links=links)
+    storage, _ = render_markdown(markdown, links=links, strict_html=strict_html)
     return storage
 
 
-def render_markdown(markdown: str, *, links: LinkContext | None = None, first_task_id: int = 1) -> tuple[str, int]:
+def render_markdown(markdown: str, *, links: LinkContext | None = None, first_task_id: int = 1,
+                    strict_html: bool = False) -> tuple[str, int]:
     """Render markdown; returns the storage and the next free task id (tasks are numbered in page order).
 
-    Raises `LayoutSyntaxError` when layout markers do not describe a layout."""
-    renderer = _StorageRenderer(links or LinkContext(), first_task_id)
-    tree = SyntaxTreeNode(_parser.parse(markdown))
-    return render_document(tree.children, renderer.block), renderer.next_task_id
+    Raises `LayoutSyntaxError` when layout markers do not describe a layout, and with `strict_html`
+    `RawHtmlError` for raw HTML that has no storage form (else it stays text)."""
+    renderer = _StorageRenderer(links or LinkContext(), first_task_id, strict_html)
+    return render_document(renderer.parse(markdown).children, renderer.block), renderer.next_task_id
 
 
 def _macro(name: str, parameters: dict[str, str], body: str = "", *, plain_body: str | None = None) -> str:
@@ -99,7 +112,7 @@ def _macro(name: str, parameters: dict[str, str], body: str = "", *, plain_body:
 
 
 def _plain_text(node: SyntaxTreeNode) -> str:
-    """The text of an inline subtree with formatting dropped (for labels and titles)."""
+    """The text of an inline subtree with formatting and HTML tags dropped (for labels and titles)."""
     if node.type in ("text", "code_inline"):
         return node.content
     if node.type in ("softbreak", "hardbreak"):
@@ -119,9 +132,39 @@ def _block_image(paragraph: SyntaxTreeNode) -> bool:
 
 
 class _StorageRenderer:
-    def __init__(self, links: LinkContext, first_task_id: int) -> None:
+    def __init__(self, links: LinkContext, first_task_id: int, strict_html: bool = False) -> None:
         self.links = links
         self.next_task_id = first_task_id
+        self.strict_html = strict_html
+        self.in_table = False  # cells keep their own reading of tags (`table_cells`)
+        self.env: dict[str, Any] = {}  # link reference definitions, shared by inline parses
+
+    # ---- parsing ------------------------------------------------------------------------------------------
+    def parse(self, markdown: str) -> SyntaxTreeNode:
+        tokens = _parser.parse(markdown, self.env)
+        for token in tokens:
+            if token.type == "inline" and maybe_html(token.content):
+                token.children = self.inline_tokens(token.content)
+        return SyntaxTreeNode(balance_details(tokens, self.strict_html, self.text_paragraph))
+
+    def inline_tokens(self, markdown: str) -> list[Token]:
+        """Inline tokens with HTML tags found; tags that are prose stay text, as the HTML-off parser reads them."""
+        tokens = _html_parser.parseInline(markdown, self.env)
+        return prose_as_text(tokens[0].children or [] if tokens else [], self.text_tokens)
+
+    def text_tokens(self, markdown: str) -> list[Token]:
+        tokens = _parser.parseInline(markdown, self.env)
+        return tokens[0].children or [] if tokens else []
+
+    def text_paragraph(self, markdown: str, like: Token) -> list[Token]:
+        inline = Token("inline", "", 0, content=markdown, map=like.map, children=self.text_tokens(markdown))
+        return [Token("paragraph_open", "p", 1, map=like.map, block=True), inline,
+                Token("paragraph_close", "p", -1, block=True)]
+
+    def text(self, markdown: str) -> str:
+        """Markdown rendered with HTML off: a tag kept as text reads exactly as before tags were recognised."""
+        tokens = _parser.parseInline(markdown, self.env)
+        return self.inline_children(SyntaxTreeNode(tokens).children[0]) if tokens else ""
 
     # ---- blocks -------------------------------------------------------------------------------------------
     def blocks(self, nodes: list[SyntaxTreeNode]) -> str:
@@ -144,6 +187,9 @@ class _StorageRenderer:
             return "<hr/>"
         if kind == "blockquote":
             return self.blockquote(node)
+        if kind == "details":  # <details><summary>Title</summary> lines ... </details>
+            return _macro("expand", {"title": title} if (title := self.title(node.info)) else {},
+                          self.blocks(node.children))
         if kind == "bullet_list":
             return self.task_list(node) if self.is_task_list(node) else f"<ul>{self.list_items(node)}</ul>"
         if kind == "ordered_list":
@@ -190,10 +236,16 @@ class _StorageRenderer:
     def markdown_fragment(self, markdown: str) -> str:
         if not markdown.strip():
             return ""
-        renderer = _StorageRenderer(self.links, self.next_task_id)
-        storage = renderer.blocks(SyntaxTreeNode(_parser.parse(markdown)).children)
+        renderer = _StorageRenderer(self.links, self.next_task_id, self.strict_html)
+        renderer.env = self.env
+        storage = renderer.blocks(renderer.parse(markdown).children)
         self.next_task_id = renderer.next_task_id
         return storage
+
+    def title(self, markdown: str) -> str:
+        """A macro title from inline markdown: its text, formatting and tags dropped."""
+        node = SyntaxTreeNode([Token("inline", "", 0, children=self.inline_tokens(markdown))])
+        return " ".join(_plain_text(node).split())
 
     def list_items(self, node: SyntaxTreeNode) -> str:
         return "".join(f"<li>{self.blocks(item.children)}</li>" for item in node.children)
@@ -224,14 +276,20 @@ class _StorageRenderer:
         return f"<ac:task-list>{''.join(tasks)}</ac:task-list>"
 
     def inline_markdown(self, markdown: str) -> str:
-        tokens = _parser.parseInline(markdown)
-        return self.inline_children(SyntaxTreeNode(tokens).children[0]) if tokens else ""
+        tokens = [Token("inline", "", 0, children=self.inline_tokens(markdown))]
+        return self.inline_children(SyntaxTreeNode(tokens).children[0])
 
     def table(self, node: SyntaxTreeNode) -> str:
-        return render_table(self, node, _cell_parser)
+        self.in_table = True
+        try:
+            return render_table(self, node, _html_parser)
+        finally:
+            self.in_table = False
 
     # ---- inline -------------------------------------------------------------------------------------------
     def inline_children(self, node: SyntaxTreeNode) -> str:
+        if not self.in_table and any(child.type == "html_inline" for child in node.children):
+            return render_inline_html(node.children, self.inline, self.text, self.strict_html)
         return "".join(self.inline(child) for child in node.children)
 
     def inline(self, node: SyntaxTreeNode) -> str:
@@ -244,7 +302,7 @@ class _StorageRenderer:
             return "\n"
         if kind == "hardbreak":
             return "<br/>"
-        if kind == "html_inline":  # only in table cells
+        if kind == "html_inline":  # a tag in a table cell; elsewhere `inline_children` pairs them
             return inline_html(str(node.content))
         if kind == "code_inline":
             return f"<code>{escape_text(node.content)}</code>"
@@ -253,7 +311,7 @@ class _StorageRenderer:
         if kind == "em":
             return f"<em>{self.inline_children(node)}</em>"
         if kind == "s":
-            return f"{_STRIKE_SPAN}{self.inline_children(node)}</span>"
+            return f"{STRIKE_SPAN}{self.inline_children(node)}</span>"
         if kind == "link":
             return self.link(node)
         if kind == "image":

@@ -8,12 +8,15 @@ the write path puts it back by keeping the stored original of unchanged blocks (
 Attributes that do mean something are represented instead: code macro parameters (`breakoutMode`, `title`...) ride
 on the fence's info string. Inline elements with no markdown form become `[label](confluence-storage:<base64>)`
 links. Standard HTML goes through markdownify; Confluence elements are pre-rendered to markdown and passed through
-it as `<x-md>` stand-ins.
+it as `<x-md>` stand-ins. `<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (outside
+tables, whose cells keep their own tag conventions).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from xml.etree.ElementTree import Element
 
 from .canonical import canonicalize, cell_paragraph, is_ignorable, significant_attributes, task_body_content
@@ -31,6 +34,7 @@ from .links import (
     page_reference,
 )
 from .markdownify_ext import StandInConverter, escape_markdown
+from .raw_html import RawHtmlError
 from .tables import table_markdown
 from .xhtml import StorageParseError, escape_attribute, escape_text, outer_xml, parse_fragment
 
@@ -47,6 +51,7 @@ _INLINE_CONTAINERS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "strong
 _BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
                            "section", "column", "details"})
 _WHITESPACE = re.compile(r"\s+")
+_HTML_TAGS = frozenset({"u", "sub", "sup"})  # storage elements markdown writes as these inline HTML tags
 
 
 def _child(element: Element, tag: str) -> Element | None:
@@ -58,6 +63,15 @@ class _MarkdownWriter:
         self.links = links
         self.task_id = 1
         self.verify = True  # False inside an optimistic pass, whose result the outermost check verifies
+        self.html_tags = True  # False in tables: cells read tags other than `<br>` and lists as text
+
+    @contextmanager
+    def without_html_tags(self) -> Iterator[None]:
+        saved, self.html_tags = self.html_tags, False
+        try:
+            yield
+        finally:
+            self.html_tags = saved
 
     # ---- blocks with round-trip verification --------------------------------------------------------------
     def blocks(self, container: Element) -> str:
@@ -121,7 +135,7 @@ class _MarkdownWriter:
         try:
             storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
             return next_task == end_task and canonicalize(storage) == canonicalize(original)
-        except (StorageParseError, LayoutSyntaxError):
+        except (StorageParseError, LayoutSyntaxError, RawHtmlError):
             return False
 
     @staticmethod
@@ -148,7 +162,8 @@ class _MarkdownWriter:
         if tag == "ac:layout":  # markers around each cell's blocks, each converted and checked on its own
             return layout_markdown(node, self.blocks)
         if tag == "table":
-            return table_markdown(self, node)
+            with self.without_html_tags():
+                return table_markdown(self, node)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -233,6 +248,9 @@ class _MarkdownWriter:
         if natural:
             attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
             content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
+            if tag == "table":  # in a list item, say: read by markdownify, written back as a GFM table
+                with self.without_html_tags():
+                    return markup(tag, attributes, self.children_html(content or element, rendered))
             return markup(tag, attributes, self.children_html(content or element, rendered))
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
@@ -253,13 +271,24 @@ class _MarkdownWriter:
             natural = self.link(element)
         elif element.tag == "ac:image":
             natural = self.image(element)
+        elif element.tag in _HTML_TAGS and self.html_tags and not significant_attributes(element):
+            natural = self.html_tag(element)
         if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
             lead, trail = link_edge_spaces(element)
             return lead + natural + trail
         return self.inline_placeholder(element)
 
+    def html_tag(self, element: Element) -> str:
+        """`<u>text</u>`, a space at the text's edges written outside the tags so words do not run together."""
+        text = "".join(element.itertext())
+        lead, trail = " " * text[:1].isspace(), " " * text[-1:].isspace()
+        return f"{lead}<{element.tag}>{self.inline_markdown(element)}</{element.tag}>{trail}"
+
     def inline_round_trips(self, markdown: str, element: Element) -> bool:
-        storage, _ = render_markdown(markdown, links=self.links)
+        try:
+            storage, _ = render_markdown(markdown, links=self.links)
+        except (StorageParseError, LayoutSyntaxError, RawHtmlError):
+            return False
         return canonicalize(storage) == canonicalize(f"<p>{outer_xml(element)}</p>")
 
     def inline_placeholder(self, element: Element) -> str:
