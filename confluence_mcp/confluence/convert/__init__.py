@@ -53,9 +53,11 @@ editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, emp
 wrappers: a `<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`);
 anything that would not come back equal is emitted as a placeholder instead. Writing markdown back
 (`update_page_by_id`) keeps the stored bytes of every top-level block whose rendering is canonically equal to the
-stored one (`keep_unchanged_blocks`), so unchanged markdown is a no-op and the dropped details survive; an edited
-block is written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell
-wrappers, which Confluence shows alike).
+stored one and shows the same text (`keep_unchanged_blocks`; reading accepts markdown only under the same test), so
+unchanged markdown is a no-op and the dropped details survive, and so do the bytes before the first block and after
+the last (a trailing newline) while that block is unchanged. An edited block is written as its markdown renders,
+except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
+widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs.
 
 Safety: markdown is parsed with raw HTML disabled, so tags in the text stay text (table cells read only their
 `<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text. Placeholders are

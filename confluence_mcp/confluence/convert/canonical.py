@@ -1,7 +1,7 @@
 """The canonical form of storage, for deciding whether two spellings render alike.
 
 Reading checks each block's round trip with it, and writing keeps a stored block whose canonical form (and shown
-text, `merge.visible_text`) equals the new one's; so it may only equate what renders alike. What it drops is
+text, `visible.visible_text`) equals the new one's; so it may only equate what renders alike. What it drops is
 editor bookkeeping: ids, empty paragraphs, default attributes, the wrappers editors put around a cell's content.
 """
 
