@@ -22,8 +22,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
 - `- [ ] todo` / `- [x] done` ⇄ `ac:task-list`. Task ids, the Cloud editor's task uuids, list ids and
-  `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged; new tasks are numbered
-  in page order, and a write renumbers an id the page already uses (`unique_task_ids`).
+  `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged, and in an edited list
+  for every task whose text is unchanged (matched in order, a tick taken from the edit); new tasks are numbered in
+  page order, and a write renumbers an id the page already uses, stored tasks keeping theirs (`unique_task_ids`).
 - Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
   percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
   `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.
@@ -74,9 +75,10 @@ if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
     from .layouts import LayoutSyntaxError
     from .links import LinkContext
-    from .merge import keep_unchanged_blocks, unique_task_ids
+    from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
     from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
+    from .task_ids import unique_task_ids
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -89,7 +91,7 @@ _HOMES = {
     "LayoutSyntaxError": "layouts",
     "LinkContext": "links",
     "keep_unchanged_blocks": "merge",
-    "unique_task_ids": "merge",
+    "unique_task_ids": "task_ids",
     "storage_to_outline_markdown": "outline",
     "AmbiguousSection": "sections",
     "SectionNotFound": "sections",

@@ -12,44 +12,21 @@ so editing one cell leaves the other cells' stored bytes alone. Whitespace befor
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from .layouts import merge_layout
 from .table_merge import merge_table
+from .task_ids import merge_task_list, unique_task_ids
 from .visible import block_key, visible_text
 from .xhtml import StorageParseError, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 
-_TASK_ID = re.compile(r"(<ac:task-id>)\s*(\d+)\s*(</ac:task-id>)")
-
-
-def unique_task_ids(storage: str) -> str:
-    """`storage` with every task id used once: a kept task list keeps its stored ids while new ones are numbered in
-    page order (a section write numbers from 1), so a repeated id gets the next free one."""
-    found = [int(match.group(2)) for match in _TASK_ID.finditer(storage)]
-    if len(set(found)) == len(found):
-        return storage
-    seen: set[int] = set()
-    fresh = max(found) + 1
-
-    def renumber(match: re.Match[str]) -> str:
-        nonlocal fresh
-        number = int(match.group(2))
-        if number in seen:
-            number, fresh = fresh, fresh + 1
-        seen.add(number)
-        return f"{match.group(1)}{number}{match.group(3)}"
-
-    return _TASK_ID.sub(renumber, storage)
-
-
 # Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone.
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
-    "ac:layout": merge_layout, "table": merge_table}
+    "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list}
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from difflib import SequenceMatcher
 
+from .canonical import is_cell_block
 from .element_parts import ElementParts, element_parts, merge_content, same_tag
-from .table_cells import is_cell_block
 from .visible import block_key
 from .xhtml import StorageParseError, parse_top_level
 

@@ -15,11 +15,10 @@ import re
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
-from .canonical import cell_content, is_ignorable, significant_attributes
+from .canonical import cell_content, is_cell_block, is_ignorable, significant_attributes
 from .from_markdown import render_markdown
 from .links import encode_inline_storage
 from .markdownify_ext import StandInConverter, escape_markdown
-from .table_cells import is_cell_block
 from .visible import renders_alike
 from .xhtml import StorageParseError, inner_xml, outer_xml
 
