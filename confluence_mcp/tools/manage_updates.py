@@ -71,7 +71,7 @@ async def _new_storage(client: ConfluenceClient, page_id: str, old_storage: str,
             raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
     else:
         storage = keep(old_storage, converted) if keep is not None else converted
-    return unique_task_ids(storage) if keep is not None else storage
+    return unique_task_ids(storage, old_storage) if keep is not None else storage
 
 
 async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_body: str | None,

@@ -72,3 +72,18 @@ def test_image_titles_carry_only_display_attributes() -> None:
     assert "confluence-storage:" in storage_to_markdown(styled)  # free CSS stays in the validated placeholder
     written = markdown_to_storage('x ![](a.png "style=url(javascript:alert(1)) width=3")')
     assert "javascript" in written and "ac:style" not in written  # not a display title: a plain tooltip
+
+
+@pytest.mark.parametrize(("stored", "edit", "merged"), [
+    ("<h1>Notes</h1><p>first</p><p>last</p>\n", ("first", "1st"), "<h1>Notes</h1><p>1st</p><p>last</p>\n"),
+    ("<p>first</p><p>last</p><p><br/></p>\n\n", ("first", "1st"), "<p>1st</p><p>last</p><p><br/></p>\n\n"),
+    ("\n<p>first</p><p>last</p>\n", ("last", "final"), "\n<p>first</p><p>final</p>"),
+    ("<p>first</p><p>last</p>\n", ("last", "final"), "<p>first</p><p>final</p>"),
+], ids=["server-newline", "after-empty-lines", "leading-newline", "last-block-edited"])
+def test_the_bytes_around_the_blocks_stay_while_the_block_beside_them_does(stored: str, edit: tuple[str, str],
+                                                                          merged: str) -> None:
+    # Server returns storage ending in a newline: an edit elsewhere must not drop it (the edited last block is
+    # written as its markdown renders, without one).
+    markdown = storage_to_markdown(stored)
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
+    assert keep_unchanged_blocks(stored, markdown_to_storage(markdown.replace(*edit))) == merged

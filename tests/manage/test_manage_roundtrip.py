@@ -38,3 +38,20 @@ async def test_demo_pages_round_trip(tools: Client, rest: Rest) -> None:
     assert pages
     for page in pages:
         await _round_trip(tools, rest, page["id"])
+
+
+async def test_an_edit_keeps_the_stored_tables_tasks_and_trailing_newline(tools: Client, rest: Rest) -> None:
+    tables = Path(__file__).parents[1] / "fixtures" / "storage" / "tables"
+    tasks = (Path(__file__).parents[1] / "fixtures" / "storage" / "20_task_list.xml").read_text(encoding="utf-8")
+    storage = tasks.strip() + (tables / "server_blank_lines.xml").read_text(encoding="utf-8")
+    page = await call(tools, "create_page", title=unique("Fidelity"), body=storage, body_format="storage")
+    stored = rest.storage(page["id"])
+    assert stored.endswith("</p>\n")  # as Server returns it
+    markdown = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
+    edited = markdown.replace("- [ ] write", "- [ ] plan\n- [ ] write").replace("| Billing |", "| Payments |")
+    await call(tools, "update_page_by_id", page_id=page["id"], new_body=edited)
+    # Only the edits: a new task with a fresh id, one cell's text; the stored ids, empty lines and newline stay.
+    new_task = "<ac:task><ac:task-id>4</ac:task-id><ac:task-status>incomplete</ac:task-status><ac:task-body>plan" \
+               "</ac:task-body></ac:task>"
+    assert rest.storage(page["id"]) == stored.replace("<ac:task-list>", f"<ac:task-list>{new_task}", 1) \
+        .replace(">Billing<", ">Payments<")

@@ -22,8 +22,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
 - `- [ ] todo` / `- [x] done` ⇄ `ac:task-list`. Task ids, the Cloud editor's task uuids, list ids and
-  `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged; new tasks are numbered
-  in page order, and a write renumbers an id the page already uses (`unique_task_ids`).
+  `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged, and in an edited list
+  for every task whose text is unchanged (matched in order, a tick taken from the edit); new tasks are numbered in
+  page order, and a write renumbers an id the page already uses, stored tasks keeping theirs (`unique_task_ids`).
 - Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
   percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
   `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.
@@ -53,9 +54,11 @@ editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, emp
 wrappers: a `<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`);
 anything that would not come back equal is emitted as a placeholder instead. Writing markdown back
 (`update_page_by_id`) keeps the stored bytes of every top-level block whose rendering is canonically equal to the
-stored one (`keep_unchanged_blocks`), so unchanged markdown is a no-op and the dropped details survive; an edited
-block is written as its markdown renders (a Cloud table edited in markdown loses its column widths and `<p>` cell
-wrappers, which Confluence shows alike).
+stored one and shows the same text (`keep_unchanged_blocks`; reading accepts markdown only under the same test), so
+unchanged markdown is a no-op and the dropped details survive, and so do the bytes before the first block and after
+the last (a trailing newline) while that block is unchanged. An edited block is written as its markdown renders,
+except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
+widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs.
 
 Raw HTML (`raw_html`): outside tables `<br>`, `<b>`/`<strong>`, `<i>`/`<em>`, `<u>`, `<s>`/`<del>`, `<sub>`,
 `<sup>`, `<code>` and a bare `<span>` become storage, and `<details>` / `<summary>Title</summary>` / `</details>`
@@ -78,10 +81,11 @@ if TYPE_CHECKING:
     from .from_markdown import markdown_to_storage
     from .layouts import LayoutSyntaxError
     from .links import LinkContext
-    from .merge import keep_unchanged_blocks, unique_task_ids
+    from .merge import keep_unchanged_blocks
     from .outline import storage_to_outline_markdown
     from .raw_html import RawHtmlError
     from .sections import AmbiguousSection, SectionNotFound, replace_section, section_storage
+    from .task_ids import unique_task_ids
     from .text import storage_to_text
     from .to_markdown import storage_to_markdown
     from .view import storage_to_view
@@ -94,7 +98,7 @@ _HOMES = {
     "LayoutSyntaxError": "layouts",
     "LinkContext": "links",
     "keep_unchanged_blocks": "merge",
-    "unique_task_ids": "merge",
+    "unique_task_ids": "task_ids",
     "storage_to_outline_markdown": "outline",
     "RawHtmlError": "raw_html",
     "AmbiguousSection": "sections",

@@ -1,7 +1,7 @@
 """The canonical form of storage, for deciding whether two spellings render alike.
 
 Reading checks each block's round trip with it, and writing keeps a stored block whose canonical form (and shown
-text, `merge.visible_text`) equals the new one's; so it may only equate what renders alike. What it drops is
+text, `visible.visible_text`) equals the new one's; so it may only equate what renders alike. What it drops is
 editor bookkeeping: ids, empty paragraphs, default attributes, the wrappers editors put around a cell's content.
 """
 
@@ -13,11 +13,13 @@ from xml.etree.ElementTree import Comment, Element
 from .xhtml import escape_attribute, escape_text, parse_fragment
 
 __all__ = [
+    "CELL_BLOCK_MACROS",
     "TASK_BOOKKEEPING",
     "canonical_element",
     "canonicalize",
     "cell_content",
     "cell_paragraph",
+    "is_cell_block",
     "is_ignorable",
     "significant_attributes",
     "task_body_content",
@@ -29,7 +31,12 @@ _IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:v
 # Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
 _IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
 _CELLS = frozenset({"td", "th"})
-# A task's id (unique in its page: `merge.unique_task_ids`) and the Cloud editor's uuid: neither is shown.
+# Macros that stand as a block of their own in a cell (a code block, a panel); the others sit in a paragraph.
+CELL_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
+                               "section", "column", "details", "excerpt", "children", "attachments", "gallery"})
+_CELL_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+                              "pre", "hr", "ac:task-list", "ac:layout", "ac:adf-extension"})
+# A task's id (unique in its page: `task_ids.unique_task_ids`) and the Cloud editor's uuid: neither is shown.
 TASK_BOOKKEEPING = frozenset({"ac:task-id", "ac:task-uuid"})
 
 
@@ -51,9 +58,16 @@ def significant_attributes(element: Element) -> dict[str, str]:
     return kept
 
 
+def is_cell_block(element: Element) -> bool:
+    """An element that stands as a block of its own in a cell, not inside a paragraph."""
+    if element.tag == "ac:structured-macro":
+        return element.get("ac:name", "") in CELL_BLOCK_MACROS
+    return element.tag in _CELL_BLOCK_TAGS
+
+
 def is_ignorable(element: Element) -> bool:
     """Renders as nothing a reader would miss: an empty paragraph (Server's `<p><br/></p>` too), a table's column
-    widths, a task's id and uuid (ids only need to be unique in a page: see `merge.unique_task_ids`)."""
+    widths, a task's id and uuid (ids only need to be unique in a page: see `task_ids.unique_task_ids`)."""
     if element.tag == "colgroup" or element.tag in TASK_BOOKKEEPING:
         return True
     if element.tag != "p" or (element.text or "").strip() or significant_attributes(element):

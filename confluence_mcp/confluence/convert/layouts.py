@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
 
-from .canonical import canonicalize, significant_attributes
-from .xhtml import StorageParseError, escape_attribute, parse_top_level
+from .canonical import significant_attributes
+from .element_parts import element_parts, merge_content, same_tag
+from .xhtml import StorageParseError, escape_attribute
 
 if TYPE_CHECKING:  # the markdown stack loads with from_markdown, not with the write merge that imports this
     from markdown_it import MarkdownIt
@@ -233,73 +234,23 @@ def render_document(nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNod
 
 # ---- keeping stored bytes inside an edited layout -------------------------------------------------------------
 
-_START_TAG = re.compile(r"""<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>""")
-
-
-@dataclass
-class _Parts:
-    """An element's storage cut into its start tag, the gaps between its children, the children and its end tag."""
-
-    open: str
-    close: str
-    children: list[str]
-    gaps: list[str]  # len(children) + 1 stretches of whitespace
-
-    def join(self, children: list[str], open_tag: str | None = None) -> str:
-        inner = "".join(gap + child for gap, child in zip(self.gaps, children, strict=False)) + self.gaps[-1]
-        return (open_tag or self.open) + inner + self.close
-
-
-def _parts(storage: str, *, children: bool = True) -> _Parts | None:
-    match = _START_TAG.match(storage)
-    if match is None or match.group(1):  # self-closed: nothing inside to keep
-        return None
-    close_at = storage.rindex("</")
-    inner = storage[match.end() : close_at]
-    parts = _Parts(storage[: match.end()], storage[close_at:], [], [inner])
-    if not children:
-        return parts
-    root, nodes, body = parse_top_level(inner)
-    if (root.text or "").strip() or any((child.tail or "").strip() for child in root):
-        return None
-    position, parts.gaps = 0, []
-    for node in nodes:
-        parts.gaps.append(body[position : node.start].decode("utf-8"))
-        parts.children.append(body[node.start : node.end].decode("utf-8"))
-        position = node.end
-    parts.gaps.append(body[position:].decode("utf-8"))
-    return parts
-
-
-def _same_tag(old: _Parts, new: _Parts) -> bool:
-    return canonicalize(old.open + old.close) == canonicalize(new.open + new.close)
-
-
 def merge_layout(old: str, new: str, keep: Callable[[str, str], str]) -> str:
     """`new` (a layout) with the stored bytes of `old` kept wherever they say the same: each cell's content merged
     with `keep`, section and cell tags (and their editor ids) kept when their attributes are unchanged. A layout
     whose sections or cells were added or removed is written as `new`."""
     try:
-        old_parts, new_parts = _parts(old), _parts(new)
+        old_parts, new_parts = element_parts(old), element_parts(new)
     except StorageParseError:
         return new
     if old_parts is None or new_parts is None or len(old_parts.children) != len(new_parts.children):
         return new
     sections = [_merge_section(o, n, keep) for o, n in zip(old_parts.children, new_parts.children, strict=True)]
-    return old_parts.join(sections, None if _same_tag(old_parts, new_parts) else new_parts.open)
+    return old_parts.join(sections, None if same_tag(old_parts, new_parts) else new_parts.open)
 
 
 def _merge_section(old: str, new: str, keep: Callable[[str, str], str]) -> str:
-    old_parts, new_parts = _parts(old), _parts(new)
+    old_parts, new_parts = element_parts(old), element_parts(new)
     if old_parts is None or new_parts is None or len(old_parts.children) != len(new_parts.children):
         return new
-    cells = []
-    for old_cell, new_cell in zip(old_parts.children, new_parts.children, strict=True):
-        old_cell_parts, new_cell_parts = _parts(old_cell, children=False), _parts(new_cell, children=False)
-        if old_cell_parts is None or new_cell_parts is None:  # a self-closed cell: kept only when equal
-            cells.append(old_cell if canonicalize(old_cell) == canonicalize(new_cell) else new_cell)
-            continue
-        content = keep(old_cell_parts.gaps[0], new_cell_parts.gaps[0])
-        tag = None if _same_tag(old_cell_parts, new_cell_parts) else new_cell_parts.open
-        cells.append((tag or old_cell_parts.open) + content + old_cell_parts.close)
-    return old_parts.join(cells, None if _same_tag(old_parts, new_parts) else new_parts.open)
+    cells = [merge_content(o, n, keep) for o, n in zip(old_parts.children, new_parts.children, strict=True)]
+    return old_parts.join(cells, None if same_tag(old_parts, new_parts) else new_parts.open)

@@ -5,120 +5,28 @@ Reading drops what markdown cannot show and a reader would not miss (editor ids,
 equal. Writing that markdown back renders new storage; here each new block that is canonically equal to the stored
 one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
 so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
-An edited layout is merged the same way cell by cell (`layouts.merge_layout`), so editing one cell leaves the
-other cells' stored bytes alone.
+An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
+so editing one cell leaves the other cells' stored bytes alone. Whitespace before the first block and after the last
+(Server's trailing newline) stays while the block beside it is unchanged.
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from xml.etree.ElementTree import Element
 
-from .canonical import TASK_BOOKKEEPING, canonical_element, is_ignorable
 from .layouts import merge_layout
+from .table_merge import merge_table
+from .task_ids import merge_task_list, unique_task_ids
+from .visible import block_key, visible_text
 from .xhtml import StorageParseError, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 
-_TASK_ID = re.compile(r"(<ac:task-id>)\s*(\d+)\s*(</ac:task-id>)")
-
-
-def unique_task_ids(storage: str) -> str:
-    """`storage` with every task id used once: a kept task list keeps its stored ids while new ones are numbered in
-    page order (a section write numbers from 1), so a repeated id gets the next free one."""
-    found = [int(match.group(2)) for match in _TASK_ID.finditer(storage)]
-    if len(set(found)) == len(found):
-        return storage
-    seen: set[int] = set()
-    fresh = max(found) + 1
-
-    def renumber(match: re.Match[str]) -> str:
-        nonlocal fresh
-        number = int(match.group(2))
-        if number in seen:
-            number, fresh = fresh, fresh + 1
-        seen.add(number)
-        return f"{match.group(1)}{number}{match.group(3)}"
-
-    return _TASK_ID.sub(renumber, storage)
-
-
-# Where every character counts: code macro bodies and preformatted text (inline code reads collapsed).
-_VERBATIM = frozenset({"ac:plain-text-body", "pre"})
-_SPACES = re.compile(r"[\s\u00a0]+")
-_LINK_BODIES = frozenset({"ac:link-body", "ac:plain-text-link-body"})
-# Where a block starts or ends, whitespace shows nothing (`<td><p> x</p></td>` is `<td>x</td>`).
-_BLOCKS = frozenset({"p", "ul", "ol", "li", "table", "tbody", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-                     "blockquote", "div"})
-_BLOCK_EDGES = re.compile(r"[ \x03]*\x03[ \x03]*")
-
-
-def _link_target_name(link: Element) -> str:
-    target = next((child for child in link if child.tag in ("ri:page", "ri:attachment", "ri:blog-post")), None)
-    if target is None:
-        return ""
-    return target.get("ri:content-title") or target.get("ri:filename") or ""
-
-
-def _shows_no_text(node: Element) -> bool:
-    # A link without a body shows its target's title, also from inside a paragraph, list item or layout cell.
-    return not "".join(node.itertext()).strip() and not any(
-        child.tag == "ac:link" and _link_target_name(child) for child in node.iter())
-
-
-def visible_text(element: Element) -> str:
-    """The text a block shows: whitespace runs (and `&nbsp;`) as one space, except inside code, kept exactly;
-    text after dropped editor elements (empty paragraphs) included; an element showing no text of its own (an
-    image, an emoticon, a mention) as a mark, so the spacing around it counts; whitespace at a block's edges does
-    not."""
-    segments: list[tuple[str, bool]] = []
-
-    def walk(node: Element, verbatim: bool) -> None:
-        inside = verbatim or node.tag in _VERBATIM
-        if node.tag == "br":
-            segments.append((" ", inside))  # a line break shows as a space
-            return
-        if not isinstance(node.tag, str) or node.tag.startswith("ri:") or node.tag in TASK_BOOKKEEPING:
-            # A comment shows nothing, a resource reference shows through the link or image holding it, and a
-            # task's id and uuid are bookkeeping.
-            return
-        edge = [("\x03", False)] if node.tag in _BLOCKS else []
-        if node is not element and _shows_no_text(node):
-            if not is_ignorable(node):
-                segments.extend([*edge, ("\x02", inside), *edge])
-            return
-        segments.extend([*edge, (node.text or "", inside)])
-        if node.tag == "ac:link" and not any(child.tag in _LINK_BODIES for child in node):
-            segments.append((_link_target_name(node), inside))  # Confluence shows the target's title
-        for child in node:
-            walk(child, inside)
-            segments.append((child.tail or "", inside))
-        segments.extend(edge)
-
-    walk(element, False)
-    out: list[str] = []
-    loose: list[str] = []
-    for text, verbatim in segments:
-        if verbatim and text.strip("\r\n"):  # blank lines around a code body show nothing, nor spaces beside it
-            out += [_SPACES.sub(" ", "".join(loose)).strip(), "\x01", text.strip("\r\n"), "\x01"]
-            loose = []
-        elif not verbatim:
-            loose.append(text)
-    out.append(_SPACES.sub(" ", "".join(loose)))
-    return _BLOCK_EDGES.sub("\x03", "".join(out)).strip(" \x03")
-
-
-def _layout_text(layout: Element) -> str:
-    """A layout's text block by block, as a page's: the whitespace between a cell's blocks is layout, not text."""
-    pieces = []
-    for cell in layout.iter("ac:layout-cell"):
-        pieces.append((cell.text or "").strip())
-        for block in cell:
-            pieces += ["" if is_ignorable(block) else visible_text(block), (block.tail or "").strip()]
-        pieces.append("\x03")
-    return "\x00".join(piece for piece in pieces if piece)
+# Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone.
+_MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
+    "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list}
 
 
 @dataclass
@@ -131,7 +39,7 @@ class _Unit:
     # Where the block itself ends: what follows up to `end` is ignorable and re-attached after an edited block.
     block_end: int
     block_start: int  # after the empty paragraphs before the first block
-    layout: bool  # an `ac:layout`, merged cell by cell when edited
+    tag: str
 
 
 def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
@@ -142,19 +50,36 @@ def _units(storage: str) -> tuple[list[_Unit], bytes] | None:
     units: list[_Unit] = []
     pending_start: int | None = None  # ignorable blocks before the first real one
     for node in nodes:
-        key = canonical_element(node.element)
-        if key:  # the canonical form alone equates whitespace edits in code and text after dropped elements
-            layout = node.element.tag == "ac:layout"
-            key += "\x00" + (_layout_text(node.element) if layout else visible_text(node.element))
+        key = block_key(node.element)
         if not key and units:
             units[-1].end = node.end
         elif not key:
             pending_start = node.start if pending_start is None else pending_start
         else:
             start = node.start if pending_start is None else pending_start
-            units.append(_Unit(key, start, node.end, node.end, node.start, node.element.tag == "ac:layout"))
+            tag = node.element.tag if isinstance(node.element.tag, str) else ""
+            units.append(_Unit(key, start, node.end, node.end, node.start, tag))
             pending_start = None
     return units, body
+
+
+def _paired(old_units: list[_Unit], new_units: list[_Unit]) -> dict[int, _Unit]:
+    """Edited layouts and tables paired up in order (by the new unit's id), per kind, when both sides of the change
+    have as many."""
+    paired: dict[int, _Unit] = {}
+    for tag in _MERGERS:
+        old = [unit for unit in old_units if unit.tag == tag]
+        new = [unit for unit in new_units if unit.tag == tag]
+        if len(old) == len(new):
+            paired.update(zip(map(id, new), old, strict=True))
+    return paired
+
+
+def _merged(old_body: bytes, stored: _Unit, new_body: bytes, unit: _Unit) -> bytes:
+    """The new block `unit` with the stored bytes of its pair kept where they say the same."""
+    merged = _MERGERS[unit.tag](old_body[stored.block_start : stored.block_end].decode("utf-8"),
+                                new_body[unit.block_start : unit.block_end].decode("utf-8"), keep_unchanged_blocks)
+    return new_body[unit.start : unit.block_start] + merged.encode("utf-8") + new_body[unit.block_end : unit.end]
 
 
 def keep_unchanged_blocks(old: str, new: str) -> str:
@@ -168,31 +93,22 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
     (old_units, old_body), (new_units, new_body) = old_split, new_split
     if not old_units or not new_units:  # nothing but empty paragraphs (an empty layout cell) on one side
         return old if not old_units and not new_units else new
-    matcher = SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False)
-    opcodes = matcher.get_opcodes()
+    opcodes = SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False) \
+        .get_opcodes()
     if len(opcodes) == 1 and opcodes[0][0] == "equal":
         return old
-    out: list[bytes] = []
+    # What lies before the first block and after the last (a trailing newline) comes with the block beside it.
+    out = [old_body[: old_units[0].start] if opcodes[0][0] == "equal" else new_body[: new_units[0].start]]
     for op, i1, i2, j1, j2 in opcodes:
         if op == "equal":
             out.append(old_body[old_units[i1].start : old_units[i2 - 1].end])
             continue
-        # Edited layouts pair up in order when both sides of the change have as many.
-        old_layouts = [unit for unit in old_units[i1:i2] if unit.layout]
-        new_layouts = [unit for unit in new_units[j1:j2] if unit.layout]
-        paired = dict(zip(map(id, new_layouts), old_layouts, strict=True)) if len(old_layouts) == len(new_layouts) \
-            else {}
+        paired = _paired(old_units[i1:i2], new_units[j1:j2])
         for offset, unit in enumerate(new_units[j1:j2]):
-            stored_layout = paired.get(id(unit))
-            if stored_layout is None:
-                out.append(new_body[unit.start : unit.end])
-            else:
-                merged = merge_layout(old_body[stored_layout.block_start : stored_layout.block_end].decode("utf-8"),
-                                      new_body[unit.block_start : unit.block_end].decode("utf-8"),
-                                      keep_unchanged_blocks)
-                out += [new_body[unit.start : unit.block_start], merged.encode("utf-8"),
-                        new_body[unit.block_end : unit.end]]
+            stored = paired.get(id(unit))
+            out.append(new_body[unit.start : unit.end] if stored is None else _merged(old_body, stored, new_body, unit))
             if op == "replace" and i2 - i1 == j2 - j1:  # an edited block keeps the empty paragraphs after it
                 stored = old_units[i1 + offset]
                 out.append(old_body[stored.block_end : stored.end])
+    out.append(old_body[old_units[-1].end :] if opcodes[-1][0] == "equal" else new_body[new_units[-1].end :])
     return b"".join(out).decode("utf-8")

@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import re
 from typing import Protocol
-from xml.etree.ElementTree import Element
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from .canonical import is_cell_block
 from .xhtml import StorageParseError, escape_text, parse_fragment
 
-__all__ = ["CELL_BLOCK_MACROS", "inline_html", "is_cell_block", "render_table"]
+__all__ = ["inline_html", "render_table"]
 
-# Macros that stand as a block of their own in a cell (a code block, a panel); the others sit in a paragraph.
-CELL_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "tip", "expand", "panel", "toc",
-                               "section", "column", "details", "excerpt", "children", "attachments", "gallery"})
-_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-                         "hr", "ac:task-list", "ac:layout", "ac:adf-extension"})
 _BR = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 _OPEN = re.compile(r'^<(ul|ol|li|p)(?:\s+start="(\d+)")?\s*>$', re.IGNORECASE)
 _CLOSE = re.compile(r"^</(ul|ol|li|p)\s*>$", re.IGNORECASE)
@@ -36,13 +31,6 @@ _ITEM_ENDS = frozenset({"li", "/li", "/ul", "/ol"})
 
 class InlineRenderer(Protocol):
     def inline(self, node: SyntaxTreeNode) -> str: ...
-
-
-def is_cell_block(element: Element) -> bool:
-    """An element that stands as a block of its own in a cell, not inside a paragraph."""
-    if element.tag == "ac:structured-macro":
-        return element.get("ac:name", "") in CELL_BLOCK_MACROS
-    return element.tag in _BLOCK_TAGS
 
 
 def inline_html(tag: str) -> str:

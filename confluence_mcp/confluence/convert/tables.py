@@ -3,8 +3,10 @@
 A table reads as markdown when it is a grid: no merged or styled cells, and either a first row of `th` and the
 rest `td`, or only `td` (written with an empty header row). A header row of empty `th` reads as `&nbsp;` cells so
 it is not taken for that. Header cells down the first column have no markdown form: such tables stay storage.
-A cell whose content does not come back equal (checked one by one once the whole table failed) is carried as a
-`[cell: text](confluence-storage:...)` placeholder, so one odd cell does not make the whole table opaque.
+Empty lines in a cell (Server's `<p><br/></p>`) read as nothing, as between blocks; a write keeps them
+(`table_merge`). A cell whose content does not come back alike (`visible.renders_alike`, checked one by one once
+the whole table failed) is carried as a `[cell: text](confluence-storage:...)` placeholder, so one odd cell does not
+make the whole table opaque.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
-from .canonical import canonicalize, cell_content, is_ignorable, significant_attributes
+from .canonical import cell_content, is_cell_block, is_ignorable, significant_attributes
 from .from_markdown import render_markdown
 from .links import encode_inline_storage
 from .markdownify_ext import StandInConverter, escape_markdown
-from .table_cells import is_cell_block
+from .visible import renders_alike
 from .xhtml import StorageParseError, inner_xml, outer_xml
 
 if TYPE_CHECKING:
@@ -111,8 +113,7 @@ def _or_placeholder(markdown: str | None, cell: Element) -> str:
 def _cell_round_trips(writer: _MarkdownWriter, markdown: str, cell: Element) -> bool:
     try:
         storage, _ = render_markdown(f"|  |\n| --- |\n| {markdown} |", links=writer.links)
-        return canonicalize(storage) == canonicalize(f"<table><tbody><tr><td>{inner_xml(cell)}</td></tr></tbody>"
-                                                     "</table>")
+        return renders_alike(storage, f"<table><tbody><tr><td>{inner_xml(cell)}</td></tr></tbody></table>")
     except StorageParseError:
         return False
 
@@ -164,11 +165,13 @@ class _CellReader:
                 break
             run = Element("p")
             run.text = child.tail
+            if is_ignorable(child):  # an empty line (Server's `<p><br/></p>`) shows nothing, as between blocks
+                continue
             if child.tag == "p" and not significant_attributes(child):
                 units.append(("p", self.inline(child)))
             elif child.tag in ("ul", "ol"):
                 units.append(("list", self.list_markdown(child)))
-            elif not is_ignorable(child):
+            else:
                 units.append(("block", self.writer.inline_placeholder(child)))
         parts: list[str] = []
         for index, (kind, markdown) in enumerate(units):

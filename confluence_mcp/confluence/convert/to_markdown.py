@@ -1,10 +1,12 @@
 """Storage → markdown that an LLM can read and that writes back to the same storage.
 
 Each top-level block is converted to natural markdown, then checked: rendering that markdown back with
-`render_markdown` must give canonically identical storage. When it does not (an element or attribute markdown
-cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Editor bookkeeping
-that `canonicalize` ignores (ids, empty paragraphs, column widths, `<td><p>x</p></td>`) is left out of the markdown;
-the write path puts it back by keeping the stored original of unchanged blocks (`merge.keep_unchanged_blocks`).
+`render_markdown` must give canonically identical storage showing the same text, what a write takes for unchanged
+(`visible.renders_alike`), so unchanged markdown writes back as a no-op. When it does not (an element or attribute
+markdown cannot express), the block is kept verbatim in a ```` ```confluence-storage ```` fence instead. Editor
+bookkeeping that `canonicalize` ignores (ids, empty paragraphs, column widths, `<td><p>x</p></td>`) is left out of
+the markdown; the write path puts it back by keeping the stored original of unchanged blocks
+(`merge.keep_unchanged_blocks`).
 Attributes that do mean something are represented instead: code macro parameters (`breakoutMode`, `title`...) ride
 on the fence's info string. Inline elements with no markdown form become `[label](confluence-storage:<base64>)`
 links. Standard HTML goes through markdownify; Confluence elements are pre-rendered to markdown and passed through
@@ -36,6 +38,7 @@ from .links import (
 from .markdownify_ext import StandInConverter, escape_markdown
 from .raw_html import RawHtmlError
 from .tables import table_markdown
+from .visible import renders_alike
 from .xhtml import StorageParseError, escape_attribute, escape_text, outer_xml, parse_fragment
 
 __all__ = ["escape_markdown", "storage_to_markdown"]
@@ -130,11 +133,11 @@ class _MarkdownWriter:
         return nodes
 
     def round_trips(self, markdown: str, original: str, start_task: int) -> bool:
-        """Rendering `markdown` back gives `original` (canonically), numbering the same tasks."""
+        """Rendering `markdown` back gives `original` (alike as a write tells it), numbering the same tasks."""
         end_task = self.task_id
         try:
             storage, next_task = render_markdown(markdown, links=self.links, first_task_id=start_task)
-            return next_task == end_task and canonicalize(storage) == canonicalize(original)
+            return next_task == end_task and renders_alike(storage, original)
         except (StorageParseError, LayoutSyntaxError, RawHtmlError):
             return False
 

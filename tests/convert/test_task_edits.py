@@ -1,0 +1,73 @@
+"""An edited task list keeps the stored task (its `ac:task-id`, the Cloud `ac:task-uuid`, the editor's wrappers) of
+every task whose text is unchanged, ticked or not; only new tasks get new ids, and ids stay unique in the page with
+the stored tasks keeping theirs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from confluence_mcp.confluence.convert import (
+    keep_unchanged_blocks,
+    markdown_to_storage,
+    replace_section,
+    storage_to_markdown,
+    unique_task_ids,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
+SERVER = (FIXTURES / "20_task_list.xml").read_text()
+CLOUD = (FIXTURES / "41_cloud_task_lists.xml").read_text()
+TASK_ID = re.compile(r"<ac:task-id>(\d+)</ac:task-id>")
+
+
+def write_back(stored: str, edit: tuple[str, str]) -> str:
+    markdown = storage_to_markdown(stored)
+    assert edit[0] in markdown
+    return unique_task_ids(keep_unchanged_blocks(stored, markdown_to_storage(markdown.replace(*edit))), stored)
+
+
+def task(number: int, body: str, status: str = "incomplete") -> str:
+    return f"<ac:task><ac:task-id>{number}</ac:task-id><ac:task-status>{status}</ac:task-status>" \
+           f"<ac:task-body>{body}</ac:task-body></ac:task>"
+
+
+def test_a_task_added_on_top_leaves_the_stored_ids_alone() -> None:
+    merged = write_back(SERVER, ("- [ ] write", "- [ ] plan\n- [ ] write"))
+    # The new task's rendered id 1 is the first stored task's: it gets the next free one, and the second list,
+    # kept as stored, keeps its 3.
+    assert merged == SERVER.replace("<ac:task-list><ac:task><ac:task-id>1<",
+                                    f"<ac:task-list>{task(4, 'plan')}<ac:task><ac:task-id>1<", 1)
+
+
+def test_ticking_a_cloud_task_keeps_its_id_uuid_and_wrappers() -> None:
+    merged = write_back(CLOUD, ("- [ ] Send", "- [x] Send"))
+    assert merged == CLOUD.replace("<ac:task-status>incomplete</ac:task-status>",
+                                   "<ac:task-status>complete</ac:task-status>", 1)
+
+
+def test_an_edited_task_is_new_and_the_others_keep_their_ids() -> None:
+    merged = write_back(CLOUD, ("Book the room", "Book the big room\n- [ ] Order lunch"))
+    stored_first = CLOUD[CLOUD.index("<ac:task>") : CLOUD.index("</ac:task>") + len("</ac:task>")]
+    assert stored_first in merged and CLOUD.split("<ac:task>")[0] in merged  # list id and the first task as stored
+    assert "1d9a4a6f" not in merged  # the edited task's uuid went with its old text
+    ids = TASK_ID.findall(merged)
+    assert ids[0] == "1" and len(set(ids)) == len(ids) == 3
+
+
+def test_a_stored_task_keeps_its_id_over_an_earlier_new_one() -> None:
+    stored = f"<h1>A</h1><p>none yet</p><h1>B</h1><ac:task-list>{task(1, 'kept')}</ac:task-list>"
+    # A section write numbers its tasks from 1: the stored task later in the page keeps 1
+    merged = unique_task_ids(replace_section(stored, "A", markdown_to_storage("- [ ] new"), keep_unchanged_blocks),
+                             stored)
+    assert merged == f"<h1>A</h1><ac:task-list>{task(2, 'new')}</ac:task-list><h1>B</h1>" \
+                     f"<ac:task-list>{task(1, 'kept')}</ac:task-list>"
+
+
+def test_tasks_with_the_same_text_are_matched_in_order_and_no_new_task_takes_a_stored_id() -> None:
+    stored = f"<ac:task-list>{task(1, 'old')}{task(7, 'check')}{task(9, 'check', 'complete')}</ac:task-list>"
+    # "old" is gone; "first", new, is rendered with its id 1, which it must not inherit
+    written = markdown_to_storage("- [ ] first\n- [x] check\n- [x] check")
+    merged = unique_task_ids(keep_unchanged_blocks(stored, written), stored)
+    assert merged == f"<ac:task-list>{task(10, 'first')}{task(7, 'check', 'complete')}" \
+                     f"{task(9, 'check', 'complete')}</ac:task-list>"
