@@ -23,7 +23,15 @@ from confluence_mcp.confluence.users import UserNames, mentioned_user_names, per
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageRead, PageTree, TreeNode
+from confluence_mcp.tools.models import (
+    AttachmentInfo,
+    AttachmentList,
+    PageBody,
+    PageComment,
+    PageRead,
+    PageTree,
+    TreeNode,
+)
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
 
@@ -160,9 +168,12 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
 async def with_comments(kit: KitRuntime, body: PageBody, offset: int) -> PageRead:
     """The page (read, so policy-checked) with its comments, on the first part of a read only (later parts would
     repeat them)."""
-    found = None
+    found: list[PageComment] | None = None
+    extra: str | None = None
     if offset > 0:
-        extra: str | None = "Comments come with the first part of the page (offset 0)."
+        extra = "Comments come with the first part of the page (offset 0)."
+    elif body.status == "draft":  # unpublished: nobody can comment yet, and Confluence answers 404 to the listing
+        found = []
     else:
         from confluence_mcp.tools.comments import page_comments  # (imports this module)
 
