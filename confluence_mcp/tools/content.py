@@ -23,7 +23,15 @@ from confluence_mcp.confluence.users import UserNames, mentioned_user_names, per
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
-from confluence_mcp.tools.models import AttachmentInfo, AttachmentList, PageBody, PageRead, PageTree, TreeNode
+from confluence_mcp.tools.models import (
+    AttachmentInfo,
+    AttachmentList,
+    PageBody,
+    PageComment,
+    PageRead,
+    PageTree,
+    TreeNode,
+)
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
 
@@ -102,12 +110,23 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
     path = parts.path.rstrip("/")
     if match := re.search(r"/pages/(?:edit-v2/|edit/)?(\d+)(?:/|$)", path):  # view, or Cloud's editor URL
         return match.group(1)
+    if match := re.search(r"/blog/\d{4}/\d{2}/\d{2}/(\d+)(?:/|$)", path):  # a Cloud blog post
+        return match.group(1)
     if path.endswith("viewpage.action"):
         page_ids = parse_qs(parts.query).get("pageId")
         if page_ids and page_ids[0].isdigit():
             return page_ids[0]
     if match := re.search(r"/x/([A-Za-z0-9_\-+/]+)$", path):
         return tiny_code_to_id(match.group(1))
+    if match := re.search(r"/display/(~?[A-Za-z0-9_]+)/(\d{4})/(\d{2})/(\d{2})/([^/]+)$", path):  # a Server blog post
+        key, title = match.group(1), unquote_plus(match.group(5))
+        kit.require_space(key)
+        posts = await kit.client.get_json("content", params={
+            "spaceKey": key, "title": title, "type": "blogpost", "postingDay": "-".join(match.group(2, 3, 4))})
+        post = next((item for item in posts.get("results") or [] if item.get("title") == title), None)
+        if not post:
+            raise NotFound(f"No blog post titled {title!r} in space {key} (from {ref}).")
+        return str(post["id"])
     if match := re.search(r"/display/(~?[A-Za-z0-9_]+)/([^/]+)$", path):
         key, title = match.group(1), unquote_plus(match.group(2))
         kit.require_space(key)
@@ -116,7 +135,8 @@ async def resolve_page_ref(kit: KitRuntime, ref: str) -> str:
             raise NotFound(f"No page titled {title!r} in space {key} (from {ref}).")
         return str(found["id"])
     raise BadRequest(f"Cannot find a page id in {ref!r}: give digits, a /spaces/KEY/pages/ID URL, "
-                     "a viewpage.action?pageId=N URL, a /display/KEY/Title URL or a /x/ tiny link.")
+                     "a viewpage.action?pageId=N URL, a /display/KEY/Title URL, a blog post's URL or a /x/ tiny "
+                     "link.")
 
 
 async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None, offset: int = 0,
@@ -160,9 +180,12 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
 async def with_comments(kit: KitRuntime, body: PageBody, offset: int) -> PageRead:
     """The page (read, so policy-checked) with its comments, on the first part of a read only (later parts would
     repeat them)."""
-    found = None
+    found: list[PageComment] | None = None
+    extra: str | None = None
     if offset > 0:
-        extra: str | None = "Comments come with the first part of the page (offset 0)."
+        extra = "Comments come with the first part of the page (offset 0)."
+    elif body.status == "draft":  # unpublished: nobody can comment yet, and Confluence answers 404 to the listing
+        found = []
     else:
         from confluence_mcp.tools.comments import page_comments  # (imports this module)
 

@@ -189,3 +189,22 @@ def test_comments_sort_by_creation_time_across_offsets() -> None:
     undated = {"id": "3"}
     assert [c["id"] for c in oldest_first([utc, offset])] == ["2", "1"]
     assert [c["id"] for c in oldest_first([utc, undated, offset])] == ["1", "3", "2"]  # the listing's order kept
+
+
+async def test_a_draft_reads_with_no_comments_instead_of_failing(flavor_sandbox: Any, rest: httpx.Client) -> None:
+    """An unpublished page has no comments, and Confluence answers 404 to its comment listing: the read still
+    returns the draft (with no comments), without asking for them."""
+    created = rest.post("/content", json={"type": "page", "status": "draft", "title": f"Draft {uuid.uuid4().hex[:8]}",
+                                           "space": {"key": "DEMO"},
+                                           "body": {"storage": {"value": "<p>Unpublished.</p>",
+                                                                "representation": "storage"}}})
+    created.raise_for_status()
+    draft_id = str(created.json()["id"])
+    reset_log(flavor_sandbox)
+    try:
+        async with mcp_client(make_settings(flavor_sandbox.base_url)) as client:
+            read = await call(client, "read_page_by_id", {"page_id": draft_id, "include_comments": True})
+    finally:
+        rest.delete(f"/content/{draft_id}", params={"status": "draft"}).raise_for_status()
+    assert read["status"] == "draft" and read["markdown"] == "Unpublished." and read["comments"] == []
+    assert not comment_requests(flavor_sandbox)

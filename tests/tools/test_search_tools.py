@@ -40,6 +40,8 @@ async def test_site_search_finds_blog_posts_too_and_marks_them(settings: Any) ->
         assert post["id"] not in {h["id"] for h in pages["results"]}  # search_pages keeps to pages
         read = await call(client, "read_page_by_id", {"page_id": post["id"]})
         assert "type = blogpost" in read["markdown"]
+        by_url = await call(client, "read_page_by_id", {"page_id": post["url"]})  # the URL the hit gave
+        assert by_url["id"] == post["id"]
 
 
 async def test_search_pages_paginates_with_cursor(settings: Any) -> None:
