@@ -23,7 +23,6 @@ __all__ = ["COMMENT_CHARS", "MAX_COMMENTS", "comment_entry", "page_comments"]
 
 MAX_COMMENTS = 100  # comments per read: a busy page's discussion must not flood the model's context
 COMMENT_CHARS = 4_000  # markdown characters per comment
-_LISTED = 1_000  # comments listed at most, to say how many were left out
 _EXPAND = "body.storage,history,ancestors,extensions.inlineProperties,extensions.resolution"
 _CONVERT_IN_THREAD = 50_000  # characters of storage (all comments together) above which conversion leaves the loop
 _RESOLVED = {"resolved": True, "open": False, "reopened": False}
@@ -33,7 +32,7 @@ async def page_comments(kit: KitRuntime, page_id: str, space: str | None) -> tup
     """The oldest `MAX_COMMENTS` comments on the page, replies included, each at most `COMMENT_CHARS` of
     markdown; and a note when some were left out."""
     client = kit.client
-    listed = oldest_first([c async for c in client.comments(page_id, expand=_EXPAND, max_items=_LISTED + 1)])
+    listed = oldest_first([c async for c in client.comments(page_id, expand=_EXPAND, max_items=MAX_COMMENTS + 1)])
     kept = listed[:MAX_COMMENTS]
     storages = [_storage(comment) for comment in kept]
     users = await user_names_by_page(client, storages)  # one lookup of every mentioned user, as for a page
@@ -45,7 +44,9 @@ async def page_comments(kit: KitRuntime, page_id: str, space: str | None) -> tup
         markdowns = _convert_all(*arguments)
     comments = [comment_entry(c, page_id, author, markdown)
                 for c, author, markdown in zip(kept, authors, markdowns, strict=True)]
-    return comments, _left_out_note(len(listed) - len(kept), len(listed) > _LISTED)
+    more = len(listed) > len(kept)  # listing one past the cap says so without fetching the rest's bodies
+    return comments, (f"Only the oldest {MAX_COMMENTS} comments are included; newer ones were left out."
+                      if more else None)
 
 
 def oldest_first(comments: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,10 +109,3 @@ def _bounded(markdown: str) -> str:
         return markdown
     part = markdown_window(markdown, 0, COMMENT_CHARS)
     return f"{part.text.rstrip()}\n\n[Comment cut: {part.end:,} of {part.total:,} characters shown.]"
-
-
-def _left_out_note(left_out: int, more: bool) -> str | None:
-    if left_out <= 0:
-        return None
-    count = f"more than {left_out - 1:,}" if more else f"{left_out:,}"
-    return f"Only the oldest {MAX_COMMENTS} comments are included: {count} newer ones were left out."
