@@ -62,6 +62,9 @@ class ConfluenceClient:
         # Cursors survive restarts for the same credential, yet cannot be forged without its secret.
         seed = f"{self.site_url}\n{toolkit.credential.secret() or ''}".encode()
         key = hashlib.sha256(b"confluence-mcp cursor\n" + seed).digest() if toolkit.credential.secret() else None
+        # Caches of what this account may see (user names) are kept per site and account, never shared.
+        account = hashlib.sha256(b"confluence-mcp account\n" + seed).hexdigest()[:16]
+        self.account_key = f"{self.site_url}#{account}"
         self._cursors = CursorCodec(self.urls.api_path_prefixes(), key)
         self._v2 = V2Pages(self)
         self._listings = Listings(self)
@@ -84,7 +87,7 @@ class ConfluenceClient:
                       follow_redirects: bool = False) -> httpx.Response:
         """Send with retries (429/502/503/504/connect/timeout only); raise typed errors for >= 400. Followed
         redirects leave the site without credentials."""
-        return await self._core.send(method, self.urls.url(path, api), params=_clean(params), json=json,
+        return await self._core.send(method, self.urls.url(path, api), params=params, json=json,
                                      files=files, data=data, headers=headers, follow_redirects=follow_redirects)
 
     async def get_json(self, path: str, *, params: dict[str, Any] | None = None, api: Api = "v1") -> Any:
@@ -149,7 +152,7 @@ class ConfluenceClient:
         if link is None:
             raise PolicyError(f"Refusing to probe {url!r}: not on the Confluence site {self.urls.origin}.")
         try:
-            response = await self._core.send("GET", self.urls.absolute(link), params=_clean(params))
+            response = await self._core.send("GET", self.urls.absolute(link), params=params)
         except ConfluenceHTTPError as exc:
             return exc.status
         except ConfluenceError:
@@ -396,9 +399,3 @@ class ConfluenceClient:
         params = {"limit": limit} if limit is not None else None
         return response_json(await self._core.send("GET", self.urls.absolute(link), params=params))
 
-
-def _clean(params: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Drop None values; httpx would send them as empty strings."""
-    if params is None:
-        return None
-    return {k: v for k, v in params.items() if v is not None}

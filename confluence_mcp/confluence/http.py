@@ -97,6 +97,8 @@ class HttpCore:
                    follow_redirects: bool = False) -> httpx.Response:
         """One logical request with retries; a typed error for transport failures and statuses >= 400."""
         method = method.upper()
+        if params:  # None values dropped: httpx would send them as empty strings
+            params = {key: value for key, value in params.items() if value is not None}
         if self.toolkit.credential.scoped_token:
             url = await self._through_gateway(url)
         if params and "?" in url:

@@ -28,7 +28,8 @@ _QUERY = {"account-id": "accountId", "userkey": "key", "username": "username"}
 _LOOKUPS = 8  # users looked up at once
 _PER_PAGE = 100  # users looked up for one page at most
 _REMEMBERED = 4096
-_NAMES: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()  # (site, kind, id) -> name or None
+# (site and account, kind, id) -> name or None: what one account may see says nothing about another's view
+_NAMES: OrderedDict[tuple[str, str, str], str | None] = OrderedDict()
 
 
 async def mentioned_user_names(client: ConfluenceClient, storage: str) -> UserNames:
@@ -40,7 +41,7 @@ async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) 
     """`mentioned_user_names` of each storage, the users of all of them looked up together (each once, at most
     `_LOOKUPS` at a time); storage without mentions costs no request."""
     wanted = [list(dict.fromkeys(_USER_REF.findall(storage)))[:_PER_PAGE] for storage in storages]
-    site = client.site_url
+    site = client.account_key
     await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (site, *ref) not in _NAMES))
     return [_known(site, refs) for refs in wanted]
 
@@ -48,7 +49,7 @@ async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) 
 async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None) -> list[str | None]:
     """The display name of each v1 user object (`version.by`, `history.createdBy`): its own `displayName`, else
     (REST v2 answers carry only an account id) the name looked up by id; None when neither is known."""
-    site = client.site_url
+    site = client.account_key
     refs: list[tuple[str, str] | None] = []
     for person in people:
         person = person if isinstance(person, dict) else {}
@@ -65,7 +66,7 @@ _ID_KEYS = (("account-id", "accountId"), ("userkey", "userKey"), ("username", "u
 
 
 async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]]) -> None:
-    site, gate = client.site_url, anyio.Semaphore(_LOOKUPS)
+    site, gate = client.account_key, anyio.Semaphore(_LOOKUPS)
 
     async def look_up(kind: str, ident: str) -> None:
         async with gate:

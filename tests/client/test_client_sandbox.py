@@ -285,3 +285,18 @@ async def test_cloud_search_falls_back_to_content_search_on_400(sandbox: Running
     assert any("content/search" in route for route in routes)
     with pytest.raises(BadRequest, match=r"(?i)could not parse"):
         await client.search("space = = DEMO", limit=5)
+
+
+@pytest.mark.anyio
+async def test_user_names_are_remembered_per_account_not_per_site(sandbox: RunningSandbox, kit: Any,
+                                                                   toolkit_factory: Any) -> None:
+    from confluence_mcp.confluence.users import mentioned_user_names
+
+    ref = 'ri:account-id="557058:bob-0003"' if sandbox.options.flavor == "cloud" else 'ri:username="bob"'
+    storage = f"<p><ac:link><ri:user {ref}/></ac:link></p>"
+    outsider = toolkit_factory(sandbox.base_url, sandbox.options.flavor, retries=0, token="not-the-token")
+    async with ConfluenceClient(outsider) as other, ConfluenceClient(kit) as client:
+        assert await mentioned_user_names(other, storage) == ()  # refused (401): remembered as nameless, for it
+        assert dict(await mentioned_user_names(client, storage)).popitem()[1] == "Bob Builder"
+        assert other.account_key != client.account_key and client.account_key.startswith(client.site_url)
+
