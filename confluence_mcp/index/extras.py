@@ -22,14 +22,13 @@ _MAX_ATTACHMENT_BYTES = 512 * 1024
 async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list[str], dict[str, int]]:
     """One Markdown section with the page's footer comments as plain text (empty when there are none), and each
     comment's version by id (to sign them)."""
+    comments = [comment async for comment in client.comments(page_id, expand="body.storage,history,version")]
+    versions = {str(c["id"]): int((c.get("version") or {}).get("number") or 0) for c in comments}
+    storages = [str(((c.get("body") or {}).get("storage") or {}).get("value") or "") for c in comments]
+    users = await user_names_by_page(client, storages)  # mentions read `@Display Name`, as in the page body
     lines = []
-    versions: dict[str, int] = {}
-    async for comment in client.comments(page_id, expand="body.storage,history,version"):
-        versions[str(comment["id"])] = int((comment.get("version") or {}).get("number") or 0)
-        storage = str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
-        if "<ri:user" in storage:  # mentions read `@Display Name`, as in the page body
-            [names] = await user_names_by_page(client, [storage])
-            storage = mentions_as_names(storage, dict(names))
+    for comment, storage, names in zip(comments, storages, users, strict=True):
+        storage = mentions_as_names(storage, dict(names))  # `@id` when the name is unknown
         text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
         author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
         if text.strip():
