@@ -53,7 +53,13 @@ def sandbox_settings(sandbox: RunningSandbox, index: IndexSettings, **index_over
 async def open_env(sandbox: RunningSandbox,
                    index_settings: IndexSettings) -> AsyncIterator[tuple[IndexService, ConfluenceClient]]:
     """An index service and a client on `sandbox` (shared by the sync test modules' `env` fixtures)."""
-    settings = sandbox_settings(sandbox, index_settings)
+    async with service_and_client(sandbox_settings(sandbox, index_settings)) as env:
+        yield env
+
+
+@asynccontextmanager
+async def service_and_client(settings: Settings) -> AsyncIterator[tuple[IndexService, ConfluenceClient]]:
+    """An index service and a client for `settings`' first toolkit; the shared stores closed afterwards."""
     async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
         service = await open_service(settings)
         try:

@@ -18,8 +18,6 @@ from confluence_mcp.index.chunking import CHUNKING_VERSION, chunking_id
 from confluence_mcp.index.service import (
     IndexService,
     SearchRequest,
-    close_shared_stores,
-    open_service,
     run_index_search,
 )
 from confluence_mcp.index.sync import IndexReport, Selection, index_pages
@@ -51,12 +49,10 @@ def settings(sandbox: RunningSandbox, index_settings: IndexSettings) -> Settings
 
 @pytest.fixture
 async def env(settings: Settings) -> AsyncIterator[tuple[IndexService, ConfluenceClient]]:
-    async with ConfluenceClient(settings.resolved_toolkits()[0]) as client:
-        service = await open_service(settings)
-        try:
-            yield service, client
-        finally:
-            await close_shared_stores()
+    from test_sync import service_and_client
+
+    async with service_and_client(settings) as both:
+        yield both
 
 
 def mention(ident: str) -> str:
