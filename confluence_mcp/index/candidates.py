@@ -58,7 +58,7 @@ async def list_candidates(client: ConfluenceClient, query: str) -> dict[str, Can
     while True:
         page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor, expand=_LIST_EXPAND)
         for item in page.results:
-            if item.get("type", "page") != "page":
+            if item.get("type", "page") not in ("page", "blogpost"):
                 continue
             version = int((item.get("version") or {}).get("number") or 0)
             found[str(item["id"])] = Candidate(str(item["id"]), version, space_key_of(item) or "",

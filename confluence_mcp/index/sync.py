@@ -81,6 +81,9 @@ class IndexReport(BaseModel):
     seconds: float = 0.0
 
 
+INDEXED_TYPES = ("page", "blogpost")  # blog posts (announcements, decisions) are searched like pages
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which pages a run covers. Empty fields are not constraints; `allowed_spaces` is always applied."""
@@ -101,7 +104,7 @@ class Selection:
         ]
         if not any(parts) and not self.allowed_spaces:
             raise PolicyError("Nothing selected to index: pass `space`, `cql`, `labels` or `page_ids`.")
-        return cqlb.scoped(cqlb.and_(*parts) or None, list(self.allowed_spaces), content_type="page")
+        return cqlb.scoped(cqlb.and_(*parts) or None, list(self.allowed_spaces), content_type=INDEXED_TYPES)
 
     def source(self) -> str:
         """A stable key for this selection (the toolkit's policy and the order of labels or ids left out): a page

@@ -1,5 +1,6 @@
-"""Indexed chunks name mentioned users as reads do (`@Display Name`), on Cloud and Server, against the real
-sandbox (HTTP), the real embedded Postgres and the real local embedder; `search_index` runs through MCP."""
+"""Indexing the demo seed, on Cloud and Server, against the real sandbox (HTTP), the real embedded Postgres and the
+real local embedder (`search_index` through MCP): chunks name mentioned users as reads do (`@Display Name`), and
+blog posts are indexed beside pages."""
 
 from __future__ import annotations
 
@@ -160,3 +161,14 @@ async def test_mentions_in_footer_comments_are_indexed_as_display_names(
     _, hits = await run_index_search(service, SearchRequest(query="tambourine audit", collection="comments"))
     assert any("Ask @Bob Builder first." in hit.text for hit in hits)
     await service.drop_collection("comments")
+
+
+@pytest.mark.anyio
+async def test_blog_posts_are_indexed_beside_pages(settings: Settings,
+                                                   env: tuple[IndexService, ConfluenceClient]) -> None:
+    service, _ = env
+    await service.drop_collection("people")
+    await run(*env)
+    hits = await search(settings, "Welcome to the sandbox blog post")
+    post = next(hit for hit in hits if hit["title"] == "Welcome to the sandbox")
+    assert "type = blogpost" in post["text"] and "/rest/" not in post["url"]
