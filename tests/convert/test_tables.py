@@ -16,11 +16,12 @@ from .test_round_trip import CONTEXTS
 
 TABLE_PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "storage" / "tables"
 PAGES = sorted(TABLE_PAGES.glob("*.xml"))
-# Tables that have no markdown form and stay storage fences, per page: header cells down the first column
-# (server_decision's options, cloud_headerless' key/value table), a wide layout with a coloured header and a merged
-# cell, a resized Server table (relative-table style). The details macro in server_decision is a fence of its own.
-FENCED_TABLES = {"cloud_headerless": 1, "cloud_meeting_notes": 0, "cloud_rich_cells": 1, "server_decision": 1,
-                 "server_blank_lines": 0, "server_release_notes": 1, "server_runbook": 0, "server_team_directory": 0}
+# Tables that have no markdown form and stay storage fences, per page: a wide layout with a coloured header and a
+# merged cell, a resized Server table (relative-table style). Header columns (server_decision's options,
+# cloud_headerless' key/value table) read as markdown. The details macro in server_decision is a fence of its own.
+FENCED_TABLES = {"cloud_headerless": 0, "cloud_key_value": 0, "cloud_meeting_notes": 0, "cloud_rich_cells": 1,
+                 "server_decision": 0, "server_blank_lines": 0, "server_release_notes": 1, "server_runbook": 0,
+                 "server_team_directory": 0}
 
 
 def read(name: str) -> str:
@@ -41,8 +42,7 @@ def test_table_pages_round_trip_and_write_back_unchanged(page: Path, context_nam
     links, storage = CONTEXTS[context_name], page.read_text()
     markdown = storage_to_markdown(storage, links=links)
     written = markdown_to_storage(markdown, links=links)
-    assert canonicalize(written) == canonicalize(storage), markdown
-    assert keep_unchanged_blocks(storage, written) == storage  # no new version for an unchanged page
+    assert keep_unchanged_blocks(storage, written) == storage, markdown  # no new version for an unchanged page
     assert storage_to_markdown(written, links=links) == markdown  # a second edit cycle changes nothing
 
 
@@ -69,11 +69,6 @@ def test_an_empty_header_row_reads_as_nbsp_cells_and_stays_a_header_row() -> Non
     markdown = storage_to_markdown(storage)
     assert markdown.splitlines()[:3] == ["| &nbsp; | &nbsp; |", "| --- | --- |", "| Owner | Ann |"]
     assert canonicalize(markdown_to_storage(markdown)) == canonicalize(storage)
-
-
-def test_row_header_tables_stay_storage() -> None:
-    storage = table("<tr><th>Status</th><td>Open</td></tr><tr><th>Owner</th><td>Ann</td></tr>")
-    assert storage_to_markdown(storage).startswith("```confluence-storage table\n")
 
 
 def test_multi_paragraph_cells_join_paragraphs_with_two_breaks() -> None:
@@ -142,9 +137,9 @@ def test_a_cell_without_a_markdown_form_is_its_own_placeholder() -> None:
     table('<tr><th>a</th></tr><tr><td style="text-align: center;">b</td></tr>'),
     table("<tr><th>a</th><th>b</th></tr><tr><td>only one</td></tr>"),
     table("<tr><td>a</td></tr><tr><th>b</th></tr>"),
-    "<table><thead><tr><th>a</th></tr></thead><tbody><tr><td>b</td></tr></tbody></table>",
+    "<table><thead><tr><th>a</th></tr><tr><th>b</th></tr></thead><tbody><tr><td>c</td></tr></tbody></table>",
     '<table data-layout="full-width"><tbody><tr><td>a</td></tr></tbody></table>',
-], ids=["colspan", "aligned-cell", "ragged-rows", "header-row-last", "thead", "full-width"])
+], ids=["colspan", "aligned-cell", "ragged-rows", "header-row-last", "two-row-thead", "full-width"])
 def test_tables_markdown_cannot_show_stay_storage(storage: str) -> None:
     assert storage_to_markdown(storage) == f"```confluence-storage table\n{storage}\n```"
 

@@ -6,8 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from manage_helpers import Rest, call, unique
+from manage_helpers import Rest, call, sandbox_flavor, unique
 from mcp import Client
+
+from confluence_mcp.sandbox.runner import RunningSandbox
 
 pytestmark = pytest.mark.anyio
 
@@ -55,3 +57,35 @@ async def test_an_edit_keeps_the_stored_tables_tasks_and_trailing_newline(tools:
                "</ac:task-body></ac:task>"
     assert rest.storage(page["id"]) == stored.replace("<ac:task-list>", f"<ac:task-list>{new_task}", 1) \
         .replace(">Billing<", ">Payments<")
+
+
+# A key/value table as each editor stores it: a header column, no header row.
+KEY_VALUE = {
+    "server": '<table class="wrapped"><colgroup><col/><col/></colgroup><tbody><tr><th>Owner</th><td>Ada</td></tr>'
+              '<tr><th colspan="1">Status</th><td colspan="1">Done</td></tr></tbody></table>',
+    "cloud": '<table data-table-width="760" data-layout="default" ac:local-id="kv1"><tbody><tr><th><p><strong>Owner'
+             '</strong></p></th><td><p>Ada</p></td></tr><tr><th><p><strong>Status</strong></p></th><td><p>Done</p>'
+             "</td></tr></tbody></table>",
+}
+
+
+async def test_a_key_value_table_reads_as_markdown_and_an_edit_keeps_its_header_column(
+        tools: Client, rest: Rest, sandbox: RunningSandbox) -> None:
+    fixture = (Path(__file__).parents[1] / "fixtures" / "storage" / "tables" / "cloud_key_value.xml").read_text()
+    pages = [rest.create(unique("Key value"), storage)
+             for storage in ("<p>Facts:</p>" + KEY_VALUE[sandbox_flavor(sandbox)], fixture)]
+    page = pages[0]
+    try:
+        for each in pages:  # the fixture's `thead` and paragraph ending in a line break too
+            await _round_trip(tools, rest, each["id"])
+        stored = rest.storage(page["id"])
+        markdown = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
+        assert "confluence-storage" not in markdown and "| Ada |" in markdown
+        await call(tools, "update_page_by_id", page_id=page["id"],
+                   new_body=markdown.replace("| Ada |", "| Bob |") + "\n| Due | Friday |")
+        # The edited cell keeps its kind, the new row has its key in a `th`, the rest its stored bytes.
+        assert rest.storage(page["id"]) == stored.replace(">Ada<", ">Bob<") \
+            .replace("</tr></tbody>", "</tr><tr><th>Due</th><td>Friday</td></tr></tbody>")
+    finally:
+        for each in pages:
+            await call(tools, "delete_page", page_id=each["id"], purge=True)

@@ -13,8 +13,10 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
   header row (`|  |  |`), and a header row of empty `th` reads `| &nbsp; | &nbsp; |`. In cells, as on GitHub:
   `<br>` a line break, `<br><br>` between paragraphs, lists as `<ul><li>a</li></ul>` / `<ol start="2">`; other
   tags, and an escaped `<br>`, are text. A block in a cell (code macro, panel) is a storage placeholder of its
-  own, and a cell that does not round-trip is one `[cell: text](confluence-storage:...)`. Tables with header
-  cells down the first column, merged, coloured or aligned cells, or a non-default layout stay storage fences.
+  own, and a cell that does not round-trip is one `[cell: text](confluence-storage:...)`. A header column (`th`
+  in every body row, a key/value table's keys) reads as plain cells; written back, an edited cell keeps its stored
+  kind and a new row takes each column's kind from the stored body rows (`header_cells`). Tables with other `th`
+  cells, merged, coloured or aligned cells, or a non-default layout stay storage fences.
 - Fenced code ```` ```lang ```` ⇄ `code` macro with `language` (CDATA body, `]]>` split safely); the macro's other
   parameters follow as `name=value` / `name="a b"` words (title, linenumbers, firstline, theme, collapse,
   breakoutMode, breakoutWidth), e.g. ```` ```python title="a.py" linenumbers=true ````.
@@ -59,6 +61,8 @@ unchanged markdown is a no-op and the dropped details survive, and so do the byt
 the last (a trailing newline) while that block is unchanged. An edited block is written as its markdown renders,
 except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
 widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs.
+Reading also accepts markdown that renders differently but that such a merge turns back into the stored bytes
+(a header column's `th`, which markdown does not show), and a write takes such a block as unchanged.
 
 Raw HTML (`raw_html`): outside tables `<br>`, `<b>`/`<strong>`, `<i>`/`<em>`, `<u>`, `<s>`/`<del>`, `<sub>`,
 `<sup>`, `<code>` and a bare `<span>` become storage, and `<details>` / `<summary>Title</summary>` / `</details>`

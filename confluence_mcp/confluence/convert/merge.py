@@ -6,8 +6,9 @@ equal. Writing that markdown back renders new storage; here each new block that 
 one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
 so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
 An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
-so editing one cell leaves the other cells' stored bytes alone. Whitespace before the first block and after the last
-(Server's trailing newline) stays while the block beside it is unchanged.
+so editing one cell leaves the other cells' stored bytes alone; a block whose merge gives back the stored bytes (a
+table whose header column markdown writes as plain cells) counts as unchanged. Whitespace before the first block and
+after the last (Server's trailing newline) stays while the block beside it is unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Literal
 
 from .layouts import merge_layout
 from .table_merge import merge_table
@@ -24,6 +26,7 @@ from .xhtml import StorageParseError, parse_top_level
 
 __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 
+Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
 # Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone.
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
     "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list}
@@ -75,11 +78,52 @@ def _paired(old_units: list[_Unit], new_units: list[_Unit]) -> dict[int, _Unit]:
     return paired
 
 
-def _merged(old_body: bytes, stored: _Unit, new_body: bytes, unit: _Unit) -> bytes:
-    """The new block `unit` with the stored bytes of its pair kept where they say the same."""
-    merged = _MERGERS[unit.tag](old_body[stored.block_start : stored.block_end].decode("utf-8"),
-                                new_body[unit.block_start : unit.block_end].decode("utf-8"), keep_unchanged_blocks)
-    return new_body[unit.start : unit.block_start] + merged.encode("utf-8") + new_body[unit.block_end : unit.end]
+class _Merges:
+    """Edited layouts, tables and task lists merged with their stored pair, each pair once."""
+
+    def __init__(self, old_body: bytes, new_body: bytes) -> None:
+        self.old_body, self.new_body = old_body, new_body
+        self.done: dict[tuple[int, int], bytes] = {}
+
+    def block(self, stored: _Unit, unit: _Unit) -> bytes:
+        """The new block `unit` with the stored bytes of its pair kept where they say the same."""
+        pair = (id(stored), id(unit))
+        if pair not in self.done:
+            self.done[pair] = _MERGERS[unit.tag](
+                self.old_body[stored.block_start : stored.block_end].decode("utf-8"),
+                self.new_body[unit.block_start : unit.block_end].decode("utf-8"), keep_unchanged_blocks).encode("utf-8")
+        return self.done[pair]
+
+    def unit(self, stored: _Unit, unit: _Unit) -> bytes:
+        """The block as `block`, with the empty paragraphs around it in the new storage."""
+        body = self.new_body
+        return body[unit.start : unit.block_start] + self.block(stored, unit) + body[unit.block_end : unit.end]
+
+    def settle(self, old_units: list[_Unit], new_units: list[_Unit], opcodes: list[Opcode]) -> bool:
+        """Give each edited block whose merge with a stored one showing the same text gives back that one's bytes
+        (a header column's `th` put back in a table) the stored key, so it is unchanged, wherever the other blocks
+        around it were added or removed; True when some did."""
+        settled = False
+        for op, i1, i2, j1, j2 in opcodes:
+            if op == "equal":
+                continue
+            candidates = [unit for unit in old_units[i1:i2] if unit.tag in _MERGERS]
+            for unit in new_units[j1:j2]:
+                stored = next((old for old in candidates if old.tag == unit.tag and _text(old) == _text(unit)
+                               and self.block(old, unit) == self.old_body[old.block_start : old.block_end]), None)
+                if stored is not None:
+                    candidates.remove(stored)
+                    unit.key, settled = stored.key, True
+        return settled
+
+
+def _text(unit: _Unit) -> str:
+    """The text part of the unit's key (`block_key`): what a merge cannot change."""
+    return unit.key.partition("\x00")[2]
+
+
+def _opcodes(old_units: list[_Unit], new_units: list[_Unit]) -> list[Opcode]:
+    return SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False).get_opcodes()
 
 
 def keep_unchanged_blocks(old: str, new: str) -> str:
@@ -93,8 +137,9 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
     (old_units, old_body), (new_units, new_body) = old_split, new_split
     if not old_units or not new_units:  # nothing but empty paragraphs (an empty layout cell) on one side
         return old if not old_units and not new_units else new
-    opcodes = SequenceMatcher(None, [u.key for u in old_units], [u.key for u in new_units], autojunk=False) \
-        .get_opcodes()
+    opcodes, merges = _opcodes(old_units, new_units), _Merges(old_body, new_body)
+    if merges.settle(old_units, new_units, opcodes):
+        opcodes = _opcodes(old_units, new_units)
     if len(opcodes) == 1 and opcodes[0][0] == "equal":
         return old
     # What lies before the first block and after the last (a trailing newline) comes with the block beside it.
@@ -106,7 +151,7 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
         paired = _paired(old_units[i1:i2], new_units[j1:j2])
         for offset, unit in enumerate(new_units[j1:j2]):
             stored = paired.get(id(unit))
-            out.append(new_body[unit.start : unit.end] if stored is None else _merged(old_body, stored, new_body, unit))
+            out.append(new_body[unit.start : unit.end] if stored is None else merges.unit(stored, unit))
             if op == "replace" and i2 - i1 == j2 - j1:  # an edited block keeps the empty paragraphs after it
                 stored = old_units[i1 + offset]
                 out.append(old_body[stored.block_end : stored.end])

@@ -1,6 +1,7 @@
 """Markdown tables → storage, with what a GFM cell cannot hold written as the few HTML tags GitHub users put there.
 
-In a cell, `<br>` is a line break, `<br><br>` separates paragraphs (`<p>...</p>` is read too), `<ul>` and
+In a cell, `<br>` is a line break, `<br><br>` separates paragraphs (`<p>...</p>` is read too; more `<br>` end the
+paragraph before with line breaks, as reading writes `<p>a<br/></p><p>b</p>`: `a<br><br><br>b`), `<ul>` and
 `<ol start="N">` with `<li>` items are lists; an empty header row (`|  |  |`) means the table has none. Only the
 cells are parsed again with inline HTML on, to tell these tags from text: any other tag, and an escaped `\\<br>`,
 stays literal text.
@@ -95,10 +96,12 @@ class _CellWalker:
             if tag in stops:
                 break
             if tag == "br":
-                after = self.position + 1
-                while after < len(nodes) and _blank([nodes[after]]):
-                    after += 1
-                if after < len(nodes) and _tag(nodes[after])[0] == "br":
+                after = self.next_br(self.position)
+                if after is not None and run and self.next_br(after) is not None:
+                    run.append(nodes[self.position])  # `a<br><br><br>b`: a paragraph ending in a line break
+                    self.position += 1
+                    continue
+                if after is not None:
                     self.paragraph(run, blocks)
                     run, self.position = [], after + 1
                     continue
@@ -116,6 +119,13 @@ class _CellWalker:
             self.position += 1
         self.paragraph(run, blocks)
         return blocks
+
+    def next_br(self, position: int) -> int | None:
+        """Where a `<br>` right after the node at `position` (blank text between) is, or None."""
+        after = position + 1
+        while after < len(self.nodes) and _blank([self.nodes[after]]):
+            after += 1
+        return after if after < len(self.nodes) and _tag(self.nodes[after])[0] == "br" else None
 
     def paragraph(self, run: list[SyntaxTreeNode], blocks: list[tuple[str, str]]) -> None:
         if _blank(run):

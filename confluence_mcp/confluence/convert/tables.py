@@ -2,7 +2,8 @@
 
 A table reads as markdown when it is a grid: no merged or styled cells, and either a first row of `th` and the
 rest `td`, or only `td` (written with an empty header row). A header row of empty `th` reads as `&nbsp;` cells so
-it is not taken for that. Header cells down the first column have no markdown form: such tables stay storage.
+it is not taken for that. Header columns (a key/value table's `th` keys) read as plain cells, their text as stored
+(Cloud's bold too), when every body row has a header cell there: a write keeps the stored kinds (`header_cells`).
 Empty lines in a cell (Server's `<p><br/></p>`) read as nothing, as between blocks; a write keeps them
 (`table_merge`). A cell whose content does not come back alike (`visible.renders_alike`, checked one by one once
 the whole table failed) is carried as a `[cell: text](confluence-storage:...)` placeholder, so one odd cell does not
@@ -17,6 +18,7 @@ from xml.etree.ElementTree import Element
 
 from .canonical import cell_content, is_cell_block, is_ignorable, significant_attributes
 from .from_markdown import render_markdown
+from .header_cells import column_kinds, has_header_row
 from .links import encode_inline_storage
 from .markdownify_ext import StandInConverter, escape_markdown
 from .visible import renders_alike
@@ -53,8 +55,9 @@ def table_markdown(writer: _MarkdownWriter, table: Element) -> str | None:
         return None
     if any(significant_attributes(cell) for row in rows for cell in row):
         return None  # colspan, colours, alignment
-    header = all(cell.tag == "th" for cell in rows[0])
-    if any(cell.tag != "td" for row in rows[1 if header else 0 :] for cell in row):
+    tags = [[str(cell.tag) for cell in row] for row in rows]
+    header = has_header_row(tags)
+    if None in column_kinds(tags):  # a header column is shown as plain cells; a stray `th` has no form
         return None
     cells = [cell for row in rows for cell in row]
     texts = _CellReader(writer).read(cells)
@@ -69,15 +72,18 @@ def table_markdown(writer: _MarkdownWriter, table: Element) -> str | None:
 
 
 def _rows(table: Element) -> list[list[Element]] | None:
-    """The cells row by row, or None unless the table is plain `<tbody><tr><td>` structure."""
+    """The cells row by row, or None unless the table is plain `<tbody><tr><td>` structure (a header row may sit
+    in a `thead`)."""
     if significant_attributes(table) or _loose_text(table):
         return None
     rows: list[list[Element]] = []
     for section in table:
         if isinstance(section.tag, str) and is_ignorable(section):  # column widths
             continue
-        if section.tag != "tbody" or significant_attributes(section) or _loose_text(section):
+        if section.tag not in ("tbody", "thead") or significant_attributes(section) or _loose_text(section):
             return None
+        if section.tag == "thead" and (rows or len(section) != 1 or any(cell.tag != "th" for cell in section[0])):
+            return None  # Cloud's `thead` holds the header row, first
         for row in section:
             if row.tag != "tr" or significant_attributes(row) or _loose_text(row):
                 return None
