@@ -139,10 +139,14 @@ def test_lenient_keeps_unknown_tags_exactly_as_before() -> None:
     assert markdown_to_storage("<b>open") == "<p>&lt;b&gt;open</p>"
 
 
-def test_table_cells_keep_their_own_tag_reading() -> None:
-    storage = strict("| <b>x</b> | <div> |\n| --- | --- |\n| a<br>b | <ul><li>i</li></ul> |")
-    assert storage == ("<table><tbody><tr><th>&lt;b&gt;x&lt;/b&gt;</th><th>&lt;div&gt;</th></tr>"
-                       "<tr><td>a<br/>b</td><td><ul><li>i</li></ul></td></tr></tbody></table>")
+def test_table_cells_take_tags_as_paragraphs_do() -> None:
+    storage = strict("| <b>x</b> | List<String> |\n| --- | --- |\n| a<br>b | <ul><li>i</li></ul> <u>u</u> |")
+    assert storage == ("<table><tbody><tr><th><strong>x</strong></th><th>List&lt;String&gt;</th></tr>"
+                       "<tr><td>a<br/>b</td><td><ul><li>i</li></ul><p><u>u</u></p></td></tr></tbody></table>")
+    with pytest.raises(RawHtmlError, match="<div>"):
+        strict("| a |\n| --- |\n| <div>y</div> |")
+    lenient = markdown_to_storage("| a |\n| --- |\n| <div>y</div> |")
+    assert lenient.endswith("<td>&lt;div&gt;y&lt;/div&gt;</td></tr></tbody></table>")
 
 
 # ---- reading back ---------------------------------------------------------------------------------------------
@@ -163,9 +167,11 @@ def test_reading_back_writes_the_same_storage(markdown: str) -> None:
     assert keep_unchanged_blocks(storage, strict(read)) == storage  # an unchanged page is a no-op
 
 
-def test_underline_sub_sup_read_as_tags_outside_tables_only() -> None:
+def test_underline_sub_sup_read_as_tags_in_paragraphs_and_cells() -> None:
     assert storage_to_markdown("<p>a <u>b</u> H<sub>2</sub>O x<sup>2</sup></p>") == \
         "a <u>b</u> H<sub>2</sub>O x<sup>2</sup>"
-    in_cell = storage_to_markdown("<table><tbody><tr><td>a <u>b</u></td></tr></tbody></table>")
-    assert "<u>" not in in_cell and "confluence-storage:" in in_cell
+    cell = "<table><tbody><tr><td>a <u>b</u> H<sub>2</sub>O</td></tr></tbody></table>"
+    read = storage_to_markdown(cell)
+    assert "| a <u>b</u> H<sub>2</sub>O |" in read and "confluence-storage" not in read
+    assert keep_unchanged_blocks(cell, strict(read)) == cell
     assert storage_to_markdown('<p><u style="color: red;">b</u></p>').startswith("[u: b](confluence-storage:")

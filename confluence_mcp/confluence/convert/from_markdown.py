@@ -9,6 +9,7 @@ and only the tags `raw_html` lists become storage; the rest stays text or, when 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -152,6 +153,9 @@ class _StorageRenderer:
         tokens = _html_parser.parseInline(markdown, self.env)
         return prose_as_text(tokens[0].children or [] if tokens else [], self.text_tokens)
 
+    def prose_tags_as_text(self, tokens: list[Token]) -> list[Token]:
+        return prose_as_text(tokens, self.text_tokens)
+
     def text_tokens(self, markdown: str) -> list[Token]:
         tokens = _parser.parseInline(markdown, self.env)
         return tokens[0].children or [] if tokens else []
@@ -291,6 +295,12 @@ class _StorageRenderer:
         if not self.in_table and any(child.type == "html_inline" for child in node.children):
             return render_inline_html(node.children, self.inline, self.text, self.strict_html)
         return "".join(self.inline(child) for child in node.children)
+
+    def inline_run(self, nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNode], str]) -> str:
+        """A table cell's inline nodes (see `table_cells`): its tags paired as `inline_children` pairs them."""
+        if any(node.type == "html_inline" for node in nodes):
+            return render_inline_html(nodes, render, self.text, self.strict_html)
+        return "".join(render(node) for node in nodes)
 
     def inline(self, node: SyntaxTreeNode) -> str:
         kind = node.type

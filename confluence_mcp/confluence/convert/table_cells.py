@@ -14,9 +14,11 @@ is that block. `canonical.cell_content` makes the editors' other spellings of th
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
 from .canonical import is_cell_block
@@ -32,6 +34,12 @@ _ITEM_ENDS = frozenset({"li", "/li", "/ul", "/ol"})
 
 class InlineRenderer(Protocol):
     def inline(self, node: SyntaxTreeNode) -> str: ...
+
+    def inline_run(self, nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNode], str]) -> str:
+        """`nodes` rendered by `render`, their HTML tags paired into storage as outside tables."""
+
+    def prose_tags_as_text(self, tokens: list[Token]) -> list[Token]:
+        """Inline tokens with the tags that are prose (`List<String>`) put back as text."""
 
 
 def inline_html(tag: str) -> str:
@@ -58,6 +66,8 @@ def cell_storage(renderer: InlineRenderer, cell: SyntaxTreeNode, parser: Markdow
     nodes = cell.children[0].children
     if "<" in _source(cell):  # it may hold tags: parse again with inline HTML on
         tokens = parser.parseInline(_source(cell).strip())
+        if tokens:
+            tokens[0].children = renderer.prose_tags_as_text(tokens[0].children or [])
         nodes = SyntaxTreeNode(tokens).children[0].children if tokens else []
     return _join(_CellWalker(renderer, nodes).flow(frozenset()))
 
@@ -156,13 +166,16 @@ class _CellWalker:
 
     def render_inline(self, run: list[SyntaxTreeNode]) -> str:
         """Inline storage; whitespace at the paragraph's edges dropped (markdown-it keeps it next to a `<br>`)."""
-        parts = [self.renderer.inline(node) for node in run]
-        if run[0].type == "text":
-            parts[0] = escape_text(str(run[0].content).lstrip())
-        if run[-1].type == "text":
-            last = str(run[-1].content)
-            parts[-1] = escape_text(last.strip() if len(run) == 1 else last.rstrip())
-        return "".join(parts)
+        first, last = run[0], run[-1]
+
+        def render(node: SyntaxTreeNode) -> str:
+            if node.type != "text" or (node is not first and node is not last):
+                return self.renderer.inline(node)
+            content = str(node.content)
+            content = content.lstrip() if node is first else content
+            return escape_text(content.rstrip() if node is last else content)
+
+        return self.renderer.inline_run(run, render)
 
 
 def _lone_link(run: list[SyntaxTreeNode]) -> bool:

@@ -11,15 +11,13 @@ the markdown; the write path puts it back by keeping the stored original of unch
 Attributes that do mean something are represented instead: code macro parameters (`breakoutMode`, `title`...) ride
 on the fence's info string. Inline elements with no markdown form become `[label](confluence-storage:<base64>)`
 links. Standard HTML goes through markdownify; Confluence elements are pre-rendered to markdown and passed through
-it as `<x-md>` stand-ins. `<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (outside
-tables, whose cells keep their own tag conventions).
+it as `<x-md>` stand-ins. `<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (in
+table cells too).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from xml.etree.ElementTree import Element
 
 from .canonical import canonicalize, cell_paragraph, is_ignorable, significant_attributes, task_body_content
@@ -68,15 +66,6 @@ class _MarkdownWriter:
         self.links = links
         self.task_id = 1
         self.verify = True  # False inside an optimistic pass, whose result the outermost check verifies
-        self.html_tags = True  # False in tables: cells read tags other than `<br>` and lists as text
-
-    @contextmanager
-    def without_html_tags(self) -> Iterator[None]:
-        saved, self.html_tags = self.html_tags, False
-        try:
-            yield
-        finally:
-            self.html_tags = saved
 
     # ---- blocks with round-trip verification --------------------------------------------------------------
     def blocks(self, container: Element) -> str:
@@ -169,8 +158,7 @@ class _MarkdownWriter:
         if tag == "ac:layout":  # markers around each cell's blocks, each converted and checked on its own
             return layout_markdown(node, self.blocks)
         if tag == "table":
-            with self.without_html_tags():
-                return table_markdown(self, node)
+            return table_markdown(self, node)
         if tag in _STANDARD_BLOCK:
             markdown = self.markdownify(node, bullet)
             if tag == "ol" and bullet == "*":  # a second adjacent ordered list needs the other delimiter
@@ -255,9 +243,6 @@ class _MarkdownWriter:
         if natural:
             attributes = "".join(f' {k}="{escape_attribute(v)}"' for k, v in attrib.items())
             content = cell_paragraph(element)  # a cell's lone <p> is the cell's text (the Cloud editor's form)
-            if tag == "table":  # in a list item, say: read by markdownify, written back as a GFM table
-                with self.without_html_tags():
-                    return markup(tag, attributes, self.children_html(content or element, rendered))
             return markup(tag, attributes, self.children_html(content or element, rendered))
         is_block = tag == "ac:task-list" or (tag == "ac:structured-macro" and element.get("ac:name") in _BLOCK_MACROS)
         if is_block and not inline_context:
@@ -278,7 +263,7 @@ class _MarkdownWriter:
             natural = self.link(element)
         elif element.tag == "ac:image":
             natural = self.image(element)
-        elif element.tag in _HTML_TAGS and self.html_tags and not significant_attributes(element):
+        elif element.tag in _HTML_TAGS and not significant_attributes(element):
             natural = self.html_tag(element)
         if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
             lead, trail = link_edge_spaces(element)
