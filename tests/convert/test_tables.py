@@ -18,10 +18,10 @@ TABLE_PAGES = Path(__file__).resolve().parent.parent / "fixtures" / "storage" / 
 PAGES = sorted(TABLE_PAGES.glob("*.xml"))
 # Tables that have no markdown form and stay storage fences, per page: a wide layout with a coloured header and a
 # merged cell, a resized Server table (relative-table style). Header columns (server_decision's options,
-# cloud_headerless' key/value table) read as markdown. The details macro in server_decision is a fence of its own.
-FENCED_TABLES = {"cloud_headerless": 0, "cloud_key_value": 0, "cloud_meeting_notes": 0, "cloud_rich_cells": 1,
-                 "server_decision": 0, "server_blank_lines": 0, "server_release_notes": 1, "server_runbook": 0,
-                 "server_team_directory": 0}
+# cloud_headerless' key/value table) read as markdown, and so do the Page Properties (details) macros' tables.
+FENCED_TABLES = {"cloud_headerless": 0, "cloud_key_value": 0, "cloud_meeting_notes": 0, "cloud_page_properties": 0,
+                 "cloud_rich_cells": 1, "server_decision": 0, "server_blank_lines": 0, "server_page_properties": 0,
+                 "server_release_notes": 1, "server_runbook": 0, "server_team_directory": 0}
 
 
 def read(name: str) -> str:

@@ -89,3 +89,26 @@ async def test_a_key_value_table_reads_as_markdown_and_an_edit_keeps_its_header_
     finally:
         for each in pages:
             await call(tools, "delete_page", page_id=each["id"], purge=True)
+
+
+# An edit to one property in each flavour's Page Properties fixture (tests/fixtures/storage/tables).
+PROPERTY_EDITS = {"server": ("| QA | Priya |", "| QA | Sam |", "<p>Priya</p>", "<p>Sam</p>"),
+                  "cloud": ("| **Budget** | 40k |", "| **Budget** | 50k |", "<p>40k</p>", "<p>50k</p>")}
+
+
+async def test_page_properties_read_as_markdown_and_an_edit_keeps_the_macro(
+        tools: Client, rest: Rest, sandbox: RunningSandbox) -> None:
+    flavor = sandbox_flavor(sandbox)
+    fixture = Path(__file__).parents[1] / "fixtures" / "storage" / "tables" / f"{flavor}_page_properties.xml"
+    page = rest.create(unique("Page properties"), fixture.read_text(encoding="utf-8"))
+    try:
+        await _round_trip(tools, rest, page["id"])
+        stored = rest.storage(page["id"])
+        markdown = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
+        assert "macro=details" not in markdown and "> [!DETAILS] hidden=true id=" in markdown
+        old_md, new_md, old, new = PROPERTY_EDITS[flavor]
+        await call(tools, "update_page_by_id", page_id=page["id"], new_body=markdown.replace(old_md, new_md))
+        # Only the cell: the macro ids, parameters, key column and the other rows keep their stored bytes.
+        assert rest.storage(page["id"]) == stored.replace(old, new)
+    finally:
+        await call(tools, "delete_page", page_id=page["id"], purge=True)

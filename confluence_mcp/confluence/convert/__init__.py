@@ -23,6 +23,12 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
 - Admonitions ⇄ macros, a bijection: `> [!NOTE]` info, `> [!TIP]` tip, `> [!IMPORTANT]` note,
   `> [!WARNING]` warning (`[!CAUTION]` and `[!INFO]` are accepted aliases when writing). Text after the marker is
   the macro `title`. `> [!EXPAND] Title` ⇄ `expand` macro.
+- Page Properties (`details`, `details.py`) ⇄ `> [!DETAILS] id=x hidden=true`: its parameters ride on the marker
+  line as `name=value` words (`id='a b'` quoted), as a layout's section line carries its width; the body (usually a
+  key/value table) is ordinary markdown inside the quote. A `details` macro with another parameter stays a
+  placeholder; other words on the marker line raise `LayoutSyntaxError` (`DetailsSyntaxError`). An edited macro of
+  these blockquote forms keeps its stored tag and parameters while they say the same, and its body is merged as a
+  page is (`details.merge_macro`), so an edited property changes that cell alone.
 - `- [ ] todo` / `- [x] done` ⇄ `ac:task-list`. Task ids, the Cloud editor's task uuids, list ids and
   `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged, and in an edited list
   for every task whose text is unchanged (matched in order, a tick taken from the edit); new tasks are numbered in

@@ -17,6 +17,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from markdown_it.tree import SyntaxTreeNode
 
+from .details import DETAILS_KIND, DETAILS_MACRO, details_parameters
 from .layouts import MARKER_TOKEN, add_marker_rule, marker_error, render_document
 from .links import (
     ATTACHMENT_SCHEME,
@@ -229,12 +230,14 @@ class _StorageRenderer:
             inline = first.children[0]
             match = _ADMONITION_LINE.match(inline.content)
             kind = match.group(1).upper() if match else ""
-            if match and (kind in ADMONITION_MACROS or kind == EXPAND_KIND):
+            if match and (kind in ADMONITION_MACROS or kind in (EXPAND_KIND, DETAILS_KIND)):
                 title = match.group(2).strip()
+                parameters = details_parameters(title, node.map[0] + 1 if node.map else 0) \
+                    if kind == DETAILS_KIND else {"title": title} if title else {}
                 rest = inline.content[match.end() :]
                 body = self.markdown_fragment(rest) + self.blocks(children[1:])
-                macro = ADMONITION_MACROS.get(kind, "expand")
-                return _macro(macro, {"title": title} if title else {}, body)
+                macro = DETAILS_MACRO if kind == DETAILS_KIND else ADMONITION_MACROS.get(kind, "expand")
+                return _macro(macro, parameters, body)
         return f"<blockquote>{self.blocks(children)}</blockquote>"
 
     def markdown_fragment(self, markdown: str) -> str:

@@ -18,7 +18,7 @@ its own and a macro in a cell becomes its own placeholder. A markdown-it block r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from xml.etree.ElementTree import Element
@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # the markdown stack loads with from_markdown, not with the w
     from markdown_it.tree import SyntaxTreeNode
 
 __all__ = ["MARKER_TOKEN", "SECTION_TYPES", "LayoutSyntaxError", "add_marker_rule", "layout_markdown",
-           "marker_error", "merge_layout", "render_document"]
+           "marker_error", "marker_word", "marker_words", "merge_layout", "render_document"]
 
 # Section type -> number of cells (Server/DC has the first six plus single; Cloud writes fixed-width for one column
 # and adds the rest).
@@ -48,6 +48,20 @@ _WORD = re.compile(r"""([a-z][a-z0-9-]*)=(?:'([^'\n]*)'|"([^"\n]*)"|([^\s'"\\]+)
 
 class LayoutSyntaxError(ValueError):
     """Layout markers that do not describe a layout; the message names the line and the problem."""
+
+
+def marker_word(name: str, value: str) -> str | None:
+    """`name=value` as a marker line carries it (quoted when it has whitespace), or None when it cannot."""
+    if re.search(r"['\"\\\n]", value):
+        return None
+    return f"{name}='{value}'" if re.search(r"\s", value) or not value else f"{name}={value}"
+
+
+def marker_words(text: str) -> Iterator[tuple[str | None, str, str]]:
+    """The words of a marker line as (name, value, word); the name is None for a word that is not `name=value`."""
+    for match in _WORD.finditer(text):
+        value = next((v for v in match.group(2, 3, 4) if v is not None), "")
+        yield (match.group(1) if match.group(5) is None else None), value, match.group(0)
 
 
 # ---- storage → markdown ---------------------------------------------------------------------------------------
@@ -65,13 +79,13 @@ def _section_line(section: Element) -> str | None:
     kind = attributes.pop("ac:type", "")
     if kind not in SECTION_TYPES:
         return None
-    words = [kind]
+    words: list[str | None] = [kind]
     for name, value in attributes.items():
         short = name.removeprefix("ac:")
-        if short not in SECTION_ATTRIBUTES or name == short or re.search(r"['\"\\\n]", value):
+        if short not in SECTION_ATTRIBUTES or name == short:
             return None
-        words.append(f"{short}='{value}'" if re.search(r"\s", value) or not value else f"{short}={value}")
-    return " ".join(words)
+        words.append(marker_word(short, value))
+    return None if None in words else " ".join(word for word in words if word)
 
 
 def layout_markdown(layout: Element, cell_markdown: Callable[[Element], str]) -> str | None:
@@ -167,10 +181,8 @@ def _section(node: SyntaxTreeNode, rest: str) -> _Section:
     if kind not in SECTION_TYPES:
         raise marker_error(node, f"unknown section type {kind!r}; use one of {types}.")
     attributes = []
-    for match in _WORD.finditer(rest):
-        name, value = match.group(1), next((v for v in match.group(2, 3, 4) if v is not None), "")
-        if match.group(5) is not None or name not in SECTION_ATTRIBUTES:
-            word = match.group(0)
+    for name, value, word in marker_words(rest):
+        if name not in SECTION_ATTRIBUTES:
             raise marker_error(node, f"{word!r} is not a section attribute; after the type only "
                                      f"{' and '.join(f'{a}=<value>' for a in SECTION_ATTRIBUTES)} may follow.")
         attributes.append(f' ac:{name}="{escape_attribute(value)}"')

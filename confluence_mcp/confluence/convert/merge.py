@@ -6,8 +6,9 @@ equal. Writing that markdown back renders new storage; here each new block that 
 one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
 so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
 An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
-so editing one cell leaves the other cells' stored bytes alone; a block whose merge gives back the stored bytes (a
-table whose header column markdown writes as plain cells) counts as unchanged. Whitespace before the first block and
+and a macro in its rich-text body (`details.merge_macro`), so editing one cell leaves the other cells' stored bytes
+alone; a block whose merge gives back the stored bytes (a table whose header column markdown writes as plain cells)
+counts as unchanged. Whitespace before the first block and
 after the last (Server's trailing newline) stays while the block beside it is unchanged.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
+from .details import merge_macro
 from .layouts import merge_layout
 from .table_merge import merge_table
 from .task_ids import merge_task_list, unique_task_ids
@@ -27,9 +29,11 @@ from .xhtml import StorageParseError, parse_top_level
 __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 
 Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
-# Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone.
+# Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone (a
+# macro's: in its rich-text body).
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
-    "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list}
+    "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list,
+    "ac:structured-macro": merge_macro}
 
 
 @dataclass

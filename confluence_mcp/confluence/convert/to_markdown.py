@@ -9,10 +9,10 @@ bookkeeping that `canonicalize` ignores (ids, empty paragraphs, column widths, `
 the markdown; the write path puts it back by keeping the stored original of unchanged blocks
 (`merge.keep_unchanged_blocks`).
 Attributes that do mean something are represented instead: code macro parameters (`breakoutMode`, `title`...) ride
-on the fence's info string. Inline elements with no markdown form become `[label](confluence-storage:<base64>)`
-links. Standard HTML goes through markdownify; Confluence elements are pre-rendered to markdown and passed through
-it as `<x-md>` stand-ins. `<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (in
-table cells too).
+on the fence's info string, a Page Properties macro's (`id`, `hidden`) on its `> [!DETAILS]` line (`details`).
+Inline elements with no markdown form become `[label](confluence-storage:<base64>)` links. Standard HTML goes
+through markdownify; Confluence elements are pre-rendered to markdown and passed through it as `<x-md>` stand-ins.
+`<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (in table cells too).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import re
 from xml.etree.ElementTree import Element
 
 from .canonical import canonicalize, cell_paragraph, is_ignorable, significant_attributes, task_body_content
+from .details import DETAILS_MACRO, details_marker
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
 from .inline_parts import describe, link_edge_spaces, macro_parameters, markdown_label, markup, url_part
 from .layouts import LayoutSyntaxError, layout_markdown
@@ -181,14 +182,15 @@ class _MarkdownWriter:
                 fence += "`"
             return f"{fence}{info}\n{code}\n{fence}"
         kind = ADMONITION_KINDS.get(name) or (EXPAND_KIND if name == "expand" else None)
+        titled = kind is not None and not set(parameters) - {"title"}  # an admonition's or expand's marker
+        marker = details_marker(parameters) if name == DETAILS_MACRO else \
+            f"[!{kind}] {parameters.get('title', '')}".rstrip() if titled else None
         body = _child(macro, "ac:rich-text-body")
-        if kind is None or body is None or set(parameters) - {"title"}:
+        if marker is None or body is None:
             return None
-        title = parameters.get("title", "")
         inner = self.blocks(body)
         quoted = "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
-        header = f"> [!{kind}] {title}".rstrip()
-        return f"{header}\n>\n{quoted}" if inner else header
+        return f"> {marker}\n>\n{quoted}" if inner else f"> {marker}"
 
     def task_list(self, node: Element, bullet: str) -> str | None:
         lines = []
