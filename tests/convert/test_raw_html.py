@@ -149,6 +149,20 @@ def test_table_cells_take_tags_as_paragraphs_do() -> None:
     assert lenient.endswith("<td>&lt;div&gt;y&lt;/div&gt;</td></tr></tbody></table>")
 
 
+def test_table_cells_take_tags_inside_emphasis_and_links_as_paragraphs_do() -> None:
+    # Tags inside **, *, ~~ and link text in a cell: markup, as in a paragraph, not literal `<u>` text.
+    storage = strict("| **<u>x</u>** | *H<sub>2</sub>O* |\n| --- | --- |\n| ~~<b>b</b>~~ | [<u>l</u>](https://e.com) |")
+    assert storage == ("<table><tbody><tr><th><strong><u>x</u></strong></th><th><em>H<sub>2</sub>O</em></th></tr>"
+                       f'<tr><td>{STRIKE}<strong>b</strong></span></td><td><a href="https://e.com"><u>l</u></a></td>'
+                       "</tr></tbody></table>")
+    with pytest.raises(RawHtmlError, match="<div>"):
+        strict("| a |\n| --- |\n| *<div>y</div>* |")
+    cell = "<table><tbody><tr><td><em><u>a</u></em> x<br/>y</td></tr></tbody></table>"
+    read = storage_to_markdown(cell)
+    assert "| *<u>a</u>* x<br>y |" in read, read
+    assert keep_unchanged_blocks(cell, strict(read)) == cell
+
+
 # ---- reading back ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("markdown", [

@@ -138,7 +138,6 @@ class _StorageRenderer:
         self.links = links
         self.next_task_id = first_task_id
         self.strict_html = strict_html
-        self.in_table = False  # cells keep their own reading of tags (`table_cells`)
         self.env: dict[str, Any] = {}  # link reference definitions, shared by inline parses
 
     # ---- parsing ------------------------------------------------------------------------------------------
@@ -287,15 +286,11 @@ class _StorageRenderer:
         return self.inline_children(SyntaxTreeNode(tokens).children[0])
 
     def table(self, node: SyntaxTreeNode) -> str:
-        self.in_table = True
-        try:
-            return render_table(self, node, _html_parser)
-        finally:
-            self.in_table = False
+        return render_table(self, node, _html_parser)
 
     # ---- inline -------------------------------------------------------------------------------------------
     def inline_children(self, node: SyntaxTreeNode) -> str:
-        if not self.in_table and any(child.type == "html_inline" for child in node.children):
+        if any(child.type == "html_inline" for child in node.children):  # in a cell, inside ** or a link too
             return render_inline_html(node.children, self.inline, self.text, self.strict_html)
         return "".join(self.inline(child) for child in node.children)
 
@@ -315,7 +310,7 @@ class _StorageRenderer:
             return "\n"
         if kind == "hardbreak":
             return "<br/>"
-        if kind == "html_inline":  # a tag in a table cell; elsewhere `inline_children` pairs them
+        if kind == "html_inline":  # a tag `inline_children` or `inline_run` did not pair
             return inline_html(str(node.content))
         if kind == "code_inline":
             return f"<code>{escape_text(node.content)}</code>"
