@@ -71,3 +71,13 @@ def test_tasks_with_the_same_text_are_matched_in_order_and_no_new_task_takes_a_s
     merged = unique_task_ids(keep_unchanged_blocks(stored, written), stored)
     assert merged == f"<ac:task-list>{task(10, 'first')}{task(7, 'check', 'complete')}" \
                      f"{task(9, 'check', 'complete')}</ac:task-list>"
+
+
+def test_stored_tasks_sharing_an_id_keep_it_so_unchanged_markdown_is_a_no_op() -> None:
+    # A page can hold two tasks with one id (pasted, or written by another tool): a write that leaves them alone
+    # leaves them alone, and a copy of one of them added by the edit still gets a fresh id.
+    stored = f"<ac:task-list>{task(1, 'a')}{task(1, 'b')}</ac:task-list><p>x</p>"
+    assert write_back(stored, ("x", "x")) == stored
+    assert write_back(stored, ("x", "y")) == stored.replace("<p>x</p>", "<p>y</p>")
+    copied = write_back(stored, ("- [ ] b", "- [ ] b\n- [ ] b"))
+    assert TASK_ID.findall(copied)[:2] == ["1", "1"] and TASK_ID.findall(copied)[2] != "1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable
 from difflib import SequenceMatcher
 from xml.etree.ElementTree import Element
@@ -75,7 +76,7 @@ def unique_task_ids(storage: str, stored: str = "") -> str:
         return storage
     tasks = list(_TASK.finditer(storage))
     starts = [task.start() for task in tasks]
-    kept = _kept_tasks(tasks, {_task_key(match.group(0)) for match in _TASK.finditer(stored)})
+    kept = _kept_tasks(tasks, Counter(_task_key(match.group(0)) for match in _TASK.finditer(stored)))
     used = stored_ids | {number for number in kept.values()}
     fresh = max([*found, *stored_ids]) + 1
 
@@ -93,13 +94,16 @@ def unique_task_ids(storage: str, stored: str = "") -> str:
     return _TASK_ID.sub(renumber, storage)
 
 
-def _kept_tasks(tasks: list[re.Match[str]], stored_tasks: set[tuple[int | None, str]]) -> dict[int, int]:
-    """Which tasks (by index) are stored ones keeping their id, each id claimed once, wherever it is in the page."""
+def _kept_tasks(tasks: list[re.Match[str]], stored_tasks: Counter[tuple[int | None, str]]) -> dict[int, int]:
+    """Which tasks (by index) are stored ones keeping their id, wherever they are in the page: each stored task
+    claimed once (tasks the page stores with one id keep it, as stored; a copy of one gets a new id)."""
     kept: dict[int, int] = {}
+    left = Counter(stored_tasks)
     for index, task in enumerate(tasks):
-        number, rest = _task_key(task.group(0))
-        if number is not None and (number, rest) in stored_tasks and number not in kept.values():
-            kept[index] = number
+        key = _task_key(task.group(0))
+        if key[0] is not None and left[key] > 0:
+            left[key] -= 1
+            kept[index] = key[0]
     return kept
 
 
