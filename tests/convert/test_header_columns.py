@@ -96,6 +96,20 @@ def test_a_new_table_is_written_as_markdown_says_and_leaves_the_stored_one_alone
         "<th>Role</th></tr><tr><td>Ann</td><td>Lead</td></tr></tbody></table>"
 
 
+@pytest.mark.parametrize("header", ["| City | Population |", "|  |  |"])
+def test_a_table_rewritten_with_none_of_its_keys_takes_no_header_column(header: str) -> None:
+    # A whole-body rewrite putting another table of the same width where the key/value table was: its first column
+    # holds no stored key, so it is written as markdown says, not with the stored table's `th` keys.
+    stored = f"<p>Intro</p>{SERVER}"
+    written = keep_unchanged_blocks(stored, markdown_to_storage(
+        f"New intro\n\n{header}\n| --- | --- |\n| Paris | 2M |\n| Rome | 3M |"))
+    assert "<th>Paris</th>" not in written and "<th>Rome" not in written and "<th colspan=\"1\">Rome" not in written
+    assert "<td>Paris</td><td>2M</td>" in written
+    # One key kept, the header column stays, for the new keys too.
+    kept = edit(SERVER, "| Status | Done |", "| Due | Friday |")
+    assert kept == SERVER.replace(">Status<", ">Due<").replace(">Done<", ">Friday<")
+
+
 def test_a_second_key_value_table_on_the_page_keeps_its_header_column_when_one_is_added_before_it() -> None:
     second = SERVER.replace("Ada", "Bo")
     stored = f"{SERVER}<p>And:</p>{second}"

@@ -19,7 +19,7 @@ from xml.etree.ElementTree import Element
 from .canonical import is_cell_block
 from .element_parts import ElementParts, element_parts, merge_content, same_tag
 from .header_cells import column_kinds, has_header_row, with_kind
-from .visible import block_key
+from .visible import block_key, visible_text
 from .xhtml import StorageParseError, parse_top_level
 
 __all__ = ["merge_table"]
@@ -49,6 +49,9 @@ def _merge_table(old: str, new: str, keep: Keep) -> str | None:
     if old_body is None or new_body is None or (old_head_index is not None and old_head is None):
         return None
     kinds = _stored_kinds([*(old_head.elements if old_head else []), *old_body.elements], new_parts, new_body)
+    if kinds is not None and not _keeps_a_key([*(old_head.elements if old_head else []), *old_body.elements],
+                                              new_body, kinds):
+        kinds = None  # another table in its place (none of the stored keys): written as markdown says
     if kinds is not None:  # written from markdown: the header columns' `th` come from the stored table
         new_body = _with_column_kinds(new_body, kinds)
         if new_body is None:
@@ -119,6 +122,19 @@ def _stored_kinds(stored_rows: list[Element], new_table: ElementParts, new_body:
             or any(cell.attrib or (index and cell.tag != "td") for index, row in enumerate(rows) for cell in row):
         return None
     return column_kinds([[str(cell.tag) for cell in row] for row in stored_rows])
+
+
+def _keeps_a_key(stored_rows: list[Element], new_body: ElementParts, kinds: list[str | None]) -> bool:
+    """Some header column (`th` down the stored body) of the new table holds a key the stored one does, or there
+    is none: the new table is the stored one edited, not another table written where it was."""
+    columns = [index for index, kind in enumerate(kinds) if kind == "th"]
+
+    def keys(rows: list[Element], column: int) -> set[str]:
+        cells = [list(row) for row in rows]
+        body = cells[1:] if has_header_row([[str(cell.tag) for cell in row] for row in cells]) else cells
+        return {visible_text(row[column]) for row in body if column < len(row)}
+
+    return not columns or any(keys(stored_rows, column) & keys(new_body.elements, column) for column in columns)
 
 
 def _with_column_kinds(body: ElementParts, kinds: list[str | None]) -> ElementParts | None:
