@@ -81,3 +81,16 @@ def test_stored_tasks_sharing_an_id_keep_it_so_unchanged_markdown_is_a_no_op() -
     assert write_back(stored, ("x", "y")) == stored.replace("<p>x</p>", "<p>y</p>")
     copied = write_back(stored, ("- [ ] b", "- [ ] b\n- [ ] b"))
     assert TASK_ID.findall(copied)[:2] == ["1", "1"] and TASK_ID.findall(copied)[2] != "1"
+
+
+def test_task_ids_quoted_in_a_code_block_are_code() -> None:
+    # Storage quoted in a code macro (CDATA) is text: neither renumbered nor taken for a task the page holds.
+    code = ('<ac:structured-macro ac:name="code" ac:schema-version="1"><ac:plain-text-body><![CDATA['
+            f"{task(1, 'x')}\n{task(1, 'y')}]]></ac:plain-text-body></ac:structured-macro>")
+    stored = f"<ac:task-list>{task(1, 'real')}</ac:task-list><p>x</p>"
+    written = keep_unchanged_blocks(stored, f"<ac:task-list>{task(1, 'real')}</ac:task-list><p>y</p>{code}")
+    assert unique_task_ids(written, stored) == written
+    assert unique_task_ids(code, f"<p>x</p>{code}") == code
+    # A new task beside quoted ids it does not share keeps its number; one that shares a stored id gets a free one.
+    assert TASK_ID.findall(unique_task_ids(f"{code}<ac:task-list>{task(1, 'new')}</ac:task-list>", stored)) == \
+        ["1", "1", "2"]

@@ -25,6 +25,7 @@ __all__ = ["merge_task_list", "unique_task_ids"]
 _TASK_ID = re.compile(r"(<ac:task-id>)\s*(\d+)\s*(</ac:task-id>)")
 _TASK = re.compile(r"<ac:task>.*?</ac:task>", re.DOTALL)
 _STATUS = re.compile(r"<ac:task-status>[^<]*</ac:task-status>")
+_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 
 
 def merge_task_list(old: str, new: str, keep: Callable[[str, str], str]) -> str:
@@ -69,12 +70,14 @@ def _with_status(stored: str, new: str) -> str:
 def unique_task_ids(storage: str, stored: str = "") -> str:
     """`storage` with every task id used once. A task that `stored` (the page before the write) holds with the same
     id keeps it; any other task (a new one, numbered in page order, or a section write's, numbered from 1) whose id
-    is taken, or was a stored task's, gets the next free one, so the tasks report never mixes two tasks up."""
-    found = [int(match.group(2)) for match in _TASK_ID.finditer(storage)]
+    is taken, or was a stored task's, gets the next free one, so the tasks report never mixes two tasks up. Storage
+    quoted in a code block (CDATA) is text, left alone."""
+    masked, stored = _without_cdata(storage), _without_cdata(stored)
+    found = [int(match.group(2)) for match in _TASK_ID.finditer(masked)]
     stored_ids = {int(match.group(2)) for match in _TASK_ID.finditer(stored)}
     if len(set(found)) == len(found) and not stored_ids & set(found):
         return storage
-    tasks = list(_TASK.finditer(storage))
+    tasks = list(_TASK.finditer(masked))
     starts = [task.start() for task in tasks]
     kept = _kept_tasks(tasks, Counter(_task_key(match.group(0)) for match in _TASK.finditer(stored)))
     used = stored_ids | {number for number in kept.values()}
@@ -91,7 +94,16 @@ def unique_task_ids(storage: str, stored: str = "") -> str:
         used.add(number)
         return f"{match.group(1)}{number}{match.group(3)}"
 
-    return _TASK_ID.sub(renumber, storage)
+    pieces, position = [], 0
+    for match in _TASK_ID.finditer(masked):  # the ids outside CDATA, where `masked` and `storage` agree
+        pieces += [storage[position : match.start()], renumber(match)]
+        position = match.end()
+    return "".join(pieces) + storage[position:]
+
+
+def _without_cdata(storage: str) -> str:
+    """`storage` with each CDATA section (a code block's text) blanked out, every other character where it was."""
+    return _CDATA.sub(lambda match: " " * len(match.group(0)), storage)
 
 
 def _kept_tasks(tasks: list[re.Match[str]], stored_tasks: Counter[tuple[int | None, str]]) -> dict[int, int]:
