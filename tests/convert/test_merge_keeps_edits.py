@@ -79,7 +79,10 @@ def test_image_titles_carry_only_display_attributes() -> None:
     ("<p>first</p><p>last</p><p><br/></p>\n\n", ("first", "1st"), "<p>1st</p><p>last</p><p><br/></p>\n\n"),
     ("\n<p>first</p><p>last</p>\n", ("last", "final"), "\n<p>first</p><p>final</p>"),
     ("<p>first</p><p>last</p>\n", ("last", "final"), "<p>first</p><p>final</p>"),
-], ids=["server-newline", "after-empty-lines", "leading-newline", "last-block-edited"])
+    ("<p><br/></p><p>first</p><p>last</p>\n", ("first", "1st"), "<p><br/></p><p>1st</p><p>last</p>\n"),
+    ("<p /><h1>T</h1><p>x</p>", ("# T", "# U"), "<p /><h1>U</h1><p>x</p>"),
+], ids=["server-newline", "after-empty-lines", "leading-newline", "last-block-edited", "empty-line-on-top",
+        "cloud-empty-line-on-top"])
 def test_the_bytes_around_the_blocks_stay_while_the_block_beside_them_does(stored: str, edit: tuple[str, str],
                                                                           merged: str) -> None:
     # Server returns storage ending in a newline: an edit elsewhere must not drop it (the edited last block is

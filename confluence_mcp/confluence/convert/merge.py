@@ -154,10 +154,12 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
             continue
         paired = _paired(old_units[i1:i2], new_units[j1:j2])
         for offset, unit in enumerate(new_units[j1:j2]):
+            in_place = old_units[i1 + offset] if op == "replace" and i2 - i1 == j2 - j1 else None
+            if in_place is not None:  # an edited block keeps the empty paragraphs around it (before: on top)
+                out.append(old_body[in_place.start : in_place.block_start])
             stored = paired.get(id(unit))
             out.append(new_body[unit.start : unit.end] if stored is None else merges.unit(stored, unit))
-            if op == "replace" and i2 - i1 == j2 - j1:  # an edited block keeps the empty paragraphs after it
-                stored = old_units[i1 + offset]
-                out.append(old_body[stored.block_end : stored.end])
+            if in_place is not None:
+                out.append(old_body[in_place.block_end : in_place.end])
     out.append(old_body[old_units[-1].end :] if opcodes[-1][0] == "equal" else new_body[new_units[-1].end :])
     return b"".join(out).decode("utf-8")
