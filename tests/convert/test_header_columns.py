@@ -105,9 +105,11 @@ def test_a_table_rewritten_with_none_of_its_keys_takes_no_header_column(header: 
         f"New intro\n\n{header}\n| --- | --- |\n| Paris | 2M |\n| Rome | 3M |"))
     assert "<th>Paris</th>" not in written and "<th>Rome" not in written and "<th colspan=\"1\">Rome" not in written
     assert "<td>Paris</td><td>2M</td>" in written
-    # One key kept, the header column stays, for the new keys too.
+    # A cell kept, the header column stays, for the new keys too: a renamed key in a one-row table keeps its `th`.
     kept = edit(SERVER, "| Status | Done |", "| Due | Friday |")
     assert kept == SERVER.replace(">Status<", ">Due<").replace(">Done<", ">Friday<")
+    one_row = "<table><tbody><tr><th>Reviewed</th><td>No</td></tr></tbody></table>"
+    assert edit(one_row, "| Reviewed |", "| Approved |") == one_row.replace("Reviewed", "Approved")
 
 
 def test_a_second_key_value_table_on_the_page_keeps_its_header_column_when_one_is_added_before_it() -> None:

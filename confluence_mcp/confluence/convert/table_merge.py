@@ -6,7 +6,8 @@ row whose cells are all unchanged keeps its stored bytes, an edited row keeps it
 cell's content is merged block by block (`merge.keep_unchanged_blocks`), so its empty lines next to unchanged or
 rewritten paragraphs stay. The table tag stays while its attributes say the same, the column widths while the
 table has as many columns. A table written from markdown gets its header columns' `th` from the stored one
-(`header_cells`), so its unchanged rows are as stored.
+(`header_cells`), so its unchanged rows are as stored, while it shares some cell's text with it (another table
+written in its place is written as markdown says).
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ def _merge_table(old: str, new: str, keep: Keep) -> str | None:
     if old_body is None or new_body is None or (old_head_index is not None and old_head is None):
         return None
     kinds = _stored_kinds([*(old_head.elements if old_head else []), *old_body.elements], new_parts, new_body)
-    if kinds is not None and not _keeps_a_key([*(old_head.elements if old_head else []), *old_body.elements],
-                                              new_body, kinds):
-        kinds = None  # another table in its place (none of the stored keys): written as markdown says
+    if kinds is not None and not _shares_a_cell([*(old_head.elements if old_head else []), *old_body.elements],
+                                                new_body, kinds):
+        kinds = None  # another table in its place (no stored cell's text): written as markdown says
     if kinds is not None:  # written from markdown: the header columns' `th` come from the stored table
         new_body = _with_column_kinds(new_body, kinds)
         if new_body is None:
@@ -124,17 +125,16 @@ def _stored_kinds(stored_rows: list[Element], new_table: ElementParts, new_body:
     return column_kinds([[str(cell.tag) for cell in row] for row in stored_rows])
 
 
-def _keeps_a_key(stored_rows: list[Element], new_body: ElementParts, kinds: list[str | None]) -> bool:
-    """Some header column (`th` down the stored body) of the new table holds a key the stored one does, or there
-    is none: the new table is the stored one edited, not another table written where it was."""
-    columns = [index for index, kind in enumerate(kinds) if kind == "th"]
+def _shares_a_cell(stored_rows: list[Element], new_body: ElementParts, kinds: list[str | None]) -> bool:
+    """The new table holds some text a stored cell in the same column holds (the stored table edited, a key renamed
+    or a value changed), or the stored one has no header column; not another table written where it was."""
+    if "th" not in kinds:
+        return True
 
-    def keys(rows: list[Element], column: int) -> set[str]:
-        cells = [list(row) for row in rows]
-        body = cells[1:] if has_header_row([[str(cell.tag) for cell in row] for row in cells]) else cells
-        return {visible_text(row[column]) for row in body if column < len(row)}
+    def texts(rows: list[Element]) -> set[tuple[int, str]]:
+        return {(column, text) for row in rows for column, cell in enumerate(row) if (text := visible_text(cell))}
 
-    return not columns or any(keys(stored_rows, column) & keys(new_body.elements, column) for column in columns)
+    return bool(texts(stored_rows) & texts(new_body.elements))
 
 
 def _with_column_kinds(body: ElementParts, kinds: list[str | None]) -> ElementParts | None:
