@@ -126,13 +126,14 @@ def _stored_kinds(stored_rows: list[Element], new_table: ElementParts, new_body:
 
 
 def _shares_a_cell(stored_rows: list[Element], new_body: ElementParts, kinds: list[str | None]) -> bool:
-    """The new table holds some text a stored cell in the same column holds (the stored table edited, a key renamed
-    or a value changed), or the stored one has no header column; not another table written where it was."""
+    """The new table holds some text (or emptiness) a stored cell in the same column holds (the stored table edited:
+    a key renamed, a value changed), or the stored one has no header column; not another table written where it
+    was."""
     if "th" not in kinds:
         return True
 
     def texts(rows: list[Element]) -> set[tuple[int, str]]:
-        return {(column, text) for row in rows for column, cell in enumerate(row) if (text := visible_text(cell))}
+        return {(column, visible_text(cell)) for row in rows for column, cell in enumerate(row)}
 
     return bool(texts(stored_rows) & texts(new_body.elements))
 
