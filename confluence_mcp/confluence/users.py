@@ -1,8 +1,8 @@
 """Display names of the users a page mentions, so a read shows `@Alice Example` rather than an account id.
 
 Storage names users by Cloud account id (`ri:account-id`), Server/DC user key (`ri:userkey`) or username
-(`ri:username`). Each is looked up once per site and remembered (names change rarely; a stale one only shows in
-the label, never in what is written back). A lookup that fails leaves the id as the label.
+(`ri:username`). Each is looked up once per site and account and remembered (names change rarely; a stale one
+only shows in the label, never in what is written back). A lookup that fails leaves the id as the label.
 """
 
 from __future__ import annotations
@@ -41,23 +41,23 @@ async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) 
     """`mentioned_user_names` of each storage, the users of all of them looked up together (each once, at most
     `_LOOKUPS` at a time); storage without mentions costs no request."""
     wanted = [list(dict.fromkeys(_USER_REF.findall(storage)))[:_PER_PAGE] for storage in storages]
-    site = client.account_key
-    await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (site, *ref) not in _NAMES))
-    return [_known(site, refs) for refs in wanted]
+    account = client.account_key
+    await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (account, *ref) not in _NAMES))
+    return [_known(account, refs) for refs in wanted]
 
 
 async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None) -> list[str | None]:
     """The display name of each v1 user object (`version.by`, `history.createdBy`): its own `displayName`, else
     (REST v2 answers carry only an account id) the name looked up by id; None when neither is known."""
-    site = client.account_key
+    account = client.account_key
     refs: list[tuple[str, str] | None] = []
     for person in people:
         person = person if isinstance(person, dict) else {}
         ident = next(((kind, str(person[key])) for kind, key in _ID_KEYS if person.get(key)), None)
         refs.append(None if person.get("displayName") or person.get("publicName") else ident)
     wanted = [ref for ref in refs if ref]
-    await _look_up(client, dict.fromkeys(ref for ref in wanted if (site, *ref) not in _NAMES))
-    found = dict(_known(site, wanted))
+    await _look_up(client, dict.fromkeys(ref for ref in wanted if (account, *ref) not in _NAMES))
+    found = dict(_known(account, wanted))
     return [(p or {}).get("displayName") or (p or {}).get("publicName") or (found.get(ref[1]) if ref else None)
             for p, ref in zip(people, refs, strict=True)]
 
@@ -66,7 +66,7 @@ _ID_KEYS = (("account-id", "accountId"), ("userkey", "userKey"), ("username", "u
 
 
 async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]]) -> None:
-    site, gate = client.account_key, anyio.Semaphore(_LOOKUPS)
+    account, gate = client.account_key, anyio.Semaphore(_LOOKUPS)
 
     async def look_up(kind: str, ident: str) -> None:
         async with gate:
@@ -81,7 +81,7 @@ async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]])
             except ConfluenceMCPError:
                 user = {}
         name = user.get("displayName") or user.get("publicName") if isinstance(user, dict) else None
-        _NAMES[(site, kind, ident)] = str(name) if name else None
+        _NAMES[(account, kind, ident)] = str(name) if name else None
         while len(_NAMES) > _REMEMBERED:
             _NAMES.popitem(last=False)
 
@@ -90,6 +90,6 @@ async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]])
             group.start_soon(look_up, kind, ident)
 
 
-def _known(site: str, refs: list[tuple[str, str]]) -> UserNames:
-    names = {ident: _NAMES.get((site, kind, ident)) for kind, ident in refs}
+def _known(account: str, refs: list[tuple[str, str]]) -> UserNames:
+    names = {ident: _NAMES.get((account, kind, ident)) for kind, ident in refs}
     return tuple(sorted((ident, name) for ident, name in names.items() if name))
