@@ -55,15 +55,15 @@ def test_an_edit_changes_only_its_block_and_keeps_the_rest_verbatim() -> None:
     written = write_back(storage, markdown)
     assert written.startswith("<p>Hello&nbsp;world, two&nbsp;&nbsp;spaces  here.</p><p />\n<p>Use the <a")
     assert "You are invited" in written and "You are encouraged" not in written
-    assert written.endswith("You are invited</p><p />")  # the empty paragraph after the edited block stays
+    # The empty paragraph after the edited block stays, and so does the trailing newline.
+    assert written.endswith("You are invited</p><p />\n")
 
 
 def test_an_edited_cell_keeps_the_tables_cloud_form() -> None:
     storage = read("35_cloud_editor_tables")
     written = write_back(storage, storage_to_markdown(storage).replace("*optional*", "*required*"))
-    # ids, column widths and `<p>` wrappers stay, in the edited cell too; the edit is in the last block, so the
-    # newline after it goes with it
-    assert written == storage.replace("<em>optional</em>", "<em>required</em>").rstrip("\n")
+    # ids, column widths and `<p>` wrappers stay, in the edited cell too; so does the newline after the last block
+    assert written == storage.replace("<em>optional</em>", "<em>required</em>")
 
 
 @pytest.mark.parametrize(("before", "after"), [

@@ -77,16 +77,15 @@ def test_image_titles_carry_only_display_attributes() -> None:
 @pytest.mark.parametrize(("stored", "edit", "merged"), [
     ("<h1>Notes</h1><p>first</p><p>last</p>\n", ("first", "1st"), "<h1>Notes</h1><p>1st</p><p>last</p>\n"),
     ("<p>first</p><p>last</p><p><br/></p>\n\n", ("first", "1st"), "<p>1st</p><p>last</p><p><br/></p>\n\n"),
-    ("\n<p>first</p><p>last</p>\n", ("last", "final"), "\n<p>first</p><p>final</p>"),
-    ("<p>first</p><p>last</p>\n", ("last", "final"), "<p>first</p><p>final</p>"),
+    ("\n<p>first</p><p>last</p>\n", ("last", "final"), "\n<p>first</p><p>final</p>\n"),
+    ("<p>first</p><p>last</p>\n", ("last", "final"), "<p>first</p><p>final</p>\n"),
+    ("\n<p>first</p>\n", ("first", "1st"), "\n<p>1st</p>\n"),
     ("<p><br/></p><p>first</p><p>last</p>\n", ("first", "1st"), "<p><br/></p><p>1st</p><p>last</p>\n"),
     ("<p /><h1>T</h1><p>x</p>", ("# T", "# U"), "<p /><h1>U</h1><p>x</p>"),
-], ids=["server-newline", "after-empty-lines", "leading-newline", "last-block-edited", "empty-line-on-top",
-        "cloud-empty-line-on-top"])
-def test_the_bytes_around_the_blocks_stay_while_the_block_beside_them_does(stored: str, edit: tuple[str, str],
-                                                                          merged: str) -> None:
-    # Server returns storage ending in a newline: an edit elsewhere must not drop it (the edited last block is
-    # written as its markdown renders, without one).
+], ids=["server-newline", "after-empty-lines", "leading-newline", "last-block-edited", "only-block-edited",
+        "empty-line-on-top", "cloud-empty-line-on-top"])
+def test_the_bytes_around_the_blocks_stay(stored: str, edit: tuple[str, str], merged: str) -> None:
+    # Server returns storage ending in a newline: no edit drops it, not even one of the block beside it.
     markdown = storage_to_markdown(stored)
     assert keep_unchanged_blocks(stored, markdown_to_storage(markdown)) == stored
     assert keep_unchanged_blocks(stored, markdown_to_storage(markdown.replace(*edit))) == merged

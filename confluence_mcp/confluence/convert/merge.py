@@ -8,8 +8,7 @@ so an unchanged page is byte-for-byte unchanged (no new version) and an edit tou
 An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
 and a macro in its rich-text body (`details.merge_macro`), so editing one cell leaves the other cells' stored bytes
 alone; a block whose merge gives back the stored bytes (a table whose header column markdown writes as plain cells)
-counts as unchanged. Whitespace before the first block and
-after the last (Server's trailing newline) stays while the block beside it is unchanged.
+counts as unchanged. Whitespace before the first block and after the last (Server's trailing newline) stays.
 """
 
 from __future__ import annotations
@@ -146,8 +145,11 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
         opcodes = _opcodes(old_units, new_units)
     if len(opcodes) == 1 and opcodes[0][0] == "equal":
         return old
-    # What lies before the first block and after the last (a trailing newline) comes with the block beside it.
-    out = [old_body[: old_units[0].start] if opcodes[0][0] == "equal" else new_body[: new_units[0].start]]
+    # What lies before the first block and after the last (a trailing newline) comes with the block beside it, and
+    # stays while both sides have only whitespace there.
+    head, tail = (old_body[: old_units[0].start], new_body[: new_units[0].start]), \
+        (old_body[old_units[-1].end :], new_body[new_units[-1].end :])
+    out = [_edge(head, opcodes[0][0] == "equal")]
     for op, i1, i2, j1, j2 in opcodes:
         if op == "equal":
             out.append(old_body[old_units[i1].start : old_units[i2 - 1].end])
@@ -161,5 +163,11 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
             out.append(new_body[unit.start : unit.end] if stored is None else merges.unit(stored, unit))
             if in_place is not None:
                 out.append(old_body[in_place.block_end : in_place.end])
-    out.append(old_body[old_units[-1].end :] if opcodes[-1][0] == "equal" else new_body[new_units[-1].end :])
+    out.append(_edge(tail, opcodes[-1][0] == "equal"))
     return b"".join(out).decode("utf-8")
+
+
+def _edge(sides: tuple[bytes, bytes], unchanged: bool) -> bytes:
+    """The stored bytes at a page's edge when the block beside it is unchanged or both edges are whitespace."""
+    old, new = sides
+    return old if unchanged or not (old.strip() or new.strip()) else new
