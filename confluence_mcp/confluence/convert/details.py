@@ -23,7 +23,6 @@ from collections.abc import Callable
 from .canonical import canonicalize
 from .element_parts import ElementParts, element_parts, merge_content, same_tag
 from .layouts import LayoutSyntaxError, marker_word, marker_words
-from .xhtml import StorageParseError
 
 __all__ = ["DETAILS_KIND", "DETAILS_MACRO", "DetailsSyntaxError", "details_marker", "details_parameters",
            "merge_macro"]
@@ -68,11 +67,9 @@ def details_parameters(text: str, line: int) -> dict[str, str]:
 def merge_macro(old: str, new: str, keep: Keep) -> str:
     """`new` (a macro) with the stored bytes of `old` kept where they say the same: the start tag while its
     attributes agree, the parameters while all agree, the rich-text body merged with `keep`. Macros of different
-    names, or without one rich-text body beside their parameters (a code macro), are written as `new`."""
-    try:
-        return _merge_macro(old, new, keep) or new
-    except StorageParseError:
-        return new
+    names, or without one rich-text body beside their parameters (a code macro), are written as `new`. Storage
+    that does not parse raises StorageParseError (the caller, `merge`, then keeps `new`)."""
+    return _merge_macro(old, new, keep) or new
 
 
 def _merge_macro(old: str, new: str, keep: Keep) -> str | None:

@@ -25,7 +25,7 @@ from xml.etree.ElementTree import Element
 
 from .canonical import significant_attributes
 from .element_parts import element_parts, merge_content, same_tag
-from .xhtml import StorageParseError, escape_attribute
+from .xhtml import escape_attribute
 
 if TYPE_CHECKING:  # the markdown stack loads with from_markdown, not with the write merge that imports this
     from markdown_it import MarkdownIt
@@ -250,10 +250,7 @@ def merge_layout(old: str, new: str, keep: Callable[[str, str], str]) -> str:
     """`new` (a layout) with the stored bytes of `old` kept wherever they say the same: each cell's content merged
     with `keep`, section and cell tags (and their editor ids) kept when their attributes are unchanged. A layout
     whose sections or cells were added or removed is written as `new`."""
-    try:
-        old_parts, new_parts = element_parts(old), element_parts(new)
-    except StorageParseError:
-        return new
+    old_parts, new_parts = element_parts(old), element_parts(new)
     if old_parts is None or new_parts is None or len(old_parts.children) != len(new_parts.children):
         return new
     sections = [_merge_section(o, n, keep) for o, n in zip(old_parts.children, new_parts.children, strict=True)]

@@ -29,7 +29,7 @@ __all__ = ["keep_unchanged_blocks", "unique_task_ids", "visible_text"]
 
 Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, int]
 # Blocks merged piece by piece when edited, so an edit to one cell leaves the other cells' stored bytes alone (a
-# macro's: in its rich-text body).
+# macro's: in its rich-text body). A merger may raise StorageParseError; the block is then written as new.
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
     "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list,
     "ac:structured-macro": merge_macro}
@@ -92,9 +92,12 @@ class _Merges:
         """The new block `unit` with the stored bytes of its pair kept where they say the same."""
         pair = (id(stored), id(unit))
         if pair not in self.done:
-            self.done[pair] = _MERGERS[unit.tag](
-                self.old_body[stored.block_start : stored.block_end].decode("utf-8"),
-                self.new_body[unit.block_start : unit.block_end].decode("utf-8"), keep_unchanged_blocks).encode("utf-8")
+            new = self.new_body[unit.block_start : unit.block_end]
+            try:
+                self.done[pair] = _MERGERS[unit.tag](self.old_body[stored.block_start : stored.block_end].decode(
+                    "utf-8"), new.decode("utf-8"), keep_unchanged_blocks).encode("utf-8")
+            except StorageParseError:  # a merger that cannot read a side (at any depth) leaves the block as written
+                self.done[pair] = new
         return self.done[pair]
 
     def unit(self, stored: _Unit, unit: _Unit) -> bytes:

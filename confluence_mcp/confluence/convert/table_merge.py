@@ -21,7 +21,7 @@ from .canonical import is_cell_block
 from .element_parts import ElementParts, element_parts, merge_content, same_tag
 from .header_cells import column_kinds, has_header_row, with_kind
 from .visible import block_key, visible_text
-from .xhtml import StorageParseError, parse_top_level
+from .xhtml import parse_top_level
 
 __all__ = ["merge_table"]
 
@@ -30,11 +30,9 @@ _CELL_KIND = re.compile(r"<(td|th)[\s/>]")
 
 
 def merge_table(old: str, new: str, keep: Keep) -> str:
-    """`new` (a table) with the stored bytes of `old` kept wherever they say the same."""
-    try:
-        return _merge_table(old, new, keep) or new
-    except StorageParseError:
-        return new
+    """`new` (a table) with the stored bytes of `old` kept wherever they say the same; StorageParseError when
+    either does not parse (the caller, `merge`, then keeps `new`)."""
+    return _merge_table(old, new, keep) or new
 
 
 def _merge_table(old: str, new: str, keep: Keep) -> str | None:

@@ -18,7 +18,6 @@ from xml.etree.ElementTree import Element
 
 from .element_parts import ElementParts, element_parts, same_tag
 from .visible import block_key
-from .xhtml import StorageParseError
 
 __all__ = ["merge_task_list", "unique_task_ids"]
 
@@ -30,10 +29,7 @@ _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
 
 def merge_task_list(old: str, new: str, keep: Callable[[str, str], str]) -> str:
     """`new` (an edited task list) with the stored task kept for each task whose text is unchanged."""
-    try:
-        old_parts, new_parts = element_parts(old), element_parts(new)
-    except StorageParseError:
-        return new
+    old_parts, new_parts = element_parts(old), element_parts(new)
     if old_parts is None or new_parts is None or not _only_tasks(old_parts) or not _only_tasks(new_parts):
         return new
     old_texts = [_text_key(task) for task in old_parts.elements]
