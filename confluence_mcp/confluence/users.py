@@ -41,23 +41,21 @@ async def user_names_by_page(client: ConfluenceClient, storages: Sequence[str]) 
     """`mentioned_user_names` of each storage, the users of all of them looked up together (each once, at most
     `_LOOKUPS` at a time); storage without mentions costs no request."""
     wanted = [list(dict.fromkeys(_USER_REF.findall(storage)))[:_PER_PAGE] for storage in storages]
-    account = client.account_key
-    await _look_up(client, dict.fromkeys(ref for refs in wanted for ref in refs if (account, *ref) not in _NAMES))
-    return [_known(account, refs) for refs in wanted]
+    await _look_up(client, [ref for refs in wanted for ref in refs])
+    return [_known(client.account_key, refs) for refs in wanted]
 
 
 async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None) -> list[str | None]:
     """The display name of each v1 user object (`version.by`, `history.createdBy`): its own `displayName`, else
     (REST v2 answers carry only an account id) the name looked up by id; None when neither is known."""
-    account = client.account_key
     refs: list[tuple[str, str] | None] = []
     for person in people:
         person = person if isinstance(person, dict) else {}
         ident = next(((kind, str(person[key])) for kind, key in _ID_KEYS if person.get(key)), None)
         refs.append(None if person.get("displayName") or person.get("publicName") else ident)
     wanted = [ref for ref in refs if ref]
-    await _look_up(client, dict.fromkeys(ref for ref in wanted if (account, *ref) not in _NAMES))
-    found = dict(_known(account, wanted))
+    await _look_up(client, wanted)
+    found = dict(_known(client.account_key, wanted))
     return [(p or {}).get("displayName") or (p or {}).get("publicName") or (found.get(ref[1]) if ref else None)
             for p, ref in zip(people, refs, strict=True)]
 
@@ -65,8 +63,10 @@ async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None)
 _ID_KEYS = (("account-id", "accountId"), ("userkey", "userKey"), ("username", "username"))
 
 
-async def _look_up(client: ConfluenceClient, missing: Iterable[tuple[str, str]]) -> None:
+async def _look_up(client: ConfluenceClient, refs: Iterable[tuple[str, str]]) -> None:
+    """Look up and remember each of `refs` not remembered yet (each once, `_LOOKUPS` at a time)."""
     account, gate = client.account_key, anyio.Semaphore(_LOOKUPS)
+    missing = dict.fromkeys(ref for ref in refs if (account, *ref) not in _NAMES)
 
     async def look_up(kind: str, ident: str) -> None:
         async with gate:
