@@ -82,16 +82,16 @@ def _where(spaces: tuple[str, ...]) -> str:
 
 async def run_search(kit: KitRuntime, query_cql: str, spaces: tuple[str, ...], *, limit: int | None,
                      cursor: str | None, what: str, hint: str = "Try other words, or search_pages for body text.",
-                     types: tuple[str, ...] = ("page",),
                      answer: type[_Results] = SearchResults) -> _Results:  # type: ignore[assignment]  # mypy#3737
-    """Run a scoped CQL search of `types` and shape the hits as `answer`; an empty answer says what was searched."""
-    full = cql.scoped(query_cql, spaces, content_type=types)
+    """Run a scoped CQL search and shape the hits as `answer`: pages, or pages and blog posts for SiteResults; an
+    empty answer says what was searched."""
+    site = answer is SiteResults
+    full = cql.scoped(query_cql, spaces, content_type=("page", "blogpost") if site else "page")
     page = await kit.client.search(full, limit=page_size(kit, limit), cursor=cursor)
-    hits = [hit for item in page.results if (hit := _hit(kit, item, answer is SiteResults)) is not None]
+    hits = [hit for item in page.results if (hit := _hit(kit, item, site)) is not None]
     note = None
     if not hits:
-        kinds = "pages or blog posts" if "blogpost" in types else "pages"
-        note = f"No {kinds} found for {what} in {_where(spaces)}. {hint}"
+        note = f"No {'pages or blog posts' if site else 'pages'} found for {what} in {_where(spaces)}. {hint}"
     return answer(results=hits, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
@@ -125,7 +125,7 @@ async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: C
     else:
         where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}",
-                            types=("page", "blogpost"), answer=SiteResults)
+                            answer=SiteResults)
 
 
 @tool("search", "Search pages", read_only=True)
