@@ -22,12 +22,13 @@ from mcp import MCPError
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools import Tool
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import MISSING_REQUIRED_CLIENT_CAPABILITY, CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from confluence_mcp import __version__
 from confluence_mcp.config import Settings, Toolkit
 from confluence_mcp.errors import ConfigError, ConfluenceMCPError
+from confluence_mcp.index import llm
 from confluence_mcp.tool_schemas import compact_schema
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, AppState, KitRuntime
 from confluence_mcp.tools.registry import ToolFn, ToolSpec, specs_in
@@ -146,6 +147,7 @@ class CheckedTool(Tool):
     pydantic's report format."""
 
     aliases: dict[str, str] = Field(default_factory=dict)
+    samples: bool = False  # see ToolSpec.samples
 
     async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
         arguments = self._renamed(arguments)
@@ -156,6 +158,18 @@ class CheckedTool(Tool):
             if isinstance(cause, ValidationError) and cause.title == self.fn_metadata.arg_model.__name__:
                 raise ToolError(self._invalid(cause)) from cause
             raise
+        except MCPError as exc:
+            # A client on the 2025 protocol answers a refused sampling request with an error, which the SDK turns
+            # into a failed call; run it again without an LLM instead (the tools say why). On the 2026 protocol the
+            # client itself ends the call.
+            if not self.samples or exc.code == MISSING_REQUIRED_CLIENT_CAPABILITY or llm.SAMPLING_REFUSED.get() \
+                    or not llm.client_can_sample(context):
+                raise
+            token = llm.SAMPLING_REFUSED.set(exc.message[:200] or f"error {exc.code}")
+            try:
+                return await super().run(arguments, context, convert_result)
+            finally:
+                llm.SAMPLING_REFUSED.reset(token)
 
     def _renamed(self, arguments: dict[str, Any]) -> dict[str, Any]:
         args = dict(arguments)
@@ -212,6 +226,7 @@ def make_tool(spec: ToolSpec, kit: Toolkit) -> Tool:
         bind(spec, kit.name), name=f"{kit.prefix}{spec.name}", title=spec.title, description=description,
         annotations=_annotations(spec), structured_output=True))
     made.aliases = dict(spec.aliases)
+    made.samples = spec.samples
     made.parameters = compact_schema(made.parameters)
     if made.fn_metadata.output_schema is not None:
         made.fn_metadata.output_schema = compact_schema(made.fn_metadata.output_schema, output=True)

@@ -2,12 +2,14 @@
 
 The LLM source is chosen in order: a configured OpenAI-compatible chat endpoint (`[llm]`), else the MCP client's
 sampling (via the SDK's portable `Resolve`/`Sample` form, decided in `confluence_mcp.tools.index`), else nothing,
-in which case callers explain how to enable one (`NO_LLM_MESSAGE`).
+in which case callers explain how to enable one (`no_llm_message`). A client that refuses a sampling request
+leaves the call without an LLM too (`SAMPLING_REFUSED`).
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from mcp.server.mcpserver import Sample
@@ -20,6 +22,7 @@ from confluence_mcp.errors import IndexStoreError
 __all__ = [
     "NO_ANSWER",
     "NO_LLM_MESSAGE",
+    "SAMPLING_REFUSED",
     "ChatLLM",
     "PromptChunk",
     "Summary",
@@ -27,6 +30,7 @@ __all__ = [
     "client_can_sample",
     "configured_llm",
     "llm_configured",
+    "no_llm_message",
     "parse_summary",
     "sample_request",
     "sampled_text",
@@ -41,6 +45,9 @@ NO_LLM_MESSAGE = (
     "or use an MCP client that supports sampling."
 )
 NO_ANSWER = "NO_ANSWER"
+# The client's answer when it refused this call's sampling request (a user declining it, say). The server then runs
+# the call again without an LLM, so it still returns what it can, and says why (`no_llm_message`).
+SAMPLING_REFUSED: ContextVar[str | None] = ContextVar("sampling_refused", default=None)
 
 _STEPBACK_SYSTEM = (
     "You rewrite search questions for a company wiki. Given a question, write ONE broader 'step-back' question "
@@ -159,7 +166,16 @@ def llm_source(settings: LLMSettings, ctx: Any) -> LLMSource:
     """Where an LLM comes from: the configured endpoint, else the client's sampling, else none."""
     if llm_configured(settings):
         return "configured"
-    return "sampling" if client_can_sample(ctx) else "none"
+    return "sampling" if client_can_sample(ctx) and SAMPLING_REFUSED.get() is None else "none"
+
+
+def no_llm_message() -> str:
+    """Why this call has no LLM, and how to get one."""
+    refused = SAMPLING_REFUSED.get()
+    if refused is None:
+        return NO_LLM_MESSAGE
+    return (f"The client refused the sampling request ({refused}): allow sampling in the client, or configure an "
+            "OpenAI-compatible chat endpoint ([llm] base_url, model and api_key in the config file).")
 
 
 def client_can_sample(ctx: Any) -> bool:

@@ -315,7 +315,7 @@ def _inline(text: str) -> str:
     return " ".join(text.replace("[", "(").replace("]", ")").split())
 
 
-@tool("content", "Read page with image descriptions", read_only=True)
+@tool("content", "Read page with image descriptions", read_only=True, samples=True)
 async def get_page_with_image_descriptions(
     ctx: Context,
     prepared: Annotated[_Prepared, Resolve(_prepare)],
@@ -366,7 +366,7 @@ async def get_page_with_image_descriptions(
         notes.append(f"The page body is not well-formed storage XHTML ({prepared.parse_error}); images were not "
                      "located.")
     elif source == "none" and prepared.scan.refs:
-        notes.append(f"Images are named but not described. {llm.NO_LLM_MESSAGE}")
+        notes.append(f"Images are named but not described. {llm.no_llm_message()}")
     window, more = prepared.window, None
     if window is not None:
         more = window.end if window.end < window.total else None

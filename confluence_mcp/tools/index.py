@@ -289,7 +289,8 @@ async def _summary_sample(query: str, ctx: Context,
     return llm.sample_request(*llm.summary_prompt(query, hits_for_prompt(retrieval.hits)), max_tokens=800)
 
 
-@tool("index", "Stepback search of an index collection", read_only=True, aliases={"search_top": "top_k"})
+@tool("index", "Stepback search of an index collection", read_only=True, aliases={"search_top": "top_k"},
+      samples=True)
 async def stepback_search_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
@@ -308,13 +309,14 @@ async def stepback_search_index(
     source = _llm_source(ctx)
     notes = [retrieval.note] if retrieval.note else []
     if source == "none":
-        notes.insert(0, f"Ran plain hybrid search without a stepback rewrite. {llm.NO_LLM_MESSAGE}")
+        notes.insert(0, f"Ran plain hybrid search without a stepback rewrite. {llm.no_llm_message()}")
     return StepbackSearchResult(collection=retrieval.collection, query=query, results=retrieval.hits,
                                 stepback_query=retrieval.stepback_query, llm=source,
                                 note=" ".join(notes) or None)
 
 
-@tool("index", "Answer a question from an index collection", read_only=True, aliases={"search_top": "top_k"})
+@tool("index", "Answer a question from an index collection", read_only=True, aliases={"search_top": "top_k"},
+      samples=True)
 async def stepback_summary_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
@@ -340,7 +342,7 @@ async def stepback_summary_index(
                              note=retrieval.note or "No chunks were retrieved, so there is nothing to answer from.")
     if source == "none":
         return SummaryResult(**base, answered=False, answer="", citations=[],
-                             note=f"Retrieved {len(hits)} chunks but cannot summarise them. {llm.NO_LLM_MESSAGE}")
+                             note=f"Retrieved {len(hits)} chunks but cannot summarise them. {llm.no_llm_message()}")
     if source == "configured":
         chat = llm.configured_llm(current_kit(ctx).settings.llm)
         assert chat is not None

@@ -31,16 +31,20 @@ class ToolSpec:
     method_dependent: bool = False
     # Accepted but unpublished argument names (the ELITEA toolkit's), each mapped to the parameter it stands for.
     aliases: tuple[tuple[str, str], ...] = ()
+    # Asks the client's LLM (sampling) when no LLM endpoint is configured; the server re-runs it without one when
+    # the client refuses.
+    samples: bool = False
 
 
 def tool(group: Group, title: str, *, read_only: bool, destructive: bool = False, idempotent: bool = False,
-         method_dependent: bool = False, aliases: dict[str, str] | None = None) -> Callable[[ToolFn], ToolFn]:
+         method_dependent: bool = False, aliases: dict[str, str] | None = None,
+         samples: bool = False) -> Callable[[ToolFn], ToolFn]:
     """Mark an async function as an MCP tool of `group`."""
 
     def mark(fn: ToolFn) -> ToolFn:
         fn.__tool_spec__ = ToolSpec(fn, fn.__name__, group, title, read_only,  # type: ignore[attr-defined]
                                     destructive and not read_only, idempotent or read_only, method_dependent,
-                                    tuple((aliases or {}).items()))
+                                    tuple((aliases or {}).items()), samples)
         return fn
 
     return mark

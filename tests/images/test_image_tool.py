@@ -15,7 +15,7 @@ import pytest
 from _image_site import TOKEN, USER, Site, make_settings
 from _vision_stub import DESCRIPTION, RunningServer, image_urls
 from mcp import Client
-from mcp.types import CreateMessageRequestParams, CreateMessageResult, ImageContent, TextContent
+from mcp.types import CreateMessageRequestParams, CreateMessageResult, ErrorData, ImageContent, TextContent
 
 from confluence_mcp.config import Settings
 from confluence_mcp.server import build_server
@@ -112,6 +112,17 @@ async def test_client_sampling_receives_image_content(site: Site, mode: str) -> 
     images = [b for b in blocks if isinstance(b, ImageContent)]
     assert len(images) == 1 and images[0].mime_type == "image/png"
     assert base64.b64decode(images[0].data).startswith(b"\x89PNG")
+
+
+async def test_refused_sampling_names_the_images_and_says_why(site: Site) -> None:
+    async def refuse(_context: Any, _params: CreateMessageRequestParams) -> ErrorData:
+        return ErrorData(code=-1, message="User rejected sampling request")
+
+    async with connect(make_settings(site), sampling_callback=refuse, mode="legacy") as client:
+        page = await call(client, {"page_id": site.pages["architecture"]})
+    assert page["llm"] == "none" and page["images"][0]["described"] is False
+    assert "[Image architecture.png]" in page["markdown"]
+    assert "refused the sampling request (User rejected sampling request)" in page["note"]
 
 
 async def test_without_llm_images_are_named_and_the_note_says_how_to_enable_one(site: Site) -> None:

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from llm_stub import RunningServer, start_stub
 from mcp import Client
-from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
+from mcp.types import CreateMessageRequestParams, CreateMessageResult, ErrorData, TextContent
 
 from confluence_mcp.config import IndexSettings, Settings, load_settings
 from confluence_mcp.confluence.client import ConfluenceClient
@@ -226,6 +226,22 @@ async def test_stepback_and_summary_with_client_sampling(settings: Settings, mod
         summary = await call(client, "stepback_summary_index", {"query": "expense claims", "collection": "hb"})
         assert summary["llm"] == "sampling" and summary["answered"] is True and summary["citations"]
     assert sum("step-back" in p for p in prompts) == 2 and any("ONLY" in p for p in prompts)
+
+
+@pytest.mark.anyio
+async def test_refused_sampling_runs_the_tools_without_an_llm(settings: Settings, closing: None) -> None:
+    """A 2025-protocol client answers a refused sampling request with an error: the call still returns the search
+    and says why (on the 2026 protocol the SDK's client ends the call itself)."""
+    async def refuse(context: Any, params: CreateMessageRequestParams) -> ErrorData:
+        return ErrorData(code=-1, message="User rejected sampling request")
+
+    async with Client(build_server(settings), sampling_callback=refuse, mode="legacy") as client:
+        found = await call(client, "stepback_search_index", {"query": "expense claims", "collection": "hb"})
+        summary = await call(client, "stepback_summary_index", {"query": "expense claims", "collection": "hb"})
+    assert found["llm"] == "none" and found["results"] and "stepback_query" not in found
+    assert "refused the sampling request (User rejected sampling request)" in found["note"]
+    assert summary["llm"] == "none" and summary["answered"] is False and summary["results"]
+    assert "refused the sampling request" in summary["note"]
 
 
 @pytest.mark.anyio
