@@ -119,3 +119,13 @@ def test_a_task_list_nested_beside_its_parent_task_reads_as_storage_and_writes_b
     markdown = storage_to_markdown(stored)
     assert markdown.startswith("```confluence-storage")
     assert write(stored, markdown) == stored
+
+
+def test_three_levels_an_edited_parent_is_new_and_its_unchanged_tasks_keep_their_ids() -> None:
+    markdown = "- [ ] a\n  - [ ] b\n    - [x] c\n  - [ ] d\n- [ ] e"
+    stored = markdown_to_storage(markdown)
+    assert storage_to_markdown(stored) == markdown and write(stored, markdown) == stored
+    edited = write(stored, "- [ ] e\n- [ ] A!\n  - [ ] d\n  - [ ] b\n    - [x] c\n    - [ ] new")
+    bodies = re.findall(r"<ac:task-id>(\d+)</ac:task-id><ac:task-status>\w+</ac:task-status><ac:task-body>([^<]*)",
+                        edited)
+    assert bodies == [("5", "e"), ("6", "A!"), ("4", "d"), ("2", "b"), ("3", "c"), ("7", "new")]
