@@ -128,4 +128,5 @@ def test_three_levels_an_edited_parent_is_new_and_its_unchanged_tasks_keep_their
     edited = write(stored, "- [ ] e\n- [ ] A!\n  - [ ] d\n  - [ ] b\n    - [x] c\n    - [ ] new")
     bodies = re.findall(r"<ac:task-id>(\d+)</ac:task-id><ac:task-status>\w+</ac:task-status><ac:task-body>([^<]*)",
                         edited)
-    assert bodies == [("5", "e"), ("6", "A!"), ("4", "d"), ("2", "b"), ("3", "c"), ("7", "new")]
+    # New tasks keep their rendered number while it is free ("new": 6); "A!" rendered as 2, a stored id, gets 7.
+    assert bodies == [("5", "e"), ("7", "A!"), ("4", "d"), ("2", "b"), ("3", "c"), ("6", "new")]
