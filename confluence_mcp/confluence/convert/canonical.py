@@ -22,6 +22,7 @@ __all__ = [
     "is_cell_block",
     "is_ignorable",
     "significant_attributes",
+    "split_task_body",
     "task_body_content",
 ]
 
@@ -106,13 +107,36 @@ def cell_content(element: Element) -> Element:
 
 
 def task_body_content(body: Element) -> Element:
-    """A task's body without the Cloud editor's `<span class="placeholder-inline-tasks">` around all of it."""
+    """A task's body without the Cloud editor's `<span class="placeholder-inline-tasks">` around all its text (the
+    task lists nested after it stay)."""
     children = _cell_children(body)
-    if children and len(children) == 1 and children[0].tag == "span" \
-            and significant_attributes(children[0]) == {"class": "placeholder-inline-tasks"}:
+    if not children or children[0].tag != "span" \
+            or significant_attributes(children[0]) != {"class": "placeholder-inline-tasks"} \
+            or any(child.tag != "ac:task-list" for child in children[1:]):
+        return body
+    if len(children) == 1:
         return children[0]
-    return body
+    content = Element(body.tag)
+    content.text = children[0].text
+    content.extend([*children[0], *children[1:]])
+    return content
 
+
+
+def split_task_body(body: Element) -> tuple[Element, list[Element]]:
+    """A task's body without the task lists that end it (whitespace between them at most), and those lists:
+    markdown's tasks nested under it."""
+    nested: list[Element] = []
+    for child in reversed(body):
+        if child.tag != "ac:task-list" or (child.tail or "").strip():
+            break
+        nested.insert(0, child)
+    if not nested:
+        return body, []
+    rest = Element(body.tag, body.attrib)
+    rest.text = body.text
+    rest.extend(list(body)[: len(body) - len(nested)])
+    return rest, nested
 
 def _cell_children(element: Element) -> list[Element] | None:
     """The elements that are not editor bookkeeping, or None when text lies loose between them."""

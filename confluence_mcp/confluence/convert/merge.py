@@ -21,7 +21,8 @@ from typing import Literal
 from .details import merge_macro
 from .layouts import merge_layout
 from .table_merge import merge_table
-from .task_ids import merge_task_list, unique_task_ids
+from .task_ids import unique_task_ids
+from .task_merge import merge_task_list
 from .visible import block_key, visible_text
 from .xhtml import StorageParseError, parse_top_level
 

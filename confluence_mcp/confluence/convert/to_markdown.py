@@ -20,7 +20,14 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
-from .canonical import canonicalize, cell_paragraph, is_ignorable, significant_attributes, task_body_content
+from .canonical import (
+    canonicalize,
+    cell_paragraph,
+    is_ignorable,
+    significant_attributes,
+    split_task_body,
+    task_body_content,
+)
 from .details import DETAILS_MACRO, details_marker
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
 from .inline_parts import describe, link_edge_spaces, macro_parameters, markdown_label, markup, url_part
@@ -60,6 +67,7 @@ _HTML_TAGS = frozenset({"u", "sub", "sup"})  # storage elements markdown writes 
 
 def _child(element: Element, tag: str) -> Element | None:
     return next((child for child in element if child.tag == tag), None)
+
 
 
 class _MarkdownWriter:
@@ -192,16 +200,23 @@ class _MarkdownWriter:
         quoted = "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
         return f"> {marker}\n>\n{quoted}" if inner else f"> {marker}"
 
-    def task_list(self, node: Element, bullet: str) -> str | None:
+    def task_list(self, node: Element, bullet: str, indent: str = "") -> str | None:
+        """`- [ ]` lines; a task list nested at the end of a task's body as an indented list under it."""
         lines = []
         for task in node:
             status, body = _child(task, "ac:task-status"), _child(task, "ac:task-body")
             if task.tag != "ac:task" or status is None or body is None:
                 return None
-            self.task_id += 1
+            self.task_id += 1  # a task before the tasks nested in it, as rendering numbers them
             mark = "x" if (status.text or "").strip() == "complete" else " "
-            text = self.inline_markdown(task_body_content(body))
-            lines.append(f"{bullet} [{mark}] {text}".rstrip())
+            content, nested = split_task_body(task_body_content(body))
+            text = self.inline_markdown(content)
+            lines.append(f"{indent}{bullet} [{mark}] {text}".rstrip())
+            for child in nested:
+                sub = self.task_list(child, "-", indent + " " * (len(bullet) + 1))
+                if sub is None:
+                    return None
+                lines.append(sub)
         return "\n".join(lines)
 
     # ---- standard HTML via markdownify ----------------------------------------------------------------------
