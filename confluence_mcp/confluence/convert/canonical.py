@@ -2,12 +2,14 @@
 
 Reading checks each block's round trip with it, and writing keeps a stored block whose canonical form (and shown
 text, `visible.visible_text`) equals the new one's; so it may only equate what renders alike. What it drops is
-editor bookkeeping: ids, empty paragraphs, default attributes, the wrappers editors put around a cell's content.
+editor bookkeeping: ids, empty paragraphs, default attributes, the wrappers editors put around a cell's content; and
+it joins adjacent runs of one format (`<strong>a</strong><strong>b</strong>` is `<strong>ab</strong>`).
 """
 
 from __future__ import annotations
 
 import re
+from copy import copy
 from xml.etree.ElementTree import Comment, Element
 
 from .xhtml import escape_attribute, escape_text, parse_fragment
@@ -21,6 +23,7 @@ __all__ = [
     "cell_paragraph",
     "is_cell_block",
     "is_ignorable",
+    "joined_runs",
     "significant_attributes",
     "split_task_body",
     "task_body_content",
@@ -37,6 +40,9 @@ CELL_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "t
                                "section", "column", "details", "excerpt", "children", "attachments", "gallery"})
 _CELL_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                               "pre", "hr", "ac:task-list", "ac:layout", "ac:adf-extension"})
+# Inline formatting whose adjacent runs render as one run: `<strong>a</strong><strong>b</strong>` is
+# `<strong>ab</strong>`. Not `code`: each of its runs is a box of its own on the page.
+_RUNS = frozenset({"strong", "b", "em", "i", "u", "s", "del", "sub", "sup", "span"})
 # A task's id (unique in its page: `task_ids.unique_task_ids`) and the Cloud editor's uuid: neither is shown.
 TASK_BOOKKEEPING = frozenset({"ac:task-id", "ac:task-uuid"})
 
@@ -75,6 +81,34 @@ def is_ignorable(element: Element) -> bool:
         return False
     return not len(element) or (len(element) == 1 and element[0].tag == "br" and not (element[0].tail or "").strip()
                                 and not element[0].attrib)
+
+
+def joined_runs(children: list[Element]) -> list[Element]:
+    """`children` with each run of adjacent elements of one format, no text between them, as one (new) element;
+    the elements given are left unchanged."""
+    out: list[Element] = []
+    for child in children:
+        previous = out[-1] if out else None
+        if previous is not None and isinstance(child.tag, str) and child.tag == previous.tag and child.tag in _RUNS \
+                and not previous.tail and significant_attributes(child) == significant_attributes(previous):
+            out[-1] = _joined(previous, child)
+        else:
+            out.append(child)
+    return out
+
+
+def _joined(left: Element, right: Element) -> Element:
+    joined = Element(left.tag, left.attrib)
+    joined.text = left.text
+    joined.extend(list(left))
+    if len(joined):
+        last = joined[-1] = copy(joined[-1])  # a copy, to add the right run's text to its tail
+        last.tail = (last.tail or "") + (right.text or "")
+    else:
+        joined.text = (joined.text or "") + (right.text or "")
+    joined.extend(list(right))
+    joined.tail = right.tail
+    return joined
 
 
 def cell_paragraph(cell: Element) -> Element | None:
@@ -164,8 +198,8 @@ def _canonical_text(text: str | None) -> str:
     return escape_text(_WHITESPACE.sub(" ", text or "").strip())
 
 
-def _canonical_children(element: Element) -> list[Element]:
-    children = [child for child in element if not (isinstance(child.tag, str) and is_ignorable(child))]
+def _canonical_children(children: list[Element], element: Element) -> list[Element]:
+    children = [child for child in children if not (isinstance(child.tag, str) and is_ignorable(child))]
     if element.tag == "ac:link" and len(children) == 2 and _is_default_label(children[0], children[1]):
         children = children[:1]  # the Cloud editor writes the title as the link text; without it Confluence shows it
     if element.tag == "ac:structured-macro":  # parameter order carries no meaning
@@ -197,10 +231,11 @@ def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> Non
     content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else \
         task_body_content(element) if tag == "ac:task-body" else element
     parts.append(_canonical_text(content.text))
-    kept = _canonical_children(content)
+    children = joined_runs(list(content))
+    kept = _canonical_children(children, content)
     for child in kept:
         _canonical(child, parts, in_cell)
         parts.append(_canonical_text(child.tail))
     # A dropped element's tail is still text on the page.
-    parts.append(_canonical_text("".join(child.tail or "" for child in content if child not in kept)))
+    parts.append(_canonical_text("".join(child.tail or "" for child in children if child not in kept)))
     parts.append(f"</{tag}>")

@@ -6,16 +6,26 @@ from __future__ import annotations
 import re
 from xml.etree.ElementTree import Element
 
+from .canonical import significant_attributes
 from .markdownify_ext import escape_markdown
 from .xhtml import inner_xml
 
-__all__ = ["describe", "element_text", "link_edge_spaces", "macro_parameters", "markdown_label", "markup", "url_part"]
+__all__ = ["code_as_tag", "describe", "element_text", "link_edge_spaces", "macro_parameters", "markdown_label",
+           "markup", "url_part"]
 
 _WHITESPACE = re.compile(r"\s+")
 # Inline markup markdownify writes with `chomp`, which moves a plain space at its edges outside the markers but drops
 # any other whitespace there (`beta<strong>&nbsp;x</strong>` would read `beta**x**`, gluing the words).
 _CHOMPED = frozenset({"strong", "em", "code", "a", "del"})
 _EDGE_SPACE = re.compile(r"^(\s*)(.*?)(\s*)$", re.DOTALL)
+
+
+def code_as_tag(element: Element, previous: Element | None) -> bool:
+    """Code a code span cannot write, read as a `<code>` tag: holding markup (`<code><em>x</em></code>`), or right
+    after other code (`` `a``b` `` is one span)."""
+    if element.tag != "code" or significant_attributes(element):
+        return False
+    return len(element) > 0 or (previous is not None and previous.tag == "code" and not previous.tail)
 
 
 def markdown_label(text: str) -> str:

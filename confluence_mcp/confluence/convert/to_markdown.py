@@ -12,7 +12,9 @@ Attributes that do mean something are represented instead: code macro parameters
 on the fence's info string, a Page Properties macro's (`id`, `hidden`) on its `> [!DETAILS]` line (`details`).
 Inline elements with no markdown form become `[label](confluence-storage:<base64>)` links. Standard HTML goes
 through markdownify; Confluence elements are pre-rendered to markdown and passed through it as `<x-md>` stand-ins.
-`<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (in table cells too).
+`<u>`, `<sub>` and `<sup>` read as those HTML tags, which the writer takes back (in table cells too), and so does code
+a code span cannot write (holding markup, or right after other code). Adjacent runs of one format read as one
+(`**ab**`), which the canonical form calls alike (`canonical.joined_runs`).
 """
 
 from __future__ import annotations
@@ -24,13 +26,14 @@ from .canonical import (
     canonicalize,
     cell_paragraph,
     is_ignorable,
+    joined_runs,
     significant_attributes,
     split_task_body,
     task_body_content,
 )
 from .details import DETAILS_MACRO, details_marker
 from .from_markdown import EXPAND_KIND, normalize_link, render_markdown
-from .inline_parts import describe, link_edge_spaces, macro_parameters, markdown_label, markup, url_part
+from .inline_parts import code_as_tag, describe, link_edge_spaces, macro_parameters, markdown_label, markup, url_part
 from .layouts import LayoutSyntaxError, layout_markdown
 from .links import (
     ATTACHMENT_SCHEME,
@@ -235,12 +238,18 @@ class _MarkdownWriter:
         # Inside paragraphs, headings and inline markup every Confluence element is inline.
         inline_context = element.tag in _INLINE_CONTAINERS
         parts = [escape_text(element.text or "")]
-        for child in element:
+        previous: Element | None = None
+        # Adjacent runs of one format read as one (`**ab**`, not `**a****b**`), which renders alike.
+        for child in joined_runs(list(element)):
             if isinstance(child.tag, str) and is_ignorable(child):
                 parts.append(escape_text(child.tail or ""))
                 continue
-            parts.append(self.to_html(child, rendered, inline_context=inline_context))
+            if code_as_tag(child, previous):
+                parts.append(self.stand_in(self.inline_element(child), rendered))
+            else:
+                parts.append(self.to_html(child, rendered, inline_context=inline_context))
             parts.append(escape_text(child.tail or ""))
+            previous = child
         return "".join(parts)
 
     def to_html(self, element: Element, rendered: list[str], *, inline_context: bool = False) -> str:
@@ -280,7 +289,7 @@ class _MarkdownWriter:
             natural = self.link(element)
         elif element.tag == "ac:image":
             natural = self.image(element)
-        elif element.tag in _HTML_TAGS and not significant_attributes(element):
+        elif (element.tag in _HTML_TAGS or element.tag == "code") and not significant_attributes(element):
             natural = self.html_tag(element)
         if natural is not None and (not self.verify or self.inline_round_trips(natural, element)):
             lead, trail = link_edge_spaces(element)
