@@ -33,6 +33,7 @@ def expand(title: str, body: str) -> str:
     ("H<sub>2</sub>O, x<sup>2</sup>, <code>a < b</code>",
      "<p>H<sub>2</sub>O, x<sup>2</sup>, <code>a &lt; b</code></p>"),
     ("<span>plain</span> text", "<p>plain text</p>"),
+    ("Press <kbd>Ctrl</kbd>+<kbd>C</kbd>", "<p>Press <code>Ctrl</code>+<code>C</code></p>"),  # keys show as code
     ("<b>bold <i>and *em*</i></b>", "<p><strong>bold <em>and <em>em</em></em></strong></p>"),
     ("**<u>x</u>** [<b>link</b>](https://e.com)",
      '<p><strong><u>x</u></strong> <a href="https://e.com"><strong>link</strong></a></p>'),
@@ -46,6 +47,13 @@ def expand(title: str, body: str) -> str:
 def test_tags_with_a_storage_form_become_storage(markdown: str, storage: str) -> None:
     assert strict(markdown) == storage
     assert markdown_to_storage(markdown) == storage
+
+
+def test_keys_are_code_in_cells_and_tasks_too_and_read_back_as_code_spans() -> None:
+    storage = strict("| <kbd>Esc</kbd> |\n| --- |\n| **<kbd>Ctrl</kbd>** |\n\n- [ ] <kbd>F5</kbd>")
+    assert "<th><code>Esc</code></th>" in storage and "<td><strong><code>Ctrl</code></strong></td>" in storage
+    assert "<ac:task-body><code>F5</code></ac:task-body>" in storage
+    assert storage_to_markdown(storage) == "| `Esc` |\n| --- |\n| **`Ctrl`** |\n\n- [ ] `F5`"
 
 
 def test_task_text_takes_tags() -> None:
@@ -109,7 +117,8 @@ def test_details_forms(markdown: str, storage: str) -> None:
     ('<img src="a.png">', '<img src="a.png">', "![alt]"),
     ('<a href="https://e.com">e</a>', "<a href", "[text](https://...)"),
     ("<!-- note -->", "<!-- note -->", "comments"),
-    ("<kbd>Ctrl</kbd>", "<kbd>", "`code`"),
+    ("<tt>mono</tt>", "<tt>", "`code`"),
+    ('<kbd class="key">K</kbd>', '<kbd class="key">', "attributes"),
     ("<h2>Head</h2>", "<h2>", "`#`"),
     ("<p>para</p>", "<p>", "blank line"),
     ("<b>never closed", "<b>", "</b>"),

@@ -37,11 +37,12 @@ def cell(markdown: str) -> str:
     ("<ul><li>a", "<ul><li>a</li></ul>"),
     ("<ul><li>line<br>two</li><li>p1<br><br>p2</li></ul>", "<ul><li>line<br/>two</li><li><p>p1</p><p>p2</p></li></ul>"),
     ("**a<br>b**", "<strong>a<br/>b</strong>"),
+    ("<kbd>Esc</kbd> quits", "<code>Esc</code> quits"),
     ("`a\\|b` and a \\| pipe", "<code>a|b</code> and a | pipe"),  # GFM escapes pipes in code spans too
     ("", ""),
 ], ids=["br", "br-spellings", "paragraphs", "paragraphs-spaced", "p-tags", "bullets", "intro-and-numbers",
         "list-then-paragraph", "ol-start", "nested", "unclosed-items", "unclosed-list", "breaks-in-items",
-        "break-in-strong", "pipes", "empty"])
+        "break-in-strong", "kbd", "pipes", "empty"])
 def test_cell_tags_become_storage(markdown: str, storage: str) -> None:
     assert cell(markdown) == storage
 
@@ -49,7 +50,7 @@ def test_cell_tags_become_storage(markdown: str, storage: str) -> None:
 @pytest.mark.parametrize(("markdown", "storage"), [
     ("\\<br> stays", "&lt;br&gt; stays"),
     ("`<br>` in code", "<code>&lt;br&gt;</code> in code"),
-    ("<kbd>k</kbd> <b>bold</b> <span>s</span>", "&lt;kbd&gt;k&lt;/kbd&gt; <strong>bold</strong> s"),
+    ("<tt>k</tt> <b>bold</b> <span>s</span>", "&lt;tt&gt;k&lt;/tt&gt; <strong>bold</strong> s"),
     ("<script>alert(1)</script>", "&lt;script&gt;alert(1)&lt;/script&gt;"),
     ('<img src=x onerror="alert(1)">', '&lt;img src=x onerror="alert(1)"&gt;'),
     ("a </li> b </ul>", "a &lt;/li&gt; b &lt;/ul&gt;"),  # closing tags out of a list

@@ -72,10 +72,10 @@ Reading also accepts markdown that renders differently but that such a merge tur
 (a header column's `th`, which markdown does not show), and a write takes such a block as unchanged.
 
 Raw HTML (`raw_html`): outside tables `<br>`, `<b>`/`<strong>`, `<i>`/`<em>`, `<u>`, `<s>`/`<del>`, `<sub>`,
-`<sup>`, `<code>` and a bare `<span>` become storage, and `<details>` / `<summary>Title</summary>` / `</details>`
-lines around markdown the `expand` macro; `<u>`, `<sub>`, `<sup>` read back as those tags. Prose that parses as a
-tag (`List<String>`, `<name>`) stays text. Other HTML (`<div>`, `<img>`, `<script>`, comments) stays text, or with
-`strict_html=True` (the write tools) raises `RawHtmlError` naming the tag and what to write instead.
+`<sup>`, `<code>`, `<kbd>` (as code) and a bare `<span>` become storage, and `<details>` / `<summary>Title</summary>`
+/ `</details>` lines around markdown the `expand` macro; `<u>`, `<sub>`, `<sup>` read back as those tags. Prose
+that parses as a tag (`List<String>`, `<name>`) stays text. Other HTML (`<div>`, `<img>`, `<script>`, comments) stays
+text, or with `strict_html=True` (the write tools) raises `RawHtmlError` naming the tag and what to write instead.
 
 Safety: markdown blocks are parsed with raw HTML disabled and only the tags above become markup (table cells read
 only their `<br>`, `<p>` and list tags); link schemes other than web, mail, relative and our own stay text.

@@ -7,8 +7,9 @@ tag only for elements nobody uses as a placeholder: `<input>` or `<title>` alone
 (`<String>`, `<u8>`, `<version>`) is prose and stays text exactly as before.
 
 Of the HTML, `<br>`, `<b>`/`<strong>`, `<i>`/`<em>`, `<u>`, `<s>`/`<del>`/`<strike>` (the editor's strike span),
-`<sub>`, `<sup>`, `<code>` and a bare `<span>` (its text) become storage when paired in one paragraph, and lines of
-`<details>`, `<summary>Title</summary>` and `</details>` around markdown become the expand macro. Any other HTML
+`<sub>`, `<sup>`, `<code>`, `<kbd>` (as code: storage has no key tag) and a bare `<span>` (its text) become storage
+when paired in one paragraph or cell, and lines of `<details>`, `<summary>Title</summary>` and `</details>` around
+markdown become the expand macro, the summary's text its title (formatting dropped: a title is plain). Any other HTML
 (`<div>`, `<img>`, `<table>`, `<script>`, comments) raises `RawHtmlError` naming the tag and what to write instead
 when the caller is strict (the write tools are); otherwise it stays text, as it used to.
 """
@@ -32,7 +33,8 @@ STRIKE_SPAN = '<span style="text-decoration: line-through;">'
 _STORAGE = {"b": ("<strong>", "</strong>"), "strong": ("<strong>", "</strong>"), "i": ("<em>", "</em>"),
             "em": ("<em>", "</em>"), "u": ("<u>", "</u>"), "sub": ("<sub>", "</sub>"), "sup": ("<sup>", "</sup>"),
             "code": ("<code>", "</code>"), "s": (STRIKE_SPAN, "</span>"), "del": (STRIKE_SPAN, "</span>"),
-            "strike": (STRIKE_SPAN, "</span>"), "span": ("", "")}
+            "strike": (STRIKE_SPAN, "</span>"), "span": ("", ""),
+            "kbd": ("<code>", "</code>")}  # storage has no key tag; Confluence shows keys as code
 # HTML even as a bare opening tag: nobody writes these as placeholders in prose.
 _MARKUP = frozenset({*_STORAGE, "br", "details", "summary", "div", "p", "hr", "table", "thead", "tbody", "tfoot",
                      "tr", "td", "th", "ul", "ol", "li", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
@@ -60,7 +62,7 @@ _INSTEAD = {
     "ins": "underline is <u>...</u>",
     "!--": "Confluence keeps no HTML comments: leave the note out",
     "summary": "`<summary>Title</summary>` goes on the line after `<details>`",
-    **dict.fromkeys(("kbd", "tt", "samp", "var"), "use a `code` span"),
+    **dict.fromkeys(("tt", "samp", "var"), "use a `code` span"),
     **dict.fromkeys(("h1", "h2", "h3", "h4", "h5", "h6"), "headings are `#` to `######` lines"),
     **dict.fromkeys(("ul", "ol", "li", "dl", "dt", "dd"), "lists are `- item` or `1. item` lines"),
     **dict.fromkeys(("table", "thead", "tbody", "tfoot", "tr", "td", "th", "caption", "colgroup", "col"),
