@@ -107,6 +107,24 @@ def test_details_forms(markdown: str, storage: str) -> None:
     assert strict(markdown) == storage
 
 
+@pytest.mark.parametrize(("summary", "title"), [
+    ("**Bold** _it_ `code` <kbd>K</kbd> <u>u</u> H<sub>2</sub>O ~~old~~", "Bold it code K u H2O old"),
+    ("[link *x*](https://e.com) ![alt](a.png) <b><i>both</i></b>", "link x alt both"),
+    ("one<br>two<br/>three", "one two three"),  # a line break is a space, words do not run together
+    ("List<String> &amp; \\*lit\\*", "List<String> & *lit*"),
+])
+def test_a_summary_keeps_its_text_as_the_title(summary: str, title: str) -> None:
+    written = strict(f"<details><summary>{summary}</summary>\n\nbody\n\n</details>")
+    assert written == expand(escape_text(title), "<p>body</p>")
+
+
+def test_a_summary_tag_with_no_storage_form_is_refused_not_dropped() -> None:
+    markdown = "<details><summary>See <img src='a.png'> <b>x</summary>\n\nbody\n\n</details>"
+    with pytest.raises(RawHtmlError, match="<img"):
+        strict(markdown)
+    assert markdown_to_storage(markdown) == expand("See x", "<p>body</p>")  # lenient: the text stays
+
+
 # ---- refused (strict) or text as before (lenient) -------------------------------------------------------------
 
 @pytest.mark.parametrize(("markdown", "named", "advice"), [

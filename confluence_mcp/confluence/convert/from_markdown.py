@@ -58,6 +58,7 @@ EXPAND_KIND = "EXPAND"  # > [!EXPAND] Title  ⇄  expand macro
 _ADMONITION_LINE = re.compile(r"^\[!([A-Za-z]+)\][ \t]*([^\n]*)(?:\n|$)")
 _TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_BR_TAG = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 
 _SAFE_SCHEMES = ("http:", "https:", "mailto:", "confluence-")
 
@@ -117,7 +118,7 @@ def _plain_text(node: SyntaxTreeNode) -> str:
     """The text of an inline subtree with formatting and HTML tags dropped (for labels and titles)."""
     if node.type in ("text", "code_inline"):
         return node.content
-    if node.type in ("softbreak", "hardbreak"):
+    if node.type in ("softbreak", "hardbreak") or (node.type == "html_inline" and _BR_TAG.match(node.content)):
         return " "
     if node.type == "image":
         return node.content
@@ -249,8 +250,9 @@ class _StorageRenderer:
         return storage
 
     def title(self, markdown: str) -> str:
-        """A macro title from inline markdown: its text, formatting and tags dropped."""
+        """A macro title from inline markdown: its text, formatting and tags dropped (a title is plain text)."""
         node = SyntaxTreeNode([Token("inline", "", 0, children=self.inline_tokens(markdown))])
+        self.inline_children(node.children[0])  # its tags checked as a paragraph's: strict refuses, not drops, `<img>`
         return " ".join(_plain_text(node).split())
 
     def list_items(self, node: SyntaxTreeNode) -> str:
