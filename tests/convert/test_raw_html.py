@@ -160,6 +160,24 @@ def test_other_html_is_refused_when_strict_and_text_otherwise(markdown: str, nam
     assert "&lt;" in lenient, lenient  # the refused tag is kept as text, as before
 
 
+def nested_details(levels: int) -> str:
+    return "<details><summary>S</summary>\n\n" * levels + "deep\n\n" + "</details>\n" * levels + "\nafter\n"
+
+
+def test_details_nested_deeper_than_the_parser_goes_are_refused_as_too_deep() -> None:
+    assert strict(nested_details(19)).count('ac:name="expand"') == 19
+    with pytest.raises(RawHtmlError) as refused:
+        strict(nested_details(20))
+    message = str(refused.value)
+    assert "nested too deep" in message and "at most 19 levels" in message and "line 39" in message, message
+    assert "never closed" not in message
+    with pytest.raises(RawHtmlError, match="nested too deep"):
+        strict("- item\n\n" + "  <details><summary>S</summary>\n\n" * 20)
+    # Lenient: the section that would nest too deep stays text instead of the parser dropping the rest of the page.
+    lenient = markdown_to_storage(nested_details(21))
+    assert lenient.count('ac:name="expand"') == 19 and "<p>deep</p>" in lenient and lenient.endswith("<p>after</p>")
+
+
 def test_lenient_keeps_unknown_tags_exactly_as_before() -> None:
     assert markdown_to_storage('<div onclick="x">raw &amp; *em*</div>') == \
         '<p>&lt;div onclick="x"&gt;raw &amp; <em>em</em>&lt;/div&gt;</p>'

@@ -35,6 +35,7 @@ from .raw_html import (
     STRIKE_SPAN,
     add_details_rule,
     balance_details,
+    details_limit,
     maybe_html,
     prose_as_text,
     render_inline_html,
@@ -147,7 +148,8 @@ class _StorageRenderer:
         for token in tokens:
             if token.type == "inline" and maybe_html(token.content):
                 token.children = self.inline_tokens(token.content)
-        return SyntaxTreeNode(balance_details(tokens, self.strict_html, self.text_paragraph))
+        return SyntaxTreeNode(balance_details(tokens, self.strict_html, self.text_paragraph, self.env,
+                                              details_limit(_parser)))
 
     def inline_tokens(self, markdown: str) -> list[Token]:
         """Inline tokens with HTML tags found; tags that are prose stay text, as the HTML-off parser reads them."""

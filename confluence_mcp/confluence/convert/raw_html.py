@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
@@ -175,6 +176,13 @@ _DETAILS_CLOSE = re.compile(r"</details\s*>")
 _SUMMARY = re.compile(r"<summary>(.*?)</summary>")
 _CLOSE_AT_END = re.compile(r"</details\s*>\s*$")
 DETAILS_OPEN, DETAILS_CLOSE = "details_open", "details_close"
+TOO_DEEP = "details_too_deep"  # env key: the first `<details>` line nested deeper than the parser goes
+
+
+def details_limit(parser: MarkdownIt) -> int:
+    """How deep `<details>` sections nest at the top level: markdown-it stops parsing, dropping the rest, where its
+    tokens nest `maxNesting` deep (lists and quotes around a section count too)."""
+    return int(parser.options["maxNesting"]) - 1
 
 
 def _details_rule(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
@@ -186,6 +194,10 @@ def _details_rule(state: StateBlock, start_line: int, end_line: int, silent: boo
     line = state.src[start : state.eMarks[start_line]]
     after_open = bool(state.tokens) and state.tokens[-1].type == DETAILS_OPEN and not state.tokens[-1].info
     if not (_DETAILS_OPEN.match(line) or _DETAILS_CLOSE.match(line) or (after_open and _SUMMARY.match(line))):
+        return False
+    if state.level + len(_DETAILS_OPEN.findall(line)) > details_limit(state.md):
+        # Opened, the parser would drop the rest of the page: the line stays text, and a strict write names why.
+        state.env.setdefault(TOO_DEEP, (start_line + 1, line.strip()))
         return False
     if silent:
         return True
@@ -230,9 +242,16 @@ def add_details_rule(parser: MarkdownIt) -> None:
                               {"alt": ["paragraph", "reference", "blockquote", "list"]})
 
 
-def balance_details(tokens: list[Token], strict: bool, as_text: Callable[[str, Token], list[Token]]) -> list[Token]:
+def balance_details(tokens: list[Token], strict: bool, as_text: Callable[[str, Token], list[Token]],
+                    env: dict[str, Any], limit: int) -> list[Token]:
     """The tokens with every `<details>` closed in the container (list item, quote) it opened in; the tags that are
-    not raise `RawHtmlError` when strict, else become paragraphs of text (`as_text`)."""
+    not, and lines nested deeper than `limit` (`env[TOO_DEEP]`, left as text), raise `RawHtmlError` when strict,
+    else become paragraphs of text (`as_text`)."""
+    too_deep = env.pop(TOO_DEEP, None)
+    if too_deep is not None and strict:
+        line, source = too_deep
+        raise refusal(source, f"on line {line} is nested too deep: `<details>` sections nest at most {limit} levels "
+                              "(fewer inside lists and quotes); close some before opening another")
     unmatched: set[int] = set()
     stack: list[int] = []
     for index, token in enumerate(tokens):
