@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -14,7 +14,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_outline_markdown
-from confluence_mcp.confluence.users import UserNames, user_names_by_page
+from confluence_mcp.confluence.users import MentionedUsers, mentioned_users_by_page
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.index.candidates import attachment_signature, attachment_versions, label_names
@@ -24,15 +24,23 @@ from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, co
 if TYPE_CHECKING:
     from confluence_mcp.index.store import PageRecord
 
-__all__ = ["Children", "Fetcher", "PageDocument"]
+__all__ = ["NAMES_PENDING", "Children", "Fetcher", "PageDocument"]
 
 log = logging.getLogger(__name__)
 
 _BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
 _FETCH_BATCH = 25  # bodies per /content/search request
 _FETCH_CONCURRENCY = 4
+# Added to the recorded chunking id of a page indexed while a user lookup failed for now (its chunks show an id
+# for that user): no run's chunking id matches it, so `changed_pages` redoes the page on the next run.
+NAMES_PENDING = "+names-pending"
 
-_Extras = tuple[list[str], str | None, str | None]  # sections, attachment and comment signatures
+
+class _Extras(NamedTuple):
+    sections: list[str]  # footer comments, attachment text
+    attachments: str | None  # signatures; None: the page is indexed without them
+    comments: str | None
+    names_pending: bool = False  # a comment's user lookup failed for now
 
 
 @dataclass
@@ -41,6 +49,11 @@ class PageDocument:
 
     record: PageRecord
     chunks: list[Chunk]
+
+    @property
+    def names_pending(self) -> bool:
+        """Some mentioned user shows as an id because the lookup failed for now; the next run redoes the page."""
+        return (self.record.chunking or "").endswith(NAMES_PENDING)
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,7 @@ class Fetcher:
         async with self.limiter:
             contents = await self._bodies(ids)
             async with self.user_lookups:  # mentions read `@Display Name`, as reads show them
-                users = await user_names_by_page(self.client, [_storage(content) for content in contents])
+                users = await mentioned_users_by_page(self.client, [_storage(content) for content in contents])
             extras = [await self._extras(content) for content in contents]
         documents = await anyio.to_thread.run_sync(self._documents, contents, extras, users)
         for document in documents:
@@ -105,43 +118,43 @@ class Fetcher:
         comment signatures (None when the page is indexed without them)."""
         sections: list[str] = []
         page_id = str(content["id"])
-        comments = None
+        comments, pending = None, False
         if page_id in self.comments.pages:
-            found, versions = await comment_sections(self.client, page_id)
+            found, versions, pending = await comment_sections(self.client, page_id)
             sections += found
             comments = (self.comments.signatures or {}).get(page_id) or attachment_signature(versions)
         if page_id not in self.attachments.pages:
-            return sections, None, comments
+            return _Extras(sections, None, comments, pending)
         signature = (self.attachments.signatures or {}).get(page_id)
         # Without a listed signature, every attachment is listed to sign them.
         attachments = await self.client.all_attachments(page_id, max_items=MAX_ATTACHMENTS if signature else None)
         sections += await attachment_sections(self.client, attachments)
-        return sections, signature or attachment_signature(attachment_versions(attachments)), comments
+        return _Extras(sections, signature or attachment_signature(attachment_versions(attachments)), comments, pending)
 
     def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras],
-                   users: list[UserNames]) -> list[PageDocument]:
+                   users: list[MentionedUsers]) -> list[PageDocument]:
         """Convert and chunk (CPU work, run in a worker thread)."""
-        return [self._document(content, *extra, users=names)
-                for content, extra, names in zip(contents, extras, users, strict=True)]
+        return [self._document(content, extra, mentioned)
+                for content, extra, mentioned in zip(contents, extras, users, strict=True)]
 
-    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None, comments: str | None,
-                  *, users: UserNames) -> PageDocument:
+    def _document(self, content: dict[str, Any], extra: _Extras, users: MentionedUsers) -> PageDocument:
         # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
         from confluence_mcp.index.store import PageRecord
 
         space = space_key_of(content) or ""
         storage = _storage(content)
-        markdown = storage_to_outline_markdown(storage, dict(users)) if storage else ""
-        if extra:
-            markdown = "\n\n".join([markdown, *extra])
+        markdown = storage_to_outline_markdown(storage, dict(users.names)) if storage else ""
+        if extra.sections:
+            markdown = "\n\n".join([markdown, *extra.sections])
         title = str(content.get("title") or "Untitled")
         version = content.get("version") or {}
         record = PageRecord(
             page_id=str(content["id"]), title=title, space=space,
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
-            labels=tuple(label_names(content)), source=self.source, attachments=attachments, comments=comments,
-            chunking=self.chunking,
+            labels=tuple(label_names(content)), source=self.source, attachments=extra.attachments,
+            comments=extra.comments,
+            chunking=self.chunking + NAMES_PENDING if users.pending or extra.names_pending else self.chunking,
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
