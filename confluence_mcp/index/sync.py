@@ -3,10 +3,10 @@
 A run is defined by its selection (space / CQL / labels / page ids, always inside the toolkit's allowed spaces).
 Versions and labels come from one CQL listing without bodies (attachment versions from another, see
 `candidates.py`); only new or changed pages (or pages cut into chunks another way: another release's chunker,
-another embedder's chunk size) are fetched (batched, bounded concurrency), converted to Markdown,
-chunked, embedded and written one page per transaction, so a run killed half-way loses nothing and a rerun
-finishes exactly. Removal is limited to pages this selection indexed before and to pages gone from a space
-the run lists whole.
+another embedder's chunk size, or a mentioned user's lookup that failed for now, see `fetch.NAMES_PENDING`) are
+fetched (batched, bounded concurrency), converted to Markdown, chunked, embedded and written one page per
+transaction, so a run killed half-way loses nothing and a rerun finishes exactly. Removal is limited to pages
+this selection indexed before and to pages gone from a space the run lists whole.
 
 A page indexed with its attachments (comments) keeps them: a run without `include_attachments`
 (`include_comments`) re-indexes such a page with them when it changes (removing that text takes `clean`); a
