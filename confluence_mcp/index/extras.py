@@ -9,7 +9,7 @@ import anyio
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.confluence.convert.outline import mentions_as_names
-from confluence_mcp.confluence.users import user_names_by_page
+from confluence_mcp.confluence.users import mentioned_users_by_page
 from confluence_mcp.errors import NotFound
 
 __all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections"]
@@ -19,21 +19,21 @@ _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", 
 _MAX_ATTACHMENT_BYTES = 512 * 1024
 
 
-async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list[str], dict[str, int]]:
-    """One Markdown section with the page's footer comments as plain text (empty when there are none), and each
-    comment's version by id (to sign them)."""
+async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list[str], dict[str, int], bool]:
+    """One Markdown section with the page's footer comments as plain text (empty when there are none), each
+    comment's version by id (to sign them), and whether a mentioned user's lookup failed for now."""
     comments = [comment async for comment in client.comments(page_id, expand="body.storage,history,version")]
     versions = {str(c["id"]): int((c.get("version") or {}).get("number") or 0) for c in comments}
     storages = [str(((c.get("body") or {}).get("storage") or {}).get("value") or "") for c in comments]
-    users = await user_names_by_page(client, storages)  # mentions read `@Display Name`, as in the page body
+    users = await mentioned_users_by_page(client, storages)  # mentions read `@Display Name`, as in the page body
     lines = []
-    for comment, storage, names in zip(comments, storages, users, strict=True):
-        storage = mentions_as_names(storage, dict(names))  # `@id` when the name is unknown
+    for comment, storage, mentioned in zip(comments, storages, users, strict=True):
+        storage = mentions_as_names(storage, dict(mentioned.names))  # `@id` when the name is unknown
         text = await anyio.to_thread.run_sync(storage_to_text, storage) if storage else ""
         author = ((comment.get("history") or {}).get("createdBy") or {}).get("displayName") or "someone"
         if text.strip():
             lines.append(f"- {author}: {' '.join(text.split())}")
-    return (["## Comments\n\n" + "\n".join(lines)] if lines else []), versions
+    return (["## Comments\n\n" + "\n".join(lines)] if lines else []), versions, any(u.pending for u in users)
 
 
 async def attachment_sections(client: ConfluenceClient, attachments: list[dict[str, Any]]) -> list[str]:

@@ -3,10 +3,10 @@
 A run is defined by its selection (space / CQL / labels / page ids, always inside the toolkit's allowed spaces).
 Versions and labels come from one CQL listing without bodies (attachment versions from another, see
 `candidates.py`); only new or changed pages (or pages cut into chunks another way: another release's chunker,
-another embedder's chunk size) are fetched (batched, bounded concurrency), converted to Markdown,
-chunked, embedded and written one page per transaction, so a run killed half-way loses nothing and a rerun
-finishes exactly. Removal is limited to pages this selection indexed before and to pages gone from a space
-the run lists whole.
+another embedder's chunk size, or a mentioned user's lookup that failed for now, see `fetch.NAMES_PENDING`) are
+fetched (batched, bounded concurrency), converted to Markdown, chunked, embedded and written one page per
+transaction, so a run killed half-way loses nothing and a rerun finishes exactly. Removal is limited to pages
+this selection indexed before and to pages gone from a space the run lists whole.
 
 A page indexed with its attachments (comments) keeps them: a run without `include_attachments`
 (`include_comments`) re-indexes such a page with them when it changes (removing that text takes `clean`); a
@@ -15,50 +15,35 @@ new, edited or deleted attachment or comment is a change, though the page's vers
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.confluence.convert import storage_to_outline_markdown
-from confluence_mcp.confluence.users import UserNames, user_names_by_page
-from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import BadRequest, NotFound, PolicyError
+from confluence_mcp.errors import PolicyError
 from confluence_mcp.index.candidates import (
-    attachment_signature,
     attachment_signatures,
-    attachment_versions,
     changed_pages,
     comment_signatures,
-    label_names,
     list_candidates,
 )
-from confluence_mcp.index.chunking import Chunk, chunk_markdown, chunking_id, outline_chunk
-from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections
+from confluence_mcp.index.chunking import chunking_id
+from confluence_mcp.index.fetch import Children, Fetcher, PageDocument
 from confluence_mcp.index.service import IndexService
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from confluence_mcp.index.store import PageRecord
-
 __all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages"]
 
-log = logging.getLogger(__name__)
-
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
-_BODY_EXPAND = "body.storage,version,space,metadata.labels,ancestors"
-_FETCH_BATCH = 25  # bodies per /content/search request
-_FETCH_CONCURRENCY = 4
 _PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
 # Writing is the slowest stage (the database's share of a full handbook index is about 3 s of CPU): two writers,
 # each sending up to 16 pages per round trip, keep it busy while this process embeds; 15-25 % faster than one
@@ -79,6 +64,9 @@ class IndexReport(BaseModel):
     removed: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    # Pages indexed with a mentioned user as an id because the user lookup failed for now (connection, 429,
+    # 5xx); the next run redoes them, changed or not.
+    names_pending: int = 0
 
 
 INDEXED_TYPES = ("page", "blogpost")  # blog posts (announcements, decisions) are searched like pages
@@ -130,14 +118,6 @@ class _RunState:
     report: IndexReport
     total: int
     done: int = 0
-
-
-@dataclass
-class PageDocument:
-    """A fetched page ready to store: its record plus its chunks."""
-
-    record: PageRecord
-    chunks: list[Chunk]
 
 
 def _strip_order_by(cql: str) -> str:
@@ -204,15 +184,15 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
                   and (not allowed or page.space.casefold() in allowed) and (
                       page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
     # Pages whose entry holds attachment (comment) text keep it, whether or not this run includes them.
-    with_attachments = _Children({page_id for page_id in changed if include_attachments
+    with_attachments = Children({page_id for page_id in changed if include_attachments
                                   or (page_id in stored and stored[page_id].attachments is not None)}, signatures)
-    with_comments = _Children({page_id for page_id in changed if include_comments
+    with_comments = Children({page_id for page_id in changed if include_comments
                                or (page_id in stored and stored[page_id].comments is not None)}, comments)
 
     state = _RunState(report, total=len(changed) + (1 if gone else 0))
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
     await _pipeline(service, collection, changed, set(stored), state, notify,
-                    _Fetcher(client, source, with_attachments, with_comments, chunk_chars))
+                    Fetcher(client, source, with_attachments, with_comments, chunk_chars))
 
     if gone:
         report.removed = await service.store.delete_pages(collection, gone)
@@ -222,19 +202,10 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
 
 
 _Embedded = tuple[PageDocument, "np.ndarray"]
-_Extras = tuple[list[str], str | None, str | None]  # sections, attachment and comment signatures
-
-
-@dataclass(frozen=True)
-class _Children:
-    """The pages a run indexes with their attachments (or comments), and the signatures its listing found."""
-
-    pages: set[str]
-    signatures: dict[str, str] | None
 
 
 async def _pipeline(service: IndexService, collection: str, page_ids: list[str], existing: set[str], state: _RunState,
-                    notify: ProgressCallback, fetcher: _Fetcher) -> None:
+                    notify: ProgressCallback, fetcher: Fetcher) -> None:
     """fetch + convert → embed (batches of pages) → write (one transaction per page), the stages overlapping."""
     ref = await service.store.require_collection(collection)  # resolved once, not once per page
     documents_out, documents_in = anyio.create_memory_object_stream[PageDocument](_PAGES_PER_EMBED * 2)
@@ -274,6 +245,7 @@ async def _pipeline(service: IndexService, collection: str, page_ids: list[str],
                 await service.store.replace_pages(ref, [(d.record, d.chunks, vectors) for d, vectors in group])
                 for document, _ in group:
                     state.report.chunks += len(document.chunks)
+                    state.report.names_pending += int(document.names_pending)
                     if document.record.page_id in existing:
                         state.report.updated += 1
                     else:
@@ -291,112 +263,3 @@ async def _pipeline(service: IndexService, collection: str, page_ids: list[str],
 
 async def _embed(service: IndexService, batch: list[PageDocument]) -> np.ndarray:
     return await service.embed([chunk.embed_text or chunk.text for document in batch for chunk in document.chunks])
-
-
-class _Fetcher:
-    """Fetches bodies in batches (several in flight) and turns them into `PageDocument`s."""
-
-    def __init__(self, client: ConfluenceClient, source: str, attachments: _Children, comments: _Children,
-                 chunk_chars: int) -> None:
-        self.client = client
-        self.chunk_chars = chunk_chars  # the embedder's
-        self.chunking = chunking_id(chunk_chars)  # recorded with each page
-        self.source = source  # the run's selection, recorded with each page
-        self.attachments = attachments
-        self.comments = comments
-        self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
-        # One batch looks users up at a time: a user two batches mention is asked for once (then remembered).
-        self.user_lookups = anyio.Lock()
-
-    async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
-        batches = [page_ids[i:i + _FETCH_BATCH] for i in range(0, len(page_ids), _FETCH_BATCH)]
-        async with send, anyio.create_task_group() as group:
-            for ids in batches:
-                group.start_soon(self._batch, ids, send)
-
-    async def _batch(self, ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
-        async with self.limiter:
-            contents = await self._bodies(ids)
-            async with self.user_lookups:  # mentions read `@Display Name`, as reads show them
-                users = await user_names_by_page(self.client, [_storage(content) for content in contents])
-            extras = [await self._extras(content) for content in contents]
-        documents = await anyio.to_thread.run_sync(self._documents, contents, extras, users)
-        for document in documents:
-            await send.send(document)
-
-    async def _bodies(self, ids: list[str]) -> list[dict[str, Any]]:
-        """Bodies for `ids` in one CQL request; one GET per page when the site rejects `id IN (...)`."""
-        wanted = set(ids)
-        try:
-            page = await self.client.content_search(cqlb.in_("id", ids), limit=len(ids), expand=_BODY_EXPAND)
-            got = [item for item in page.results if str(item.get("id")) in wanted]
-            if len(got) == len(ids) or not page.next:
-                return got
-        except BadRequest:
-            log.info("site rejected a batched body fetch; falling back to one request per page")
-        contents = []
-        for page_id in ids:
-            try:
-                contents.append(await self.client.get_page(page_id, expand=_BODY_EXPAND))
-            except NotFound:
-                continue  # deleted between listing and fetching: the next run removes it
-        return contents
-
-    async def _extras(self, content: dict[str, Any]) -> _Extras:
-        """Markdown sections appended to the page (footer comments, attachment text) and its attachment and
-        comment signatures (None when the page is indexed without them)."""
-        sections: list[str] = []
-        page_id = str(content["id"])
-        comments = None
-        if page_id in self.comments.pages:
-            found, versions = await comment_sections(self.client, page_id)
-            sections += found
-            comments = (self.comments.signatures or {}).get(page_id) or attachment_signature(versions)
-        if page_id not in self.attachments.pages:
-            return sections, None, comments
-        signature = (self.attachments.signatures or {}).get(page_id)
-        # Without a listed signature, every attachment is listed to sign them.
-        attachments = await self.client.all_attachments(page_id, max_items=MAX_ATTACHMENTS if signature else None)
-        sections += await attachment_sections(self.client, attachments)
-        return sections, signature or attachment_signature(attachment_versions(attachments)), comments
-
-    def _documents(self, contents: list[dict[str, Any]], extras: list[_Extras],
-                   users: list[UserNames]) -> list[PageDocument]:
-        """Convert and chunk (CPU work, run in a worker thread)."""
-        return [self._document(content, *extra, users=names)
-                for content, extra, names in zip(contents, extras, users, strict=True)]
-
-    def _document(self, content: dict[str, Any], extra: list[str], attachments: str | None, comments: str | None,
-                  *, users: UserNames) -> PageDocument:
-        # Imported here: the store pulls in psycopg, which the tool modules must not load at server start.
-        from confluence_mcp.index.store import PageRecord
-
-        space = space_key_of(content) or ""
-        storage = _storage(content)
-        markdown = storage_to_outline_markdown(storage, dict(users)) if storage else ""
-        if extra:
-            markdown = "\n\n".join([markdown, *extra])
-        title = str(content.get("title") or "Untitled")
-        version = content.get("version") or {}
-        record = PageRecord(
-            page_id=str(content["id"]), title=title, space=space,
-            url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
-            version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
-            labels=tuple(label_names(content)), source=self.source, attachments=attachments, comments=comments,
-            chunking=self.chunking,
-        )
-        chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
-        return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
-
-
-def _storage(content: dict[str, Any]) -> str:
-    return str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None

@@ -147,6 +147,10 @@ async def index_data(
     if report.added + report.updated + report.unchanged == 0:
         note = (f"No pages matched {report.selection}; check the space key, labels or CQL "
                 "(the selection is limited to this toolkit's allowed spaces).")
+    elif report.names_pending:
+        pages = "1 page shows" if report.names_pending == 1 else f"{report.names_pending} pages show"
+        note = (f"Looking up mentioned users failed for now: {pages} a user's id instead of the name until the "
+                "next run, which re-indexes such pages.")
     return IndexDataResult(**report.model_dump(), note=note)
 
 
