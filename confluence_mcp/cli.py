@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from confluence_mcp import __version__
 from confluence_mcp.config import LOG_LEVELS
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def _port(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="confluence-mcp",
                                      description="MCP server for Confluence Cloud and Server/Data Center.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser)
     sub = parser.add_subparsers(dest="command")
     serve_p = sub.add_parser("serve", help="run the MCP server (default: stdio)")
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--sandbox", action="store_true",
                          help="start the built-in sandbox (demo seed) and serve against it")
     sandbox_p = sub.add_parser("sandbox", help="run the local Confluence sandbox")
-    index_p = sub.add_parser("index", help="build and query the semantic index")
+    index_p = sub.add_parser("index", help="build or refresh a semantic index collection (for cron jobs)")
     check_p = sub.add_parser("check", help="check tools, URL, authentication, space and hosting; "
                                            "exit 0/1, 2 for a bad configuration")
     _add_common(check_p, argparse.SUPPRESS)
@@ -112,6 +114,7 @@ def serve(args: argparse.Namespace) -> int:
             settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
         else:
             settings = load_settings(args.config, environ=environ)
+            _warn_unknown_variables(environ)
         if args.log_level:
             settings.log_level = args.log_level
         _set_level(settings.log_level)
@@ -130,6 +133,7 @@ def _run_server(settings: Settings, args: argparse.Namespace) -> None:
         log.info("streamable HTTP on http://%s:%d/mcp", args.host, args.port)
         server.run("streamable-http", host=args.host, port=args.port)
     elif args.transport == "sse":
+        log.info("SSE on http://%s:%d/sse", args.host, args.port)
         server.run("sse", host=args.host, port=args.port)
     else:
         import anyio
@@ -149,6 +153,20 @@ def _site_variables(environ: Mapping[str, str]) -> list[str]:
                   and not key.startswith("CONFLUENCE_MCP_") and key not in _HOST_VARIABLES and value)
 
 
+# Names other Confluence tools use (mcp-atlassian among them), which spelling similarity alone maps badly
+# (CONFLUENCE_USER is closer to CONFLUENCE_URL than to CONFLUENCE_USERNAME; CONFLUENCE_PAT to CONFLUENCE_SPACE).
+_KNOWN_ALIASES = {
+    "CONFLUENCE_USER": "CONFLUENCE_USERNAME",
+    "CONFLUENCE_EMAIL": "CONFLUENCE_USERNAME",
+    "CONFLUENCE_PASSWORD": "CONFLUENCE_API_TOKEN",
+    "CONFLUENCE_PAT": "CONFLUENCE_TOKEN",
+    "CONFLUENCE_PERSONAL_TOKEN": "CONFLUENCE_TOKEN",
+    "CONFLUENCE_SSL_VERIFY": "CONFLUENCE_VERIFY_SSL",
+    "CONFLUENCE_SPACE_KEY": "CONFLUENCE_SPACE",
+    "CONFLUENCE_SPACES_FILTER": "CONFLUENCE_MCP_ALLOWED_SPACES",
+}
+
+
 def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A hint per CONFLUENCE_* variable nothing reads (CONFLUENCE_BASE_URL for CONFLUENCE_URL, say)."""
     import difflib
@@ -158,10 +176,18 @@ def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
     hints = []
     for key in _site_variables(environ):
         if key not in SITE_VARIABLES:
-            close = difflib.get_close_matches(key, sorted(SITE_VARIABLES), 1)
+            close = [_KNOWN_ALIASES[key]] if key in _KNOWN_ALIASES else \
+                difflib.get_close_matches(key, sorted(SITE_VARIABLES), 1)
             hints.append(f"environment: {key} is not a variable confluence-mcp reads"
                          + (f" (did you mean {close[0]}?)" if close else ""))
     return hints
+
+
+def _warn_unknown_variables(environ: Mapping[str, str]) -> None:
+    """The hints of `_unknown_variables` when the configuration loaded anyway (CONFLUENCE_URL with a misnamed token
+    variable loads as anonymous access, say); a configuration error prints them with its problems instead."""
+    for hint in _unknown_variables(environ):
+        log.warning("%s", hint)
 
 
 def _delegate(module_name: str, argv: Sequence[str], prog: str) -> int:
@@ -183,6 +209,7 @@ def check(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     _set_level(args.log_level or settings.log_level)
+    _warn_unknown_variables(os.environ)
     toolkits = settings.resolved_toolkits()
     if not toolkits:
         raise ConfigError("no Confluence site configured: set CONFLUENCE_URL or add [credentials] to the config file")
@@ -212,12 +239,33 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(code)
 
 
+_DELEGATED = {"sandbox": "confluence_mcp.sandbox.cli", "index": "confluence_mcp.index.cli"}
+
+
+def _split_delegated(argv: list[str]) -> tuple[list[str], str, list[str]] | None:
+    """`[--config X] [--log-level Y] sandbox|index ARGS` as (options before, command, ARGS); None otherwise."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("--") and argv[i] != "--":
+        i += 1 if "=" in argv[i] else 2
+    if i < len(argv) and argv[i] in _DELEGATED:
+        return argv[:i], argv[i], argv[i + 1:]
+    return None
+
+
 def _run(argv: list[str]) -> int:
-    # sandbox and index own their whole argument list.
-    if argv and argv[0] in ("sandbox", "index"):
-        _configure_logging(None)
-        module = "confluence_mcp.sandbox.cli" if argv[0] == "sandbox" else "confluence_mcp.index.cli"
-        return _delegate(module, argv[1:], argv[0])
+    # sandbox and index own their argument list; --config and --log-level given before them still apply.
+    split = _split_delegated(argv)
+    if split is not None:
+        before, command, rest = split
+        common = argparse.ArgumentParser(prog="confluence-mcp")
+        _add_common(common)
+        options = common.parse_args(before)
+        if options.config:
+            if command != "index":
+                common.error(f"--config: {command} reads no configuration file")
+            rest = ["--config", options.config, *rest]  # a --config after `index` still wins
+        _configure_logging(options.log_level)
+        return _delegate(_DELEGATED[command], rest, command)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

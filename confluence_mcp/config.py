@@ -337,6 +337,9 @@ class Settings(BaseSettings):
             spaces = kit.allowed_spaces if kit.allowed_spaces is not None else ([kit.space] if kit.space else [])
             out.append(Toolkit(name, kit, cred, hosting, tuple(s.upper() for s in spaces),
                                f"{name}_" if prefixed else ""))
+        if self.index.embedder == "openai" and not self.index.model:
+            problems.append("index.model: embedder 'openai' needs a model (e.g. text-embedding-3-small); "
+                            "set [index] model in the config file")
         if problems:
             raise ConfigError(problems)
         return out

@@ -71,9 +71,12 @@ def secret_file_problem(file: Path | None) -> str | None:
 
 def toolkit_problems(where: str, kit: ToolkitSettings) -> list[str]:
     problems = []
-    for key in [kit.space, *(kit.allowed_spaces or [])]:
-        if key is not None and not SPACE_KEY.match(key):
-            problems.append(f"{where}: space {key!r} looks like a space name; use its key (a short code like DOCS)")
+    if kit.space is not None and not SPACE_KEY.match(kit.space):
+        problems.append(f"{where}: space {kit.space!r} looks like a space name; use its key (a short code like DOCS)")
+    for key in kit.allowed_spaces or []:
+        if not SPACE_KEY.match(key):
+            problems.append(f"{where}.allowed_spaces: {key!r} is not a space key (a short code like DOCS); "
+                            "an empty list allows every space")
     if kit.retry_max_seconds < kit.retry_min_seconds:
         problems.append(f"{where}: retry_max_seconds must be >= retry_min_seconds")
     return problems

@@ -193,3 +193,19 @@ def test_hosting_detection() -> None:
     assert detect_hosting("https://x.atlassian.net") == "cloud"
     assert detect_hosting("http://127.0.0.1:8090/wiki") == "cloud"
     assert detect_hosting("https://confluence.corp/confluence") == "server"
+
+
+def test_openai_embedder_without_a_model_fails_at_start() -> None:
+    settings = load_settings(environ={**CLOUD_ENV, "CONFLUENCE_MCP_EMBEDDER": "openai"})
+    with pytest.raises(ConfigError) as info:
+        settings.resolved_toolkits()
+    assert info.value.problems == ["index.model: embedder 'openai' needs a model (e.g. text-embedding-3-small); "
+                                   "set [index] model in the config file"]
+
+
+def test_a_bad_allowed_space_names_the_key_to_fix() -> None:
+    env = {**CLOUD_ENV, "CONFLUENCE_MCP_ALLOWED_SPACES": "DOCS,*"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env).resolved_toolkits()
+    assert info.value.problems == ["toolkits.default.allowed_spaces: '*' is not a space key (a short code like DOCS); "
+                                   "an empty list allows every space"]

@@ -17,7 +17,7 @@ __all__ = ["add_arguments", "main", "options_from_args", "run"]
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8090, help="port (0 picks a free one; default 8090)")
+    parser.add_argument("--port", type=_port, default=8090, help="port (0 picks a free one; default 8090)")
     parser.add_argument("--flavor", "--flavour", choices=("cloud", "server"), default="cloud",
                         help="cloud: /wiki base, v2 API, cursors; server: Data Center paths and paging")
     parser.add_argument("--seed", default="demo",
@@ -31,6 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a space the user cannot see (404); repeatable")
     parser.add_argument("--read-only-space", action="append", default=[], metavar="KEY",
                         help="a space the user cannot write (403); repeatable")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0..65535; 0 picks a free one)")
+    return port
 
 
 def options_from_args(args: argparse.Namespace) -> SandboxOptions:

@@ -205,7 +205,8 @@ def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int,
                          one_per_page=one_per_page, allowed_spaces=list(kit.toolkit.allowed_spaces))
 
 
-@tool("index", "Search an index collection", read_only=True, aliases={"search_top": "top_k"})
+@tool("index", "Search an index collection", read_only=True,
+      aliases={"index_name": "collection", "search_top": "top_k"})
 async def search_index(
     ctx: Context,
     query: Query,
@@ -293,8 +294,8 @@ async def _summary_sample(query: str, ctx: Context,
     return llm.sample_request(*llm.summary_prompt(query, hits_for_prompt(retrieval.hits)), max_tokens=800)
 
 
-@tool("index", "Stepback search of an index collection", read_only=True, aliases={"search_top": "top_k"},
-      samples=True)
+@tool("index", "Stepback search of an index collection", read_only=True,
+      aliases={"index_name": "collection", "search_top": "top_k"}, samples=True)
 async def stepback_search_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],
@@ -319,8 +320,8 @@ async def stepback_search_index(
                                 note=" ".join(notes) or None)
 
 
-@tool("index", "Answer a question from an index collection", read_only=True, aliases={"search_top": "top_k"},
-      samples=True)
+@tool("index", "Answer a question from an index collection", read_only=True,
+      aliases={"index_name": "collection", "search_top": "top_k"}, samples=True)
 async def stepback_summary_index(
     ctx: Context,
     retrieval: Annotated[_Retrieval, Resolve(_retrieve)],

@@ -138,7 +138,7 @@ async def test_index_data_reports_progress_and_accepts_index_name(settings: Sett
 @pytest.mark.anyio
 async def test_search_filters_aliases_and_empty_notes(settings: Settings, closing: None) -> None:
     async with Client(build_server(settings)) as client:
-        top = await call(client, "search_index", {"query": "expense reimbursement", "collection": "hb",
+        top = await call(client, "search_index", {"query": "expense reimbursement", "index_name": "hb",
                                                   "search_top": 3})
         assert len(top["results"]) == 3
         assert {"page_id", "title", "url", "heading_path", "text", "score"} <= set(top["results"][0])

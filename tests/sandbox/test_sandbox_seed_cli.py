@@ -110,6 +110,13 @@ def test_cli_reports_bad_seed() -> None:
     assert result.returncode == 1 and "seed corpus not found" in result.stderr
 
 
+def test_cli_refuses_a_port_out_of_range_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "confluence_mcp.sandbox.cli", "--port", "99999"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "'99999' is not a TCP port (0..65535; 0 picks a free one)" in result.stderr
+
+
 def test_subprocess_runner_passes_every_option() -> None:
     options = SandboxOptions(flavor="server", seed="demo", context_path="/confluence", user="me@example.com",
                              token="t0k", hidden_spaces=("PRIVATE",), read_only_spaces=("ARCHIVE",))

@@ -36,6 +36,25 @@ def test_common_options_work_before_or_after_the_subcommand(argv: list[str]) -> 
     assert (args.config, args.log_level) == ("f.toml", "DEBUG")
 
 
+def test_common_options_before_index_and_sandbox_apply(tmp_path: Any) -> None:
+    toml = tmp_path / "c.toml"
+    toml.write_text('[credentials.default]\nbase_url = "ftp://x"\n')
+    index = run_cli("--config", str(toml), "index", "--quiet")
+    assert index.returncode == 2, index.stderr
+    assert "confluence-mcp index: config: credentials.default: base_url must start with" in index.stderr
+    usage = run_cli("--log-level", "debug", "index", "--help")
+    assert usage.returncode == 0 and "--space" in usage.stdout
+    sandbox = run_cli("--config", str(toml), "sandbox")
+    assert sandbox.returncode == 2 and "sandbox reads no configuration file" in sandbox.stderr
+
+
+def test_version() -> None:
+    from confluence_mcp import __version__
+
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"confluence-mcp {__version__}")
+
+
 @pytest.mark.parametrize("port", ["0", "99999", "http"])
 def test_port_out_of_range_is_one_line(port: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
@@ -68,6 +87,19 @@ def test_incomplete_configuration_fails_instead_of_serving_the_sandbox(tmp_path:
         assert result.returncode == 2, result.stderr
         assert any(line.startswith(f"confluence-mcp: config: {expected}") for line in result.stderr.splitlines())
         assert "sandbox" not in result.stderr
+
+
+def test_variables_of_other_tools_get_the_right_hint() -> None:
+    from confluence_mcp.cli import _unknown_variables
+
+    assert _unknown_variables({"CONFLUENCE_USER": "a@b.c", "CONFLUENCE_PERSONAL_TOKEN": "t"}) == [
+        "environment: CONFLUENCE_PERSONAL_TOKEN is not a variable confluence-mcp reads "
+        "(did you mean CONFLUENCE_TOKEN?)",
+        "environment: CONFLUENCE_USER is not a variable confluence-mcp reads (did you mean CONFLUENCE_USERNAME?)"]
+    # CONFLUENCE_URL alone is a valid (anonymous) configuration: the hint still reaches stderr.
+    anonymous = run_cli("check", env={"CONFLUENCE_URL": f"http://127.0.0.1:{free_port()}/wiki",
+                                      "CONFLUENCE_PERSONAL_TOKEN": "t"})
+    assert anonymous.returncode == 1 and "(did you mean CONFLUENCE_TOKEN?)" in anonymous.stderr
 
 
 def test_a_confluence_hosts_own_variables_name_no_site() -> None:
