@@ -159,3 +159,30 @@ def test_an_edited_cell_keeps_the_empty_lines_in_its_content_wrapper() -> None:
               "</td></tr></tbody></table>")
     merged = write(stored, storage_to_markdown(stored).replace("Two.", "Two, then three."))
     assert merged == stored.replace("Two.", "Two, then three.")
+
+
+def test_moved_columns_and_rows_keep_their_stored_cells() -> None:
+    # The columns reversed and the last row moved first: every cell as stored, the column widths too (moved along).
+    markdown = storage_to_markdown(SERVER)
+    lines = markdown.splitlines()
+    table = ["| " + " | ".join(reversed(line[2:-2].split(" | "))) + " |" for line in lines[2:7]]
+    table[2:5] = [table[4], table[2], table[3]]  # the last row first
+    merged = write(SERVER, "\n".join(lines[:2] + table + lines[7:]) + "\n")
+    body = SERVER[SERVER.index("<tbody>") + len("<tbody>") : SERVER.index("</tbody>")]
+    rows = body.split("</tr>")[:-1]
+    cells = [row.removeprefix("<tr>").replace("</td><td", "</td>\x00<td").replace("</th><th", "</th>\x00<th")
+             .split("\x00") for row in rows]
+    expected = "".join("<tr>" + "".join(reversed(row)) + "</tr>" for row in [cells[0], cells[3], cells[1], cells[2]])
+    assert merged == SERVER.replace(body, expected)
+
+
+def test_cloud_moved_columns_take_their_widths_along() -> None:
+    markdown = storage_to_markdown(CLOUD)
+    lines = markdown.splitlines()
+    start = lines.index("| **Team** | **People** |")
+    lines[start : start + 4] = ["| " + " | ".join(reversed(line[2:-2].split(" | "))) + " |"
+                                for line in lines[start : start + 4]]
+    merged = write(CLOUD, "\n".join(lines) + "\n")
+    assert '<colgroup><col style="width: 570.0px;"/><col style="width: 190.0px;"/></colgroup>' in merged
+    assert "<tr><th><p><strong>People</strong></p></th><th><p><strong>Team</strong></p></th></tr>" in merged
+    assert "<tr><td><p /></td><td><p>Design</p></td></tr>" in merged

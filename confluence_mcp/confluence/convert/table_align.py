@@ -5,7 +5,8 @@ Rows are aligned by their cells' text: rows saying the same pair first (a diff),
 rows sharing the most cell texts (wherever their columns went), then what is left in a stretch in order when both
 sides have as many (rows edited in place), else by how alike their text reads. Columns follow from the paired rows:
 a new column continues the stored one whose cells say the same in the most paired rows (the header row among
-them), in order; columns left over pair up in order when there are as many on both sides (a header renamed).
+them), wherever it moved; columns left over pair up in order when there are as many on both sides (a header
+renamed). A row moved elsewhere (and maybe edited) pairs with the stored row left over sharing most with it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ __all__ = ["align_columns", "align_rows", "row_texts"]
 _ALIKE = 0.5
 # An empty cell saying the same counts for less than text: many are empty.
 _EMPTY_VOTE = 0.25
+# Stretches of changed rows larger than this (stored × new rows) are paired in order at most: the pairing is
+# quadratic, and a merge is only about which stored bytes stay, never about what the table says.
+_MOST_PAIRS = 250_000
+_MOST_ALIKE = 2_500  # the same for comparing texts, which costs more
 
 Score = Callable[[int, int], float]
 
@@ -35,32 +40,65 @@ def row_texts(row: Element) -> tuple[str, ...]:
 def align_rows(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]) -> list[int | None]:
     """Per new row (as its cells' texts) the stored row it continues, or None for a new row."""
     match: list[int | None] = [None] * len(new)
-    counts = [Counter(text for text in row if text) for row in old], [Counter(text for text in row if text)
-                                                                       for row in new]
     joined = ["\x1f".join(row) for row in old], ["\x1f".join(row) for row in new]
 
-    def shared(i: int, j: int) -> float:
-        return float(sum((counts[0][i] & counts[1][j]).values()))
-
     def alike(i: int, j: int) -> float:
-        return SequenceMatcher(None, joined[0][i], joined[1][j], autojunk=False).ratio()
+        matcher = SequenceMatcher(None, joined[0][i], joined[1][j], autojunk=False)
+        return matcher.ratio() if matcher.real_quick_ratio() >= _ALIKE and matcher.quick_ratio() >= _ALIKE else 0.0
 
     for op, i1, i2, j1, j2 in SequenceMatcher(None, list(old), list(new), autojunk=False).get_opcodes():
         if op == "equal":
             match[j1:j2] = range(i1, i2)
             continue
-        pairs = _best_pairs(range(i1, i2), range(j1, j2), shared, 1.0)
+        shared = _shared_texts(old, new, range(i1, i2), range(j1, j2))
+        pairs = _best_pairs(range(i1, i2), range(j1, j2), shared, 1.0, _MOST_PAIRS)
         for olds, news in _gaps(pairs, (i1, i2), (j1, j2)):
-            pairs += _in_order(olds, news) if len(olds) == len(news) else _best_pairs(olds, news, alike, _ALIKE)
+            pairs += _in_order(olds, news) if len(olds) == len(news) else \
+                _best_pairs(olds, news, alike, _ALIKE, _MOST_ALIKE)
         for i, j in pairs:
             match[j] = i
+    _pair_moved(old, new, match)
     return match
+
+
+def _shared_texts(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], olds: Sequence[int],
+                  news: Sequence[int]) \
+        -> dict[tuple[int, int], float]:
+    """How many cell texts (not empty ones) a stored and a new row share, wherever their columns are; pairs sharing
+    none left out (found through the texts, not by comparing every pair of rows)."""
+    rows_with: dict[str, list[tuple[int, int]]] = {}
+    for i in olds:
+        for text, count in Counter(text for text in old[i] if text).items():
+            rows_with.setdefault(text, []).append((i, count))
+    shared: dict[tuple[int, int], float] = {}
+    for j in news:
+        for text, count in Counter(text for text in new[j] if text).items():
+            for i, stored_count in rows_with.get(text, []):
+                shared[i, j] = shared.get((i, j), 0.0) + min(count, stored_count)
+    return shared
+
+
+def _pair_moved(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], match: list[int | None]) -> None:
+    """A row moved elsewhere in the table (its columns too, or edited) pairs with the stored row left over that
+    shares the most cell texts with it."""
+    paired = set(match)
+    olds = [i for i in range(len(old)) if i not in paired]
+    news = [j for j, i in enumerate(match) if i is None]
+    if not olds or not news or len(olds) * len(news) > _MOST_PAIRS:
+        return
+    shared = _shared_texts(old, new, olds, news)
+    taken: set[int] = set()
+    for (i, j), _ in sorted(shared.items(), key=lambda item: (-item[1], abs(item[0][0] - item[0][1]))):
+        if i not in taken and match[j] is None:
+            match[j] = i
+            taken.add(i)
 
 
 def align_columns(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], rows: Sequence[int | None]) \
         -> list[int | None] | None:
     """Per new column the stored column it continues (None: a new column), from the paired rows `rows` (per new row
-    its stored row, as `align_rows` gives); None when the rows of either side are not all as wide."""
+    its stored row, as `align_rows` gives); None when the rows of either side are not all as wide. Columns are few
+    and may move: each pairs with the one whose cells agree most, nearest first on a tie."""
     if not old or not new or len({len(row) for row in old}) != 1 or len({len(row) for row in new}) != 1:
         return None
     old_width, new_width = len(old[0]), len(new[0])
@@ -72,20 +110,31 @@ def align_columns(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]
             for d, new_text in enumerate(new[j]):
                 if old_text == new_text:
                     votes[c][d] += 1.0 if old_text else _EMPTY_VOTE
-    pairs = _best_pairs(range(old_width), range(new_width), lambda c, d: votes[c][d], 1.0)
-    for olds, news in _gaps(pairs, (0, old_width), (0, new_width)):
-        if len(olds) == len(news):
-            pairs += _in_order(olds, news)
     columns: list[int | None] = [None] * new_width
-    for c, d in pairs:
-        columns[d] = c
+    taken: set[int] = set()
+    for c, d in sorted(((c, d) for c in range(old_width) for d in range(new_width) if votes[c][d] >= 1.0),
+                       key=lambda pair: (-votes[pair[0]][pair[1]], abs(pair[0] - pair[1]), pair[0])):
+        if c not in taken and columns[d] is None:
+            columns[d] = c
+            taken.add(c)
+    left = [c for c in range(old_width) if c not in taken], [d for d in range(new_width) if columns[d] is None]
+    if len(left[0]) == len(left[1]):  # as many left on both sides (a header renamed, a column rewritten): in order
+        for c, d in zip(*left, strict=True):
+            columns[d] = c
     return columns
 
 
-def _best_pairs(olds: range, news: range, score: Score, least: float) -> list[tuple[int, int]]:
-    """Pairs in order on both sides, each scoring at least `least`, with the highest total score."""
+def _best_pairs(olds: range, news: range, score: Score | dict[tuple[int, int], float], least: float, most: int) \
+        -> list[tuple[int, int]]:
+    """Pairs in order on both sides, each scoring at least `least` (`score` a function, or a table where a pair
+    missing scores 0), with the highest total score; none when there are more than `most` pairs to weigh."""
     n, m = len(olds), len(news)
-    scores = [[score(olds[a], news[b]) for b in range(m)] for a in range(n)]
+    if n * m > most:
+        return []
+    if isinstance(score, dict):
+        scores = [[score.get((olds[a], news[b]), 0.0) for b in range(m)] for a in range(n)]
+    else:
+        scores = [[score(olds[a], news[b]) for b in range(m)] for a in range(n)]
     best = [[0.0] * (m + 1) for _ in range(n + 1)]
     for a in range(n - 1, -1, -1):
         for b in range(m - 1, -1, -1):

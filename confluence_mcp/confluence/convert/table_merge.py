@@ -77,10 +77,13 @@ def _merge_table(old: str, new: str, keep: Keep) -> str | None:
     if len(sections) > 1 and old_head_index is not None:
         merged[old_head_index] = merge_rows(*sections[0], matches[0])
     merged[old_index] = merge_rows(*sections[-1], matches[-1])
-    # The column widths while as many; the `thead` only while there is a header row to hold.
-    children = [merged.get(index, child) for index, child in enumerate(old_parts.children)
-                if index in merged or (index != old_head_index and _columns(old_parts, index) == width)]
-    return old_parts.join(children, None if same_tag(old_parts, new_parts) else new_parts.open)
+    for index, element in enumerate(old_parts.elements):  # the column widths while as many
+        widths = _widths(old_parts.children[index], columns, width) if element.tag == "colgroup" else None
+        if widths is not None:
+            merged[index] = widths
+    # A stored `thead` stays only while there is a header row to hold (merged above).
+    return old_parts.join([merged[index] for index in sorted(merged)],
+                          None if same_tag(old_parts, new_parts) else new_parts.open)
 
 
 def _sections(parts: ElementParts) -> tuple[int | None, int] | None:
@@ -102,9 +105,17 @@ def _split_header(body: ElementParts) -> tuple[ElementParts, ElementParts] | Non
     return None if head is None or rest is None else (head, rest)
 
 
-def _columns(parts: ElementParts, index: int) -> int:
-    """How many columns a `colgroup` sets widths for."""
-    return sum(1 for col in parts.elements[index] if col.tag == "col")
+def _widths(colgroup: str, columns: list[int | None] | None, width: int) -> str | None:
+    """The stored column widths while the table has as many columns, in the order the columns moved to; None (no
+    widths) when it has more or fewer."""
+    parts = element_parts(colgroup)
+    if parts is None or len(parts.children) != width or any(col.tag != "col" for col in parts.elements):
+        return None
+    if columns is None:
+        return colgroup
+    if None in columns:
+        return None
+    return parts.join([parts.children[column] for column in columns if column is not None])
 
 
 def _align(sections: list[tuple[ElementParts, ElementParts]]) \
