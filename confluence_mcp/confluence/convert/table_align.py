@@ -23,7 +23,7 @@ __all__ = ["align_columns", "align_rows", "row_texts"]
 
 # Below this a changed row is taken for another row, not the stored one edited (difflib's ratio of their texts).
 _ALIKE = 0.5
-# An empty cell saying the same counts for less than text: many are empty.
+# An empty cell saying the same counts for less than text (many are empty), but still pairs rows of empty cells.
 _EMPTY_VOTE = 0.25
 # Stretches of changed rows larger than this (stored × new rows) are paired in order at most: the pairing is
 # quadratic, and a merge is only about which stored bytes stay, never about what the table says.
@@ -51,7 +51,7 @@ def align_rows(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]) -
             match[j1:j2] = range(i1, i2)
             continue
         shared = _shared_texts(old, new, range(i1, i2), range(j1, j2))
-        pairs = _best_pairs(range(i1, i2), range(j1, j2), shared, 1.0, _MOST_PAIRS)
+        pairs = _best_pairs(range(i1, i2), range(j1, j2), shared, _EMPTY_VOTE, _MOST_PAIRS)
         for olds, news in _gaps(pairs, (i1, i2), (j1, j2)):
             pairs += _in_order(olds, news) if len(olds) == len(news) else \
                 _best_pairs(olds, news, alike, _ALIKE, _MOST_ALIKE)
@@ -64,17 +64,18 @@ def align_rows(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]) -
 def _shared_texts(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], olds: Sequence[int],
                   news: Sequence[int]) \
         -> dict[tuple[int, int], float]:
-    """How many cell texts (not empty ones) a stored and a new row share, wherever their columns are; pairs sharing
-    none left out (found through the texts, not by comparing every pair of rows)."""
+    """How many cell texts a stored and a new row share (empty ones for less), wherever their columns are; pairs
+    sharing none left out (found through the texts, not by comparing every pair of rows)."""
     rows_with: dict[str, list[tuple[int, int]]] = {}
     for i in olds:
-        for text, count in Counter(text for text in old[i] if text).items():
+        for text, count in Counter(old[i]).items():
             rows_with.setdefault(text, []).append((i, count))
     shared: dict[tuple[int, int], float] = {}
     for j in news:
-        for text, count in Counter(text for text in new[j] if text).items():
+        for text, count in Counter(new[j]).items():
             for i, stored_count in rows_with.get(text, []):
-                shared[i, j] = shared.get((i, j), 0.0) + min(count, stored_count)
+                vote = min(count, stored_count) * (1.0 if text else _EMPTY_VOTE)
+                shared[i, j] = shared.get((i, j), 0.0) + vote
     return shared
 
 
@@ -112,7 +113,7 @@ def align_columns(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]
                     votes[c][d] += 1.0 if old_text else _EMPTY_VOTE
     columns: list[int | None] = [None] * new_width
     taken: set[int] = set()
-    for c, d in sorted(((c, d) for c in range(old_width) for d in range(new_width) if votes[c][d] >= 1.0),
+    for c, d in sorted(((c, d) for c in range(old_width) for d in range(new_width) if votes[c][d] >= _EMPTY_VOTE),
                        key=lambda pair: (-votes[pair[0]][pair[1]], abs(pair[0] - pair[1]), pair[0])):
         if c not in taken and columns[d] is None:
             columns[d] = c
