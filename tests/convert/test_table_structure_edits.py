@@ -88,6 +88,7 @@ def test_a_column_removed_and_a_row_added_keep_the_other_cells() -> None:
 
 
 def test_cloud_a_column_and_a_row_added_keep_the_stored_rows() -> None:
+    # The new column's cells in the stored rows get Cloud's `<p>` as their neighbours have; the new row is as written.
     markdown = with_column(storage_to_markdown(CLOUD), "| **Time**", 2, ["**Owner**", "Ann", "Bo", "Cy"])
     markdown = markdown.replace("| 5 min |", "| 1 min | Wrap-up | Di | Thanks. |\n| 5 min |")
     merged = write(CLOUD, markdown)
@@ -95,10 +96,11 @@ def test_cloud_a_column_and_a_row_added_keep_the_stored_rows() -> None:
     table = table[: table.index("</table>") + len("</table>")]
     expected = table.replace('<colgroup><col style="width: 80.0px;"/><col style="width: 180.0px;"/>'
                              '<col style="width: 500.0px;"/></colgroup>', "") \
-        .replace("<strong>Item</strong></p></th>", "<strong>Item</strong></p></th><th><strong>Owner</strong></th>") \
-        .replace("<p>Roadmap</p></td>", "<p>Roadmap</p></td><td>Ann</td>") \
-        .replace("<p>Incidents</p></td>", "<p>Incidents</p></td><td>Bo</td>") \
-        .replace("<p>AOB</p></td>", "<p>AOB</p></td><td>Cy</td>") \
+        .replace("<strong>Item</strong></p></th>",
+                 "<strong>Item</strong></p></th><th><p><strong>Owner</strong></p></th>") \
+        .replace("<p>Roadmap</p></td>", "<p>Roadmap</p></td><td><p>Ann</p></td>") \
+        .replace("<p>Incidents</p></td>", "<p>Incidents</p></td><td><p>Bo</p></td>") \
+        .replace("<p>AOB</p></td>", "<p>AOB</p></td><td><p>Cy</p></td>") \
         .replace("<tr><td><p>5 min</p>",
                  "<tr><td>1 min</td><td>Wrap-up</td><td>Di</td><td>Thanks.</td></tr><tr><td><p>5 min</p>")
     assert merged == CLOUD.replace(table, expected)

@@ -222,11 +222,24 @@ def _merge_row(old: str, new: str, columns: list[int | None] | None, keep: Keep,
     if columns is None or len(columns) != len(new_parts.children):
         cells = _merge_children(old_parts, new_parts, merge_cell)
     else:
-        cells = [new_cell if column is None else old_parts.children[column]
+        cells = [_in_row_style(new_cell, old_parts) if column is None else old_parts.children[column]
                  if block_key(old_parts.elements[column]) == block_key(new_parts.elements[index])
                  else merge_cell(old_parts.children[column], new_cell)
                  for index, (column, new_cell) in enumerate(zip(columns, new_parts.children, strict=True))]
     return old_parts.join(cells, None if same_tag(old_parts, new_parts) else new_parts.open)
+
+
+def _in_row_style(cell: str, row: ElementParts) -> str:
+    """A new cell (a column added) in a stored row whose every cell holds its text in blocks (Cloud's `<p>`): its
+    bare paragraph in a `<p>` too, as the editor would write it."""
+    parts = element_parts(cell, children=False)
+    stored = [element_parts(old, children=False) for old in row.children]
+    if parts is None or not stored or any(old is None or not old.gaps[0].strip() or _bare_run(old.gaps[0]) != 0
+                                          for old in stored):
+        return cell
+    content = parts.gaps[0]
+    run = _bare_run(content)
+    return parts.open + "<p>" + content[:run] + "</p>" + content[run:] + parts.close if run else cell
 
 
 def _merge_cell_content(old: str, new: str, keep: Keep) -> str:
