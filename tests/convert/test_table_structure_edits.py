@@ -188,3 +188,20 @@ def test_cloud_moved_columns_take_their_widths_along() -> None:
     assert '<colgroup><col style="width: 570.0px;"/><col style="width: 190.0px;"/></colgroup>' in merged
     assert "<tr><th><p><strong>People</strong></p></th><th><p><strong>Team</strong></p></th></tr>" in merged
     assert "<tr><td><p /></td><td><p>Design</p></td></tr>" in merged
+
+
+def test_a_long_table_with_a_column_and_a_row_added_keeps_its_stored_rows() -> None:
+    # Too many rows to weigh every pair: rows pair by the texts only they hold, and every stored row still stays.
+    def row(index: int, extra: str = "") -> str:
+        return f'<tr><td colspan="1"><p>Step {index}</p><p><br/></p></td><td colspan="1"><p><br/></p></td>{extra}</tr>'
+
+    stored = ('<table class="wrapped"><tbody><tr><th>Step</th><th>Notes</th></tr>'
+              + "".join(row(index) for index in range(700)) + "</tbody></table>")
+    lines = storage_to_markdown(stored).splitlines()
+    lines = [lines[0] + " Owner |", lines[1] + " --- |"] + [line + " Ann |" for line in lines[2:]]
+    lines.insert(352, "| Step 350a | Check | Bo |")
+    merged = write(stored, "\n".join(lines))
+    rows = [row(index, "<td><p>Ann</p></td>") for index in range(700)]  # in a <p> as the cells beside it
+    rows.insert(350, "<tr><td>Step 350a</td><td>Check</td><td>Bo</td></tr>")
+    assert merged == ('<table class="wrapped"><tbody><tr><th>Step</th><th>Notes</th><th>Owner</th></tr>'
+                      + "".join(rows) + "</tbody></table>")

@@ -11,6 +11,7 @@ renamed). A row moved elsewhere (and maybe edited) pairs with the stored row lef
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Sequence
 from difflib import SequenceMatcher
@@ -25,8 +26,8 @@ __all__ = ["align_columns", "align_rows", "row_texts"]
 _ALIKE = 0.5
 # An empty cell saying the same counts for less than text (many are empty), but still pairs rows of empty cells.
 _EMPTY_VOTE = 0.25
-# Stretches of changed rows larger than this (stored × new rows) are paired in order at most: the pairing is
-# quadratic, and a merge is only about which stored bytes stay, never about what the table says.
+# Stretches of changed rows larger than this (stored × new rows) are not weighed pair by pair (that is quadratic):
+# they pair by texts only one row holds (`_anchors`); a merge is only about which stored bytes stay.
 _MOST_PAIRS = 250_000
 _MOST_ALIKE = 2_500  # the same for comparing texts, which costs more
 
@@ -50,20 +51,58 @@ def align_rows(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]]) -
         if op == "equal":
             match[j1:j2] = range(i1, i2)
             continue
-        shared = _shared_texts(old, new, range(i1, i2), range(j1, j2))
-        pairs = _best_pairs(range(i1, i2), range(j1, j2), shared, _EMPTY_VOTE, _MOST_PAIRS)
-        for olds, news in _gaps(pairs, (i1, i2), (j1, j2)):
-            pairs += _in_order(olds, news) if len(olds) == len(news) else \
-                _best_pairs(olds, news, alike, _ALIKE, _MOST_ALIKE)
-        for i, j in pairs:
+        for i, j in _stretch_pairs(old, new, range(i1, i2), range(j1, j2), alike):
             match[j] = i
     _pair_moved(old, new, match)
     return match
 
 
+def _stretch_pairs(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], olds: range, news: range,
+                   alike: Score) -> list[tuple[int, int]]:
+    """The pairs of a changed stretch: rows sharing the most cell texts, in order; too many rows to weigh every pair:
+    rows sharing a text no other row of the stretch holds, in order, and the stretches between them the same way."""
+    big = len(olds) * len(news) > _MOST_PAIRS
+    pairs = _anchors(old, new, olds, news) if big else \
+        _best_pairs(olds, news, _shared_texts(old, new, olds, news), _EMPTY_VOTE, _MOST_PAIRS)
+    for gap_olds, gap_news in _gaps(pairs, (olds.start, olds.stop), (news.start, news.stop)):
+        if len(gap_olds) == len(gap_news):
+            pairs += _in_order(gap_olds, gap_news)
+        elif big and pairs:  # smaller now: each stretch between anchors on its own
+            pairs += _stretch_pairs(old, new, gap_olds, gap_news, alike)
+        else:
+            pairs += _best_pairs(gap_olds, gap_news, alike, _ALIKE, _MOST_ALIKE)
+    return pairs
+
+
+def _anchors(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], olds: range, news: range) \
+        -> list[tuple[int, int]]:
+    """Rows holding a text that no other row holds on either side, the longest run of them in order on both
+    (as patience diff anchors lines)."""
+    def unique(rows: Sequence[tuple[str, ...]], indices: range) -> dict[str, int]:
+        counts = Counter(text for index in indices for text in set(rows[index]) if text)
+        return {text: index for index in indices for text in rows[index] if text and counts[text] == 1}
+
+    stored, written = unique(old, olds), unique(new, news)
+    # By new row, a row's several anchors highest stored row first, so that a run takes at most one of them.
+    candidates = sorted({(written[text], stored[text]) for text in stored.keys() & written.keys()},
+                        key=lambda pair: (pair[0], -pair[1]))
+    tails: list[int] = []  # per run length, the candidate ending the run with the lowest stored row
+    tail_rows: list[int] = []  # and that stored row
+    before: list[int | None] = []
+    for index, (_, i) in enumerate(candidates):
+        length = bisect_left(tail_rows, i)
+        before.append(tails[length - 1] if length else None)
+        tails[length : length + 1], tail_rows[length : length + 1] = [index], [i]
+    run: list[tuple[int, int]] = []
+    at = tails[-1] if tails else None
+    while at is not None:
+        run.append((candidates[at][1], candidates[at][0]))
+        at = before[at]
+    return run[::-1]
+
+
 def _shared_texts(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], olds: Sequence[int],
-                  news: Sequence[int]) \
-        -> dict[tuple[int, int], float]:
+                  news: Sequence[int]) -> dict[tuple[int, int], float]:
     """How many cell texts a stored and a new row share (empty ones for less), wherever their columns are; pairs
     sharing none left out (found through the texts, not by comparing every pair of rows)."""
     rows_with: dict[str, list[tuple[int, int]]] = {}

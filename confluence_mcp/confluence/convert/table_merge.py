@@ -113,9 +113,8 @@ def _widths(colgroup: str, columns: list[int | None] | None, width: int) -> str 
         return None
     if columns is None:
         return colgroup
-    if None in columns:
-        return None
-    return parts.join([parts.children[column] for column in columns if column is not None])
+    kept = [column for column in columns if column is not None and column < len(parts.children)]
+    return parts.join([parts.children[column] for column in kept]) if len(kept) == width else None
 
 
 def _align(sections: list[tuple[ElementParts, ElementParts]]) \
@@ -219,13 +218,17 @@ def _merge_row(old: str, new: str, columns: list[int | None] | None, keep: Keep,
             new_cell = with_kind(new_cell, kind.group(1))
         return merge_content(old_cell, new_cell, lambda oc, nc: _merge_cell_content(oc, nc, keep))
 
-    if columns is None or len(columns) != len(new_parts.children):
+    def cell(index: int, column: int | None) -> str:
+        if column is None:  # a column added
+            return _in_row_style(new_parts.children[index], old_parts)
+        if block_key(old_parts.elements[column]) == block_key(new_parts.elements[index]):
+            return old_parts.children[column]
+        return merge_cell(old_parts.children[column], new_parts.children[index])
+
+    if columns is None or len(columns) != len(new_parts.children):  # rows of differing widths: cell by cell
         cells = _merge_children(old_parts, new_parts, merge_cell)
     else:
-        cells = [_in_row_style(new_cell, old_parts) if column is None else old_parts.children[column]
-                 if block_key(old_parts.elements[column]) == block_key(new_parts.elements[index])
-                 else merge_cell(old_parts.children[column], new_cell)
-                 for index, (column, new_cell) in enumerate(zip(columns, new_parts.children, strict=True))]
+        cells = [cell(index, column) for index, column in enumerate(columns)]
     return old_parts.join(cells, None if same_tag(old_parts, new_parts) else new_parts.open)
 
 
