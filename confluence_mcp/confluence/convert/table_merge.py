@@ -5,11 +5,12 @@ and content wrappers, Cloud's `<p>` cell wrappers, ids and column widths. Here r
 they say (`table_align`: an edited row still pairs with its stored row when rows or columns are added or removed
 beside it), a cell whose text is unchanged keeps its stored bytes wherever its column went, and an edited cell's
 content is merged block by block (`merge.keep_unchanged_blocks`), inside Server's content wrapper if it had one, so
-its empty lines next to unchanged or rewritten paragraphs stay. New cells are as markdown writes them. The table tag
-stays while its attributes say the same, the column widths while the table has as many columns. A table written
-from markdown gets its header columns' `th` from the stored one (`header_cells`), in the columns they continue, so
-its unchanged rows are as stored and a new row's key is a `th`, while it shares some cell's text with it (another
-table written in its place is written as markdown says).
+its empty lines next to unchanged or rewritten paragraphs stay. New cells are as markdown writes them (in a `<p>`
+in a stored row whose cells all have one). The table tag stays while its attributes say the same, the column
+widths while the table has as many columns (moved with their columns). A table written from markdown gets its
+header columns' `th` from the stored one (`header_cells`), in the columns they continue, so its unchanged rows are
+as stored and a new row's key is a `th`, while it shares some cell's text with it (another table written in its
+place is written as markdown says).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def _written_kinds(stored_rows: list[Element], new_table: ElementParts, new_body
 
 
 def _merge_children(old: ElementParts, new: ElementParts, merge: Keep) -> list[str]:
-    """`new`'s children (rows, cells) aligned with the stored ones by what they say: an unchanged one as stored,
-    edited ones paired in order merged with `merge` when both sides of the edit have as many, the rest as new."""
+    """`new`'s cells aligned with the stored ones by what they say (rows of differing widths, so no column
+    alignment): an unchanged one as stored, edited ones paired in order merged with `merge` when both sides of the
+    edit have as many, the rest as new."""
     old_keys = [block_key(child) for child in old.elements]
     new_keys = [block_key(child) for child in new.elements]
     children: list[str] = []
