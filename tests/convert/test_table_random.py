@@ -1,7 +1,7 @@
 """Randomized round trips (fixed seed) over tables in the shapes the Server and Cloud editors store: cells mixing
 empty lines, paragraphs, lists and inline markup with spaces and line breaks at its edges. Unchanged markdown writes
 back the stored bytes (no new version), and an edit to the header cell changes nothing else in the table; the same
-with a header column."""
+with a header column. A column added or removed together with a new row leaves every other stored cell as stored."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import re
 import pytest
 
 from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
+from confluence_mcp.confluence.convert.canonical import canonicalize
+from confluence_mcp.confluence.convert.element_parts import element_parts
 
 SEED, TABLES = 20240611, 200
 WORDS = ["plan", "next step", "v2", "a * b", "1. first"]
@@ -111,3 +113,54 @@ def test_random_tables_with_a_header_column_write_back_as_stored() -> None:
         assert keep_unchanged_blocks(storage, markdown_to_storage(markdown)) == storage
         edited = keep_unchanged_blocks(storage, markdown_to_storage(markdown.replace("Column 0", "First", 1)))
         assert edited == storage.replace("Column 0", "First")
+
+
+def _cells(row: str) -> list[str]:
+    """A stored row's cells, as stored."""
+    parts = element_parts(row)
+    assert parts is not None
+    return parts.children
+
+
+@pytest.mark.parametrize("removed", [False, True], ids=["column-added", "column-removed"])
+def test_a_column_and_a_row_changed_keep_every_other_cell_as_stored(tables: list[tuple[str, str]],
+                                                                    removed: bool) -> None:
+    # A column added at a random place (or one removed) and a row added at the end in the same edit: every stored
+    # cell left stays byte for byte, the new ones are as markdown writes them (in a `<p>` in a row of such cells: every
+    # body row here, Cloud's header row), the column widths go.
+    rng, changed = random.Random(SEED), []
+    for storage, markdown in tables:
+        lines = markdown.splitlines()
+        width = len(lines[0][2:-2].split(" | "))
+        if removed and width == 1:
+            continue
+        position = rng.randrange(width + (0 if removed else 1))
+        edited = []
+        for index, line in enumerate(lines):
+            cells = line[2:-2].split(" | ")
+            if removed:
+                del cells[position]
+            else:
+                cells.insert(position, "---" if index == 1 else f"added {index}")
+            edited.append("| " + " | ".join(cells) + " |")
+        new_width = width - 1 if removed else width + 1
+        edited.append("| " + " | ".join(f"new {column}" for column in range(new_width)) + " |")
+        written = markdown_to_storage("\n".join(edited))
+        merged = keep_unchanged_blocks(storage, written)
+        assert canonicalize(merged) == canonicalize(written)
+        body = storage[storage.index("<tbody>") + len("<tbody>") : storage.index("</tbody>")]
+        rows = []
+        for index, row in enumerate(re.findall(r"<tr>.*?</tr>", body)):
+            cells = _cells(row)
+            if removed:
+                del cells[position]
+            else:  # markdown line 0 is the header row, line 1 the delimiter; in `<p>` as the row's other cells
+                kind, text = "th" if index == 0 else "td", f"added {index + 1 if index else 0}"
+                text = f"<p>{text}</p>" if index or "data-layout" in storage else text
+                cells.insert(position, f"<{kind}>{text}</{kind}>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>new {column}</td>" for column in range(new_width)) + "</tr>")
+        expected = storage[: storage.index("<colgroup>")] + "<tbody>" + "".join(rows) + "</tbody></table>"
+        if merged != expected:
+            changed.append((storage, merged, expected))
+    assert changed == []
