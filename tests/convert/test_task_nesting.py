@@ -45,6 +45,11 @@ def stored_task(stored: str, text: str) -> str:
                 if text in match.group(0))
 
 
+def task_list(storage: str) -> str:
+    """The page's (one, outermost) task list as its bytes."""
+    return storage[storage.index("<ac:task-list") : storage.rindex("</ac:task-list>") + len("</ac:task-list>")]
+
+
 @pytest.mark.parametrize("flavor", ["server", "cloud"])
 def test_nested_tasks_beside_their_parent_read_as_indented_markdown(flavor: str) -> None:
     assert storage_to_markdown(STORED[flavor]) == MARKDOWN[flavor]
@@ -54,7 +59,8 @@ def test_nested_tasks_beside_their_parent_read_as_indented_markdown(flavor: str)
 def test_unchanged_nested_tasks_write_back_byte_for_byte(flavor: str) -> None:
     stored = STORED[flavor]
     assert write(stored, storage_to_markdown(stored)) == stored
-    assert write(stored, MARKDOWN[flavor].replace("Done.", "Done!")) == stored.replace("Done.", "Done!")
+    # An edit elsewhere leaves the task list's bytes alone.
+    assert task_list(stored) in write(stored, MARKDOWN[flavor].replace("Done.", "Done!"))
 
 
 @pytest.mark.parametrize("flavor", ["server", "cloud"])
@@ -62,14 +68,13 @@ def test_a_ticked_nested_task_keeps_every_stored_task_and_the_shape(flavor: str)
     stored = STORED[flavor]
     merged = write(stored, MARKDOWN[flavor].replace("- [ ] Sub task 2", "- [x] Sub task 2"))
     sub = stored_task(stored, "Sub task 2")
-    assert merged == stored.replace(sub, sub.replace("incomplete", "complete"))
+    assert task_list(merged) == task_list(stored).replace(sub, sub.replace("incomplete", "complete"))
 
 
 @pytest.mark.parametrize("flavor", ["server", "cloud"])
 def test_moved_and_added_nested_tasks_keep_their_ids_in_the_stored_shape(flavor: str) -> None:
     stored = STORED[flavor]
     markdown = MARKDOWN[flavor]
-    sub_sub = "    - [ ] Sub sub **task**" if flavor == "cloud" else "    - [ ] Sub sub task"
     # "Sub task 2" moves up to the top level under a new task; a new task nests under "Top level task 2".
     edited = markdown.replace("  - [ ] Sub task 2\n", "").replace(
         "- [ ] Top level task 2", "- [ ] Top level task 2\n  - [ ] Sub task 3\n- [ ] New\n  - [ ] Sub task 2")
@@ -81,7 +86,6 @@ def test_moved_and_added_nested_tasks_keep_their_ids_in_the_stored_shape(flavor:
     assert len(ids) == len(set(ids)) == 7
     # The editors' shape: every nested list beside its parent task, no list inside a task's body.
     assert "<ac:task-body><ac:task-list" not in merged and not re.search(r"</ac:task-list>\s*</ac:task-body>", merged)
-    assert sub_sub in edited
 
 
 def test_markdown_nested_tasks_are_written_beside_their_parent() -> None:
