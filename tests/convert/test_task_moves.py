@@ -112,12 +112,11 @@ def test_a_task_moved_out_of_a_nested_list_keeps_its_id() -> None:
     assert merged.endswith(f"{task(4, 'next')}{task(3, 'child b')}</ac:task-list><p>after</p>")
 
 
-def test_a_task_list_nested_beside_its_parent_task_reads_as_storage_and_writes_back_unchanged() -> None:
-    # The editors' own shape (ADF nests a task list beside the tasks of its list) has no markdown form here: it
-    # reads as a storage fence, so an unchanged write keeps its bytes.
+def test_a_task_list_nested_beside_its_parent_task_reads_as_nested_markdown_and_writes_back_unchanged() -> None:
+    # The editors' own shape (a nested task list beside the tasks of its list): see test_task_nesting.
     stored = f"<ac:task-list>{task(1, 'parent')}<ac:task-list>{task(2, 'child')}</ac:task-list></ac:task-list>"
     markdown = storage_to_markdown(stored)
-    assert markdown.startswith("```confluence-storage")
+    assert markdown == "- [ ] parent\n  - [ ] child"
     assert write(stored, markdown) == stored
 
 

@@ -70,3 +70,9 @@ def test_task_lists_render_with_checkboxes() -> None:
     html = view("20_task_list")
     assert '<ul class="inline-task-list"><li class="">☐ write the <strong>spec</strong></li>' in html
     assert '<li class="checked">☑ review</li>' in html
+
+
+def test_tasks_nested_beside_their_parent_render_inside_its_item() -> None:
+    html = view("42_server_nested_tasks")
+    assert '<li class="">☐ Top level task 1<ul class="inline-task-list"><li class="checked">☑ Sub task 1' \
+           '<ul class="inline-task-list"><li class="">☐ Sub sub task</li></ul></li>' in html

@@ -112,3 +112,25 @@ async def test_page_properties_read_as_markdown_and_an_edit_keeps_the_macro(
         assert rest.storage(page["id"]) == stored.replace(old, new)
     finally:
         await call(tools, "delete_page", page_id=page["id"], purge=True)
+
+
+@pytest.mark.parametrize("fixture", ["42_server_nested_tasks", "43_cloud_nested_tasks"])
+async def test_nested_tasks_read_as_markdown_and_an_edit_keeps_the_stored_tasks_and_shape(
+        tools: Client, rest: Rest, fixture: str) -> None:
+    storage = (Path(__file__).parents[1] / "fixtures" / "storage" / f"{fixture}.xml").read_text(encoding="utf-8")
+    page = rest.create(unique("Nested tasks"), storage)
+    stored = rest.storage(page["id"])
+    markdown = (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"]
+    assert "confluence-storage" not in markdown and "\n  - [x] Sub task 1\n" in markdown
+    edited = markdown.replace("- [ ] Sub task 2", "- [x] Sub task 2").replace(
+        "- [ ] Top level task 2", "- [ ] Top level task 2\n  - [ ] Follow up")
+    await call(tools, "update_page_by_id", page_id=page["id"], new_body=edited)
+    after = rest.storage(page["id"])
+    assert (await call(tools, "read_page_by_id", page_id=page["id"]))["markdown"] == edited
+    # Every stored task kept (ids, uuids, wrappers; the ticked one with its new status), the new task nested
+    # beside its parent with a fresh id, as the editors store it.
+    tasks = re.findall(r"<ac:task>(?:(?!<ac:task>).)*?</ac:task>", stored, re.DOTALL)
+    for task in tasks:
+        assert (task.replace("incomplete", "complete") if "Sub task 2" in task else task) in after
+    assert re.search(r"Top level task 2(</span>)?</ac:task-body>\s*</ac:task><ac:task-list[^>]*><ac:task>"
+                     r"<ac:task-id>6</ac:task-id>", after)

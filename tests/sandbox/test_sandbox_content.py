@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 from sandbox_helpers import message, new_page, page_id
@@ -116,6 +117,17 @@ def test_create_update_versions_and_history(client: httpx.Client) -> None:
     assert [v["number"] for v in versions["results"]] == [2, 1]
     assert client.get(f"/rest/api/content/{cid}/version/1").json()["number"] == 1
     assert client.get(f"/rest/api/content/{cid}/history").json()["latest"] is True
+
+
+def test_nested_tasks_in_the_editors_shape_are_stored_verbatim(client: httpx.Client) -> None:
+    # A task list nested beside its parent task, as Server (newlines) and Cloud (uuids, list ids) store it.
+    fixtures = Path(__file__).parents[1] / "fixtures" / "storage"
+    for name in ("42_server_nested_tasks.xml", "43_cloud_nested_tasks.xml"):
+        storage = (fixtures / name).read_text(encoding="utf-8")
+        created = new_page(client, unique("Nested tasks"), storage)
+        data = client.get(f"/rest/api/content/{created['id']}", params={"expand": "body.storage,body.view"}).json()
+        assert created["body"]["storage"]["value"] == data["body"]["storage"]["value"] == storage
+        assert '<ul class="inline-task-list"><li class="checked">☑ ' in data["body"]["view"]["value"]
 
 
 def test_move_by_ancestors(client: httpx.Client) -> None:

@@ -33,7 +33,9 @@ Markdown we read and write (what an LLM sees in `read_page_by_id` and may send b
   `placeholder-inline-tasks` span are bookkeeping, kept as stored while a list is unchanged, and in an edited list
   for every task whose text is unchanged, wherever it moved (matched by text in order, a tick taken from the edit);
   new tasks are numbered in page order, and a write renumbers an id the page already uses, stored tasks keeping
-  theirs (`unique_task_ids`). A task list ending a task's body is an indented `- [ ]` list under the task.
+  theirs (`unique_task_ids`). A task list right after a task in its list (the editors' shape, which markdown's
+  nested tasks are written in) or ending a task's body is an indented `- [ ]` list under the task; an edit keeps the
+  stored shape.
 - Pages: `[label](confluence-page:SPACE/Title)` or `[label](confluence-page:Title)` (current space; title and key
   percent-encoded), or the page's web URL when `LinkContext.page_url`/`page_from_url` map it both ways.
   `[label](#anchor)` ⇄ `ac:link ac:anchor`. Attachments `[label](confluence-attachment:file.pdf)`.

@@ -24,6 +24,7 @@ __all__ = [
     "is_cell_block",
     "is_ignorable",
     "joined_runs",
+    "nested_beside",
     "significant_attributes",
     "split_task_body",
     "task_body_content",
@@ -172,6 +173,25 @@ def split_task_body(body: Element) -> tuple[Element, list[Element]]:
     rest.extend(list(body)[: len(body) - len(nested)])
     return rest, nested
 
+
+def nested_beside(task_list: Element) -> Element:
+    """The task list with the task lists that end a task's body moved right after the task, into the list: the
+    shape Confluence's editors store nested tasks in, which renders alike. A detached copy when any moved."""
+    moved = Element(task_list.tag, task_list.attrib)
+    moved.text = task_list.text
+    for task in task_list:
+        body = next((child for child in task if child.tag == "ac:task-body"), None) if task.tag == "ac:task" else None
+        if body is None or not (split := split_task_body(task_body_content(body)))[1]:
+            moved.append(task)
+            continue
+        own, nested = split
+        own.tail = body.tail
+        copy = Element(task.tag, task.attrib)
+        copy.text, copy.tail = task.text, task.tail
+        copy.extend(own if child is body else child for child in task)
+        moved.extend([copy, *nested])
+    return moved if len(moved) != len(task_list) else task_list
+
 def _cell_children(element: Element) -> list[Element] | None:
     """The elements that are not editor bookkeeping, or None when text lies loose between them."""
     if (element.text or "").strip() or any((child.tail or "").strip() for child in element):
@@ -229,7 +249,8 @@ def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> Non
     parts.append(f"<{tag}{rendered}>")
     in_cell = in_cell or tag in _CELLS
     content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else \
-        task_body_content(element) if tag == "ac:task-body" else element
+        task_body_content(element) if tag == "ac:task-body" else \
+        nested_beside(element) if tag == "ac:task-list" else element  # nested tasks in either shape alike
     parts.append(_canonical_text(content.text))
     children = joined_runs(list(content))
     kept = _canonical_children(children, content)

@@ -280,9 +280,15 @@ class _StorageRenderer:
             text = paragraph.children[0].content[marker.end() :]
             task_id = self.next_task_id
             self.next_task_id += 1
-            body = self.inline_markdown(text) + self.blocks(item.children[1:])
+            # Nested task lists ending the item go right after the task in its list, as Confluence's editors
+            # store them; anything else under the item stays in the task's body.
+            rest = item.children[1:]
+            split = len(rest)
+            while split and rest[split - 1].type == "bullet_list" and self.is_task_list(rest[split - 1]):
+                split -= 1
+            body = self.inline_markdown(text) + self.blocks(rest[:split])
             tasks.append(f"<ac:task><ac:task-id>{task_id}</ac:task-id><ac:task-status>{status}</ac:task-status>"
-                         f"<ac:task-body>{body}</ac:task-body></ac:task>")
+                         f"<ac:task-body>{body}</ac:task-body></ac:task>{self.blocks(rest[split:])}")
         return f"<ac:task-list>{''.join(tasks)}</ac:task-list>"
 
     def inline_markdown(self, markdown: str) -> str:

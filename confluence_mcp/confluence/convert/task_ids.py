@@ -4,8 +4,8 @@ Confluence keeps a task's state (the tasks report, reminders) under its `ac:task
 editor adds an `ac:task-uuid`. Markdown shows neither, and rendering numbers tasks in page order. So an edited task
 list keeps the stored task (ids and bytes) of every task whose text is unchanged, wherever it moved, its status taken
 from the edit (`task_merge.merge_task_list`); then the page's ids are made unique, a stored task keeping its id over
-a new task rendered with the same number (`unique_task_ids`). Tasks nest (a task list in a task's body): each task
-is told by its own id and text, its nested tasks left out.
+a new task rendered with the same number (`unique_task_ids`). Tasks nest (a task list beside its parent task in the
+parent's list, or in the parent's body): each task is told by its own id and text, its nested tasks left out.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ _TASK_ID = re.compile(r"(<ac:task-id>)\s*(\d+)\s*(</ac:task-id>)")
 _TOKENS = re.compile(r"<ac:task(?:\s[^>]*)?>|</ac:task>|<ac:task-id>\s*\d+\s*</ac:task-id>")
 _STATUS = re.compile(r"<ac:task-status>[^<]*</ac:task-status>")
 _CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.DOTALL)
+# Left out of a task's key with its nested tasks: the tags of a task list nested in its body (gained or lost in an
+# edit), and the whitespace between its parts.
+_NOT_OWN = re.compile(r"<ac:task-list(?:\s[^>]*)?>|</ac:task-list>|<ac:task-status>[^<]*</ac:task-status>"
+                      r"|(?<=>)\s+|\s+(?=<)")
 
 
 def with_status(stored: str, new: str) -> str:
@@ -86,7 +90,7 @@ def _tasks(storage: str) -> tuple[list[tuple[int | None, str]], list[int | None]
                 own.append(storage[position:nested_start])
                 position = nested_end
             own.append(storage[position : token.end()])
-            keys[index] = (ids.get(index), _STATUS.sub("", _TASK_ID.sub("", "".join(own))))
+            keys[index] = (ids.get(index), _NOT_OWN.sub("", _TASK_ID.sub("", "".join(own))))
             if stack:
                 stack[-1][2].append((start, token.end()))
         elif not text.endswith("/>"):

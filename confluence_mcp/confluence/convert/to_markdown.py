@@ -27,8 +27,8 @@ from .canonical import (
     cell_paragraph,
     is_ignorable,
     joined_runs,
+    nested_beside,
     significant_attributes,
-    split_task_body,
     task_body_content,
 )
 from .details import DETAILS_MACRO, details_marker
@@ -204,22 +204,23 @@ class _MarkdownWriter:
         return f"> {marker}\n>\n{quoted}" if inner else f"> {marker}"
 
     def task_list(self, node: Element, bullet: str, indent: str = "") -> str | None:
-        """`- [ ]` lines; a task list nested at the end of a task's body as an indented list under it."""
-        lines = []
-        for task in node:
+        """`- [ ]` lines; a task list nested beside a task (right after it in its list, as the editors store it) or
+        at the end of its body as an indented list under it. None for a nested list with no task before it."""
+        lines: list[str] = []
+        for task in nested_beside(node):
+            if task.tag == "ac:task-list" and lines:
+                sub = self.task_list(task, "-", indent + " " * (len(bullet) + 1))
+                if sub is None:
+                    return None
+                lines.append(sub)
+                continue
             status, body = _child(task, "ac:task-status"), _child(task, "ac:task-body")
             if task.tag != "ac:task" or status is None or body is None:
                 return None
             self.task_id += 1  # a task before the tasks nested in it, as rendering numbers them
             mark = "x" if (status.text or "").strip() == "complete" else " "
-            content, nested = split_task_body(task_body_content(body))
-            text = self.inline_markdown(content)
+            text = self.inline_markdown(task_body_content(body))
             lines.append(f"{indent}{bullet} [{mark}] {text}".rstrip())
-            for child in nested:
-                sub = self.task_list(child, "-", indent + " " * (len(bullet) + 1))
-                if sub is None:
-                    return None
-                lines.append(sub)
         return "\n".join(lines)
 
     # ---- standard HTML via markdownify ----------------------------------------------------------------------

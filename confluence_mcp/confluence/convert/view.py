@@ -73,8 +73,11 @@ class _ViewRenderer:
         if tag == "ac:image":
             return self.image(element)
         if tag == "ac:task-list":
-            items = []
+            items: list[str] = []
             for task in element:
+                if task.tag == "ac:task-list" and items:  # nested beside its parent task (the editors' shape)
+                    items[-1] = items[-1][: -len("</li>")] + self.element(task) + "</li>"
+                    continue
                 status, body = _child(task, "ac:task-status"), _child(task, "ac:task-body")
                 checked = status is not None and (status.text or "").strip() == "complete"
                 box = "☑" if checked else "☐"

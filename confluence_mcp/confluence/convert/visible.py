@@ -15,9 +15,10 @@ __all__ = ["block_key", "renders_alike", "visible_text"]
 _VERBATIM = frozenset({"ac:plain-text-body", "pre"})
 _SPACES = re.compile(r"[\s\u00a0]+")
 _LINK_BODIES = frozenset({"ac:link-body", "ac:plain-text-link-body"})
-# Where a block starts or ends, whitespace shows nothing (`<td><p> x</p></td>` is `<td>x</td>`).
+# Where a block starts or ends, whitespace shows nothing (`<td><p> x</p></td>` is `<td>x</td>`); a task is a line
+# of its own (Server's editor writes newlines between a task's parts and between tasks).
 _BLOCKS = frozenset({"p", "ul", "ol", "li", "table", "tbody", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6",
-                     "blockquote", "div"})
+                     "blockquote", "div", "ac:task-list", "ac:task", "ac:task-status", "ac:task-body"})
 _BLOCK_EDGES = re.compile(r"[ \x03]*\x03[ \x03]*")
 
 
