@@ -12,7 +12,9 @@ Each page records the site it was fetched from. A run from another site (a resta
 changed base_url) re-fetches the pages it lists that were recorded from elsewhere, and removes unlisted ones under
 the usual rules, rather than refusing: each entry stays whole (text, URL and site from one fetch), so a mixed
 collection never shows a URL of one site for another site's text, and the common case (the same site at a new
-address) heals without `clean`. A selection by space that lists nothing fails when the space does not exist.
+address) heals without `clean`. The cost falls on two distinct sites sharing a collection name: a page id both
+use holds the last run's page, and such pages are fetched again on every run (`IndexReport.other_site` counts
+them). A selection by space that lists nothing fails when the space does not exist.
 
 A page indexed with its attachments (comments) keeps them: a run without `include_attachments`
 (`include_comments`) re-indexes such a page with them when it changes (removing that text takes `clean`); a
