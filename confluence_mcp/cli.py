@@ -19,7 +19,7 @@ from confluence_mcp.config import LOG_LEVELS
 if TYPE_CHECKING:
     from confluence_mcp.config import Settings
 
-__all__ = ["build_parser", "main", "sandbox_overrides", "serve"]
+__all__ = ["build_parser", "main", "sandbox_overrides", "sandbox_settings", "serve"]
 
 log = logging.getLogger("confluence_mcp")
 
@@ -92,6 +92,18 @@ def sandbox_overrides(base_url: str) -> dict[str, Any]:
     }
 
 
+def sandbox_settings(base_url: str, environ: Mapping[str, str]) -> Settings:
+    """Settings for serving a running sandbox. Its index lives in a `sandbox` subdirectory of the data directory
+    (an embedded Postgres of its own), so demo collections never show up beside the user's own in
+    list_collections or a search of every collection; a database_url the user set is used as is."""
+    from confluence_mcp.config import default_data_dir, load_settings
+
+    settings = load_settings(None, overrides=sandbox_overrides(base_url), environ=environ)
+    if settings.index.database_url is None:
+        settings.index.data_dir = (settings.index.data_dir or default_data_dir()).expanduser() / "sandbox"
+    return settings
+
+
 def serve(args: argparse.Namespace) -> int:
     from confluence_mcp.config import CONFIG_ENV, load_settings
 
@@ -111,7 +123,7 @@ def serve(args: argparse.Namespace) -> int:
             log.info("sandbox serving at %s", sandbox.base_url)
             for key in [*_site_variables(environ), CONFIG_ENV]:
                 environ.pop(key, None)
-            settings = load_settings(None, overrides=sandbox_overrides(sandbox.base_url), environ=environ)
+            settings = sandbox_settings(sandbox.base_url, environ)
         else:
             settings = load_settings(args.config, environ=environ)
             _warn_unknown_variables(environ)

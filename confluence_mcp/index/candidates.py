@@ -1,5 +1,5 @@
-"""Which pages of a run changed: version, space, labels and, when the run includes them, attachment and comment
-versions.
+"""Which pages of a run changed: site, version, space, labels and, when the run includes them, attachment and
+comment versions.
 
 Adding or removing a label and adding, updating or deleting an attachment or a comment leave a page's version
 alone, so the candidate listing also brings each page's labels, and attachments (comments) come from one CQL
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from confluence_mcp.index.store import PageState
 
 __all__ = ["Candidate", "attachment_signature", "attachment_signatures", "attachment_versions", "changed_pages",
-           "comment_signatures", "list_candidates"]
+           "comment_signatures", "list_candidates", "site_key"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,13 @@ class Candidate:
     version: int
     space: str
     labels: tuple[str, ...]  # sorted
+
+
+def site_key(client: ConfluenceClient) -> str:
+    """The site a run's pages come from, as recorded with each page: the client's web base (already without a
+    trailing slash or API suffix) with scheme and host in lower case."""
+    parts = urlsplit(client.site_url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path}"
 
 
 async def list_candidates(client: ConfluenceClient, query: str) -> dict[str, Candidate]:
@@ -170,9 +178,10 @@ async def _per_page_signatures(client: ConfluenceClient, page_ids: list[str], ki
 
 def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, PageState],
                   signatures: Mapping[str, str] | None, chunking: str | None = None,
-                  comments: Mapping[str, str] | None = None) -> list[str]:
+                  comments: Mapping[str, str] | None = None, site: str | None = None) -> list[str]:
     """Candidates to (re-)index: new, or their version, space, labels or, with `signatures`, attachments differ,
-    or (with `chunking`) they were cut into chunks another way.
+    or (with `chunking`) they were cut into chunks another way, or (with `site`) fetched from another site: the
+    same id there is another page, or the same page at another address.
 
     Comment signatures (`comments`) work the same way. Runs without attachments compare no signatures: they
     neither drop a page's attachment text nor make the next run with attachments redo pages it signed, so
@@ -185,6 +194,7 @@ def changed_pages(candidates: Mapping[str, Candidate], stored: Mapping[str, Page
                 or (candidate.space and state.space != candidate.space)  # moved to another space
                 or (signatures is not None and state.attachments != signatures[page_id])
                 or (comments is not None and state.comments != comments[page_id])
-                or (chunking is not None and state.chunking != chunking)):
+                or (chunking is not None and state.chunking != chunking)
+                or (site is not None and state.site != site)):
             changed.append(page_id)
     return changed

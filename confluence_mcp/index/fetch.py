@@ -17,7 +17,7 @@ from confluence_mcp.confluence.convert import storage_to_outline_markdown
 from confluence_mcp.confluence.users import MentionedUsers, mentioned_users_by_page
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, NotFound
-from confluence_mcp.index.candidates import attachment_signature, attachment_versions, label_names
+from confluence_mcp.index.candidates import attachment_signature, attachment_versions, label_names, site_key
 from confluence_mcp.index.chunking import Chunk, chunk_markdown, chunking_id, outline_chunk
 from confluence_mcp.index.extras import MAX_ATTACHMENTS, attachment_sections, comment_sections
 
@@ -73,6 +73,7 @@ class Fetcher:
         self.chunk_chars = chunk_chars  # the embedder's
         self.chunking = chunking_id(chunk_chars)  # recorded with each page
         self.source = source  # the run's selection, recorded with each page
+        self.site = site_key(client)  # recorded with each page
         self.attachments = attachments
         self.comments = comments
         self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
@@ -153,7 +154,7 @@ class Fetcher:
             url=self.client.web_url((content.get("_links") or {}).get("webui")) or "",
             version=int(version.get("number") or 0), last_modified=_parse_time(version.get("when")),
             labels=tuple(label_names(content)), source=self.source, attachments=extra.attachments,
-            comments=extra.comments,
+            comments=extra.comments, site=self.site,
             chunking=self.chunking + NAMES_PENDING if users.pending or extra.names_pending else self.chunking,
         )
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)

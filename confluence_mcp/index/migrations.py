@@ -143,6 +143,13 @@ async def m009_page_comments(conn: AsyncConnection[Any]) -> None:
     await conn.execute("ALTER TABLE index_pages ADD COLUMN comments text")
 
 
+async def m010_page_site(conn: AsyncConnection[Any]) -> None:
+    # The site (normalised web base) a page was fetched from: page ids are unique per site only, and a page's URL
+    # points at its site, so a run from another site (a restarted sandbox on a new port, a changed base_url)
+    # must not take the entry as up to date. '': recorded before this migration (see `IndexStore.adopt_site`).
+    await conn.execute("ALTER TABLE index_pages ADD COLUMN site text NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: list[tuple[int, str, Migration]] = [
     (1, "initial", m001_initial),
     (2, "lexeme_stats", m002_lexeme_stats),
@@ -153,6 +160,7 @@ MIGRATIONS: list[tuple[int, str, Migration]] = [
     (7, "page_chunking", m007_page_chunking),
     (8, "space_pages_index", m008_space_pages_index),
     (9, "page_comments", m009_page_comments),
+    (10, "page_site", m010_page_site),
 ]
 
 

@@ -28,14 +28,15 @@ TSV_SQL = (
 # statement is a message the server wakes up for). Heading paths travel as array literals (they are ragged).
 WRITE_PAGE = (
     "WITH page AS (INSERT INTO index_pages (collection_id, page_id, version, title, space, url, labels, "
-    "last_modified, source, indexed, text_length, attachments, chunking, comments, tsv) VALUES (%(cid)s, %(page)s, "
-    "%(version)s, %(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
-    "%(attachments)s, %(chunking)s, %(comments)s, "
+    "last_modified, source, indexed, text_length, attachments, chunking, comments, site, tsv) VALUES (%(cid)s, "
+    "%(page)s, %(version)s, %(title)s, %(space)s, %(url)s, %(labels)s, %(modified)s, %(source)s, now(), %(length)s, "
+    "%(attachments)s, %(chunking)s, %(comments)s, %(site)s, "
     + TSV_SQL % ("%(title)s", "%(headings)s", "%(body)s") + ") "
     "ON CONFLICT (collection_id, page_id) DO UPDATE SET version = EXCLUDED.version, "
     "title = EXCLUDED.title, space = EXCLUDED.space, url = EXCLUDED.url, labels = EXCLUDED.labels, "
     "last_modified = EXCLUDED.last_modified, source = EXCLUDED.source, indexed = now(), "
     "attachments = EXCLUDED.attachments, chunking = EXCLUDED.chunking, comments = EXCLUDED.comments, "
+    "site = EXCLUDED.site, "
     "text_length = EXCLUDED.text_length, tsv = EXCLUDED.tsv RETURNING collection_id, page_id, text_length, tsv), "
     "postings AS (INSERT INTO index_postings (collection_id, lexeme, page_id, tf, doc_length) "
     "SELECT page.collection_id, u.lexeme, page.page_id, cardinality(u.positions) "
@@ -84,6 +85,7 @@ def page_params(ref: CollectionRef, page: PageRecord, chunks: list[Chunk], vecto
         "cid": ref.id, "page": page.page_id, "version": page.version, "title": page.title, "space": page.space,
         "url": page.url, "labels": list(page.labels), "modified": page.last_modified, "source": page.source,
         "attachments": page.attachments, "chunking": page.chunking, "comments": page.comments,
+        "site": page.site,
         # BM25 page length in words, weighted like the postings' term frequencies (title 3, headings 2).
         "length": 3 * len(page.title.split()) + 2 * len(headings.split()) + len(body.split()),
         "headings": headings, "body": body, "ordinals": [chunk.ordinal for chunk in chunks],

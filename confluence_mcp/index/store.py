@@ -60,6 +60,7 @@ class PageRecord:
     attachments: str | None = None  # signature of the attachments whose text the entry holds; None: no such text
     chunking: str | None = None  # `chunking.chunking_id` of the page's chunks
     comments: str | None = None  # signature of the comments whose text the entry holds; None: no such text
+    site: str = ""  # `candidates.site_key` of the site the page was fetched from
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class PageState:
     source: str
     chunking: str | None = None
     comments: str | None = None
+    site: str = ""
 
 
 @dataclass(frozen=True)
@@ -302,16 +304,30 @@ class IndexStore:
     # -- pages ---------------------------------------------------------------------------------------------
 
     async def page_states(self, collection: str) -> dict[str, PageState]:
-        """page_id → version, space, labels, attachment signature, source, chunking and comment signature of every
-        indexed page."""
+        """page_id → version, space, labels, attachment signature, source, chunking, comment signature and site of
+        every indexed page."""
         ref = await self.collection_ref(collection)
         if ref is None:
             return {}
         async with self.autocommit() as conn:
             rows = await (await conn.execute(
-                "SELECT page_id, version, space, labels, attachments, source, chunking, comments FROM index_pages "
-                "WHERE collection_id = %s", (ref.id,))).fetchall()
-        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5], row[6], row[7]) for row in rows}
+                "SELECT page_id, version, space, labels, attachments, source, chunking, comments, site "
+                "FROM index_pages WHERE collection_id = %s", (ref.id,))).fetchall()
+        return {row[0]: PageState(int(row[1]), row[2], tuple(row[3]), row[4], row[5], row[6], row[7], row[8])
+                for row in rows}
+
+    async def adopt_site(self, collection: str, site: str) -> int:
+        """Record `site` for pages indexed before sites were recorded whose URL is on it (or unknown), so an
+        upgrade does not redo them; the rest keep '' and count as another site's. Returns the pages updated."""
+        ref = await self.collection_ref(collection)
+        if ref is None:
+            return 0
+        async with self.autocommit() as conn:
+            cur = await conn.execute(
+                "UPDATE index_pages SET site = %(site)s WHERE collection_id = %(cid)s AND site = '' "
+                "AND (url = '' OR starts_with(lower(url), %(prefix)s))",
+                {"site": site, "cid": ref.id, "prefix": site.lower() + "/"})
+            return cur.rowcount
 
     async def collection_spaces(self, collection: str) -> set[str]:
         """The spaces the collection's pages come from."""

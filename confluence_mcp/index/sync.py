@@ -8,6 +8,14 @@ fetched (batched, bounded concurrency), converted to Markdown, chunked, embedded
 transaction, so a run killed half-way loses nothing and a rerun finishes exactly. Removal is limited to pages
 this selection indexed before and to pages gone from a space the run lists whole.
 
+Each page records the site it was fetched from. A run from another site (a restarted sandbox on a new port, a
+changed base_url) re-fetches the pages it lists that were recorded from elsewhere, and removes unlisted ones under
+the usual rules, rather than refusing: each entry stays whole (text, URL and site from one fetch), so a mixed
+collection never shows a URL of one site for another site's text, and the common case (the same site at a new
+address) heals without `clean`. The cost falls on two distinct sites sharing a collection name: a page id both
+use holds the last run's page, and such pages are fetched again on every run (`IndexReport.other_site` counts
+them). A selection by space that lists nothing fails when the space does not exist.
+
 A page indexed with its attachments (comments) keeps them: a run without `include_attachments`
 (`include_comments`) re-indexes such a page with them when it changes (removing that text takes `clean`); a
 new, edited or deleted attachment or comment is a change, though the page's version stays.
@@ -27,12 +35,13 @@ from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import PolicyError
+from confluence_mcp.errors import NotFound, PolicyError
 from confluence_mcp.index.candidates import (
     attachment_signatures,
     changed_pages,
     comment_signatures,
     list_candidates,
+    site_key,
 )
 from confluence_mcp.index.chunking import chunking_id
 from confluence_mcp.index.fetch import Children, Fetcher, PageDocument
@@ -67,6 +76,8 @@ class IndexReport(BaseModel):
     # Pages indexed with a mentioned user as an id because the user lookup failed for now (connection, 429,
     # 5xx); the next run redoes them, changed or not.
     names_pending: int = 0
+    # Listed pages found indexed from another site (or address of it), so re-fetched from this one.
+    other_site: int = 0
 
 
 INDEXED_TYPES = ("page", "blogpost")  # blog posts (announcements, decisions) are searched like pages
@@ -159,6 +170,8 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
         await service.ensure_collection(collection)  # an embedder mismatch fails before the listing
     await notify(0, 1, "listing pages")
     candidates = await list_candidates(client, query)
+    if not candidates and selection.space:
+        await _require_space(client, selection.space)
     # Only a listing that worked may clear or create the collection: a failing selection leaves it as it was.
     if clean:
         await service.drop_collection(collection)
@@ -171,10 +184,13 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     if include_comments and candidates:
         await notify(0, 1, "listing comments")
         comments = await comment_signatures(client, candidates, selection.allowed_spaces)
+    site = site_key(client)
+    await service.store.adopt_site(collection, site)
     stored = await service.store.page_states(collection)
     chunk_chars = (await service.embedder()).chunk_chars
-    changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars), comments)
+    changed = changed_pages(candidates, stored, signatures, chunking_id(chunk_chars), comments, site)
     report.unchanged = len(candidates) - len(changed)
+    report.other_site = sum(1 for page_id in candidates if page_id in stored and stored[page_id].site != site)
     covered = selection.covered_spaces()
     # Gone: pages this selection indexed that it no longer matches, and every unlisted page of the spaces it
     # lists whole (deleted or moved away, whichever run indexed it). `legacy` is the key older releases stored.
@@ -199,6 +215,17 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
         state.done += 1
         await notify(state.done, state.total, f"removed {len(gone)} pages")
     await service.store.touch_collection(collection, changed=bool(report.added or report.updated or report.removed))
+
+
+async def _require_space(client: ConfluenceClient, key: str) -> None:
+    """NotFound when the space of a selection that listed no pages is not there: a mistyped key would otherwise
+    leave an empty collection and a run that looks fine. An existing space without (matching) pages passes."""
+    try:
+        await client.get_space(key)
+    except NotFound as exc:
+        raise NotFound(f"space {key} does not exist or this account cannot see it; space keys are short codes "
+                       "like DOCS (the part after /spaces/ or /display/ in a page's URL). Nothing was indexed.",
+                       detail=exc.detail) from exc
 
 
 _Embedded = tuple[PageDocument, "np.ndarray"]

@@ -147,6 +147,9 @@ async def index_data(
     if report.added + report.updated + report.unchanged == 0:
         note = (f"No pages matched {report.selection}; check the space key, labels or CQL "
                 "(the selection is limited to this toolkit's allowed spaces).")
+    elif report.other_site:
+        note = (f"{report.other_site} pages had been indexed from another site address (a restarted sandbox, a "
+                "changed base_url) and were re-indexed from this one, so their URLs are current.")
     elif report.names_pending:
         pages = "1 page shows" if report.names_pending == 1 else f"{report.names_pending} pages show"
         note = (f"Looking up mentioned users failed for now: {pages} a user's id instead of the name until the "
