@@ -63,6 +63,10 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
         via = f" through Atlassian's API gateway ({client.urls.gateway})" if client.urls.gateway else ""
         add(CheckItem(name="url", ok=True, detail=f"{site_url} answers{via}"))
         add(await _hosting_item(client, toolkit, failure))
+        if isinstance(failure, NotFound):  # no API at this base_url: the hosting item says where it is
+            for name in ("authentication", "space", "search"):
+                add(_skipped(name, "the REST API is not at this base_url (see hosting)"))
+            return report
         if failure is not None or user is None:
             add(CheckItem(name="authentication", ok=False, detail=str(failure or "no user returned")))
             add(_skipped("space", "authentication failed"))

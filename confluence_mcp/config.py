@@ -23,6 +23,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from confluence_mcp import config_problems
 from confluence_mcp.config_problems import credential_problems, expand_env_refs, secret_references, toolkit_problems
 from confluence_mcp.errors import ConfigError
 
@@ -86,8 +87,8 @@ class CredentialSettings(_Strict):
     scoped_token: bool = False
     cloud_id: str | None = None
     gateway_url: str = "https://api.atlassian.com"
-    timeout_seconds: float = 30.0
-    connect_timeout_seconds: float = 10.0
+    timeout_seconds: float = Field(30.0, gt=0)
+    connect_timeout_seconds: float = Field(10.0, gt=0)
 
     @property
     def auth_kind(self) -> Literal["basic", "bearer"]:
@@ -138,7 +139,7 @@ class LLMSettings(_Strict):
     base_url: str | None = None
     model: str | None = None
     api_key: SecretStr | None = None
-    timeout_seconds: float = 60.0
+    timeout_seconds: float = Field(60.0, gt=0)
 
 
 @dataclass(frozen=True)
@@ -247,20 +248,22 @@ class _ShortcutEnvSource(PydanticBaseSettingsSource):
             kit["credential"] = kit_name  # the file's toolkit-less credential gets its implicit toolkit
         credentials = data.get("credentials")
         stored = credentials.get(cred_name) if cred and isinstance(credentials, dict) else None
-        if isinstance(stored, dict):  # a secret of the other kind from the environment replaces the file's
-            other = ("token", "token_file", "auth") if "api_token" in cred else \
-                ("api_token", "api_token_file", "username", "auth") if "token" in cred else ()
+        if isinstance(stored, dict):  # a secret from the environment replaces the file's, of either kind
+            other = ("api_token_file", "token", "token_file", "auth") if "api_token" in cred else \
+                ("token_file", "api_token", "api_token_file", "username", "auth") if "token" in cred else ()
             cred.update({key: None for key in other if key in stored and key not in cred})
         if cred:
             out["credentials"] = {cred_name: cred}
         if kit:
             out["toolkits"] = {kit_name: kit}
-        index = {f: env[k] for k, f in self.INDEX.items() if k in env}
-        if index:
-            out["index"] = index
-        llm = {f: env[k] for k, f in self.LLM.items() if k in env}
-        if llm:
-            out["llm"] = llm
+        for table, fields in (("index", self.INDEX), ("llm", self.LLM)):
+            if values := {f: env[k] for k, f in fields.items() if k in env}:
+                out[table] = values
+        # Where each variable's value went, so a validation error names the variable (`describe_error`).
+        _LOAD_CONTEXT["variables"] = {(*where, f): k for where, table in (
+            (("credentials", cred_name), {**self.CREDENTIAL, "CONFLUENCE_CUSTOM_HEADERS": "custom_headers"}),
+            (("toolkits", kit_name), {**self.TOOLKIT, **self.LISTS}), (("index",), self.INDEX), (("llm",), self.LLM))
+            for k, f in table.items() if k in env}
         level = env_log_level(env)
         if level:
             out["log_level"] = level
@@ -380,7 +383,8 @@ def load_settings(
         _LOAD_CONTEXT.update(environ=environ, toml=toml)
         settings = Settings(**dict(overrides or {}))
     except ValidationError as exc:
-        raise ConfigError([_describe(err) for err in exc.errors()]) from None
+        variables = _LOAD_CONTEXT.get("variables") or {}
+        raise ConfigError([config_problems.describe_error(err, variables) for err in exc.errors()]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -392,7 +396,3 @@ def load_settings(
     expand_env_refs(settings, environ)
     return settings
 
-
-def _describe(err: Any) -> str:
-    loc = ".".join(str(part) for part in err.get("loc", ()))
-    return f"{loc}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"

@@ -15,8 +15,8 @@ from confluence_mcp.errors import ConfigError
 if TYPE_CHECKING:
     from confluence_mcp.config import CredentialSettings, Settings, ToolkitSettings
 
-__all__ = ["CLOUD_ID", "ENV_REF", "SECRET_FIELDS", "SPACE_KEY", "credential_problems", "expand_env_refs",
-           "secret_file_problem", "secret_references", "toolkit_problems"]
+__all__ = ["CLOUD_ID", "ENV_REF", "SECRET_FIELDS", "SPACE_KEY", "credential_problems", "describe_error",
+           "expand_env_refs", "secret_file_problem", "secret_references", "toolkit_problems"]
 
 SPACE_KEY = re.compile(r"^~?[A-Za-z0-9_]{1,255}$")
 CLOUD_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
@@ -118,3 +118,13 @@ def secret_references(data: dict[str, Any]) -> set[str]:
     tables = [*(credentials.values() if isinstance(credentials, dict) else ()), data.get("index"), data.get("llm")]
     values = [table.get(key) for table in tables if isinstance(table, dict) for key in SECRET_FIELDS]
     return {m.group(1) for value in values if isinstance(value, str) and (m := ENV_REF.match(value.strip()))}
+
+
+def describe_error(err: Any, variables: Mapping[tuple[str, ...], str]) -> str:
+    """A pydantic error as `key.path: message`, led by the environment variable that gave the value, if one
+    did (`variables`: where each shortcut variable's value went)."""
+    parts = tuple(str(part) for part in err.get("loc", ()))
+    loc = ".".join(parts)
+    variable = next((variables[parts[:n]] for n in range(len(parts), 0, -1) if parts[:n] in variables), None)
+    where = f"{variable} ({loc})" if variable else loc
+    return f"{where}: {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}"

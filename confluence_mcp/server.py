@@ -255,8 +255,12 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
     specs = all_tool_specs()
     plan = [(kit, enabled_specs(kit, specs)) for kit in toolkits]
 
+    sessions = 0  # lifespans entered and not yet left: SSE and in-memory clients enter one per connection
+    index_used = False
+
     @asynccontextmanager
     async def lifespan(_server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        nonlocal sessions, index_used
         async with AsyncExitStack() as stack:
             clients: dict[tuple[object, ...], ConfluenceClient] = {}
             kits: dict[str, KitRuntime] = {}
@@ -270,13 +274,18 @@ def build_server(settings: Settings) -> MCPServer[AppState]:
                     client = await stack.enter_async_context(ConfluenceClient(kit))
                     clients[key] = client
                 kits[kit.name] = KitRuntime(kit, client, settings)
+            sessions += 1
             try:
                 yield AppState(settings, kits)
             finally:
                 # Shielded: a session ended by a signal is cancelled, and cleanup must still stop the embedded
                 # Postgres and close the pools (bounded, so a stuck shutdown cannot hold the process forever).
+                sessions -= 1
+                index_used = index_used or any(k.index is not None for k in kits.values())
                 with anyio.move_on_after(_SHUTDOWN_SECONDS, shield=True):
-                    if any(k.index is not None for k in kits.values()):
+                    # The index store and the embedded Postgres belong to the process: the last session stops them.
+                    if not sessions and index_used:
+                        index_used = False
                         # Imported only here: a server that never touched the index never loads its modules.
                         from confluence_mcp.index.service import shutdown_index
 

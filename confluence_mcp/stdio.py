@@ -132,12 +132,17 @@ def claimed_wire() -> Iterator[tuple[int, int]]:
 
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
-    """Serve `server` over stdin/stdout until the client closes stdin, or SIGTERM/SIGINT arrive (POSIX)."""
-    async with anyio.create_task_group() as group:
-        if sys.platform != "win32":
-            group.start_soon(_stop_on_signal, group.cancel_scope)
-        await _serve(server)
-        group.cancel_scope.cancel()
+    """Serve `server` over stdin/stdout until the client closes stdin or stdout, or SIGTERM/SIGINT arrive (POSIX)."""
+    try:
+        async with anyio.create_task_group() as group:
+            if sys.platform != "win32":
+                group.start_soon(_stop_on_signal, group.cancel_scope)
+            await _serve(server)
+            group.cancel_scope.cancel()
+    except* (BrokenPipeError, ConnectionResetError):
+        # A client that quits closes both pipes; an answer still being written then finds nobody reading. The
+        # session is over either way (the lifespan's cleanup has run): end it like end of input, not with a crash.
+        log.info("the client closed stdout: session ended")
 
 
 async def _stop_on_signal(scope: anyio.CancelScope) -> None:

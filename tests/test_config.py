@@ -76,6 +76,21 @@ def test_env_shortcuts_and_a_files_secrets(tmp_path: Path) -> None:
     assert kit.credential.base_url == CLOUD_ENV["CONFLUENCE_URL"]
 
 
+def test_a_token_from_the_environment_beats_the_files_token_file(tmp_path: Path) -> None:
+    """A rotated token given in the environment (Claude Desktop's `env`) replaces the file's secret file of the
+    same kind, as the precedence promises; the file's old token used to win silently."""
+    (tmp_path / "old").write_text("old-secret\n")
+    bearer = tmp_path / "bearer.toml"
+    bearer.write_text(f'[credentials.onprem]\nbase_url = "https://wiki.acme.test"\ntoken_file = "{tmp_path}/old"\n')
+    [kit] = load_settings(bearer, environ={"CONFLUENCE_TOKEN": "new-pat"}).resolved_toolkits()
+    assert (kit.credential.auth_kind, kit.credential.secret()) == ("bearer", "new-pat")
+    basic = tmp_path / "basic.toml"
+    basic.write_text('[credentials.cloud]\nbase_url = "https://acme.atlassian.net/wiki"\nusername = "me@a.test"\n'
+                     f'api_token_file = "{tmp_path}/old"\n')
+    [kit] = load_settings(basic, environ={"CONFLUENCE_API_TOKEN": "new-api"}).resolved_toolkits()
+    assert (kit.credential.auth_kind, kit.credential.secret()) == ("basic", "new-api")
+
+
 def test_env_shortcuts_refuse_to_pick_among_a_files_toolkits(tmp_path: Path) -> None:
     toml = tmp_path / "two.toml"
     toml.write_text('[credentials.cloud]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\n'
@@ -209,3 +224,31 @@ def test_a_bad_allowed_space_names_the_key_to_fix() -> None:
         load_settings(environ=env).resolved_toolkits()
     assert info.value.problems == ["toolkits.default.allowed_spaces: '*' is not a space key (a short code like DOCS); "
                                    "an empty list allows every space"]
+
+
+def test_timeouts_must_be_positive(tmp_path: Path) -> None:
+    """A zero or negative timeout made every request fail as "the site is slow or unreachable"."""
+    toml = tmp_path / "c.toml"
+    toml.write_text('[credentials.a]\nbase_url = "https://wiki.acme.test"\ntoken = "pat"\ntimeout_seconds = 0\n'
+                    'connect_timeout_seconds = -1\n[llm]\ntimeout_seconds = 0\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(toml, environ={})
+    assert info.value.problems == ["credentials.a.timeout_seconds: Input should be greater than 0",
+                                   "credentials.a.connect_timeout_seconds: Input should be greater than 0",
+                                   "llm.timeout_seconds: Input should be greater than 0"]
+
+
+def test_a_bad_environment_value_names_its_variable() -> None:
+    """Claude Desktop users set variables, not TOML keys: a bad value names the variable it came from."""
+    env = {**CLOUD_ENV, "CONFLUENCE_HOSTING": "dc", "CONFLUENCE_MCP_LIMIT": "0", "CONFLUENCE_VERIFY_SSL": "perhaps",
+           "CONFLUENCE_CUSTOM_HEADERS": '{"X-A": 1}', "CONFLUENCE_MCP_EMBEDDER": "foo"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(environ=env)
+    assert sorted(info.value.problems) == [
+        "CONFLUENCE_CUSTOM_HEADERS (credentials.default.custom_headers.X-A): Input should be a valid string",
+        "CONFLUENCE_HOSTING (toolkits.default.hosting): Input should be 'cloud' or 'server'",
+        "CONFLUENCE_MCP_EMBEDDER (index.embedder): Input should be 'local', 'sentence-transformers' or 'openai'",
+        "CONFLUENCE_MCP_LIMIT (toolkits.default.limit): Input should be greater than or equal to 1",
+        "CONFLUENCE_VERIFY_SSL (credentials.default.verify_ssl): Input should be a valid boolean, unable to "
+        "interpret input",
+    ]

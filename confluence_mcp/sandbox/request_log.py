@@ -1,8 +1,9 @@
 """A bounded log of the requests the sandbox received, so tests can check what a client actually sends.
 
 Always on and cheap: the last `capacity` requests (admin calls excluded), each as method, path, query pairs (in
-order, repeated names kept), content type and, for a JSON request, the parsed body (for a multipart one, the
-names of its parts). Read it with
+order, repeated names kept), content type, headers (names lower-cased; `authorization` reduced to its scheme,
+cookies left out) and, for a JSON request, the parsed body (for a multipart one, the names of its parts). Read it
+with
 `GET /__sandbox__/requests`, clear it with `POST /__sandbox__/reset-requests`.
 """
 
@@ -47,7 +48,7 @@ class RequestLog:
         query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         entry: dict[str, Any] = {"method": scope["method"], "path": scope["path"],
                                  "query": [list(pair) for pair in query],
-                                 "content_type": headers.get("content-type", "")}
+                                 "content_type": headers.get("content-type", ""), "headers": _shown(headers)}
         with self.lock:
             self.total += 1
             self.entries.append(entry)
@@ -66,6 +67,14 @@ class RequestLog:
         except ValueError as error:
             entry["json_error"] = f"not valid JSON: {error}"
         return _replay(body, receive)
+
+
+def _shown(headers: dict[str, str]) -> dict[str, str]:
+    """The headers as logged: no secrets (the credentials' scheme only) and no cookies."""
+    shown = {name: value for name, value in headers.items() if name != "cookie"}
+    if "authorization" in shown:
+        shown["authorization"] = shown["authorization"].split(" ", 1)[0]
+    return shown
 
 
 async def _read_body(receive: Receive) -> bytes:

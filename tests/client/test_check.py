@@ -90,3 +90,15 @@ async def test_unreachable_site_fails_fast(toolkit_factory: Any) -> None:
     found = items(report)
     assert not found["url"].ok and "Cloud needs the /wiki path" in found["url"].detail
     assert all(found[name].skipped for name in ("authentication", "hosting", "space", "search"))
+
+
+async def test_a_base_url_without_the_api_blames_hosting_not_authentication(sandbox: RunningSandbox,
+                                                                            toolkit_factory: Any) -> None:
+    """A Cloud site given without /wiki (a Server one without its context path): /user/current is a 404, which
+    said nothing about the credentials, yet the authentication line failed with advice about space keys."""
+    site = sandbox.base_url.removesuffix("/wiki").removesuffix("/confluence")
+    report = await check_connection(toolkit_factory(site, "server", space="DEMO"))
+    found = items(report)
+    assert not report.ok
+    assert [name for name, item in found.items() if not item.ok] == ["hosting"], format_report(report)
+    assert found["authentication"].skipped and "see hosting" in found["authentication"].detail

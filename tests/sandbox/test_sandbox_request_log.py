@@ -29,8 +29,11 @@ def test_log_keeps_query_pairs_content_type_and_json(cloud_sandbox: RunningSandb
     log = _log(cloud_sandbox)
     space, create, upload, broken, delete = log["requests"]
     assert log["total"] == log["kept"] == 5
+    headers = space.pop("headers")
     assert space == {"method": "GET", "path": "/wiki/rest/api/space", "content_type": "",
                      "query": [["spaceKey", "DEMO"], ["spaceKey", "ARCHIVE"], ["expand", ""]]}
+    assert headers["authorization"] == "Basic"  # the scheme, never the credentials
+    assert upload["headers"]["x-atlassian-token"] == "no-check"
     assert create["json"]["title"] == "Logged" and create["content_type"] == "application/json"
     assert upload["content_type"].startswith("multipart/form-data") and "json" not in upload
     assert upload["form"] == ["minorEdit", "file"]

@@ -81,3 +81,30 @@ def test_signal_stops_the_embedded_postgres(tmp_path: Path, signum: signal.Signa
         for process in leftovers:  # never leave one behind, even when the test fails
             process.kill()
     assert not leftovers, f"postgres still running after {signum.name}: {[p.pid for p in leftovers]}"
+
+
+def test_a_client_that_closes_our_stdout_ends_the_session_cleanly(tmp_path: Path) -> None:
+    """A client quitting closes both pipes; an answer or a progress notification written after that met a broken
+    pipe, and the process died with a traceback and exit code 1 instead of ending the session."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE")}
+    env = {**base, "PYTHONPATH": str(REPO), "CONFLUENCE_MCP_DATA_DIR": str(tmp_path),
+           "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "confluence_mcp", "serve", "--sandbox"], env=env, cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        send(proc, {"id": 1, "method": "initialize", "params": {
+            "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+            "clientInfo": {"name": "pipe-test", "version": "0"}}})
+        assert "result" in answer(proc, 1)
+        send(proc, {"method": "notifications/initialized"})
+        assert proc.stdout is not None
+        proc.stdout.close()  # the client has gone: nobody reads the answers any more
+        send(proc, {"id": 2, "method": "ping"})
+        code = proc.wait(timeout=60)  # stdin stays open: the broken pipe alone must end the session
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr, stderr

@@ -3,6 +3,7 @@ protocol modes; every tool called at least once over each transport."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -10,6 +11,9 @@ import httpx
 import pytest
 from _mcp_fixtures import REPO, ToolFailed, call, http_server, sandbox_env, stdio_params
 from mcp import Client
+
+from confluence_mcp.config import load_settings
+from confluence_mcp.server import build_server
 
 pytestmark = pytest.mark.anyio
 
@@ -74,6 +78,35 @@ async def test_stdio_read_only_hides_writes(flavor_sandbox: Any) -> None:
     assert all(t.annotations and (t.annotations.read_only_hint or t.name == "execute_generic_confluence")
                for t in tools)
     assert hidden.is_error
+
+
+async def test_a_session_ending_leaves_the_index_to_the_others(tmp_path: Path) -> None:
+    """SSE (like the in-memory client) enters the server's lifespan once per connection. The first connection to
+    end closed the process-wide index store and stopped the embedded Postgres under every other connected
+    session (`PoolClosed` on every index tool until restart); now the last one to leave does."""
+    from confluence_mcp.index.pg import embedded_server
+    from confluence_mcp.sandbox.runner import start_sandbox
+
+    with start_sandbox() as sandbox:
+        settings = load_settings(None, environ={}, overrides={
+            "credentials": {"default": {"base_url": sandbox.base_url, "username": "sandbox@example.com",
+                                        "api_token": "sandbox-token"}},
+            "toolkits": {"default": {"space": "DEMO", "retries": 0}}, "index": {"data_dir": str(tmp_path)}})
+        server = build_server(settings)
+        with anyio.fail_after(120):
+            async with Client(server) as staying:
+                await call(staying, "list_collections", {})
+                async with Client(server) as leaving:
+                    await call(leaving, "list_collections", {})
+                listed = await call(staying, "list_collections", {})
+            assert not embedded_server(tmp_path / "pg").running  # the last session out stops it
+            async with Client(server) as idle:  # ... even when only a session that left earlier used the index
+                async with Client(server) as leaving:
+                    await call(leaving, "list_collections", {})
+                assert embedded_server(tmp_path / "pg").running
+                await call(idle, "search_by_title", {"query": "guide"})
+    assert listed["collections"] == []
+    assert not embedded_server(tmp_path / "pg").running
 
 
 def test_repo_is_importable_from_subprocess() -> None:
