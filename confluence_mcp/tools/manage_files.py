@@ -12,18 +12,26 @@ import binascii
 import mimetypes
 import re
 from pathlib import Path, PurePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from xml.sax.saxutils import escape, quoteattr, unescape
 
 import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from confluence_mcp.errors import BadRequest, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceError, PolicyError, VersionConflict
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
-from confluence_mcp.tools.write_support import PageWrite, load_page, page_write, update_checked
+from confluence_mcp.tools.write_support import (
+    PageWrite,
+    apply_labels,
+    idempotent,
+    kit_labels,
+    load_page,
+    page_write,
+    update_checked,
+)
 
 __all__ = ["add_file_to_page", "attachment_markup", "shows_attachment"]
 
@@ -95,6 +103,31 @@ async def _read_upload(kit: KitRuntime, file_path: str) -> tuple[bytes, str]:
     return await anyio.to_thread.run_sync(target.read_bytes), target.name
 
 
+async def _show(kit: KitRuntime, page: dict[str, Any], name: str, snippet: str, position: str,
+                attempts: int = 3) -> dict[str, Any] | None:
+    """Add `snippet` to the body (the updated page), or None when the body shows `name` already. Adding to a body
+    someone changed meanwhile loses nothing, so a version conflict re-reads the page and adds to the newer body."""
+    page_id = str(page["id"])
+    for attempt in range(attempts):
+        old = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+        if shows_attachment(old, name):
+            return None
+        storage = snippet + old if position == "prepend" else old + snippet
+        try:
+            return await update_checked(kit.client, page, title=page["title"], storage=storage,
+                                        message=f"Added {name}", minor_edit=True)
+        except VersionConflict as exc:
+            if attempt == attempts - 1:
+                raise VersionConflict(
+                    f"{name} is attached to page {page_id} ('{page.get('title')}'), but not shown in its body: the "
+                    f"page changed {attempts} times while this call ran (last saved by {exc.changed_by or 'someone'})."
+                    " Call add_file_to_page again to show it (the file is uploaded as a new version).",
+                    current_version=exc.current_version, changed_by=exc.changed_by,
+                ) from exc
+        page = await load_page(kit.client, page_id, expand="body.storage,version,space")
+    raise AssertionError("unreachable")
+
+
 @tool("manage", "Add file to page", read_only=False)
 async def add_file_to_page(
     page_id: PageRefArg,
@@ -134,15 +167,15 @@ async def add_file_to_page(
         out = page_write(kit.client, page)
         out.note = f"Attached {name} ({len(content)} bytes); the page body was not changed."
         return out
-    old = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
-    if shows_attachment(old, name):  # a new version of a file the page shows already: one embed is enough
-        out = page_write(kit.client, page)
+    updated = await _show(kit, page, name, attachment_markup(name, kind, caption), position)
+    out = page_write(kit.client, updated or page)
+    if updated is None:  # a new version of a file the page shows already: one embed is enough
         out.note = f"Attached {name} ({len(content)} bytes) as a new version; the page already shows it."
         return out
-    snippet = attachment_markup(name, kind, caption)
-    storage = snippet + old if position == "prepend" else old + snippet
-    updated = await update_checked(kit.client, page, title=page["title"], storage=storage,
-                                   message=f"Added {name}", minor_edit=True)
-    out = page_write(kit.client, updated)
     out.note = f"Attached {name} ({len(content)} bytes) and showed it on the page."
+    if kit.toolkit.settings.labels:  # as on every page the tools change; the edit has landed either way
+        try:
+            out.labels = await idempotent(lambda: apply_labels(kit.client, page_id, kit_labels(kit), "add"))
+        except ConfluenceError as exc:
+            out.note += f" The toolkit's labels could not be added ({exc}); use update_labels to add them."
     return out

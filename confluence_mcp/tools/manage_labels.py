@@ -42,10 +42,10 @@ async def update_labels(
     kit = current_kit(ctx)
     kit.require_writable()
     names = check_labels(new_labels)
-    if mode == "replace":
-        names = check_labels([*names, *kit.toolkit.settings.labels])
-    elif not names:
+    if not names and mode != "replace":
         raise BadRequest(f"No labels to {mode}: pass new_labels.")
+    if mode != "remove":  # the toolkit's labels stay on (and go on) every page the tools change
+        names = check_labels([*names, *kit.toolkit.settings.labels])
 
     async def one(ref: str) -> PageWrite:
         page_id = await resolve_page_ref(kit, ref)

@@ -23,7 +23,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     unique_task_ids,
 )
-from confluence_mcp.errors import BadRequest, ConfluenceMCPError
+from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.manage import Format, IncludeBody, Space, clean_title, id_for_title, refuse_duplicate
@@ -35,6 +35,7 @@ from confluence_mcp.tools.write_support import (
     apply_labels,
     body_to_storage,
     check_labels,
+    idempotent,
     kit_labels,
     load_page,
     page_write,
@@ -125,6 +126,13 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     applied = None
     if labels is not None:
         applied = await apply_labels(client, page_id, kit_labels(kit, labels), "replace")
+    elif result is not page and kit.toolkit.settings.labels:
+        # The toolkit's labels go on every page the tools change, as on the ones they create. The edit has landed,
+        # so a failure here must not hide it.
+        try:
+            applied = await idempotent(lambda: apply_labels(client, page_id, kit_labels(kit), "add"))
+        except ConfluenceError as exc:
+            note = f"Page updated, but the toolkit's labels could not be added ({exc}); use update_labels to add them."
     if include_body and not ((result.get("body") or {}).get("storage") or {}).get("value"):
         result = await load_page(client, page_id, expand="body.storage,version,space")
     out = page_write(client, result, include_body=include_body, labels=applied, note=note)
@@ -204,6 +212,7 @@ async def update_pages(
     body_format: Format = "markdown",
     minor_edit: _Minor = False,
     version_message: _Message = None,
+    allow_macro_removal: _AllowMacro = False,
 ) -> BulkResult:
     """Update several pages' bodies and/or labels; one result per page, so partial failures show."""
     kit = current_kit(ctx)
@@ -239,6 +248,7 @@ async def update_pages(
             raise page_id
         return await _update(kit, page_id, new_title=None, new_body=body, body_format=body_format, section=None,
                              expected_version=None, new_labels=new_labels, minor_edit=minor_edit,
-                             version_message=version_message, allow_macro_removal=False, include_body=False)
+                             version_message=version_message, allow_macro_removal=allow_macro_removal,
+                             include_body=False)
 
     return await run_bulk(items, lambda item: item[1] if isinstance(item[1], str) else item[0], one)

@@ -116,7 +116,8 @@ class _MarkdownWriter:
                 markdown = None
             if markdown is not None and (not check_each or self.round_trips(markdown, _storage_of(node), start_task)):
                 pieces.append(markdown)
-                previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
+                if markdown or kind in ("ul", "ac:task-list", "ol"):  # an empty paragraph leaves no gap in markdown
+                    previous_list = bullet if kind in ("ul", "ac:task-list", "ol") else ""
             else:
                 self.task_id = start_task
                 pieces.append(self.storage_fence(node))
