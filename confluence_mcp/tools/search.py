@@ -31,6 +31,7 @@ from confluence_mcp.tools.models import (
     strip_highlight,
 )
 from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import find_title_ci
 
 __all__ = [
     "get_page_id_by_title",
@@ -165,22 +166,23 @@ async def search_by_title(query: Query, ctx: Context, limit: Limit = None, curso
 
 @tool("search", "Get page id by title", read_only=True)
 async def get_page_id_by_title(
-    title: Annotated[str, Field(min_length=1, description="Exact page title.")],
+    title: Annotated[str, Field(min_length=1, description="Full page title (case does not matter).")],
     ctx: Context,
     space: Annotated[str | None, Field(description="Space key (default: toolkit space).")] = None,
 ) -> PageId:
-    """A page's id from its exact title in a space."""
+    """A page's id from its full title in a space (case-insensitive)."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
     exact = title.strip()
     if not exact:
         raise BadRequest("The title is empty: give the exact title of the page.")
-    found = await kit.client.find_page_by_title(key, exact)
+    # Case-insensitive, as Confluence keeps titles unique (and as the update-by-title tools resolve them).
+    found = await find_title_ci(kit.client, key, exact)
     collapsed = " ".join(exact.split())  # as create_page stores titles; pages made elsewhere may keep runs
     if not found and collapsed != exact:
-        found = await kit.client.find_page_by_title(key, collapsed)
+        found = await find_title_ci(kit.client, key, collapsed)
     if not found:
-        raise NotFound(f"No page titled {title!r} in space {key}. Titles must match exactly; "
+        raise NotFound(f"No page titled {shown(title)} in space {key}. Titles must match in full (case aside); "
                        "use search_by_title to find similar titles.")
     return PageId(id=str(found["id"]), title=found.get("title") or title, space=key,
                   url=kit.client.web_url((found.get("_links") or {}).get("webui")))

@@ -103,3 +103,12 @@ async def test_unparsable_stored_body_gets_an_actionable_error(sandbox: RunningS
             message = str(failure.value)
             assert "bug" not in message and page.id in message and "not well-formed" in message, message
             assert f"/rest/api/content/{page.id}?expand=body.storage" in message
+
+
+async def test_page_id_by_title_matches_case_insensitively_like_the_title_tools(settings: Any) -> None:
+    # Confluence keeps titles unique per space case-insensitively, and update_page_by_title resolves them so.
+    async with mcp_client(settings) as client:
+        lower = await call(client, "get_page_id_by_title", {"title": "installation guide"})
+        with pytest.raises(ToolFailed, match="No page titled 'installation'"):
+            await call(client, "get_page_id_by_title", {"title": "installation"})
+    assert lower["id"] == "65539" and lower["title"] == "Installation Guide"
