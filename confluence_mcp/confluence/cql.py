@@ -47,7 +47,7 @@ def clause(field: str, op: str, value: str | int) -> str:
 
 
 def text_clause(field: str, value: str) -> str:
-    """`field ~ "value"`, or a match-nothing clause when the value has no searchable characters."""
+    """`field ~ "value"` (`~ ""` when the value has no searchable characters: callers refuse such input first)."""
     return clause(field, "~", value)
 
 

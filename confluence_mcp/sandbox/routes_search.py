@@ -7,6 +7,7 @@ Cloud pages with an opaque `cursor`; Server/DC pages with `start` and applies it
 from __future__ import annotations
 
 import base64
+import html
 import json
 import time
 import zlib
@@ -114,6 +115,8 @@ async def search(request: Request) -> Response:
         content.setdefault("macroRenderedOutput", {})
         content.setdefault("restrictions", {})
         excerpt = "" if mode == "none" else store.excerpt(item.id, cql, highlight=mode.startswith("highlight"))
+        if not mode.endswith("_unescaped"):  # `highlight` and `indexed` excerpts come HTML-encoded
+            excerpt = html.escape(excerpt)
         space = store.spaces[item.space_key]
         modified = item.version.when if isinstance(item, Content) else item.current.when
         title = item.title if isinstance(item, Content) else item.filename

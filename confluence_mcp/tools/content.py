@@ -21,7 +21,7 @@ from pydantic import Field
 from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
 from confluence_mcp.confluence.users import UserNames, mentioned_user_names, person_names
 from confluence_mcp.confluence.weblinks import space_key_of
-from confluence_mcp.errors import BadRequest, ConfluenceMCPError, NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.models import (
     AttachmentInfo,
@@ -58,9 +58,17 @@ READ_CHARS = 60_000
 
 def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
     """A page's storage as markdown with the site's links and mentioned users' names; bodies up to
-    _CACHE_MAX_STORAGE are cached."""
+    _CACHE_MAX_STORAGE are cached; a body that is not well-formed XML is a ConfluenceError naming the page."""
+    from confluence_mcp.confluence.convert import StorageParseError
+
     convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else storage_markdown
-    return convert(storage, site_url, space, page_id, users)
+    try:
+        return convert(storage, site_url, space, page_id, users)
+    except StorageParseError as exc:  # Confluence validates on save; old or imported bodies may still be broken
+        raise ConfluenceError(
+            f"Page {page_id}'s stored body is not well-formed XML ({exc}), so it cannot be shown as markdown. Read "
+            f"the raw storage with execute_generic_confluence: GET /rest/api/content/{page_id}?expand=body.storage."
+        ) from exc
 
 
 @functools.lru_cache(maxsize=64)
@@ -322,8 +330,18 @@ async def get_page_attachments(
     kit.require_space(space_key_of(page))
     listing = await kit.client.attachments(resolved, limit=limit, cursor=cursor, filename=filename,
                                            media_type=media_type)
-    return AttachmentList(page_id=resolved, attachments=[_attachment(kit, a) for a in listing.results],
-                          next=listing.next)
+    found = [_attachment(kit, a) for a in listing.results]
+    return AttachmentList(page_id=resolved, attachments=found, next=listing.next,
+                          note=None if found or cursor else _no_attachments(resolved, filename, media_type))
+
+
+def _no_attachments(page_id: str, filename: str | None, media_type: str | None) -> str:
+    """Why an attachment listing is empty: the filters it applied (exact values), or a page without files."""
+    wanted = ([f"named {filename!r}"] if filename else []) + ([f"of type {media_type}"] if media_type else [])
+    if not wanted:
+        return f"Page {page_id} has no attachments."
+    return (f"Page {page_id} has no attachment {' and '.join(wanted)}: the file name and media type must match "
+            "exactly; omit them to list every attachment.")
 
 
 def _attachment(kit: KitRuntime, item: dict[str, Any]) -> AttachmentInfo:

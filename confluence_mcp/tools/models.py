@@ -6,6 +6,7 @@ the SDK derives from them carries no `_links`/`_expandable` noise because the mo
 
 from __future__ import annotations
 
+import html
 import re
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "SearchResults",
     "TreeNode",
     "clean_excerpt",
+    "strip_highlight",
 ]
 
 
@@ -139,6 +141,7 @@ class AttachmentList(BaseModel):
     page_id: str
     attachments: list[AttachmentInfo]
     next: str | None = None
+    note: str | None = None  # set when nothing matched: what was looked for
 
 
 JsonScalar = str | int | float | bool
@@ -160,9 +163,15 @@ _HIGHLIGHT = re.compile(r"@@@hl@@@(.*?)@@@endhl@@@", re.DOTALL)
 
 
 def clean_excerpt(raw: str | None, *, max_chars: int = 300) -> str:
-    """Confluence highlight markers become **bold**; stray markers and whitespace runs are removed."""
+    """Confluence highlight markers become **bold**; stray markers and whitespace runs are removed, and the HTML
+    encoding of `highlight` excerpts (`&amp;`, `&quot;`, `&#39;`, ...) is undone."""
     text = _HIGHLIGHT.sub(r"**\1**", raw or "")
-    text = text.replace("@@@hl@@@", "").replace("@@@endhl@@@", "")
+    text = html.unescape(strip_highlight(text))
     text = " ".join(text.split())
     return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
 
+
+
+def strip_highlight(text: str) -> str:
+    """`text` without Confluence's highlight markers, otherwise untouched (titles must stay exact)."""
+    return text.replace("@@@hl@@@", "").replace("@@@endhl@@@", "")

@@ -7,6 +7,7 @@ bodies are fetched behind the caller's back except by `get_pages_with_label`, wh
 from __future__ import annotations
 
 import asyncio
+import html
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context
@@ -27,8 +28,10 @@ from confluence_mcp.tools.models import (
     SiteHit,
     SiteResults,
     clean_excerpt,
+    strip_highlight,
 )
 from confluence_mcp.tools.registry import tool
+from confluence_mcp.tools.write_support import find_title_ci
 
 __all__ = [
     "get_page_id_by_title",
@@ -76,6 +79,19 @@ def search_scope(kit: KitRuntime, space: str | None) -> tuple[str, ...]:
     return (kit.toolkit.space.upper(),) if kit.toolkit.space else ()
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """`text` quoted for a message, cut to `limit` characters so a pasted document is not echoed back whole."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def words_of(query: str) -> str:
+    """The query, or BadRequest when nothing searchable is left once CQL/Lucene syntax characters are dropped."""
+    if cql.text_value(query) == '""':
+        raise BadRequest(f"The query {shown(query)} has no words to search for: operators and punctuation such as "
+                         '* ? " ( ) are ignored. Give plain words, e.g. a title or a phrase from the page.')
+    return query
+
+
 def _where(spaces: tuple[str, ...]) -> str:
     return f"space(s) {', '.join(spaces)}" if spaces else "all spaces the account can read"
 
@@ -105,7 +121,8 @@ def _hit(kit: KitRuntime, item: dict[str, Any], typed: bool) -> SearchHit | None
     extra = {"type": "blogpost"} if typed and content.get("type") == "blogpost" else {}
     return (SiteHit if typed else SearchHit)(
         id=str(content["id"]),
-        title=clean_excerpt(item.get("title") or content.get("title") or "", max_chars=500).replace("**", ""),
+        # The content's own title is exact; the wrapper's may carry highlight markers (and HTML encoding).
+        title=content.get("title") or html.unescape(strip_highlight(item.get("title") or "")),
         space=space_key_of(content, container, webui),
         url=kit.client.web_url(webui),
         excerpt=clean_excerpt(item.get("excerpt")),
@@ -121,10 +138,10 @@ async def site_search(query: Query, ctx: Context, limit: Limit = None, cursor: C
     kit = current_kit(ctx)
     # siteSearch is Cloud's UI ranking; Server/Data Center has no such field, so match title or text there.
     if kit.toolkit.hosting == "cloud":
-        where = cql.text_clause("siteSearch", query)
+        where = cql.text_clause("siteSearch", words_of(query))
     else:
-        where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
-    return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=f"{query!r}",
+        where = cql.or_(cql.text_clause("title", words_of(query)), cql.text_clause("text", query))
+    return await run_search(kit, where, search_scope(kit, None), limit=limit, cursor=cursor, what=shown(query),
                             answer=SiteResults)
 
 
@@ -133,9 +150,9 @@ async def search_pages(query: Query, ctx: Context, limit: Limit = None, cursor: 
                        space: Space = None) -> SearchResults:
     """Search page titles and text in the toolkit's space(s): ids, titles, excerpts and URLs, no bodies."""
     kit = current_kit(ctx)
-    where = cql.or_(cql.text_clause("title", query), cql.text_clause("text", query))
+    where = cql.or_(cql.text_clause("title", words_of(query)), cql.text_clause("text", query))
     return await run_search(kit, where, search_scope(kit, space), limit=limit, cursor=cursor,
-                            what=f"title or text {query!r}", hint="Try fewer or other words, or another space.")
+                            what=f"title or text {shown(query)}", hint="Try fewer or other words, or another space.")
 
 
 @tool("search", "Search by title", read_only=True)
@@ -143,35 +160,43 @@ async def search_by_title(query: Query, ctx: Context, limit: Limit = None, curso
                           space: Space = None) -> SearchResults:
     """Find pages whose title contains the words, in the toolkit's space(s)."""
     kit = current_kit(ctx)
-    return await run_search(kit, cql.text_clause("title", query), search_scope(kit, space), limit=limit,
-                            cursor=cursor, what=f"title {query!r}")
+    return await run_search(kit, cql.text_clause("title", words_of(query)), search_scope(kit, space), limit=limit,
+                            cursor=cursor, what=f"title {shown(query)}")
 
 
 @tool("search", "Get page id by title", read_only=True)
 async def get_page_id_by_title(
-    title: Annotated[str, Field(min_length=1, description="Exact page title.")],
+    title: Annotated[str, Field(min_length=1, description="Full page title (case does not matter).")],
     ctx: Context,
     space: Annotated[str | None, Field(description="Space key (default: toolkit space).")] = None,
 ) -> PageId:
-    """A page's id from its exact title in a space."""
+    """A page's id from its full title in a space (case-insensitive)."""
     kit = current_kit(ctx)
     key = kit.default_space(space)
     exact = title.strip()
     if not exact:
         raise BadRequest("The title is empty: give the exact title of the page.")
-    found = await kit.client.find_page_by_title(key, exact)
+    # Case-insensitive, as Confluence keeps titles unique (and as the update-by-title tools resolve them).
+    found = await find_title_ci(kit.client, key, exact)
     collapsed = " ".join(exact.split())  # as create_page stores titles; pages made elsewhere may keep runs
     if not found and collapsed != exact:
-        found = await kit.client.find_page_by_title(key, collapsed)
+        found = await find_title_ci(kit.client, key, collapsed)
     if not found:
-        raise NotFound(f"No page titled {title!r} in space {key}. Titles must match exactly; "
+        raise NotFound(f"No page titled {shown(title)} in space {key}. Titles must match in full (case aside); "
                        "use search_by_title to find similar titles.")
     return PageId(id=str(found["id"]), title=found.get("title") or title, space=key,
                   url=kit.client.web_url((found.get("_links") or {}).get("webui")))
 
 
 def _label_cql(label: str) -> str:
+    if not label.strip():
+        raise BadRequest("The label is empty: give one label, e.g. meeting-notes.")
     return cql.clause("label", "=", label.strip())
+
+
+def _no_label_note(label: str, spaces: tuple[str, ...]) -> str:
+    hint = " Labels contain no spaces: pass one label at a time." if len(label.split()) > 1 else ""
+    return f"No pages labelled {shown(label.strip())} in {_where(spaces)}.{hint}"
 
 
 @tool("search", "List pages with label", read_only=True)
@@ -183,7 +208,7 @@ async def list_pages_with_label(label: Label, ctx: Context, limit: Limit = None,
     page = await kit.client.content_search(cql.scoped(_label_cql(label), spaces), limit=page_size(kit, limit),
                                            cursor=cursor, expand="space")
     refs = [_ref(kit, c) for c in page.results]
-    note = None if refs else f"No pages labelled {label!r} in {_where(spaces)}."
+    note = None if refs else _no_label_note(label, spaces)
     return PageRefList(pages=refs, next=page.next, note=note or capped_note(kit, limit, page.next))
 
 
@@ -208,7 +233,7 @@ async def get_pages_with_label(
             return await page_body(kit, page_id, max_chars=_LABEL_PAGE_CHARS)
 
     bodies = await asyncio.gather(*(read(i) for i in ids))
-    note = None if bodies else f"No pages labelled {label!r} in {_where(spaces)}."
+    note = None if bodies else _no_label_note(label, spaces)
     if truncated:
         note = f"Showing the first {cap} pages; more carry this label (see list_pages_with_label)."
     return PageBodies(pages=list(bodies), truncated=truncated, note=note)

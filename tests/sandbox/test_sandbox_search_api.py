@@ -6,6 +6,7 @@ envelopes, pagination (cursor on Cloud, start on Server), caps, excerpts, errors
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 
 import httpx
@@ -200,6 +201,18 @@ def test_search_wrappers_and_excerpts(http: httpx.Client, search_sandbox: Runnin
     assert "@@@hl@@@" not in plain["results"][0]["excerpt"] and "pip" in plain["results"][0]["excerpt"]
     none = http.get("/rest/api/search", params={"cql": 'text ~ "pip"', "excerpt": "none"}).json()
     assert none["results"][0]["excerpt"] == ""
+
+
+def test_search_excerpts_are_html_escaped_unless_asked_unescaped(http: httpx.Client) -> None:
+    # Confluence encodes `highlight` and `indexed` excerpts as HTML; the `*_unescaped` strategies return the text.
+    params = {"cql": 'text ~ "httpx" and type = page'}  # Troubleshooting: print(httpx.get("http://..."))
+    escaped = http.get("/rest/api/search", params=params).json()["results"][0]["excerpt"]
+    raw = http.get("/rest/api/search", params={**params, "excerpt": "highlight_unescaped"}).json()
+    indexed = http.get("/rest/api/search", params={**params, "excerpt": "indexed"}).json()
+    assert '"http' in raw["results"][0]["excerpt"] and "&quot;http" in escaped
+    assert escaped == html.escape(raw["results"][0]["excerpt"])
+    assert indexed["results"][0]["excerpt"] == html.escape(
+        http.get("/rest/api/search", params={**params, "excerpt": "indexed_unescaped"}).json()["results"][0]["excerpt"])
 
 
 def test_search_caps(http: httpx.Client, search_sandbox: RunningSandbox) -> None:
