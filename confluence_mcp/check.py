@@ -23,6 +23,7 @@ from confluence_mcp.errors import (
     ConfluenceError,
     NotFound,
     PermissionDenied,
+    RateLimited,
 )
 
 __all__ = ["CheckItem", "CheckReport", "check_connection", "format_report"]
@@ -62,6 +63,11 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
             return report
         via = f" through Atlassian's API gateway ({client.urls.gateway})" if client.urls.gateway else ""
         add(CheckItem(name="url", ok=True, detail=f"{site_url} answers{via}"))
+        if isinstance(failure, RateLimited):  # says nothing about the credentials: the site refused to answer yet
+            add(CheckItem(name="rate limit", ok=False, detail=str(failure)))
+            for name in ("hosting", "authentication", "space", "search"):
+                add(_skipped(name, "the site is rate-limiting requests; run check again later"))
+            return report
         add(await _hosting_item(client, toolkit, failure))
         if isinstance(failure, NotFound):  # no API at this base_url: the hosting item says where it is
             for name in ("authentication", "space", "search"):
@@ -82,7 +88,10 @@ async def check_connection(toolkit: Toolkit, *, transport: httpx.AsyncBaseTransp
                 visible.append(key)
         if not spaces:
             add(_skipped("space", "no space configured: tools will need a `space` argument"))
-        add(await _search_item(client, visible))
+        if spaces and not visible:  # searching every space instead would pass and say nothing about the toolkit's
+            add(_skipped("search", "none of the configured spaces is visible"))
+        else:
+            add(await _search_item(client, visible))
     return report
 
 

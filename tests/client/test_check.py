@@ -7,6 +7,7 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from confluence_mcp.check import CheckReport, check_connection, format_report
@@ -71,7 +72,17 @@ async def test_missing_space_is_reported(sandbox: RunningSandbox, toolkit_factor
     report = await check_connection(toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="NOPE"))
     found = items(report)
     assert not found["space NOPE"].ok and "short codes like DOCS" in found["space NOPE"].detail
-    assert found["search"].ok
+    # Searching every space instead would pass and say nothing about the toolkit's own space.
+    assert found["search"].skipped and "none of the configured spaces is visible" in found["search"].detail
+
+
+async def test_rate_limiting_is_not_blamed_on_authentication(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
+    faults = f"{sandbox.admin_url}/faults"
+    httpx.post(faults, json={"fail_next": 1, "status": 429, "match": "user/current"}, timeout=10).raise_for_status()
+    report = await check_connection(toolkit_factory(sandbox.base_url, sandbox.options.flavor, space="DEMO"))
+    found = items(report)
+    assert not report.ok and not found["rate limit"].ok and "retry" in found["rate limit"].detail.lower()
+    assert all(found[name].skipped for name in ("hosting", "authentication", "search"))
 
 
 async def test_wrong_hosting_option_is_named(sandbox: RunningSandbox, toolkit_factory: Any) -> None:
