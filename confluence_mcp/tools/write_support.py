@@ -114,6 +114,11 @@ def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
 
 async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:
     """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate from a broken client encoding; no converter can take it
+        raise BadRequest(f"The body holds U+{ord(body[exc.start]):04X} at character {exc.start}, half of a "
+                         "surrogate pair and not valid text; remove it. Nothing was written.") from exc
     if body_format == "markdown":
         # Through the package: the markdown parser loads on the first write, not at server start.
         try:

@@ -91,6 +91,13 @@ async def test_refusals_name_the_page(tools: Client) -> None:
     assert "999999991" in await refused(tools, "update_page_by_id", page_id="999999991", new_body="x")
 
 
+async def test_a_lone_surrogate_is_named_not_reported_as_a_bug(tools: Client, bare: str) -> None:
+    for body_format in ("markdown", "storage", "wiki"):
+        text = await refused(tools, "update_page_by_id", page_id=bare, new_body="ok \ud800 no",
+                             body_format=body_format)
+        assert "U+D800 at character 3" in text and "Nothing was written." in text and "bug" not in text
+
+
 def _edit_on_upload(sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch, page_id: str, times: int) -> None:
     """Another editor saves the page right after each of the next `times` uploads (between our read and write)."""
     assert sandbox.app is not None
