@@ -289,7 +289,10 @@ async def get_page_tree(
         first = kit.client.root_pages(key, max_items=_TREE_CAP + 1)
     nodes, truncated = await _breadth_first(kit, first, root_id, max_depth)
     nodes.sort(key=lambda n: (n.depth, n.title.lower()))
-    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=truncated)
+    note = None
+    if not nodes:  # an empty list alone reads like a failure
+        note = f"Page {root_id} has no child pages." if root_id else f"Space {key} has no pages at its top level."
+    return PageTree(root_id=root_id, space=key, pages=nodes, truncated=truncated, note=note)
 
 
 async def _breadth_first(kit: KitRuntime, level: AsyncGenerator[dict[str, Any]], root_id: str | None,

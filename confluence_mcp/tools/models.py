@@ -126,6 +126,7 @@ class PageTree(BaseModel):
     space: str | None = None
     pages: list[TreeNode]
     truncated: bool = False
+    note: str | None = None
 
 
 class AttachmentInfo(BaseModel):

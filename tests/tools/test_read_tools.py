@@ -110,6 +110,13 @@ async def test_page_tree_from_a_page_and_from_a_space(settings: Any) -> None:
     assert {n["id"] for n in space["pages"]} >= {"65537", "65538", "65539"}
     root = next(n for n in space["pages"] if n["id"] == "65537")
     assert root["depth"] == 1 and "parent_id" not in root  # None is left out
+    assert "note" not in tree
+
+
+async def test_a_page_without_children_says_so(settings: Any) -> None:
+    async with mcp_client(settings) as client:
+        leaf = await call(client, "get_page_tree", {"page_id": "65540"})
+    assert leaf["pages"] == [] and leaf["note"] == "Page 65540 has no child pages."
 
 
 async def test_page_tree_uses_few_requests(flavor_sandbox: Any, settings: Any) -> None:
