@@ -17,7 +17,7 @@ import anyio
 
 from confluence_mcp.config import Settings, load_settings
 from confluence_mcp.errors import ConfigError, ConfluenceMCPError
-from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages, report_note
 
 __all__ = ["ProgressBar", "add_arguments", "run"]
 
@@ -46,6 +46,7 @@ class ProgressBar:
         self.quiet = quiet
         self.tty = stream.isatty()
         self._last_decile = -1
+        self._drawn = False  # a bar is on the terminal's current line
 
     async def __call__(self, done: int, total: int, message: str) -> None:
         if self.quiet:
@@ -55,13 +56,15 @@ class ProgressBar:
         line = f"[{'#' * filled}{'-' * (self.width - filled)}] {done:>5}/{total:<5} {message[:50]}"
         if self.tty:
             self.stream.write("\r\x1b[K" + line)
+            self._drawn = True
         elif int(fraction * 10) != self._last_decile or done == total:
             self._last_decile = int(fraction * 10)
             self.stream.write(line + "\n")
         self.stream.flush()
 
     def finish(self) -> None:
-        if self.tty and not self.quiet:
+        if self._drawn:
+            self._drawn = False
             self.stream.write("\n")
             self.stream.flush()
 
@@ -89,8 +92,14 @@ async def _index(settings: Settings, args: argparse.Namespace, bar: ProgressBar)
                               allowed_spaces=kit.allowed_spaces)
         service = await open_service(settings)
         try:
-            return await index_pages(service, client, collection, selection, include_comments=args.include_comments,
-                                     include_attachments=args.include_attachments, clean=args.clean, progress=bar)
+            report = await index_pages(service, client, collection, selection,
+                                       include_comments=args.include_comments,
+                                       include_attachments=args.include_attachments, clean=args.clean, progress=bar)
+            note = await report_note(service, report, selection)
+            if note:  # printed even with --quiet: a cron job's log must say why a collection stayed empty
+                bar.finish()
+                print(f"confluence-mcp index: note: {note}", file=sys.stderr)
+            return report
         finally:
             await shutdown_index(settings)
 
@@ -117,6 +126,15 @@ def run(args: argparse.Namespace) -> int:
     except ConfluenceMCPError as exc:
         bar.finish()
         print(f"confluence-mcp index: failed after {time.perf_counter() - started:.1f} s: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # no layer translated it: one line for the cron log, the traceback at debug level
+        bar.finish()
+        logging.getLogger(__name__).debug("index run failed", exc_info=True)
+        where = ("the index database failed; check [index] database_url (or CONFLUENCE_MCP_DATABASE_URL) or the "
+                 "embedded Postgres under the data directory, then rerun (a rerun only does what is left)"
+                 if type(exc).__module__.startswith("psycopg") else "this is a bug in confluence-mcp")
+        print(f"confluence-mcp index: failed after {time.perf_counter() - started:.1f} s "
+              f"({type(exc).__name__}: {str(exc).strip()[:300]}): {where}", file=sys.stderr)
         return 1
     bar.finish()
     print(json.dumps(report.model_dump()))

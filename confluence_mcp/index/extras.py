@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 import anyio
@@ -17,6 +18,7 @@ __all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections"]
 MAX_ATTACHMENTS = 50  # attachments whose text (or metadata line) a page's entry holds
 _TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".csv", ".json", ".html", ".htm", ".xml")
 _MAX_ATTACHMENT_BYTES = 512 * 1024
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
 
 async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list[str], dict[str, int], bool]:
@@ -51,11 +53,28 @@ async def attachment_sections(client: ConfluenceClient, attachments: list[dict[s
                 raw = await client.download_attachment(attachment)
             except NotFound:
                 continue
-            text = raw[:_MAX_ATTACHMENT_BYTES].decode("utf-8", errors="replace")
-            if name.lower().endswith((".html", ".htm", ".xml")):
-                text = await anyio.to_thread.run_sync(storage_to_text, text)
-            sections.append(f"{header}\n\n{text.strip()}")
-        else:
-            sections.append(f"{header}\n\nFile {name} ({media_type or 'unknown type'}, {size} bytes) "
-                            "attached to this page.")
+            text = _decoded(raw[:_MAX_ATTACHMENT_BYTES])
+            if text is not None:
+                if name.lower().endswith((".html", ".htm", ".xml")):
+                    text = await anyio.to_thread.run_sync(storage_to_text, text)
+                sections.append(f"{header}\n\n{text.strip()}")
+                continue
+        sections.append(f"{header}\n\nFile {name} ({media_type or 'unknown type'}, {size} bytes) "
+                        "attached to this page.")
     return sections
+
+
+def _decoded(raw: bytes) -> str | None:
+    """The text of a text-like file: UTF-8, UTF-16 with its byte order mark (spreadsheet exports), else Windows-1252;
+    None when it is not text (binary under a text name): its metadata line is indexed instead of noise."""
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            text = raw.decode(codec, errors="replace")
+            break
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252", errors="replace")
+    unreadable = sum(1 for ch in text if ch == "\ufffd" or (not ch.isprintable() and ch not in "\t\n\r\f"))
+    return None if unreadable > max(8, len(text) // 100) else text

@@ -8,6 +8,7 @@ on). Embedding runs in worker threads so the event loop keeps serving other requ
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -292,10 +293,20 @@ async def search_collection(service: IndexService, request: SearchRequest) -> Se
         collection = ", ".join(searched)
     hits = [_hit(item) for item in found]
     note = request.empty_note(collection, hits)
-    if found and not any(item.text_match for item in found):
+    if found and not any(item.text_match for item in found) and not _holds_words(request.query, hits):
         note = ("None of the query's words occur in these pages: they are the passages nearest in meaning and may "
                 "be unrelated. Check their text, or rephrase with words the pages would use.")
     return SearchOutcome(collection, hits, note)
+
+
+def _holds_words(query: str, hits: list[IndexHit]) -> bool:
+    """True when a hit's title or text holds one of the query's words as written: full text splits Chinese,
+    Japanese or Thai only at spaces and punctuation, so it misses words the pages do hold."""
+    text = "\n".join(f"{hit.title}\n{hit.text}" for hit in hits).casefold()
+    for word in re.findall(r"\w{2,}", query.casefold()):
+        if (re.search(rf"\b{re.escape(word)}\b", text) if word.isascii() else word in text):
+            return True
+    return False
 
 
 def clean_query(query: str) -> str:

@@ -41,6 +41,7 @@ _SELECT_REF = "SELECT id, name, embedder, dimension, stats_docs, stats_avg_lengt
 _LOCK_KEY = "hashtextextended('confluence-mcp index ' || %s, 0)"
 _TRY_LOCK = f"SELECT pg_try_advisory_lock({_LOCK_KEY})"
 _UNLOCK = f"SELECT pg_advisory_unlock({_LOCK_KEY})"
+_STATS_LOCK_KEY = "hashtextextended('confluence-mcp stats ' || %s, 0)"  # a collection's statistics refresh
 
 # Below this many chunks an exact vector scan takes a few milliseconds and never misses, so the HNSW graph
 # (costly to maintain row by row) is only built for larger collections; see `IndexStore.ensure_vector_index`.
@@ -287,8 +288,13 @@ class IndexStore:
         return True
 
     async def refresh_text_stats(self, ref: CollectionRef) -> None:
-        """Recount word page frequencies, page count and average page length of a collection (BM25 stats)."""
+        """Recount word page frequencies, page count and average page length of a collection (BM25 stats).
+
+        One refresh per collection at a time (a transaction lock): a search on a collection whose first run has
+        not finished refreshes them as the run does when it ends, and two deletes-then-inserts side by side
+        collide on the statistics' primary key."""
         async with self.pool.connection() as conn, conn.transaction():
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_STATS_LOCK_KEY})", (ref.id,))
             await conn.execute("DELETE FROM index_lexemes WHERE collection_id = %s", (ref.id,))
             await conn.execute(
                 "INSERT INTO index_lexemes (collection_id, lexeme, df) SELECT %s, lexeme, count(*) "

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -35,7 +35,7 @@ from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.candidates import (
     attachment_signatures,
     changed_pages,
@@ -50,7 +50,7 @@ from confluence_mcp.index.service import IndexService
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages"]
+__all__ = ["IndexReport", "ProgressCallback", "Selection", "index_pages", "report_note"]
 
 ProgressCallback = Callable[[int, int, str], Awaitable[None]]
 _PAGES_PER_EMBED = 32  # pages whose chunks are embedded together (one embed call, then one commit per page)
@@ -129,10 +129,32 @@ class _RunState:
     report: IndexReport
     total: int
     done: int = 0
+    written: set[str] = field(default_factory=set)  # pages stored by this run
+
+
+# A quoted value (escapes included), a quote that opens none, ORDER BY, a parenthesis.
+_CQL_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|["\']|\border\s+by\b|[()]', re.IGNORECASE)
 
 
 def _strip_order_by(cql: str) -> str:
-    return re.split(r"\border\s+by\b", cql, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    """The query without its ORDER BY (one inside a quoted value is text); BadRequest when its parentheses or
+    quotes do not balance: `a) OR (b` would close the parentheses the allowed spaces are ANDed outside."""
+    depth = 0
+    for token in _CQL_TOKEN.finditer(cql):
+        text = token.group()
+        if text in ('"', "'"):
+            raise BadRequest(f"The CQL {cql.strip()!r} has a {text} that is never closed; close each quoted value.")
+        if text in "()":
+            depth += 1 if text == "(" else -1
+            if depth < 0:
+                break
+        elif text[0] not in "\"'" and depth == 0:
+            cql = cql[:token.start()]
+            break
+    if depth != 0:
+        raise BadRequest(f"The CQL {cql.strip()!r} has unbalanced parentheses (outside quoted values); close each "
+                         "'(' with a ')' and quote values that contain parentheses.")
+    return cql.strip()
 
 
 async def _noop_progress(done: int, total: int, message: str) -> None:
@@ -155,26 +177,57 @@ async def index_pages(
     notify = progress or _noop_progress
     report = IndexReport(collection=collection, selection=selection.query())
     async with service.store.run_lock(collection):
-        await _run(service, client, collection, selection, report, notify, include_comments=include_comments,
-                   include_attachments=include_attachments, clean=clean)
+        total = await _run(service, client, collection, selection, report, notify, include_comments=include_comments,
+                           include_attachments=include_attachments, clean=clean)
     report.seconds = round(time.perf_counter() - started, 3)
-    await notify(1, 1, "done")  # a run with nothing to do still ends at 100 %
+    await notify(total, total, "done")  # every run ends at 100 %, one with nothing to do too
     return report
+
+
+async def report_note(service: IndexService, report: IndexReport, selection: Selection) -> str | None:
+    """What the user of a finished run should know (index_data's `note`, the CLI's stderr): a selection that
+    matched nothing or requested page ids it did not find, pages re-fetched from another site, user names
+    pending."""
+    notes = []
+    if report.added + report.updated + report.unchanged == 0:
+        notes.append(f"No pages matched {report.selection}; check the space key, labels or CQL (the selection is "
+                     "limited to this toolkit's allowed spaces).")
+    elif selection.page_ids:
+        indexed = await service.store.page_states(report.collection)
+        missing = sorted({page_id for page_id in selection.page_ids if page_id not in indexed})
+        if missing:
+            notes.append(f"Page ids {', '.join(missing)} matched no page or blog post in the allowed spaces, so "
+                         "they were not indexed; check the ids (the number in a page's URL).")
+    if report.other_site:
+        notes.append(f"{report.other_site} pages had been indexed from another site address (a restarted sandbox, "
+                     "a changed base_url) and were re-indexed from this one, so their URLs are current.")
+    if report.names_pending:
+        pages = "1 page shows" if report.names_pending == 1 else f"{report.names_pending} pages show"
+        notes.append(f"Looking up mentioned users failed for now: {pages} a user's id instead of the name until "
+                     "the next run, which re-indexes such pages.")
+    return " ".join(notes) or None
 
 
 async def _run(service: IndexService, client: ConfluenceClient, collection: str, selection: Selection,
                report: IndexReport, notify: ProgressCallback, *, include_comments: bool, include_attachments: bool,
-               clean: bool) -> None:
+               clean: bool) -> int:
+    """The run itself; returns the total its progress counted up to."""
     query, source = selection.query(), selection.source()
     if not clean and await service.store.collection_ref(collection) is not None:
         await service.ensure_collection(collection)  # an embedder mismatch fails before the listing
     await notify(0, 1, "listing pages")
     candidates = await list_candidates(client, query)
+    allowed = {space.casefold() for space in selection.allowed_spaces}
+    if allowed:  # the query is scoped already; a site reading CQL another way must not widen it either
+        candidates = {page_id: page for page_id, page in candidates.items()
+                      if not page.space or page.space.casefold() in allowed}
     if not candidates and selection.space:
         await _require_space(client, selection.space)
     # Only a listing that worked may clear or create the collection: a failing selection leaves it as it was.
     if clean:
+        dropped = await service.store.page_states(collection)
         await service.drop_collection(collection)
+        report.removed = sum(1 for page_id in dropped if page_id not in candidates)
     await service.ensure_collection(collection)
     signatures: dict[str, str] | None = None
     if include_attachments and candidates:
@@ -195,7 +248,7 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     # Gone: pages this selection indexed that it no longer matches, and every unlisted page of the spaces it
     # lists whole (deleted or moved away, whichever run indexed it). `legacy` is the key older releases stored.
     # Never a page of a space outside this toolkit's policy: another toolkit sharing the collection indexed it.
-    legacy, allowed = query, {space.casefold() for space in selection.allowed_spaces}
+    legacy = query
     gone = sorted(page_id for page_id, page in stored.items() if page_id not in candidates
                   and (not allowed or page.space.casefold() in allowed) and (
                       page.source in (source, legacy) or (covered is not None and page.space.casefold() in covered)))
@@ -209,12 +262,20 @@ async def _run(service: IndexService, client: ConfluenceClient, collection: str,
     await notify(0, max(state.total, 1), f"{len(candidates)} pages match, {len(changed)} to index")
     await _pipeline(service, collection, changed, set(stored), state, notify,
                     Fetcher(client, source, with_attachments, with_comments, chunk_chars))
+    # Listed but not fetched: deleted (or hidden) since the listing. An entry of such a page is stale.
+    vanished = [page_id for page_id in changed if page_id not in state.written]
+    if vanished:
+        state.done += len(vanished)
+        gone = sorted(set(gone) | {page_id for page_id in vanished if page_id in stored})
+        state.total = len(changed) + (1 if gone else 0)
+        await notify(state.done, state.total, f"{len(vanished)} pages gone since the listing")
 
     if gone:
-        report.removed = await service.store.delete_pages(collection, gone)
+        report.removed += await service.store.delete_pages(collection, gone)
         state.done += 1
         await notify(state.done, state.total, f"removed {len(gone)} pages")
     await service.store.touch_collection(collection, changed=bool(report.added or report.updated or report.removed))
+    return max(state.total, 1)
 
 
 async def _require_space(client: ConfluenceClient, key: str) -> None:
@@ -278,6 +339,7 @@ async def _pipeline(service: IndexService, collection: str, page_ids: list[str],
                     else:
                         state.report.added += 1
                     state.done += 1
+                    state.written.add(document.record.page_id)
                     await notify(state.done, state.total, document.record.title)
 
     async with anyio.create_task_group() as group:

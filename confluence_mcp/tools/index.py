@@ -28,7 +28,7 @@ from confluence_mcp.index.service import (
     run_index_search,
     search_collection,
 )
-from confluence_mcp.index.sync import IndexReport, Selection, index_pages
+from confluence_mcp.index.sync import IndexReport, Selection, index_pages, report_note
 from confluence_mcp.tools.context import CURRENT_TOOLKIT, KitRuntime, app_state, current_kit, resolver_kit
 from confluence_mcp.tools.registry import tool
 
@@ -143,17 +143,7 @@ async def index_data(
 
     report = await index_pages(service, kit.client, collection, selection, include_comments=include_comments,
                                include_attachments=include_attachments, clean=clean, progress=progress)
-    note = None
-    if report.added + report.updated + report.unchanged == 0:
-        note = (f"No pages matched {report.selection}; check the space key, labels or CQL "
-                "(the selection is limited to this toolkit's allowed spaces).")
-    elif report.other_site:
-        note = (f"{report.other_site} pages had been indexed from another site address (a restarted sandbox, a "
-                "changed base_url) and were re-indexed from this one, so their URLs are current.")
-    elif report.names_pending:
-        pages = "1 page shows" if report.names_pending == 1 else f"{report.names_pending} pages show"
-        note = (f"Looking up mentioned users failed for now: {pages} a user's id instead of the name until the "
-                "next run, which re-indexes such pages.")
+    note = await report_note(service, report, selection)
     return IndexDataResult(**report.model_dump(), note=note)
 
 
@@ -204,7 +194,9 @@ def _request(kit: KitRuntime, query: str, collection: str | None, top_k: int,
         kit.require_space(space)
     return SearchRequest(query=query, collection=collection, top_k=top_k, cut_off=cut_off,
                          space=space.upper() if space and not space.startswith("~") else space,
-                         labels=labels or [], page_ids=page_ids or [], updated_after=updated_after,
+                         # Confluence stores labels in lower case (`CEO` is saved as `ceo`).
+                         labels=[label.strip().lower() for label in labels or [] if label.strip()],
+                         page_ids=page_ids or [], updated_after=updated_after,
                          one_per_page=one_per_page, allowed_spaces=list(kit.toolkit.allowed_spaces))
 
 
