@@ -63,7 +63,9 @@ def test_an_edit_to_one_cell_keeps_the_other_cells_bytes(stored: str, edit: tupl
 def test_editing_a_block_keeps_the_unchanged_blocks_of_the_same_cell() -> None:
     merged = write_back(CLOUD, ("Ship the **beta** by June", "Ship the **beta** by July"))
     assert '<h2 local-id="h2-1">Goals</h2>' in merged and '<ac:task-list ac:task-list-id="tl-1">' in merged
-    assert "<ul><li><p>Ship the <strong>beta</strong> by July</p></li>" in merged
+    # The edited item keeps its ids, the other item its bytes.
+    assert '<ul local-id="ul-1"><li><p local-id="li-1">Ship the <strong>beta</strong> by July</p></li><li><p ' \
+           'local-id="li-2">Cut p95 latency to 200&nbsp;ms</p></li></ul>' in merged
 
 
 def test_changing_a_section_type_rewrites_that_section_only() -> None:

@@ -48,3 +48,14 @@ def test_escaped_text_in_headings_and_cells_is_unescaped_once() -> None:
     markdown = storage_to_outline_markdown(storage, {"ada": "Ada <Lovelace>"})
     assert markdown.startswith("## Use <T> &amp; more")
     assert "| <x> | a &lt; b | @Ada <Lovelace> |" in markdown
+
+
+def test_cloud_list_items_and_inline_elements_keep_their_lines() -> None:
+    # The Cloud editor wraps each item's text in <p> (with local-ids); links, comment marks and emoji are inline.
+    storage = (
+        '<ul local-id="u"><li local-id="l1"><p local-id="p1">one</p></li><li local-id="l2"><p local-id="p2">two '
+        '<ac:link><ri:page ri:content-title="Guide"/><ac:link-body>the <em>guide</em></ac:link-body></ac:link> here'
+        "</p></li></ul><p>Some <ac:inline-comment-marker ac:ref=\"c1\">marked</ac:inline-comment-marker> words "
+        '<ac:emoticon ac:name="tick"/> done.</p>'
+    )
+    assert storage_to_outline_markdown(storage) == "- one\n\n- two the guide here\n\nSome marked words done."

@@ -128,7 +128,10 @@ def test_merge_macro_writes_other_shapes_as_new() -> None:
     code = '<ac:structured-macro ac:name="code" ac:schema-version="1" ac:macro-id="c1"><ac:plain-text-body>' \
            "<![CDATA[a]]></ac:plain-text-body></ac:structured-macro>"
     new_code = code.replace(' ac:macro-id="c1"', "").replace("[a]", "[b]")
-    assert merge_macro(code, new_code, keep_unchanged_blocks) == new_code
+    # A code macro keeps its start tag (the macro id) with the new text as written.
+    assert merge_macro(code, new_code, keep_unchanged_blocks) == code.replace("[a]", "[b]")
+    other = new_code.replace('"code"', '"noformat"')
+    assert merge_macro(code, other, keep_unchanged_blocks) == other  # another macro
     info = details().replace('"details"', '"info"')
     assert merge_macro(details(), info, keep_unchanged_blocks) == info  # another macro
 

@@ -118,8 +118,10 @@ def test_real_cell_differences_stay_different(left: str, right: str) -> None:
     assert canonicalize(table(f"<tr>{left}</tr>")) != canonicalize(table(f"<tr>{right}</tr>"))
 
 
-def test_list_item_wrappers_count_outside_tables() -> None:
-    assert canonicalize("<ul><li><p>a</p></li></ul>") != canonicalize("<ul><li>a</li></ul>")
+def test_list_item_wrappers_are_bookkeeping_outside_tables_too() -> None:
+    # The Cloud editor wraps every item's text in <p>, the Server editor none: a one-item list reads as `- a`.
+    assert canonicalize("<ul><li><p>a</p></li></ul>") == canonicalize("<ul><li>a</li></ul>")
+    assert canonicalize("<ul><li><p>a</p><p>b</p></li></ul>") != canonicalize("<ul><li>a b</li></ul>")
 
 
 def test_outline_keeps_a_table_with_code_and_pipes_on_its_rows() -> None:

@@ -26,9 +26,11 @@ async def test_layout_page_reads_as_markers_and_a_cell_edit_keeps_the_layout(too
 
     await call(tools, "update_page_by_id", page_id=page["id"], new_body=markdown.replace("old plan", "new **plan**"))
     after = rest.storage(page["id"])
-    assert '<ac:layout-cell ac:local-id="c1"><h2>Plan</h2><p>new <strong>plan</strong></p></ac:layout-cell>' in after
+    # The edited paragraph keeps its editor id.
+    assert '<ac:layout-cell ac:local-id="c1"><h2>Plan</h2><p local-id="p1">new <strong>plan</strong></p>' \
+           "</ac:layout-cell>" in after
     # The other cells, the sections' ids and widths and the blocks after the layout are as stored.
-    assert after == STORAGE.replace('<p local-id="p1">old plan</p>', "<p>new <strong>plan</strong></p>")
+    assert after == STORAGE.replace('<p local-id="p1">old plan</p>', '<p local-id="p1">new <strong>plan</strong></p>')
 
     again = await call(tools, "read_page_by_id", page_id=page["id"])
     assert again["markdown"] == markdown.replace("old plan", "new **plan**")

@@ -60,16 +60,19 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
 
 Round trip: every block (and every natural inline element) is converted back while reading and compared on canonical
 XML (`canonical.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
-editor bookkeeping dropped: `ac:macro-id`, `local-id`, `ri:version-at-save`, empty `<p/>` and `<p><br/></p>`, table
-`<colgroup>`, default table and cell attributes, `data-layout="default"` on macros, task ids and uuids, a cell's
-wrappers: a `<p>` alone or before lists, in its list items too, Server's `content-wrapper` `<div>`, a lone `<br/>`);
+editor bookkeeping dropped: `ac:macro-id`, `local-id`, a mention's `ri:local-id`, `ri:version-at-save`, empty `<p/>`
+and `<p><br/></p>` (Server's `class="auto-cursor-target"` ones too), an empty `class=""`, table `<colgroup>`, default
+table and cell attributes, `data-layout="default"` on macros, task ids and uuids, a list item's `<p>` alone or before
+lists, a cell's wrappers: that `<p>`, Server's `content-wrapper` `<div>`, a lone `<br/>`);
 anything that would not come back equal is emitted as a placeholder instead. Writing markdown back
 (`update_page_by_id`) keeps the stored bytes of every top-level block whose rendering is canonically equal to the
 stored one and shows the same text (`keep_unchanged_blocks`; reading accepts markdown only under the same test), so
 unchanged markdown is a no-op and the dropped details survive, and so do the bytes before the first block and after
 the last (a trailing newline) while that block is unchanged. An edited block is written as its markdown renders,
 except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
-widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs.
+widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs; an
+edited paragraph, heading, quote, list (item by item) or code macro keeps its stored start tag, the Cloud editor's
+ids, while it says the same (`block_merge`).
 Reading also accepts markdown that renders differently but that such a merge turns back into the stored bytes
 (a header column's `th`, which markdown does not show), and a write takes such a block as unchanged.
 

@@ -31,8 +31,12 @@ __all__ = [
 ]
 
 _WHITESPACE = re.compile(r"\s+")
-# Editor bookkeeping that changes nothing a reader sees: ids, the target's version when the link was saved.
-_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:version-at-save", "ac:task-list-id"})
+# Editor bookkeeping that changes nothing a reader sees: ids (the Cloud editor's `ri:local-id` on a mention too), the
+# target's version when the link was saved.
+_IGNORED_ATTRIBUTES = frozenset({"ac:macro-id", "local-id", "ac:local-id", "ri:local-id", "ri:version-at-save",
+                                 "ac:task-list-id"})
+# The Server editor's paragraph for the cursor beside a macro or table (empty, or typed into): styled as any other.
+_CURSOR_CLASS = "auto-cursor-target"
 # Table attributes the Cloud and Server editors add to every table (default layout, width, Server's wrapper).
 _IGNORED_TABLE_ATTRIBUTES = {"data-layout": "default", "class": "wrapped", "data-table-width": None}
 _CELLS = frozenset({"td", "th"})
@@ -51,6 +55,8 @@ TASK_BOOKKEEPING = frozenset({"ac:task-id", "ac:task-uuid"})
 def significant_attributes(element: Element) -> dict[str, str]:
     """The attributes that change what Confluence shows; the rest is editor bookkeeping."""
     kept = {k: v for k, v in element.attrib.items() if k not in _IGNORED_ATTRIBUTES}
+    if "class" in kept and (not kept["class"].strip() or (element.tag == "p" and kept["class"] == _CURSOR_CLASS)):
+        del kept["class"]  # the Server editor's `class=""` on rows and column groups styles nothing
     if element.tag == "ol" and kept.get("start") == "1":  # the default start
         del kept["start"]
     if element.tag in _CELLS:  # the Server editor writes colspan="1" on most cells
@@ -248,7 +254,8 @@ def _canonical(element: Element, parts: list[str], in_cell: bool = False) -> Non
         tag = "ac:plain-text-link-body"
     parts.append(f"<{tag}{rendered}>")
     in_cell = in_cell or tag in _CELLS
-    content = cell_content(element) if tag in _CELLS or (in_cell and tag == "li") else \
+    # A list item's lone <p> (before nested lists at most) is the Cloud editor's wrapper, in a cell or not.
+    content = cell_content(element) if tag in _CELLS or tag == "li" else \
         task_body_content(element) if tag == "ac:task-body" else \
         nested_beside(element) if tag == "ac:task-list" else element  # nested tasks in either shape alike
     parts.append(_canonical_text(content.text))

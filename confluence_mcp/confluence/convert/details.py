@@ -33,6 +33,7 @@ DETAILS_MACRO = "details"
 # whether the table is hidden on the page.
 DETAILS_PARAMETERS = ("id", "hidden")
 _NAME = re.compile(r'\sac:name="([^"]*)"')
+_BODIES = ("ac:rich-text-body", "ac:plain-text-body")
 
 Keep = Callable[[str, str], str]
 
@@ -66,9 +67,9 @@ def details_parameters(text: str, line: int) -> dict[str, str]:
 
 def merge_macro(old: str, new: str, keep: Keep) -> str:
     """`new` (a macro) with the stored bytes of `old` kept where they say the same: the start tag while its
-    attributes agree, the parameters while all agree, the rich-text body merged with `keep`. Macros of different
-    names, or without one rich-text body beside their parameters (a code macro), are written as `new`. Storage
-    that does not parse raises StorageParseError (the caller, `merge`, then keeps `new`)."""
+    attributes agree, the parameters while all agree, the rich-text body merged with `keep` (a code macro's text is
+    taken as written). Macros of different names, or without one body beside their parameters, are written as
+    `new`. Storage that does not parse raises StorageParseError (the caller, `merge`, then keeps `new`)."""
     return _merge_macro(old, new, keep) or new
 
 
@@ -79,7 +80,9 @@ def _merge_macro(old: str, new: str, keep: Keep) -> str | None:
     old_body, new_body = _body_index(old_parts), _body_index(new_parts)
     if old_body is None or new_body is None:
         return None
-    body = merge_content(old_parts.children[old_body], new_parts.children[new_body], keep)
+    new_child = new_parts.children[new_body]
+    plain = new_parts.elements[new_body].tag != "ac:rich-text-body"  # a code macro's text: as written
+    body = new_child if plain else merge_content(old_parts.children[old_body], new_child, keep)
     tag_kept = same_tag(old_parts, new_parts)
     if _parameters(old_parts, old_body) == _parameters(new_parts, new_body):
         children = [body if index == old_body else child for index, child in enumerate(old_parts.children)]
@@ -94,11 +97,13 @@ def _name(parts: ElementParts) -> str | None:
 
 
 def _body_index(parts: ElementParts) -> int | None:
-    """Where the macro's one rich-text body is, when all its other children are parameters."""
+    """Where the macro's one body (rich-text, or a code macro's plain text) is, when all its other children are
+    parameters."""
     tags = [element.tag for element in parts.elements]
-    if tags.count("ac:rich-text-body") != 1 or any(tag not in ("ac:rich-text-body", "ac:parameter") for tag in tags):
+    bodies = [tag for tag in tags if tag in _BODIES]
+    if len(bodies) != 1 or any(tag not in (*_BODIES, "ac:parameter") for tag in tags):
         return None
-    return tags.index("ac:rich-text-body")
+    return tags.index(bodies[0])
 
 
 def _parameters(parts: ElementParts, body: int) -> list[str]:

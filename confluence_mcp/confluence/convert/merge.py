@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
+from .block_merge import MERGED_BLOCKS, merge_block
 from .details import merge_macro
 from .layouts import merge_layout
 from .table_merge import merge_table
@@ -33,7 +34,7 @@ Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, i
 # macro's: in its rich-text body). A merger may raise StorageParseError; the block is then written as new.
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
     "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list,
-    "ac:structured-macro": merge_macro}
+    "ac:structured-macro": merge_macro, **dict.fromkeys(MERGED_BLOCKS, merge_block)}
 
 
 @dataclass

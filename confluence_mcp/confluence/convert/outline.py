@@ -19,11 +19,14 @@ _MD_CODE = re.compile(r"<ac:plain-text-body>\s*<!\[CDATA\[(.*?)\]\]>\s*</ac:plai
 _MD_HEADING = re.compile(r"<h([1-6])\b[^>]*>(.*?)</h\1>", re.DOTALL | re.IGNORECASE)
 _MD_ROW = re.compile(r"<tr\b[^>]*>(.*?)</tr>", re.DOTALL | re.IGNORECASE)
 _MD_CELL = re.compile(r"<t[hd]\b[^>]*>(.*?)</t[hd]>", re.DOTALL | re.IGNORECASE)
-_MD_ITEM = re.compile(r"<li\b[^>]*>", re.IGNORECASE)
+_MD_ITEM = re.compile(r"<li\b[^>]*>(?:\s*<p\b[^>/]*>)?", re.IGNORECASE)  # the Cloud editor's <li><p>text</p>
 _MD_PAGE_LINK = re.compile(r'<ac:link>\s*<ri:page ri:content-title="([^"]*)"[^>]*/>\s*</ac:link>')
 _MD_MENTION = re.compile(r'<ac:link\b[^>]*>\s*<ri:user\s[^>]*?\bri:(?:account-id|userkey|username)="([^"]+)"[^>]*/>'
                          r"\s*</ac:link>")
-_MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:[a-z-]+)\b[^>]*>", re.IGNORECASE)
+# Confluence elements are blocks, except those that sit in a line of text.
+_MD_BLOCK = re.compile(r"</?(?:p|div|ul|ol|li|table|tbody|thead|blockquote|br|hr|ac:(?!(?:link|link-body|"
+                       r"plain-text-link-body|inline-comment-marker|emoticon|image|placeholder)(?![a-z-]))[a-z-]+)"
+                       r"\b[^>]*>", re.IGNORECASE)
 _MD_TAG = re.compile(r"<[^>]+>")
 _CODE_TOKEN = "\x00code{}\x00"
 _CODE_REF = re.compile("\x00code(\\d+)\x00")
