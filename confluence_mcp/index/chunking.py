@@ -22,7 +22,7 @@ DEFAULT_OVERLAP = 120
 # indexed page records the `chunking_id` it was cut with, and an indexing run redoes pages cut another way.
 # 2: mentions read `@Display Name`; task bookkeeping dropped; code in table cells inline; escaped text in headings
 # and cells unescaped once (`&lt;x&gt;` was lost). 3: pieces of an oversized table repeat its header row, pieces of
-# an oversized code block their fence.
+# an oversized code block their fence; Cloud list items keep their bullet and inline links stay on their line.
 CHUNKING_VERSION = 3
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
