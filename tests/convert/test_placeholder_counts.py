@@ -33,7 +33,7 @@ MOST_PLACEHOLDERS = {
     "40_server_layouts.xml": 2,
     "44_cloud_local_ids.xml": 1,
     "45_server_auto_cursor.xml": 1,
-    "46_cloud_extensions.xml": 16,
+    "46_cloud_extensions.xml": 14,
     "markdown/injection_bad_placeholders.xml": 3,
     "markdown/storage_placeholders.xml": 2,
     "tables/cloud_headerless.xml": 1,

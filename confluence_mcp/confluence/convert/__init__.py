@@ -8,7 +8,9 @@ API: `markdown_to_storage`, `storage_to_markdown`, `storage_to_view` (body.view-
 Markdown we read and write (what an LLM sees in `read_page_by_id` and may send back):
 
 - Headings, paragraphs, `**strong**`, `*em*`, `~~strike~~` (strike span), `` `code` ``, lists, GFM tables,
-  blockquotes, `---`, hard breaks, external links `[text](https://...)`.
+  blockquotes, `---`, hard breaks, external links `[text](https://...)`. A Cloud smart link
+  (`<a href data-card-appearance="inline|block|embed">`) reads as a plain link (`<https://...>`, one alone in its
+  paragraph on a line of its own); its card is kept while the link's target and text are.
 - Tables (`tables`, `table_cells`): a first row of `th` is the GFM header row; a table without one has an empty
   header row (`|  |  |`), and a header row of empty `th` reads `| &nbsp; | &nbsp; |`. In cells, as on GitHub:
   `<br>` a line break, `<br><br>` between paragraphs, lists as `<ul><li>a</li></ul>` / `<ol start="2">`; other
@@ -60,7 +62,8 @@ Elements markdown cannot express are carried verbatim, named so a reader knows w
 
 Round trip: every block (and every natural inline element) is converted back while reading and compared on canonical
 XML (`canonical.canonicalize`: whitespace and `&nbsp;` collapsed, attribute and macro parameter order ignored, and
-editor bookkeeping dropped: `ac:macro-id`, `local-id`, a mention's `ri:local-id`, `ri:version-at-save`, empty `<p/>`
+editor bookkeeping dropped: `ac:macro-id`, `local-id`, a mention's `ri:local-id`, `ri:version-at-save`, a smart
+link's card attributes, empty `<p/>`
 and `<p><br/></p>` (Server's `class="auto-cursor-target"` ones too), an empty `class=""`, table `<colgroup>`, default
 table and cell attributes, `data-layout="default"` on macros, task ids and uuids, a list item's `<p>` alone or before
 lists, a cell's wrappers: that `<p>`, Server's `content-wrapper` `<div>`, a lone `<br/>`);
@@ -72,7 +75,9 @@ the last (a trailing newline) while that block is unchanged. An edited block is 
 except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
 widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs; an
 edited paragraph, heading, quote, list (item by item) or code macro keeps its stored start tag, the Cloud editor's
-ids, while it says the same (`block_merge`).
+ids, while it says the same (`block_merge`), and in an edited paragraph, heading, list item or cell every inline
+element (link, mention, image, emoticon, date, inline macro) that says the same as a stored one keeps its stored
+bytes, paired by kind, target and text unless either side has more of that element (`inline_merge`).
 Reading also accepts markdown that renders differently but that such a merge turns back into the stored bytes
 (a header column's `th`, which markdown does not show), and a write takes such a block as unchanged.
 

@@ -2,10 +2,11 @@
 (`local-id` on every block and list item) stay on what an edit changed, not only on what it left alone.
 
 The stored start tag is kept while it says the same as the new one (`element_parts.same_tag`: they differ in
-bookkeeping at most). A paragraph's or heading's content is the new one as written; a quote's and a list's content is
-merged block by block (`merge.keep_unchanged_blocks`), so unchanged list items keep their bytes and an edited item is
-merged the same way. An edited item whose text the editor had wrapped in a `<p>` (Cloud's `<li><p>x</p><ul>..`)
-keeps that wrapper's start tag around its new text.
+bookkeeping at most). A paragraph's or heading's content is the new one as written, its unchanged inline elements
+(links, mentions, images...) as stored (`inline_merge`); a quote's and a list's content is merged block by block
+(`merge.keep_unchanged_blocks`), so unchanged list items keep their bytes and an edited item is merged the same way.
+An edited item whose text the editor had wrapped in a `<p>` (Cloud's `<li><p>x</p><ul>..`) keeps that wrapper's start
+tag around its new text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from .canonical import is_cell_block, is_ignorable
 from .element_parts import element_parts, merge_content, same_tag
+from .inline_merge import merge_inline
 from .xhtml import parse_top_level
 
 __all__ = ["MERGED_BLOCKS", "merge_block"]
@@ -34,7 +36,7 @@ def merge_block(old: str, new: str, keep: Keep) -> str:
         return new
     if old_parts.close[2:-1] in _TEXT_BLOCKS:
         tags = old_parts if same_tag(old_parts, new_parts) else new_parts
-        return tags.open + new_parts.gaps[0] + tags.close
+        return tags.open + merge_inline(old_parts.gaps[0], new_parts.gaps[0]) + tags.close
     if old_parts.close == "</li>":
         new = new_parts.open + _wrapped_like(old_parts.gaps[0], new_parts.gaps[0]) + new_parts.close
     return merge_content(old, new, keep)

@@ -45,6 +45,9 @@ CELL_BLOCK_MACROS = frozenset({"code", "noformat", "info", "note", "warning", "t
                                "section", "column", "details", "excerpt", "children", "attachments", "gallery"})
 _CELL_BLOCK_TAGS = frozenset({"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
                               "pre", "hr", "ac:task-list", "ac:layout", "ac:adf-extension"})
+# A Cloud smart link's card (`<a href data-card-appearance="inline|block|embed">`, its embed's size): how the editor
+# shows a link markdown writes as a plain one; kept as stored while the link's target and text are (`inline_merge`).
+_SMART_LINK_ATTRIBUTES = ("data-card-appearance", "data-layout", "data-width")
 # Inline formatting whose adjacent runs render as one run: `<strong>a</strong><strong>b</strong>` is
 # `<strong>ab</strong>`. Not `code`: each of its runs is a box of its own on the page.
 _RUNS = frozenset({"strong", "b", "em", "i", "u", "s", "del", "sub", "sup", "span"})
@@ -63,6 +66,9 @@ def significant_attributes(element: Element) -> dict[str, str]:
         for name in ("colspan", "rowspan"):
             if kept.get(name) == "1":
                 del kept[name]
+    if element.tag == "a" and "data-card-appearance" in kept:
+        for name in _SMART_LINK_ATTRIBUTES:
+            kept.pop(name, None)
     if kept.get("data-layout") == "default":  # Cloud's default breakout, on block macros as on tables
         del kept["data-layout"]
     if element.tag == "table":

@@ -20,6 +20,7 @@ from typing import Literal
 
 from .block_merge import MERGED_BLOCKS, merge_block
 from .details import merge_macro
+from .inline_merge import merge_inline
 from .layouts import merge_layout
 from .table_merge import merge_table
 from .task_ids import unique_task_ids
@@ -140,8 +141,8 @@ def keep_unchanged_blocks(old: str, new: str) -> str:
         old_split, new_split = _units(old), _units(new)
     except StorageParseError:
         return new
-    if old_split is None or new_split is None:
-        return new
+    if old_split is None or new_split is None:  # loose inline content (a list item's, a cell's): its elements
+        return merge_inline(old, new)
     (old_units, old_body), (new_units, new_body) = old_split, new_split
     if not old_units or not new_units:  # nothing but empty paragraphs (an empty layout cell) on one side
         return old if not old_units and not new_units else new
