@@ -104,6 +104,11 @@ def test_ambiguous_matches_are_written_as_rendered(edited: str) -> None:
     assert "the guide" in written and "ri:version-at-save" not in written
 
 
+def test_alike_links_as_many_on_both_sides_keep_their_bytes_in_order() -> None:
+    stored = f"<p>See {SERVER_PAGE_LINK} and again {SERVER_PAGE_LINK} here.</p>"
+    assert edit(stored, "here", "there") == stored.replace("here", "there")
+
+
 def test_moved_inline_elements_keep_their_bytes() -> None:
     stored = f"<p>Ask {SERVER_MENTION} about {SERVER_PAGE_LINK}.</p>"
     markdown = storage_to_markdown(stored)

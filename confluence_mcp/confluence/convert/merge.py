@@ -8,7 +8,8 @@ so an unchanged page is byte-for-byte unchanged (no new version) and an edit tou
 An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
 and a macro in its rich-text body (`details.merge_macro`), so editing one cell leaves the other cells' stored bytes
 alone; a block whose merge gives back the stored bytes (a table whose header column markdown writes as plain cells)
-counts as unchanged. Whitespace before the first block and after the last (Server's trailing newline) stays.
+counts as unchanged. Content with loose inline text (a list item's, a cell's) keeps its unchanged inline elements
+(`inline_merge`). Whitespace before the first block and after the last (Server's trailing newline) stays.
 """
 
 from __future__ import annotations
