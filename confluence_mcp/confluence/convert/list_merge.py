@@ -1,13 +1,14 @@
 """An edited bullet or numbered list merged with the stored one item by item, as `table_merge` merges rows.
 
-Items are aligned by what they say (`table_align.align_rows`, an item's "cells" being its own text and the text of
-each list nested in it): unchanged items pair first, then edited ones by shared text and position, and an item moved
-elsewhere pairs with its stored self. An unchanged item keeps its stored bytes (Cloud's `<p>` and `local-id`s, a
-mention's `ri:local-id`, a link's `ri:version-at-save`, Server's whitespace), wherever it went; an edited item keeps
-its stored start tag (and its `<p>`'s) while they say the same, its own text merged block by block and its nested
-lists merged the same way, recursively. A new item is written in the list's style: its text in a `<p>` when every
-stored item holds its text in one (the Cloud editor's shape). The list's start tag (`start`, ids) stays while it
-says the same; items that were neighbours keep the whitespace between them, new neighbours get the list's usual.
+Items are aligned by what they say, an item's texts being its own text and each nested list's: unchanged items pair
+in order first, then wherever they moved, then items sharing a text (one edited, maybe moved too), then in each
+changed stretch what is left, by how alike it reads or in order (`table_align.align_rows`). An unchanged item keeps
+its stored bytes (Cloud's `<p>` and `local-id`s, a mention's `ri:local-id`, a link's `ri:version-at-save`, Server's
+whitespace), wherever it went; an edited item keeps its stored start tag (and its `<p>`'s) while they say the same,
+its own text merged block by block and its nested lists merged the same way, recursively. A new item is written in
+the list's style: its text in a `<p>` when every stored item holds its text in one (the Cloud editor's shape). The
+list's start tag (`start`, ids) stays while it says the same; items that were neighbours keep the whitespace between
+them, new neighbours get the list's usual.
 """
 
 from __future__ import annotations
