@@ -2,11 +2,18 @@
 (`local-id` on every block and list item) stay on what an edit changed, not only on what it left alone.
 
 The stored start tag is kept while it says the same as the new one (`element_parts.same_tag`: they differ in
+<<<<<<< HEAD
 bookkeeping at most). A paragraph's or heading's content is the new one as written, its unchanged inline elements
 (links, mentions, images...) as stored (`inline_merge`); a quote's and a list's content is merged block by block
 (`merge.keep_unchanged_blocks`), so unchanged list items keep their bytes and an edited item is merged the same way.
 An edited item whose text the editor had wrapped in a `<p>` (Cloud's `<li><p>x</p><ul>..`) keeps that wrapper's start
 tag around its new text.
+=======
+bookkeeping at most). A paragraph's or heading's content is the new one as written; a quote's content is merged
+block by block (`merge.keep_unchanged_blocks`). A list of items is merged item by item in `list_merge` (this merge
+takes a list holding anything else); an edited item whose text the editor had wrapped in a `<p>` (Cloud's
+`<li><p>x</p><ul>..`) keeps that wrapper's start tag around its new text (`wrapped_like`).
+>>>>>>> s10-lists
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from .element_parts import element_parts, merge_content, same_tag
 from .inline_merge import merge_inline
 from .xhtml import parse_top_level
 
-__all__ = ["MERGED_BLOCKS", "merge_block"]
+__all__ = ["MERGED_BLOCKS", "merge_block", "wrapped_like"]
 
 _TEXT_BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
 _LISTS = frozenset({"ul", "ol"})
@@ -38,11 +45,11 @@ def merge_block(old: str, new: str, keep: Keep) -> str:
         tags = old_parts if same_tag(old_parts, new_parts) else new_parts
         return tags.open + merge_inline(old_parts.gaps[0], new_parts.gaps[0]) + tags.close
     if old_parts.close == "</li>":
-        new = new_parts.open + _wrapped_like(old_parts.gaps[0], new_parts.gaps[0]) + new_parts.close
+        new = new_parts.open + wrapped_like(old_parts.gaps[0], new_parts.gaps[0]) + new_parts.close
     return merge_content(old, new, keep)
 
 
-def _wrapped_like(old: str, new: str) -> str:
+def wrapped_like(old: str, new: str) -> str:
     """A list item's new content with its leading inline text in the stored item's `<p>` start tag, when the stored
     item holds its text in one `<p>` (before nested lists at most) and the new one holds it loose."""
     root, nodes, body = parse_top_level(old)

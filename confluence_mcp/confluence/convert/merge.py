@@ -6,10 +6,11 @@ equal. Writing that markdown back renders new storage; here each new block that 
 one at its place, and shows the same text (`visible_text`: exact inside code), is replaced by the stored original,
 so an unchanged page is byte-for-byte unchanged (no new version) and an edit touches only the blocks it changed.
 An edited layout or table is merged the same way cell by cell (`layouts.merge_layout`, `table_merge.merge_table`),
-and a macro in its rich-text body (`details.merge_macro`), so editing one cell leaves the other cells' stored bytes
-alone; a block whose merge gives back the stored bytes (a table whose header column markdown writes as plain cells)
-counts as unchanged. Content with loose inline text (a list item's, a cell's) keeps its unchanged inline elements
-(`inline_merge`). Whitespace before the first block and after the last (Server's trailing newline) stays.
+a list item by item (`list_merge.merge_list`), and a macro in its rich-text body (`details.merge_macro`), so editing
+one cell leaves the other cells' stored bytes alone; a block whose merge gives back the stored bytes (a table whose
+header column markdown writes as plain cells) counts as unchanged. Content with loose inline text (a list item's, a
+cell's) keeps its unchanged inline elements (`inline_merge`). Whitespace before the first block and after the last
+(Server's trailing newline) stays.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .block_merge import MERGED_BLOCKS, merge_block
 from .details import merge_macro
 from .inline_merge import merge_inline
 from .layouts import merge_layout
+from .list_merge import merge_list
 from .table_merge import merge_table
 from .task_ids import unique_task_ids
 from .task_merge import merge_task_list
@@ -36,7 +38,8 @@ Opcode = tuple[Literal["replace", "delete", "insert", "equal"], int, int, int, i
 # macro's: in its rich-text body). A merger may raise StorageParseError; the block is then written as new.
 _MERGERS: dict[str, Callable[[str, str, Callable[[str, str], str]], str]] = {
     "ac:layout": merge_layout, "table": merge_table, "ac:task-list": merge_task_list,
-    "ac:structured-macro": merge_macro, **dict.fromkeys(MERGED_BLOCKS, merge_block)}
+    "ac:structured-macro": merge_macro, **dict.fromkeys(MERGED_BLOCKS, merge_block), "ul": merge_list,
+    "ol": merge_list}
 
 
 @dataclass
