@@ -23,7 +23,7 @@ from confluence_mcp.confluence.retry import (
     parse_retry_after,
     should_retry,
 )
-from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url, off_site_redirect_allowed
+from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url, redirect_allowed
 from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError, PolicyError
 
 __all__ = ["HttpCore", "auth_header", "response_json"]
@@ -209,7 +209,7 @@ class HttpCore:
                 if not response.is_redirect:
                     return response
                 continue
-            if not off_site_redirect_allowed(target, self.urls.site_url):
+            if not await redirect_allowed(target, self.urls.site_url):
                 raise PolicyError(f"Not following the redirect from {response.request.url.path} to {target}: only "
                                   "http(s) hosts outside the server's own network are fetched for a public site.")
             response = await self._send_bare(target)  # another host (e.g. a media CDN with a signed URL)
