@@ -23,7 +23,6 @@ new, edited or deleted attachment or comment is a change, though the page's vers
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pydantic import BaseModel
 
 from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import NotFound, PolicyError
+from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.candidates import (
     attachment_signatures,
     changed_pages,
@@ -94,7 +93,11 @@ class Selection:
     allowed_spaces: Sequence[str] = ()
 
     def query(self) -> str:
-        user_cql = _strip_order_by(self.cql) if self.cql else None
+        try:
+            user_cql = cqlb.user_query(self.cql) if self.cql else None
+        except ValueError as exc:
+            raise BadRequest(f"The cql is not one self-contained query ({exc}): balance its parentheses and "
+                             "quotes (escape a quote inside a value as \\\").") from None
         parts = [
             cqlb.clause("space", "=", self.space) if self.space else None,
             cqlb.in_("label", self.labels) if self.labels else None,
@@ -112,7 +115,7 @@ class Selection:
                  if self.space else "",
                  f"labels = {', '.join(sorted(set(self.labels)))}" if self.labels else "",
                  f"ids = {', '.join(sorted(set(self.page_ids)))}" if self.page_ids else "",
-                 f"cql = {_strip_order_by(self.cql)}" if self.cql else ""]
+                 f"cql = {_without_order_by(self.cql)}" if self.cql else ""]
         return "; ".join(part for part in parts if part) or f"spaces = {', '.join(sorted(self.allowed_spaces))}"
 
     def covered_spaces(self) -> set[str] | None:
@@ -131,8 +134,11 @@ class _RunState:
     done: int = 0
 
 
-def _strip_order_by(cql: str) -> str:
-    return re.split(r"\border\s+by\b", cql, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+def _without_order_by(cql: str) -> str:
+    try:
+        return cqlb.user_query(cql)
+    except ValueError:
+        return cql.strip()  # query() refuses it before any run
 
 
 async def _noop_progress(done: int, total: int, message: str) -> None:
