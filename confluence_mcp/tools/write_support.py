@@ -150,15 +150,14 @@ def same_storage(left: str | None, right: str | None) -> bool:
 
 def check_labels(labels: Sequence[str]) -> list[str]:
     """Lower-cased, de-duplicated labels; refuse ones Confluence would reject (spaces, punctuation, markup)."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # a dict, not a list: 100,000 labels must not take quadratic time on the event loop
     for raw in labels:
         name = raw.strip().lower()
         if not name or _BAD_LABEL.search(name) or len(name) > 255:
             raise BadRequest(f"Label {raw!r} is not allowed: labels are single words without spaces or any of "
                              "! # & ( ) * , . : ; < > ? @ [ ] ^ \" ' / \\ | { } = + $ % ` ~ (use - or _ instead).")
-        if name not in out:
-            out.append(name)
-    return out
+        out[name] = None
+    return list(out)
 
 
 # -- lookups -----------------------------------------------------------------------------------------------
