@@ -73,15 +73,16 @@ def off_site_redirect_allowed(target: str, site_url: str) -> bool:
     return not _internal(parts.hostname) or _internal(site.hostname or "")
 
 
-async def _resolves_internal(host: str, *, unresolved: bool) -> bool:
-    """True when `host` is internal or any address it resolves to is; `unresolved` when it does not resolve."""
+async def _resolves_internal(host: str) -> bool:
+    """True when `host` is internal or any address it resolves to is. A name that does not resolve is not (the
+    fetch will fail on it anyway)."""
     if _internal(host):
         return True
     try:
         infos = await anyio.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
-        return unresolved
-    return any(_internal(str(info[4][0])) for info in infos) if infos else unresolved
+        return False
+    return any(_internal(str(info[4][0])) for info in infos)
 
 
 async def redirect_allowed(target: str, site_url: str) -> bool:
@@ -90,9 +91,9 @@ async def redirect_allowed(target: str, site_url: str) -> bool:
     resolve differently again when fetched (DNS rebinding); the check narrows, not closes, that window."""
     if not off_site_redirect_allowed(target, site_url):
         return False
-    if await _resolves_internal(urlsplit(site_url).hostname or "", unresolved=False):
+    if await _resolves_internal(urlsplit(site_url).hostname or ""):
         return True
-    return not await _resolves_internal(urlsplit(target).hostname or "", unresolved=True)
+    return not await _resolves_internal(urlsplit(target).hostname or "")
 
 
 def segment(value: str | int) -> str:
