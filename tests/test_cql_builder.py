@@ -50,3 +50,31 @@ def test_in_requires_values() -> None:
     with pytest.raises(ValueError):
         cql.in_("space", [])
     assert cql.in_("label", ["a-b"], negate=True) == 'label NOT IN ("a-b")'
+
+
+@pytest.mark.parametrize("user", [
+    'space = "PRIVATE") OR (space = "PRIVATE"',  # closes the wrapper's group: the scope lands in one branch
+    "type = page) OR NOT (id = 1",
+    'title ~ "unterminated',  # the scope's own quotes would pair with this one
+    "title = 'a\\'",
+    "(space = PRIVATE",
+    "space = PRIVATE)",
+])
+def test_user_cql_cannot_regroup_the_scope(user: str) -> None:
+    """index_data(cql=...) wraps the user's CQL in parentheses and ANDs the allowed spaces after it. That holds
+    only if the user's text is one group of its own: unbalanced parentheses or quotes are refused, so the
+    confinement never depends on how the site orders AND and OR."""
+    from confluence_mcp.errors import BadRequest
+    from confluence_mcp.index.sync import Selection
+
+    with pytest.raises(BadRequest, match=r"parenthes|quote"):
+        Selection(cql=user, allowed_spaces=["DEMO"]).query()
+
+
+@pytest.mark.parametrize("user", ['title ~ "a) OR (b"', "(label = x) OR (label = 'y(')", 'title = "say \\"hi\\" ("',
+                                  "label = x ORDER BY title"])
+def test_balanced_user_cql_is_kept(user: str) -> None:
+    from confluence_mcp.index.sync import Selection
+
+    query = Selection(cql=user, allowed_spaces=["DEMO"]).query()
+    assert query.endswith('(space IN ("DEMO"))') and "ORDER BY" not in query

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-__all__ = ["and_", "clause", "in_", "or_", "quote", "scoped", "text_clause", "text_value"]
+__all__ = ["and_", "clause", "in_", "or_", "quote", "scoped", "text_clause", "text_value", "user_query"]
 
 # Characters Lucene treats as syntax inside a `~` value; Confluence wants them escaped with two backslashes.
 _LUCENE_SPECIAL = re.compile(r'([+\-&|!(){}\[\]^~*?:\\/"])')
 _FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_.]*$")
 _OPERATORS = {"=", "!=", "<", "<=", ">", ">=", "~", "!~"}
+_ORDER_BY = re.compile(r"order\s+by\b", re.IGNORECASE)
 
 
 def quote(value: str | int) -> str:
@@ -84,3 +85,33 @@ def scoped(query: str | None, spaces: Sequence[str], *, content_type: str | Sequ
             raise ValueError(f"bad ORDER BY: {order_by!r}")
         cql = f"{cql} ORDER BY {order_by}"
     return cql
+
+
+def user_query(text: str) -> str:
+    """CQL a caller wrote, without its ORDER BY, checked to be one group of its own: ValueError when its
+    parentheses or quotes do not balance (`a) OR (b` would close the parentheses `scoped` puts around it, leaving
+    the scope in one branch of the caller's OR)."""
+    depth, quote_char, at = 0, "", 0
+    while at < len(text):
+        char = text[at]
+        if quote_char:
+            if char == "\\":
+                at += 1
+            elif char == quote_char:
+                quote_char = ""
+        elif char in "\"'":
+            quote_char = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise ValueError("it closes a parenthesis it never opened")
+        elif depth == 0 and _ORDER_BY.match(text, at) and (at == 0 or not text[at - 1].isalnum()):
+            break
+        at += 1
+    if quote_char:
+        raise ValueError(f"a {quote_char} quote is never closed")
+    if depth:
+        raise ValueError(f"{depth} parenthesis{'es' if depth > 1 else ''} never closed")
+    return text[:at].strip()

@@ -7,6 +7,7 @@ import base64
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx
@@ -23,8 +24,8 @@ from confluence_mcp.confluence.retry import (
     parse_retry_after,
     should_retry,
 )
-from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url, off_site_redirect_allowed
-from confluence_mcp.errors import ConfluenceConnectionError, ConfluenceError, PolicyError
+from confluence_mcp.confluence.urls import SiteUrls, normalise_site_url, redirect_allowed
+from confluence_mcp.errors import BadRequest, ConfluenceConnectionError, ConfluenceError, PolicyError
 
 __all__ = ["HttpCore", "auth_header", "response_json"]
 
@@ -190,8 +191,13 @@ class HttpCore:
         return cloud_id
 
     async def _send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            request = self.http.build_request(method, url, **kwargs)
+        except httpx.InvalidURL as exc:  # e.g. longer than httpx's 64 KB: an argument, not a bug of ours
+            raise BadRequest(f"The {method} request to {urlsplit(url).path[:200]} was not sent: its URL is too long "
+                             f"or malformed ({exc}). Shorten the query, title or other text argument.") from None
         async with self._slots:
-            return await self.http.request(method, url, **kwargs)
+            return await self.http.send(request)
 
     async def _send_bare(self, url: str) -> httpx.Response:
         """A GET without auth or custom headers (`send` does not merge the client's default headers; cookies stay
@@ -209,7 +215,7 @@ class HttpCore:
                 if not response.is_redirect:
                     return response
                 continue
-            if not off_site_redirect_allowed(target, self.urls.site_url):
+            if not await redirect_allowed(target, self.urls.site_url):
                 raise PolicyError(f"Not following the redirect from {response.request.url.path} to {target}: only "
                                   "http(s) hosts outside the server's own network are fetched for a public site.")
             response = await self._send_bare(target)  # another host (e.g. a media CDN with a signed URL)

@@ -4,7 +4,9 @@
 turn the rest of the page into markdown and plain text unchanged; callers then put descriptions where the
 placeholders are. Attachments are resolved with ONE listing per page that holds them. Bytes are fetched only
 from the Confluence site, through the client (its credentials never go anywhere else); a foreign `ri:url` is
-named and left to an LLM that can fetch URLs itself.
+named and left to an LLM that can fetch URLs itself. A same-site URL is page content too: an attachment link
+(`/download/attachments/<page>/...`, the REST download) is fetched only when its page's space passes
+`require_space`, and other same-site paths only for a toolkit confined to no spaces.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -43,6 +45,8 @@ _BLOCK_PARENTS = frozenset({"storage-root", "ac:rich-text-body", "ac:layout-cell
                             "blockquote"})
 _MAX_LISTED_ATTACHMENTS = 2000  # per page; a page with more is unusual and the rest count as missing
 _WHITESPACE = re.compile(r"\s+")
+# The page holding a file a same-site URL names: the web UI's links and the REST download.
+_HOLDER_PATH = re.compile(r"/(?:download/(?:attachments|thumbnails)|rest/api/content)/(\d+)/")
 
 
 @dataclass(frozen=True)
@@ -188,18 +192,36 @@ def sniff_image_type(data: bytes) -> str | None:
 async def fetch_images(client: ConfluenceClient, page_id: str, refs: list[ImageRef], *,
                        default_space: str | None, require_space: Callable[[str | None], None],
                        max_bytes: int = MAX_IMAGE_BYTES, download: bool = True,
-                       known: Callable[[FetchedImage], bool] | None = None) -> list[FetchedImage]:
+                       known: Callable[[FetchedImage], bool] | None = None,
+                       confined: bool = True) -> list[FetchedImage]:
     """Bytes for each image (in `refs` order): attachments via one listing per holding page, same-site URLs via
     the client, `data:` URIs decoded; foreign URLs are not fetched. `require_space` vets other pages' spaces.
     With `download=False` only the lookups run (nothing will be described, but missing files are still named).
-    An attachment whose revision `known` accepts is not downloaded either (marked `skipped`)."""
+    An attachment whose revision `known` accepts is not downloaded either (marked `skipped`). `confined`: the
+    toolkit is limited to some spaces, so a same-site URL that names no page's file is not fetched."""
     listings = await _attachment_listings(client, page_id, refs, default_space, require_space)
     results = [FetchedImage(ref) for ref in refs]
     limiter = anyio.CapacityLimiter(4)
+    spaces: dict[str, str | None] = {page_id: default_space}
+
+    async def vet(url: str) -> None:
+        """PolicyError unless the toolkit may read what the same-site `url` names."""
+        link = client.urls.origin_relative(url) or ""
+        path = urlsplit(link).path.removeprefix(client.urls.site_path)
+        holder = _HOLDER_PATH.match(path)
+        if holder is None:
+            if confined:
+                raise PolicyError("Same-site image URL that names no page's attachment: not downloaded by a "
+                                  "toolkit confined to allowed spaces.")
+            return
+        if holder.group(1) not in spaces:
+            page = await client.get_page(holder.group(1), expand="space")
+            spaces[holder.group(1)] = (page.get("space") or {}).get("key")
+        require_space(spaces[holder.group(1)])
 
     async def fetch(result: FetchedImage) -> None:
         async with limiter:
-            await _fetch_one(client, result, listings, default_space, max_bytes, download, known)
+            await _fetch_one(client, result, listings, default_space, max_bytes, download, known, vet)
 
     async with anyio.create_task_group() as group:
         for result in results:
@@ -251,14 +273,14 @@ async def _list_attachments(client: ConfluenceClient, page_id: str) -> dict[str,
 
 async def _fetch_one(client: ConfluenceClient, result: FetchedImage, listings: dict[Any, _Listing],
                      default_space: str | None, max_bytes: int, download: bool,
-                     known: Callable[[FetchedImage], bool] | None) -> None:
+                     known: Callable[[FetchedImage], bool] | None, vet: Callable[[str], Awaitable[None]]) -> None:
     ref = result.ref
     try:
         if ref.source == "attachment":
             await _fetch_attachment(client, result, listings.get(_holder(ref, default_space), "not listed"),
                                     max_bytes, download, known)
         else:
-            await _fetch_url(client, result, max_bytes, download)
+            await _fetch_url(client, result, max_bytes, download, vet)
     except (PolicyError, ConfluenceError) as exc:
         result.error = str(exc)
     if result.data is not None and result.error is None:
@@ -290,7 +312,8 @@ async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, list
         result.data = await client.download_attachment(attachment)
 
 
-async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: int, download: bool) -> None:
+async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: int, download: bool,
+                     vet: Callable[[str], Awaitable[None]]) -> None:
     url = result.ref.url or ""
     if url.startswith("data:"):
         result.data = _decode_data_uri(url, max_bytes)
@@ -306,6 +329,7 @@ async def _fetch_url(client: ConfluenceClient, result: FetchedImage, max_bytes: 
         result.external_url = url if scheme else None
         result.error = "External image on another host: not downloaded."
         return
+    await vet(url)
     if download:
         result.data = await client.download(url)
 

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
-__all__ = ["Api", "SiteUrls", "normalise_site_url", "segment"]
+import anyio
+
+__all__ = ["Api", "SiteUrls", "normalise_site_url", "off_site_redirect_allowed", "redirect_allowed", "segment"]
 
 Api = Literal["v1", "v2", "site"]
 
@@ -35,24 +38,62 @@ def normalise_site_url(base_url: str, hosting: Literal["cloud", "server"]) -> st
     return url
 
 
-def _internal(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return True
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host names literally, in any spelling the resolver accepts (`127.1`, `0x7f000001`,
+    `2130706433`); an IPv4-mapped IPv6 address as its IPv4 address. None for a name."""
+    host = host.strip("[]")
     try:
-        address = ipaddress.ip_address(host.strip("[]"))
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a name: what it resolves to is the network's business
-    return address.is_private or address.is_loopback or address.is_link_local or address.is_reserved
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    mapped = getattr(address, "ipv4_mapped", None)
+    return mapped if mapped is not None else address
+
+
+def _internal(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    address = _address(host)
+    if address is None:
+        return False  # a name: `redirect_allowed` judges what it resolves to
+    return not address.is_global or address.is_multicast
 
 
 def off_site_redirect_allowed(target: str, site_url: str) -> bool:
-    """Whether a redirect away from the site may be followed (without credentials): http(s) only, and never into
-    a private, loopback or link-local address unless the site itself lives on one (a public site must not steer
-    the server into its own network)."""
+    """Whether a redirect away from the site may be followed (without credentials), by the URL alone: http(s)
+    only, and never into a private, loopback, link-local or otherwise non-global address unless the site itself
+    lives on one (a public site must not steer the server into its own network)."""
     parts, site = urlsplit(target), urlsplit(site_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     return not _internal(parts.hostname) or _internal(site.hostname or "")
+
+
+async def _resolves_internal(host: str) -> bool:
+    """True when `host` is internal or any address it resolves to is. A name that does not resolve is not (the
+    fetch will fail on it anyway)."""
+    if _internal(host):
+        return True
+    try:
+        infos = await anyio.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return False
+    return any(_internal(str(info[4][0])) for info in infos)
+
+
+async def redirect_allowed(target: str, site_url: str) -> bool:
+    """`off_site_redirect_allowed`, with host names judged by what they resolve to: a name pointing into the
+    network (`internal.example.com` → 10.0.0.5) is refused unless the site resolves into it too. A name could
+    resolve differently again when fetched (DNS rebinding); the check narrows, not closes, that window."""
+    if not off_site_redirect_allowed(target, site_url):
+        return False
+    if await _resolves_internal(urlsplit(site_url).hostname or ""):
+        return True
+    return not await _resolves_internal(urlsplit(target).hostname or "")
 
 
 def segment(value: str | int) -> str:

@@ -23,7 +23,6 @@ new, edited or deleted attachment or comment is a change, though the page's vers
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,7 +93,11 @@ class Selection:
     allowed_spaces: Sequence[str] = ()
 
     def query(self) -> str:
-        user_cql = _strip_order_by(self.cql) if self.cql else None
+        try:
+            user_cql = cqlb.user_query(self.cql) if self.cql else None
+        except ValueError as exc:
+            raise BadRequest(f"The cql is not one self-contained query ({exc}): balance its parentheses and "
+                             "quotes (escape a quote inside a value as \\\").") from None
         parts = [
             cqlb.clause("space", "=", self.space) if self.space else None,
             cqlb.in_("label", self.labels) if self.labels else None,
@@ -112,7 +115,7 @@ class Selection:
                  if self.space else "",
                  f"labels = {', '.join(sorted(set(self.labels)))}" if self.labels else "",
                  f"ids = {', '.join(sorted(set(self.page_ids)))}" if self.page_ids else "",
-                 f"cql = {_strip_order_by(self.cql)}" if self.cql else ""]
+                 f"cql = {_without_order_by(self.cql)}" if self.cql else ""]
         return "; ".join(part for part in parts if part) or f"spaces = {', '.join(sorted(self.allowed_spaces))}"
 
     def covered_spaces(self) -> set[str] | None:
@@ -132,29 +135,11 @@ class _RunState:
     written: set[str] = field(default_factory=set)  # pages stored by this run
 
 
-# A quoted value (escapes included), a quote that opens none, ORDER BY, a parenthesis.
-_CQL_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|["\']|\border\s+by\b|[()]', re.IGNORECASE)
-
-
-def _strip_order_by(cql: str) -> str:
-    """The query without its ORDER BY (one inside a quoted value is text); BadRequest when its parentheses or
-    quotes do not balance: `a) OR (b` would close the parentheses the allowed spaces are ANDed outside."""
-    depth = 0
-    for token in _CQL_TOKEN.finditer(cql):
-        text = token.group()
-        if text in ('"', "'"):
-            raise BadRequest(f"The CQL {cql.strip()!r} has a {text} that is never closed; close each quoted value.")
-        if text in "()":
-            depth += 1 if text == "(" else -1
-            if depth < 0:
-                break
-        elif text[0] not in "\"'" and depth == 0:
-            cql = cql[:token.start()]
-            break
-    if depth != 0:
-        raise BadRequest(f"The CQL {cql.strip()!r} has unbalanced parentheses (outside quoted values); close each "
-                         "'(' with a ')' and quote values that contain parentheses.")
-    return cql.strip()
+def _without_order_by(cql: str) -> str:
+    try:
+        return cqlb.user_query(cql)
+    except ValueError:
+        return cql.strip()  # query() refuses it before any run
 
 
 async def _noop_progress(done: int, total: int, message: str) -> None:

@@ -186,7 +186,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     shown = [ref for ref in scan.refs if ref.placeholder in window.text] if window else scan.refs
     chosen = shown[:max_images]
     images = await fetch_images(kit.client, page_id, chosen, default_space=space, require_space=kit.require_space,
-                                download=download, known=known)
+                                download=download, known=known, confined=bool(kit.toolkit.allowed_spaces))
     return _Prepared(page_id=page_id, title=page.get("title") or "", space=space,
                      url=kit.client.web_url(links.get("webui")), markdown=window.text if window else markdown,
                      scan=ImageScan(shown, scan.storage), images=images,

@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
@@ -63,16 +64,20 @@ async def _new_storage(client: ConfluenceClient, page_id: str, old_storage: str,
     converted = await body_to_storage(client, new_body, body_format, space)
     # Markdown drops editor details a reader does not need; unchanged blocks keep their stored form.
     keep = keep_unchanged_blocks if body_format == "markdown" else None
-    if section is not None:
-        try:
-            storage = replace_section(old_storage, section, converted, keep)
-        except (SectionNotFound, AmbiguousSection) as exc:
-            raise section_problem(page_id, section, exc, instead="replace the body") from exc
-        except LayoutSyntaxError as exc:
-            raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
-    else:
-        storage = keep(old_storage, converted) if keep is not None else converted
-    return unique_task_ids(storage, old_storage) if keep is not None else storage
+
+    def merged() -> str:  # in a worker thread, as the conversion: merging a large page takes a while too
+        if section is not None:
+            try:
+                storage = replace_section(old_storage, section, converted, keep)
+            except (SectionNotFound, AmbiguousSection) as exc:
+                raise section_problem(page_id, section, exc, instead="replace the body") from exc
+            except LayoutSyntaxError as exc:
+                raise BadRequest(f"Page {page_id}: {exc} Nothing was written.") from exc
+        else:
+            storage = keep(old_storage, converted) if keep is not None else converted
+        return unique_task_ids(storage, old_storage) if keep is not None else storage
+
+    return await anyio.to_thread.run_sync(merged)
 
 
 async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_body: str | None,

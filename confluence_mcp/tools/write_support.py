@@ -113,7 +113,13 @@ def link_context(client: ConfluenceClient, space: str | None) -> LinkContext:
 
 
 async def body_to_storage(client: ConfluenceClient, body: str, body_format: BodyFormat, space: str | None) -> str:
-    """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed."""
+    """Convert a tool's body argument to storage XHTML, refusing anything that is not well-formed. The work runs
+    in a worker thread: a large body takes seconds, and the event loop serves every other call meanwhile."""
+    links = link_context(client, space)
+    return await anyio.to_thread.run_sync(lambda: _body_to_storage(body, body_format, links))
+
+
+def _body_to_storage(body: str, body_format: BodyFormat, links: LinkContext) -> str:
     try:
         body.encode("utf-8")
     except UnicodeEncodeError as exc:  # a lone surrogate from a broken client encoding; no converter can take it
@@ -122,7 +128,7 @@ async def body_to_storage(client: ConfluenceClient, body: str, body_format: Body
     if body_format == "markdown":
         # Through the package: the markdown parser loads on the first write, not at server start.
         try:
-            storage = convert.markdown_to_storage(body, links=link_context(client, space), strict_html=True)
+            storage = convert.markdown_to_storage(body, links=links, strict_html=True)
         except (convert.LayoutSyntaxError, convert.RawHtmlError) as exc:
             raise BadRequest(f"{exc} Nothing was written.") from exc
     elif body_format == "wiki":
@@ -150,15 +156,14 @@ def same_storage(left: str | None, right: str | None) -> bool:
 
 def check_labels(labels: Sequence[str]) -> list[str]:
     """Lower-cased, de-duplicated labels; refuse ones Confluence would reject (spaces, punctuation, markup)."""
-    out: list[str] = []
+    out: dict[str, None] = {}  # a dict, not a list: 100,000 labels must not take quadratic time on the event loop
     for raw in labels:
         name = raw.strip().lower()
         if not name or _BAD_LABEL.search(name) or len(name) > 255:
             raise BadRequest(f"Label {raw!r} is not allowed: labels are single words without spaces or any of "
                              "! # & ( ) * , . : ; < > ? @ [ ] ^ \" ' / \\ | { } = + $ % ` ~ (use - or _ instead).")
-        if name not in out:
-            out.append(name)
-    return out
+        out[name] = None
+    return list(out)
 
 
 # -- lookups -----------------------------------------------------------------------------------------------

@@ -140,3 +140,16 @@ async def test_get_pages_with_label_returns_bodies_capped(flavor_sandbox: Any) -
     assert len(capped["pages"]) == 1 and capped["truncated"] is True and capped["note"]
     assert {p["title"] for p in full["pages"]} == {"Getting Started", "Configuration"}
     assert all(p["markdown"].strip() for p in full["pages"]) and full["truncated"] is False
+
+
+@pytest.mark.parametrize(("tool", "args"), [
+    ("search_pages", {"query": "word " * 20_000}),
+    ("search_by_title", {"query": "x" * 100_000}),
+    ("get_page_id_by_title", {"title": "t" * 100_000}),
+])
+async def test_an_argument_too_long_for_a_url_is_refused(settings: Any, tool: str, args: dict[str, Any]) -> None:
+    """httpx refuses URLs over 64 KB; that surfaced as 'failed unexpectedly (InvalidURL). This is a bug'."""
+    async with mcp_client(settings) as client:
+        with pytest.raises(ToolFailed) as failure:
+            await call(client, tool, args)
+    assert "bug" not in str(failure.value) and "too long" in str(failure.value), str(failure.value)[:300]
