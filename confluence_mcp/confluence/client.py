@@ -23,6 +23,7 @@ from confluence_mcp.confluence.files import Files
 from confluence_mcp.confluence.http import HttpCore, response_json
 from confluence_mcp.confluence.listings import Listings
 from confluence_mcp.confluence.pagination import CursorCodec, InvalidCursor, cursor_query
+from confluence_mcp.confluence.response_cap import MAX_RESPONSE_BYTES
 from confluence_mcp.confluence.urls import Api, SiteUrls, segment
 from confluence_mcp.confluence.v2_pages import V2Pages
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceHTTPError, NotFound, PolicyError
@@ -53,9 +54,10 @@ class ConfluenceClient:
     """
 
     def __init__(self, toolkit: Toolkit, *, transport: httpx.AsyncBaseTransport | None = None,
-                 max_concurrency: int = 8) -> None:
+                 max_concurrency: int = 8, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.toolkit = toolkit
-        self._core = HttpCore(toolkit, transport=transport, max_concurrency=max_concurrency)
+        self._core = HttpCore(toolkit, transport=transport, max_concurrency=max_concurrency,
+                              max_response_bytes=max_response_bytes)
         self.urls: SiteUrls = self._core.urls
         self.site_url: str = self.urls.site_url
         self.hosting: Literal["cloud", "server"] = toolkit.hosting

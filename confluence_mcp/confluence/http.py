@@ -17,6 +17,7 @@ from confluence_mcp import __version__ as package_version
 from confluence_mcp.config import Toolkit
 from confluence_mcp.config_problems import CLOUD_ID
 from confluence_mcp.confluence.errors_map import AuthDescription, connection_error, http_error
+from confluence_mcp.confluence.response_cap import MAX_RESPONSE_BYTES, response_cap
 from confluence_mcp.confluence.retry import (
     RETRY_STATUSES,
     RetryableStatus,
@@ -66,7 +67,7 @@ class HttpCore:
     """Sends requests to one site with retries; raises `confluence_mcp.errors` types for failures."""
 
     def __init__(self, toolkit: Toolkit, *, transport: httpx.AsyncBaseTransport | None = None,
-                 max_concurrency: int = 8) -> None:
+                 max_concurrency: int = 8, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         cred = toolkit.credential
         self.toolkit = toolkit
         self.hosting = toolkit.hosting
@@ -85,6 +86,7 @@ class HttpCore:
             transport=transport,
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
             follow_redirects=False,  # redirects are followed by hand so credentials never leave the site
+            event_hooks={"response": [response_cap(max_response_bytes)]},
         )
         self._slots = anyio.Semaphore(max_concurrency)
         self._gateway_lock = anyio.Lock()

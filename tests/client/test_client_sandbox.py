@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from confluence_mcp.confluence.client import ConfluenceClient
+from confluence_mcp.confluence.response_cap import ResponseTooLarge
 from confluence_mcp.errors import (
     AuthenticationFailed,
     BadRequest,
@@ -300,3 +301,33 @@ async def test_user_names_are_remembered_per_account_not_per_site(sandbox: Runni
         assert dict(await mentioned_user_names(client, storage)).popitem()[1] == "Bob Builder"
         assert other.account_key != client.account_key and client.account_key.startswith(client.site_url)
 
+
+
+async def test_no_response_is_read_past_the_cap(kit: Any, client: ConfluenceClient) -> None:
+    """Pages and attachments are other people's content: a huge attachment is refused, not read into memory."""
+    page = await client.create_page("DEMO", unique("Big attachment"), "<p>x</p>")
+    try:
+        listed = await client.upload_attachment(str(page["id"]), "big.bin", b"\0" * 300_000)
+        attachment = (listed.get("results") or [listed])[0]
+        async with ConfluenceClient(kit, max_response_bytes=100_000) as capped:
+            with pytest.raises(ResponseTooLarge, match="more than this server reads into memory"):
+                await capped.download_attachment(attachment)
+            assert (await capped.get_page(str(page["id"])))["id"] == page["id"]  # small answers pass
+        assert len(await client.download_attachment(attachment)) == 300_000
+    finally:
+        await client.delete_page(str(page["id"]), purge=True)
+
+
+async def test_a_response_without_length_stops_at_the_cap(kit: Any) -> None:
+    sent: list[int] = []
+
+    async def endless() -> Any:
+        for _ in range(1000):
+            sent.append(1)
+            yield b"\0" * 10_000
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=endless()))
+    async with ConfluenceClient(kit, transport=transport, max_response_bytes=50_000) as capped:
+        with pytest.raises(ResponseTooLarge):
+            await capped.download("/download/attachments/1/x.bin")
+    assert len(sent) <= 7  # stopped right after the cap, not after 10 MB
