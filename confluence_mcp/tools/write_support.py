@@ -6,6 +6,7 @@ text that says which page, which space and what to check.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
@@ -52,9 +53,12 @@ __all__ = [
     "update_checked",
 ]
 
+log = logging.getLogger(__name__)
+
 BodyFormat = Literal["markdown", "storage", "wiki"]
 LabelMode = Literal["add", "remove", "replace"]
 BULK_CONCURRENCY = 4
+MAX_BULK_ITEMS = 200  # one call's batch: enough for any assistant's edit, bounded for a prompt-injected one
 # Characters Confluence refuses in labels; refusing them here also stops markup sneaking in through a label.
 _BAD_LABEL = re.compile(r"[\s!#&()*,.:;<>?@\[\]^\"'/\\|{}=+$%`~]")
 _T = TypeVar("_T")
@@ -361,11 +365,21 @@ async def idempotent(action: Callable[[], Awaitable[_T]], attempts: int = 3) -> 
 
 async def run_bulk(items: Sequence[_T], ref: Callable[[_T], str],
                    action: Callable[[_T], Awaitable[PageWrite]], *, limit: int = BULK_CONCURRENCY) -> BulkResult:
-    """Run `action` per item with bounded concurrency; every item gets a result, in input order."""
+    """Run `action` per item with bounded concurrency; every item gets a result, in input order. An item listed
+    again (the same reference) is done once: its repeats say so instead of writing twice."""
+    if len(items) > MAX_BULK_ITEMS:
+        raise BadRequest(f"{len(items)} items in one call; at most {MAX_BULK_ITEMS} are taken. Nothing was written: "
+                         "split the batch into several calls.")
     results: list[BulkItem | None] = [None] * len(items)
     gate = anyio.Semaphore(limit)
+    first_of: dict[str, int] = {}
 
     async def one(index: int, item: _T) -> None:
+        key = ref(item)
+        if first_of.setdefault(key, index) != index:
+            results[index] = BulkItem(ref=key, ok=False, error=f"Listed already as item {first_of[key] + 1} of "
+                                      "this call, which did it; not done twice.")
+            return
         async with gate:
             try:
                 done = await action(item)
@@ -376,6 +390,10 @@ async def run_bulk(items: Sequence[_T], ref: Callable[[_T], str],
                 results[index] = BulkItem(ref=ref(item), ok=False, error=str(exc))
             except (ValueError, KeyError) as exc:  # converter refusals (bad section name, unparsable body)
                 results[index] = BulkItem(ref=ref(item), ok=False, error=f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # the other items' results (some already written) must still be reported
+                log.exception("bulk item %s failed", key)
+                results[index] = BulkItem(ref=key, ok=False, error=f"Failed unexpectedly ({type(exc).__name__}); "
+                                          "the server log has the details. Check this page before retrying it.")
 
     async with anyio.create_task_group() as group:
         for index, item in enumerate(items):

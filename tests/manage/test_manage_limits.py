@@ -44,3 +44,14 @@ async def test_converting_a_large_body_does_not_stall_other_calls(tools: Client)
             group.start_soon(write)
             group.start_soon(read)
     assert finished["read"] < finished["write"], finished
+
+
+async def test_a_batch_is_bounded_and_a_repeated_item_is_done_once(tools: Client, rest: Rest) -> None:
+    page = await call(tools, "create_page", title=unique("Batch"), body="x")
+    message = await refused(tools, "update_labels", page_ids=[page["id"]] * 201, new_labels=["batch"])
+    assert "201 items in one call; at most 200" in message and "Nothing was written" in message
+    assert "batch" not in rest.labels(page["id"])
+    done = await call(tools, "update_labels", page_ids=[page["id"], page["id"]], new_labels=["batch"])
+    assert done["succeeded"] == 1 and done["failed"] == 1
+    assert "Listed already as item 1" in done["results"][1]["error"]
+    assert "batch" in rest.labels(page["id"])
