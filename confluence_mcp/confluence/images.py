@@ -89,7 +89,9 @@ class FetchedImage:
     media_type: str | None = None
     external_url: str | None = None  # a foreign http(s) URL we did not download
     error: str | None = None
-    revision: str | None = None  # an attachment's download link, which names its version: same link, same bytes
+    # An attachment's site and download link, which names its version: same site and link, same bytes (another
+    # site, such as a staging copy, may hold other bytes under the same ids and link).
+    revision: str | None = None
     skipped: bool = False  # not downloaded because the caller already knows this revision
 
     @property
@@ -305,7 +307,7 @@ async def _fetch_attachment(client: ConfluenceClient, result: FetchedImage, list
     if not link:
         result.error = f"Attachment {ref.filename!r} has no download link."
         return
-    result.revision = f"{attachment.get('id', '')}@{link}"
+    result.revision = f"{client.site_url} {attachment.get('id', '')}@{link}"
     if known is not None and known(result):
         result.skipped = True
     elif download:

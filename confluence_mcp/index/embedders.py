@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 from array import array
 from pathlib import Path
@@ -60,13 +61,18 @@ def _normalise(matrix: np.ndarray) -> np.ndarray:
     return matrix / norms
 
 
+_PIECE_CACHE_BYTES = 32_000_000  # the handbook's 88k distinct pieces take ~20 MB
+_PIECE_ENTRY_BYTES = 64  # a dict slot and its share of the table's spare room
+
+
 class LocalEmbedder:
     """WordLlama `l2_supercat` (256 dimensions): mean of the token vectors, from the wheel's own files."""
 
     batch_size = 256
     chunk_chars = DEFAULT_MAX_CHARS  # a static model has no input limit
 
-    def __init__(self, config: str = "l2_supercat", dim: int = 256) -> None:
+    def __init__(self, config: str = "l2_supercat", dim: int = 256, *,
+                 piece_cache_bytes: int = _PIECE_CACHE_BYTES) -> None:
         import numpy as np
         from safetensors import safe_open
         from tokenizers import Tokenizer
@@ -89,8 +95,11 @@ class LocalEmbedder:
         self._tokenizer = Tokenizer.from_str(spec)
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
-        # Piece → its token ids as uint16 bytes (~200 bytes a piece, where lists of ints took ~530).
+        # Piece → its token ids as uint16 bytes (~200 bytes a piece, where lists of ints took ~530), emptied when
+        # the pieces and ids it holds reach piece_cache_bytes: long distinct pieces (hashes, URLs, base64 lines in
+        # code blocks) made a count bound alone worth up to half a gigabyte.
         self._pieces: dict[str, bytes] | None = {} if _splits_at_pieces(json.loads(spec)) else None
+        self._piece_bytes, self._piece_budget = 0, piece_cache_bytes
         self.dimensions = int(self._table.shape[1])
         self.model_id = f"local:wordllama-{config}-{self.dimensions}"
 
@@ -116,8 +125,6 @@ class LocalEmbedder:
         if cache is None:
             return [np.asarray(e.ids, dtype=np.int64)
                     for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
-        if len(cache) > _PIECE_CACHE_LIMIT:
-            cache.clear()
         model = self._tokenizer.model
         out: list[np.ndarray] = []
         for text in texts:
@@ -129,7 +136,12 @@ class LocalEmbedder:
             for piece in _PIECE.findall(_SPACE + text.replace(" ", _SPACE)):
                 known = cache.get(piece)
                 if known is None:
-                    known = cache[piece] = array("H", [token.id for token in model.tokenize(piece)]).tobytes()
+                    known = array("H", [token.id for token in model.tokenize(piece)]).tobytes()
+                    self._piece_bytes += sys.getsizeof(piece) + sys.getsizeof(known) + _PIECE_ENTRY_BYTES
+                    if self._piece_bytes > self._piece_budget:
+                        cache.clear()
+                        self._piece_bytes = 0
+                    cache[piece] = known
                 parts.append(known)
             out.append(np.frombuffer(b"".join(parts), dtype=np.uint16))
         return out
@@ -142,7 +154,6 @@ class LocalEmbedder:
 _SPACE = "\u2581"
 _PIECE = re.compile("\u2581+[^\u2581]*")
 _SPECIAL_TOKENS = ("<s>", "</s>", "<unk>")
-_PIECE_CACHE_LIMIT = 150_000  # distinct pieces, ~30 MB at most; the handbook has 88k
 
 
 def _splits_at_pieces(spec: dict[str, Any]) -> bool:

@@ -193,13 +193,16 @@ async def _configure(conn: AsyncConnection[Any]) -> None:
 
 async def open_pool(settings: IndexSettings, *, min_size: int = 2, max_size: int = 8) -> AsyncConnectionPool:
     """An open async pool on the index database, with pgvector types registered on every connection (two kept
-    open: a selectively filtered search runs its two queries at once)."""
+    open: a selectively filtered search runs its two queries at once). A connection is checked as it is taken (one
+    empty round trip): one the server ended while it sat in the pool (a restart, an idle timeout, a failover) is
+    replaced there instead of failing the tool call that drew it, one such call per pooled connection."""
     import anyio
     from psycopg_pool import AsyncConnectionPool
 
     dsn = await anyio.to_thread.run_sync(resolve_dsn, settings)
     await _ensure_vector_extension(dsn)
-    pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure, open=False)
+    pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure, open=False,
+                               check=AsyncConnectionPool.check_connection)
     try:
         await pool.open(wait=True, timeout=30)
     except Exception as exc:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import re
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
@@ -23,6 +22,7 @@ from confluence_mcp.confluence.users import UserNames, mentioned_user_names, per
 from confluence_mcp.confluence.weblinks import space_key_of
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
+from confluence_mcp.tools.markdown_cache import MarkdownCache
 from confluence_mcp.tools.models import (
     AttachmentInfo,
     AttachmentList,
@@ -36,6 +36,7 @@ from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
 
 __all__ = [
+    "MARKDOWN_CACHE",
     "get_page_attachments",
     "get_page_tree",
     "page_body",
@@ -50,20 +51,18 @@ PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL o
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels,history"
 _TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
 _CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
-_CACHE_MAX_STORAGE = 256_000  # larger bodies are converted every time rather than held in memory
 # Markdown per read: a longer page comes in parts, cut where blocks end, instead of flooding the model's context
 # (Claude Code, for one, refuses tool results over 25k tokens).
 READ_CHARS = 60_000
 
 
 def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:
-    """A page's storage as markdown with the site's links and mentioned users' names; bodies up to
-    _CACHE_MAX_STORAGE are cached; a body that is not well-formed XML is a ConfluenceError naming the page."""
+    """A page's storage as markdown with the site's links and mentioned users' names, remembered in
+    MARKDOWN_CACHE; a body that is not well-formed XML is a ConfluenceError naming the page."""
     from confluence_mcp.confluence.convert import StorageParseError
 
-    convert = _cached_markdown if len(storage) <= _CACHE_MAX_STORAGE else storage_markdown
     try:
-        return convert(storage, site_url, space, page_id, users)
+        return MARKDOWN_CACHE.markdown(storage_markdown, storage, site_url, space, page_id, users)
     except StorageParseError as exc:  # Confluence validates on save; old or imported bodies may still be broken
         raise ConfluenceError(
             f"Page {page_id}'s stored body is not well-formed XML ({exc}), so it cannot be shown as markdown. Read "
@@ -71,11 +70,8 @@ def page_markdown(storage: str, site_url: str, space: str | None, page_id: str, 
         ) from exc
 
 
-@functools.lru_cache(maxsize=64)
-def _cached_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
-    # Conversion is a pure function of these, and it is the costly part of a read (~1.5 ms per KB with round-trip
-    # checks); agents often read the same page version again (read, edit, read back; label listings).
-    return storage_markdown(storage, site_url, space, page_id, users)
+# One per process: a page version read again (read, edit, read back; the parts of a long page) is converted once.
+MARKDOWN_CACHE = MarkdownCache()
 
 
 def storage_markdown(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames = ()) -> str:

@@ -138,17 +138,17 @@ async def test_without_llm_images_are_named_and_the_note_says_how_to_enable_one(
 
 
 async def test_conversion_shares_read_page_by_ids_cache(site: Site) -> None:
-    from confluence_mcp.tools.content import _cached_markdown
+    from confluence_mcp.tools.content import MARKDOWN_CACHE
 
     plain = _create_plain_page(site)
-    _cached_markdown.cache_clear()
+    MARKDOWN_CACHE.clear()
     async with connect(make_settings(site)) as client:
         with anyio.fail_after(60):
             read = await client.call_tool("read_page_by_id", {"page_id": plain})
         page = await call(client, {"page_id": plain})
         await call(client, {"page_id": site.pages["architecture"]})
         await call(client, {"page_id": site.pages["architecture"]})
-    info = _cached_markdown.cache_info()
+    info = MARKDOWN_CACHE.info()
     # Same version, no images: read_page_by_id's conversion is reused; an image page is converted once.
     assert read.structured_content is not None and page["markdown"] == read.structured_content["markdown"]
     assert info.misses == 2 and info.hits >= 2

@@ -53,6 +53,34 @@ def test_piece_cache_gives_the_tokenizer_pipelines_ids() -> None:
     assert [ids.tolist() for ids in embedder._token_ids(texts)] == expected  # again, from the warm cache
 
 
+def test_piece_cache_stays_within_its_byte_budget_however_long_the_pieces() -> None:
+    """Long distinct pieces (hashes, URLs, base64 lines in code blocks) once filled a cache bounded only by count:
+    100k 64-character pieces held 45 MB, and its 150k-piece limit allowed ~450 MB of 1,400-character ones."""
+    import gc
+    import random
+    import string
+    import tracemalloc
+
+    budget = 2_000_000
+    embedder = LocalEmbedder(piece_cache_bytes=budget)
+    rng = random.Random(7)
+    texts = [" ".join("".join(rng.choices(string.ascii_letters + string.digits + "/+=", k=64)) for _ in range(20))
+             for _ in range(1500)]  # 30,000 distinct pieces: ~13 MB held without the budget
+    gc.collect()
+    tracemalloc.start()
+    try:
+        ids = embedder._token_ids(texts)
+        del ids
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < budget * 1.5, held
+    sample = texts[:50] + texts[-50:]
+    expected = [e.ids for e in embedder._tokenizer.encode_batch(sample, add_special_tokens=False)]
+    assert [ids.tolist() for ids in embedder._token_ids(sample)] == expected
+
+
 def test_other_tokenizers_keep_the_pipeline() -> None:
     from confluence_mcp.index.embedders import _splits_at_pieces, _wordllama_dir
 

@@ -106,3 +106,47 @@ async def test_unreachable_database_is_a_clear_error() -> None:
     with pytest.raises(IndexStoreError, match="cannot connect") as info:
         await open_pool(settings)
     assert "secret" not in str(info.value)
+
+
+def _terminate_sessions(dsn: str) -> int:
+    """End every other session on `dsn`'s database, as a Postgres restart, an idle timeout or a failover would."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_the_pool_replaces_connections_the_server_ended(index_settings: IndexSettings) -> None:
+    """Pooled connections the server ended are found dead when taken, not by the next tool calls (one failure
+    per pooled connection, each an unexpected-error answer), and a connection ended mid-query is not reused."""
+    import anyio
+
+    from confluence_mcp.index.store import IndexStore
+
+    assert index_settings.database_url is not None
+    dsn = index_settings.database_url.get_secret_value()
+    async with await IndexStore.open(index_settings) as store:
+        await store.collection_refs()
+        assert _terminate_sessions(dsn) >= 1
+        for _ in range(4):
+            await store.collection_refs()
+
+        failures: list[BaseException] = []
+
+        async def slow_query() -> None:
+            try:
+                async with store.autocommit() as conn:
+                    await conn.execute("SELECT pg_sleep(30)")
+            except psycopg.OperationalError as exc:
+                failures.append(exc)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as group:
+                group.start_soon(slow_query)
+                await anyio.sleep(0.5)
+                assert _terminate_sessions(dsn) >= 1
+        assert len(failures) == 1  # the query that was running fails; the calls after it do not
+        for _ in range(4):
+            await store.collection_refs()
+        stats = store.pool.get_stats()
+        assert stats["pool_size"] <= stats["pool_max"]

@@ -145,15 +145,15 @@ async def test_page_attachments_metadata(settings: Any) -> None:
 
 
 async def test_a_page_version_is_converted_once_and_an_edit_is_read_fresh(settings: Any) -> None:
-    from confluence_mcp.tools.content import _cached_markdown
+    from confluence_mcp.tools.content import MARKDOWN_CACHE
 
     async with mcp_client(settings) as client:
         created = await call(client, "create_page", {"title": f"Cache probe {uuid.uuid4().hex[:8]}",
                                                      "body": "First **version**."})
-        before = _cached_markdown.cache_info()
+        before = MARKDOWN_CACHE.info()
         first = await call(client, "read_page_by_id", {"page_id": created["id"]})
         again = await call(client, "read_page_by_id", {"page_id": created["id"]})
-        after = _cached_markdown.cache_info()
+        after = MARKDOWN_CACHE.info()
         await call(client, "update_page_by_id", {"page_id": created["id"], "new_body": "Second *version*."})
         edited = await call(client, "read_page_by_id", {"page_id": created["id"]})
         await call(client, "delete_page", {"page_id": created["id"]})
