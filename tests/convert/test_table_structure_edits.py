@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from confluence_mcp.confluence.convert import keep_unchanged_blocks, markdown_to_storage, storage_to_markdown
 from confluence_mcp.confluence.convert.canonical import canonicalize
 
@@ -115,20 +117,15 @@ def test_a_new_row_in_a_table_with_a_new_column_takes_the_header_column_kind() -
         '<tr><th colspan="1">Status</th><td colspan="1">Done</td><td>June</td></tr></tbody></table>'
 
 
-def test_an_edited_row_with_a_row_added_after_it_keeps_its_unchanged_cells() -> None:
+@pytest.mark.parametrize(("old", "new", "after"), [("Weekdays only.", "Weekends too.", True),
+                                                   ("the owner.", "the on-call owner.", False)])
+def test_an_edited_row_with_a_row_added_beside_it_keeps_its_unchanged_cells(old: str, new: str, after: bool) -> None:
     markdown = storage_to_markdown(SERVER)
-    edited = BILLING.replace("Weekdays only.", "Weekends too.")
-    merged = write(SERVER, markdown.replace(BILLING, edited + "\n" + MAIL))
-    expected = SERVER.replace("<p>Weekdays only.</p>", "<p>Weekends too.</p>")
-    assert merged == expected.replace('<tr><td colspan="1">Search', SERVER_MAIL + '<tr><td colspan="1">Search')
-
-
-def test_an_edited_row_with_a_row_added_before_it_keeps_its_unchanged_cells() -> None:
-    markdown = storage_to_markdown(SERVER)
-    edited = BILLING.replace("Then page the owner.", "Then page the on-call owner.")
-    merged = write(SERVER, markdown.replace(BILLING, MAIL + "\n" + edited))
-    expected = SERVER.replace("the owner.", "the on-call owner.")
-    assert merged == expected.replace('<tr><td colspan="1">Billing', SERVER_MAIL + '<tr><td colspan="1">Billing')
+    edited = BILLING.replace(old, new)
+    merged = write(SERVER, markdown.replace(BILLING, edited + "\n" + MAIL if after else MAIL + "\n" + edited))
+    expected = SERVER.replace(old, new)
+    row = '<tr><td colspan="1">Search' if after else '<tr><td colspan="1">Billing'
+    assert merged == expected.replace(row, SERVER_MAIL + row)
 
 
 def test_an_edited_row_with_the_row_beside_it_removed_keeps_its_unchanged_cells() -> None:

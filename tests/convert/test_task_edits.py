@@ -4,9 +4,6 @@ the stored tasks keeping theirs."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 from confluence_mcp.confluence.convert import (
     keep_unchanged_blocks,
     markdown_to_storage,
@@ -15,10 +12,7 @@ from confluence_mcp.confluence.convert import (
     unique_task_ids,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
-SERVER = (FIXTURES / "20_task_list.xml").read_text()
-CLOUD = (FIXTURES / "41_cloud_task_lists.xml").read_text()
-TASK_ID = re.compile(r"<ac:task-id>(\d+)</ac:task-id>")
+from .task_fixtures import CLOUD, SERVER, TASK_ID
 
 
 def write_back(stored: str, edit: tuple[str, str]) -> str:

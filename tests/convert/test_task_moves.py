@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from confluence_mcp.confluence.convert import (
     keep_unchanged_blocks,
@@ -15,11 +14,7 @@ from confluence_mcp.confluence.convert import (
     unique_task_ids,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
-SERVER = (FIXTURES / "20_task_list.xml").read_text()
-CLOUD = (FIXTURES / "41_cloud_task_lists.xml").read_text()
-TASK_ID = re.compile(r"<ac:task-id>(\d+)</ac:task-id>")
-TASK = re.compile(r"<ac:task>.*?</ac:task>", re.DOTALL)
+from .task_fixtures import CLOUD, SERVER, TASK, TASK_ID
 
 
 def write(stored: str, markdown: str) -> str:

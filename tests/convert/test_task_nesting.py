@@ -6,7 +6,6 @@ unchanged, keep their ids and their shape when edited; markdown's new nested tas
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,10 @@ from confluence_mcp.confluence.convert import (
     unique_task_ids,
 )
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "storage"
-SERVER = (FIXTURES / "42_server_nested_tasks.xml").read_text()
-CLOUD = (FIXTURES / "43_cloud_nested_tasks.xml").read_text()
+from .task_fixtures import CLOUD_NESTED as CLOUD
+from .task_fixtures import SERVER_NESTED as SERVER
+from .task_fixtures import TASK_ID
+
 MARKDOWN = {
     "server": "Plan:\n\n- [ ] Top level task 1\n  - [x] Sub task 1\n    - [ ] Sub sub task\n  - [ ] Sub task 2\n"
               "- [ ] Top level task 2\n\nDone.",
@@ -27,7 +27,6 @@ MARKDOWN = {
              "- [ ] Top level task 2\n\nDone.",
 }
 STORED = {"server": SERVER, "cloud": CLOUD}
-TASK_ID = re.compile(r"<ac:task-id>(\d+)</ac:task-id>")
 
 
 def write(stored: str, markdown: str) -> str:

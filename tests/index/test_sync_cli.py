@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_config import write_config
 
 from confluence_mcp.config import IndexSettings
 from confluence_mcp.index.cli import add_arguments, run
@@ -25,13 +26,7 @@ def test_index_cli_builds_then_refreshes(tmp_path: Path, index_settings: IndexSe
                                          capsys: pytest.CaptureFixture[str]) -> None:
     assert index_settings.database_url is not None
     with start_sandbox(SandboxOptions(seed=SAMPLE)) as sandbox:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'[credentials.default]\nbase_url = "{sandbox.base_url}"\nusername = "sandbox@example.com"\n'
-            f'api_token = "sandbox-token"\n\n[toolkits.default]\nspace = "TEAM"\n\n'
-            f'[index]\ndatabase_url = "{index_settings.database_url.get_secret_value()}"\n',
-            encoding="utf-8",
-        )
+        config = write_config(tmp_path / "config.toml", sandbox.base_url, index_settings)
         assert run(parse(["--config", str(config)])) == 0
         first = capsys.readouterr()
         report = json.loads(first.out)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from cli_config import write_config
 from test_sync import SAMPLE, SPACES, page_ids, run
 from test_sync_changes import texts
 from test_sync_cli import parse
@@ -114,11 +115,7 @@ def test_index_cli_says_when_the_selection_matched_nothing(tmp_path: Path, index
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert index_settings.database_url is not None
     with start_sandbox(SandboxOptions(seed=SAMPLE)) as sandbox:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'[credentials.default]\nbase_url = "{sandbox.base_url}"\nusername = "sandbox@example.com"\n'
-            f'api_token = "sandbox-token"\n\n[toolkits.default]\nspace = "TEAM"\n\n'
-            f'[index]\ndatabase_url = "{index_settings.database_url.get_secret_value()}"\n', encoding="utf-8")
+        config = write_config(tmp_path / "config.toml", sandbox.base_url, index_settings)
         assert cli.run(parse(["--config", str(config), "--label", "no-such-label", "--quiet"])) == 0
         out = capsys.readouterr()
         assert json.loads(out.out)["added"] == 0

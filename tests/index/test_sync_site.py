@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from cli_config import write_config
 from test_sync import SAMPLE, SPACES, run, sandbox_settings, service_and_client
 
 from confluence_mcp.config import IndexSettings, load_settings
@@ -95,13 +96,7 @@ def test_index_cli_fails_for_a_space_that_does_not_exist(tmp_path: Path, index_s
     parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     with start_sandbox(SandboxOptions(seed=SAMPLE)) as sandbox:
-        config = tmp_path / "config.toml"
-        config.write_text(
-            f'[credentials.default]\nbase_url = "{sandbox.base_url}"\nusername = "sandbox@example.com"\n'
-            f'api_token = "sandbox-token"\n\n[toolkits.default]\n\n'
-            f'[index]\ndatabase_url = "{index_settings.database_url.get_secret_value()}"\n',
-            encoding="utf-8",
-        )
+        config = write_config(tmp_path / "config.toml", sandbox.base_url, index_settings, toolkit="")
         assert cli.run(parser.parse_args(["--config", str(config), "--space", "NOPE", "--quiet"])) == 1
         out = capsys.readouterr()
         assert out.out == "" and "space NOPE does not exist" in out.err

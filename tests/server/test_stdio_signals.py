@@ -45,6 +45,26 @@ def answer(proc: subprocess.Popen[bytes], request_id: int, timeout: float = 120)
     raise AssertionError(f"no answer to request {request_id}; stderr: {proc.stderr.read() if proc.stderr else ''}")
 
 
+def start_sandbox_server(data_dir: Path, client_name: str) -> subprocess.Popen[bytes]:
+    """`serve --sandbox` over stdio with its data in `data_dir`, past the initialize handshake."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE")}
+    env = {**base, "PYTHONPATH": str(REPO), "CONFLUENCE_MCP_DATA_DIR": str(data_dir),
+           "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "confluence_mcp", "serve", "--sandbox"], env=env, cwd=REPO,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        send(proc, {"id": 1, "method": "initialize", "params": {
+            "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
+            "clientInfo": {"name": client_name, "version": "0"}}})
+        assert "result" in answer(proc, 1)
+        send(proc, {"method": "notifications/initialized"})
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
 def postgres_of(data_dir: Path) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name", "cmdline"]):
@@ -56,17 +76,8 @@ def postgres_of(data_dir: Path) -> list[psutil.Process]:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_the_embedded_postgres(tmp_path: Path, signum: signal.Signals) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE")}
-    env = {**base, "PYTHONPATH": str(REPO), "CONFLUENCE_MCP_DATA_DIR": str(tmp_path),
-           "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "confluence_mcp", "serve", "--sandbox"], env=env, cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_sandbox_server(tmp_path, "signal-test")
     try:
-        send(proc, {"id": 1, "method": "initialize", "params": {
-            "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
-            "clientInfo": {"name": "signal-test", "version": "0"}}})
-        assert "result" in answer(proc, 1)
-        send(proc, {"method": "notifications/initialized"})
         send(proc, {"id": 2, "method": "tools/call", "params": {"name": "list_collections", "arguments": {}}})
         result = answer(proc, 2)["result"]
         assert not result.get("isError"), result
@@ -86,17 +97,8 @@ def test_signal_stops_the_embedded_postgres(tmp_path: Path, signum: signal.Signa
 def test_a_client_that_closes_our_stdout_ends_the_session_cleanly(tmp_path: Path) -> None:
     """A client quitting closes both pipes; an answer or a progress notification written after that met a broken
     pipe, and the process died with a traceback and exit code 1 instead of ending the session."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("CONFLUENCE")}
-    env = {**base, "PYTHONPATH": str(REPO), "CONFLUENCE_MCP_DATA_DIR": str(tmp_path),
-           "CONFLUENCE_MCP_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen([sys.executable, "-m", "confluence_mcp", "serve", "--sandbox"], env=env, cwd=REPO,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_sandbox_server(tmp_path, "pipe-test")
     try:
-        send(proc, {"id": 1, "method": "initialize", "params": {
-            "protocolVersion": LATEST_PROTOCOL_VERSION, "capabilities": {},
-            "clientInfo": {"name": "pipe-test", "version": "0"}}})
-        assert "result" in answer(proc, 1)
-        send(proc, {"method": "notifications/initialized"})
         assert proc.stdout is not None
         proc.stdout.close()  # the client has gone: nobody reads the answers any more
         send(proc, {"id": 2, "method": "ping"})
