@@ -99,3 +99,11 @@ def test_readme_opens_with_the_two_commands() -> None:
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pytest" in ci
+
+
+def test_no_merge_conflict_markers_left_in_the_sources() -> None:
+    marker = re.compile(r"^(<{7}|={7}|>{7})( |$)", re.MULTILINE)
+    tracked = [*ROOT.joinpath("confluence_mcp").rglob("*.py"), *ROOT.joinpath("confluence_mcp").rglob("*.md"),
+               *ROOT.glob("*.md")]
+    left = [str(path.relative_to(ROOT)) for path in tracked if marker.search(path.read_text())]
+    assert not left, f"merge conflict markers in {left}"

@@ -74,17 +74,13 @@ unchanged markdown is a no-op and the dropped details survive, and so do the byt
 the last (a trailing newline) while that block is unchanged. An edited block is written as its markdown renders,
 except that an edited layout or table keeps its unchanged cells (and rows) as stored, the table its ids and column
 widths while the columns are as many, and an edited cell the empty lines (`<p><br/></p>`) beside its paragraphs; an
-<<<<<<< HEAD
-edited paragraph, heading, quote, list (item by item) or code macro keeps its stored start tag, the Cloud editor's
-ids, while it says the same (`block_merge`), and in an edited paragraph, heading, list item or cell every inline
-element (link, mention, image, emoticon, date, inline macro) that says the same as a stored one keeps its stored
-bytes, paired by kind, target and text unless either side has more of that element (`inline_merge`).
-=======
 edited paragraph, heading, quote, list or code macro keeps its stored start tag, the Cloud editor's ids, while it
 says the same (`block_merge`). An edited list is merged item by item (`list_merge`): items are aligned by text, as a
 table's rows are, so an unchanged item keeps its bytes wherever items were added, removed or moved, an edited item
-its start tags, nested lists the same way; a new item takes the list's `<p>` wrapper and whitespace.
->>>>>>> s10-lists
+its start tags, nested lists the same way; a new item takes the list's `<p>` wrapper and whitespace. In an edited
+paragraph, heading, list item or cell every inline element (link, mention, image, emoticon, date, inline macro) that
+says the same as a stored one keeps its stored bytes, paired by kind, target and text unless either side has more of
+that element (`inline_merge`).
 Reading also accepts markdown that renders differently but that such a merge turns back into the stored bytes
 (a header column's `th`, which markdown does not show), and a write takes such a block as unchanged.
 

@@ -2,18 +2,11 @@
 (`local-id` on every block and list item) stay on what an edit changed, not only on what it left alone.
 
 The stored start tag is kept while it says the same as the new one (`element_parts.same_tag`: they differ in
-<<<<<<< HEAD
 bookkeeping at most). A paragraph's or heading's content is the new one as written, its unchanged inline elements
-(links, mentions, images...) as stored (`inline_merge`); a quote's and a list's content is merged block by block
-(`merge.keep_unchanged_blocks`), so unchanged list items keep their bytes and an edited item is merged the same way.
-An edited item whose text the editor had wrapped in a `<p>` (Cloud's `<li><p>x</p><ul>..`) keeps that wrapper's start
-tag around its new text.
-=======
-bookkeeping at most). A paragraph's or heading's content is the new one as written; a quote's content is merged
-block by block (`merge.keep_unchanged_blocks`). A list of items is merged item by item in `list_merge` (this merge
-takes a list holding anything else); an edited item whose text the editor had wrapped in a `<p>` (Cloud's
-`<li><p>x</p><ul>..`) keeps that wrapper's start tag around its new text (`wrapped_like`).
->>>>>>> s10-lists
+(links, mentions, images...) as stored (`inline_merge`); a quote's content is merged block by block
+(`merge.keep_unchanged_blocks`). A list of items is merged item by item in `list_merge` (this merge takes a list
+holding anything else); an edited item whose text the editor had wrapped in a `<p>` (Cloud's `<li><p>x</p><ul>..`)
+keeps that wrapper's start tag around its new text (`wrapped_like`).
 """
 
 from __future__ import annotations
