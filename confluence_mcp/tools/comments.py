@@ -98,9 +98,18 @@ def _created_at(comment: dict[str, Any]) -> datetime | None:
 
 def _convert_all(storages: list[str], users: list[UserNames], site_url: str, space: str | None,
                  page_id: str) -> list[str]:
-    # The page's id resolves a comment's relative links (an attachment named without a page is the page's).
-    return [_bounded(storage_markdown(storage, site_url, space, page_id, names)) if storage else ""
+    return [_converted(storage, site_url, space, page_id, names) if storage else ""
             for storage, names in zip(storages, users, strict=True)]
+
+
+def _converted(storage: str, site_url: str, space: str | None, page_id: str, users: UserNames) -> str:
+    from confluence_mcp.confluence.convert import StorageParseError
+
+    try:
+        # The page's id resolves a comment's relative links (an attachment named without a page is the page's).
+        return _bounded(storage_markdown(storage, site_url, space, page_id, users))
+    except StorageParseError as exc:  # one broken comment must not hide the page and the other comments
+        return f"[This comment's stored body is not well-formed XML ({exc}); it is not shown.]"
 
 
 def _bounded(markdown: str) -> str:

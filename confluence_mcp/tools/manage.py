@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
+from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
     BodyFormat,
-    BulkResult,
     PageWrite,
     apply_labels,
     body_to_storage,
@@ -31,7 +31,6 @@ from confluence_mcp.tools.write_support import (
     kit_labels,
     load_page,
     page_write,
-    run_bulk,
 )
 
 __all__ = [

@@ -12,19 +12,18 @@ from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from confluence_mcp.errors import BadRequest
+from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import resolve_page_ref
 from confluence_mcp.tools.context import current_kit
 from confluence_mcp.tools.manage_updates import PageRefs
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
-    BulkResult,
     LabelMode,
     PageWrite,
     apply_labels,
     check_labels,
     load_page,
     page_write,
-    run_bulk,
 )
 
 __all__ = ["update_labels"]

@@ -25,13 +25,13 @@ from confluence_mcp.confluence.convert import (
     unique_task_ids,
 )
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError
+from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.manage import Format, IncludeBody, Space, clean_title, id_for_title, refuse_duplicate
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
     BodyFormat,
-    BulkResult,
     PageWrite,
     apply_labels,
     body_to_storage,
@@ -41,7 +41,6 @@ from confluence_mcp.tools.write_support import (
     load_page,
     page_write,
     raise_conflict,
-    run_bulk,
     same_storage,
     update_checked,
 )

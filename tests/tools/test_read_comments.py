@@ -208,3 +208,14 @@ async def test_a_draft_reads_with_no_comments_instead_of_failing(flavor_sandbox:
         rest.delete(f"/content/{draft_id}", params={"status": "draft"}).raise_for_status()
     assert read["status"] == "draft" and read["markdown"] == "Unpublished." and read["comments"] == []
     assert not comment_requests(flavor_sandbox)
+
+
+
+def test_a_broken_comment_body_does_not_hide_the_others() -> None:
+    """Confluence validates on save, but imported or old comments may hold broken XML (the sandbox refuses to store
+    such a body, so this converts directly)."""
+    from confluence_mcp.tools.comments import _convert_all
+
+    broken, fine = _convert_all(["<p>Broken <b>markup</p>", "<p>Fine.</p>"], [(), ()], "https://x.test/wiki",
+                                "DEMO", "1")
+    assert "not well-formed XML" in broken and fine == "Fine."
