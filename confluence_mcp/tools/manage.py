@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from confluence_mcp.confluence.client import ConfluenceClient
-from confluence_mcp.errors import BadRequest, ConfluenceError, NotFound
+from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -22,13 +22,12 @@ from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
     BodyFormat,
     PageWrite,
-    apply_labels,
     body_to_storage,
     create_once,
     delete_checked,
     find_title_ci,
-    idempotent,
     kit_labels,
+    labels_after_write,
     load_page,
     page_write,
 )
@@ -116,10 +115,11 @@ async def _create(kit: KitRuntime, space: str, title: str, body: str, *, body_fo
     if names:
         # Labels travel with the create, but a recovered create may have returned the earlier attempt's page;
         # adding is idempotent. The page exists either way, so a failure here must not hide it.
-        try:
-            names = await idempotent(lambda: apply_labels(client, str(created["id"]), names, "add"))
-        except ConfluenceError as exc:
-            note = f"Page created, but its labels could not be checked ({exc}); use update_labels to verify."
+        added, failure = await labels_after_write(client, str(created["id"]), names)
+        if failure is None:
+            names = added or []
+        else:
+            note = f"Page created, but its labels could not be checked ({failure}); use update_labels to verify."
     if include_body:
         created = await load_page(client, str(created["id"]), expand="body.storage,version,space", drafts=True)
     return page_write(client, created, include_body=include_body, labels=names or None, note=note)

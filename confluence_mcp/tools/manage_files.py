@@ -19,15 +19,14 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from confluence_mcp.errors import BadRequest, ConfluenceError, PolicyError, VersionConflict
+from confluence_mcp.errors import BadRequest, PolicyError, VersionConflict
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import (
     PageWrite,
-    apply_labels,
-    idempotent,
     kit_labels,
+    labels_after_write,
     load_page,
     page_write,
     update_checked,
@@ -174,8 +173,7 @@ async def add_file_to_page(
         return out
     out.note = f"Attached {name} ({len(content)} bytes) and showed it on the page."
     if kit.toolkit.settings.labels:  # as on every page the tools change; the edit has landed either way
-        try:
-            out.labels = await idempotent(lambda: apply_labels(kit.client, page_id, kit_labels(kit), "add"))
-        except ConfluenceError as exc:
-            out.note += f" The toolkit's labels could not be added ({exc}); use update_labels to add them."
+        out.labels, failure = await labels_after_write(kit.client, page_id, kit_labels(kit))
+        if failure is not None:
+            out.note += f" The toolkit's labels could not be added ({failure}); use update_labels to add them."
     return out

@@ -24,7 +24,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     unique_task_ids,
 )
-from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError
+from confluence_mcp.errors import BadRequest, ConfluenceMCPError
 from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -36,8 +36,8 @@ from confluence_mcp.tools.write_support import (
     apply_labels,
     body_to_storage,
     check_labels,
-    idempotent,
     kit_labels,
+    labels_after_write,
     load_page,
     page_write,
     raise_conflict,
@@ -133,10 +133,10 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     elif result is not page and kit.toolkit.settings.labels:
         # The toolkit's labels go on every page the tools change, as on the ones they create. The edit has landed,
         # so a failure here must not hide it.
-        try:
-            applied = await idempotent(lambda: apply_labels(client, page_id, kit_labels(kit), "add"))
-        except ConfluenceError as exc:
-            note = f"Page updated, but the toolkit's labels could not be added ({exc}); use update_labels to add them."
+        applied, failure = await labels_after_write(client, page_id, kit_labels(kit))
+        if failure is not None:
+            note = (f"Page updated, but the toolkit's labels could not be added ({failure}); use update_labels to "
+                    "add them.")
     if include_body and not ((result.get("body") or {}).get("storage") or {}).get("value"):
         result = await load_page(client, page_id, expand="body.storage,version,space")
     out = page_write(client, result, include_body=include_body, labels=applied, note=note)

@@ -21,6 +21,7 @@ from confluence_mcp.confluence.weblinks import site_link_context
 from confluence_mcp.errors import (
     BadRequest,
     ConfluenceConnectionError,
+    ConfluenceError,
     ConfluenceMCPError,
     NotFound,
     ServerError,
@@ -41,6 +42,7 @@ __all__ = [
     "find_title_ci",
     "idempotent",
     "kit_labels",
+    "labels_after_write",
     "link_context",
     "load_page",
     "page_write",
@@ -335,7 +337,15 @@ async def idempotent(action: Callable[[], Awaitable[_T]], attempts: int = 3) -> 
     raise AssertionError("unreachable")
 
 
-# -- bulk --------------------------------------------------------------------------------------------------
+async def labels_after_write(client: ConfluenceClient, page_id: str, names: Sequence[str]) -> tuple[
+        list[str] | None, str | None]:
+    """Add `names` to a page a tool has just written (adding is idempotent, so it is retried). The write has
+    landed, so a failure here must not hide it: (the page's labels, None), or (None, why) for the caller's note."""
+    try:
+        return await idempotent(lambda: apply_labels(client, page_id, names, "add")), None
+    except ConfluenceError as exc:
+        return None, str(exc)
+
 
 def kit_labels(kit: KitRuntime, extra: Sequence[str] = ()) -> list[str]:
     """Labels for a new page: the caller's plus the toolkit's configured ones."""
