@@ -65,15 +65,16 @@ async def mentioned_users_by_page(client: ConfluenceClient, storages: Sequence[s
 async def person_names(client: ConfluenceClient, *people: dict[str, Any] | None) -> list[str | None]:
     """The display name of each v1 user object (`version.by`, `history.createdBy`): its own `displayName`, else
     (REST v2 answers carry only an account id) the name looked up by id; None when neither is known."""
+    known: list[str | None] = []
     refs: list[_Ref | None] = []
     for person in people:
         person = person if isinstance(person, dict) else {}
+        known.append(person.get("displayName") or person.get("publicName"))
         ident = next(((kind, str(person[key])) for kind, key in _ANSWER_REFS if person.get(key)), None)
-        refs.append(None if person.get("displayName") or person.get("publicName") else ident)
+        refs.append(None if known[-1] else ident)
     wanted = [ref for ref in refs if ref]
     found = dict(_named(wanted, await _look_up(client, wanted)))
-    return [(p or {}).get("displayName") or (p or {}).get("publicName") or (found.get(ref[1]) if ref else None)
-            for p, ref in zip(people, refs, strict=True)]
+    return [name or (found.get(ref[1]) if ref else None) for name, ref in zip(known, refs, strict=True)]
 
 
 async def _look_up(client: ConfluenceClient, refs: Iterable[_Ref]) -> dict[_Ref, str | None]:

@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
 from confluence_mcp.confluence.convert import LinkContext
 
-__all__ = ["site_link_context", "space_key_of"]
+__all__ = ["site_link_context", "space_key_of", "storage_of"]
 
 _SPACE_IN_WEB_URL = re.compile(r"/(?:spaces|display)/(~?[A-Za-z0-9_]+)")
 
@@ -46,6 +46,11 @@ def site_link_context(site_url: str, *, space: str | None, page_id: str | None =
     # web URLs, so storage read as markdown and written back is unchanged.
     return LinkContext(space_key=None, page_url=page_url, page_from_url=page_from_url, attachment_url=attachment_url,
                        user_name=user_names.get if user_names else None)
+
+
+def storage_of(content: dict[str, Any]) -> str:
+    """The storage body of a v1 Content object ("" when it was not expanded or is empty)."""
+    return str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
 
 
 def space_key_of(content: dict[str, Any], *fallback_urls: str | None) -> str | None:

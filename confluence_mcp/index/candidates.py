@@ -27,13 +27,14 @@ from confluence_mcp.errors import BadRequest, NotFound
 if TYPE_CHECKING:
     from confluence_mcp.index.store import PageState
 
-__all__ = ["Candidate", "attachment_signature", "attachment_signatures", "attachment_versions", "changed_pages",
-           "comment_signatures", "list_candidates", "site_key"]
+__all__ = ["INDEXED_TYPES", "Candidate", "attachment_signature", "attachment_signatures", "attachment_versions",
+           "changed_pages", "comment_signatures", "list_candidates", "site_key"]
 
 log = logging.getLogger(__name__)
 
 ChildKind = Literal["attachment", "comment"]
 
+INDEXED_TYPES = ("page", "blogpost")  # blog posts (announcements, decisions) are searched like pages
 _LIST_EXPAND = "version,metadata.labels"  # the space key is in `_expandable.space`: expanding it costs as much
 _ATTACHMENT_EXPAND = "version,container"
 _LIST_PAGE_SIZE = 250
@@ -66,7 +67,7 @@ async def list_candidates(client: ConfluenceClient, query: str) -> dict[str, Can
     while True:
         page = await client.content_search(query, limit=_LIST_PAGE_SIZE, cursor=cursor, expand=_LIST_EXPAND)
         for item in page.results:
-            if item.get("type", "page") not in ("page", "blogpost"):
+            if item.get("type", "page") not in INDEXED_TYPES:
                 continue
             version = int((item.get("version") or {}).get("number") or 0)
             found[str(item["id"])] = Candidate(str(item["id"]), version, space_key_of(item) or "",

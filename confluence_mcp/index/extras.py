@@ -11,6 +11,7 @@ from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_text
 from confluence_mcp.confluence.convert.outline import mentions_as_names
 from confluence_mcp.confluence.users import mentioned_users_by_page
+from confluence_mcp.confluence.weblinks import storage_of
 from confluence_mcp.errors import NotFound
 
 __all__ = ["MAX_ATTACHMENTS", "attachment_sections", "comment_sections"]
@@ -26,7 +27,7 @@ async def comment_sections(client: ConfluenceClient, page_id: str) -> tuple[list
     comment's version by id (to sign them), and whether a mentioned user's lookup failed for now."""
     comments = [comment async for comment in client.comments(page_id, expand="body.storage,history,version")]
     versions = {str(c["id"]): int((c.get("version") or {}).get("number") or 0) for c in comments}
-    storages = [str(((c.get("body") or {}).get("storage") or {}).get("value") or "") for c in comments]
+    storages = [storage_of(c) for c in comments]
     users = await mentioned_users_by_page(client, storages)  # mentions read `@Display Name`, as in the page body
     lines = []
     for comment, storage, mentioned in zip(comments, storages, users, strict=True):

@@ -15,7 +15,7 @@ from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.confluence.convert import storage_to_outline_markdown
 from confluence_mcp.confluence.users import MentionedUsers, mentioned_users_by_page
-from confluence_mcp.confluence.weblinks import space_key_of
+from confluence_mcp.confluence.weblinks import space_key_of, storage_of
 from confluence_mcp.errors import BadRequest, NotFound
 from confluence_mcp.index.candidates import attachment_signature, attachment_versions, label_names, site_key
 from confluence_mcp.index.chunking import Chunk, chunk_markdown, chunking_id, outline_chunk
@@ -40,7 +40,7 @@ class _Extras(NamedTuple):
     sections: list[str]  # footer comments, attachment text
     attachments: str | None  # signatures; None: the page is indexed without them
     comments: str | None
-    names_pending: bool = False  # a comment's user lookup failed for now
+    names_pending: bool  # a comment's user lookup failed for now
 
 
 @dataclass
@@ -77,7 +77,8 @@ class Fetcher:
         self.attachments = attachments
         self.comments = comments
         self.limiter = anyio.Semaphore(_FETCH_CONCURRENCY)
-        # One batch looks users up at a time: a user two batches mention is asked for once (then remembered).
+        # One batch looks up the users its page bodies mention at a time: a user two batches mention is asked for
+        # once (then remembered). Footer comments' users (`_extras`) are looked up outside this lock.
         self.user_lookups = anyio.Lock()
 
     async def produce(self, page_ids: list[str], send: MemoryObjectSendStream[PageDocument]) -> None:
@@ -90,7 +91,7 @@ class Fetcher:
         async with self.limiter:
             contents = await self._bodies(ids)
             async with self.user_lookups:  # mentions read `@Display Name`, as reads show them
-                users = await mentioned_users_by_page(self.client, [_storage(content) for content in contents])
+                users = await mentioned_users_by_page(self.client, [storage_of(content) for content in contents])
             extras = [await self._extras(content) for content in contents]
         documents = await anyio.to_thread.run_sync(self._documents, contents, extras, users)
         for document in documents:
@@ -143,7 +144,7 @@ class Fetcher:
         from confluence_mcp.index.store import PageRecord
 
         space = space_key_of(content) or ""
-        storage = _storage(content)
+        storage = storage_of(content)
         markdown = storage_to_outline_markdown(storage, dict(users.names)) if storage else ""
         if extra.sections:
             markdown = "\n\n".join([markdown, *extra.sections])
@@ -160,9 +161,6 @@ class Fetcher:
         chunks = chunk_markdown(title, markdown, max_chars=self.chunk_chars)
         return PageDocument(record, [*chunks, outline_chunk(title, markdown, chunks)])
 
-
-def _storage(content: dict[str, Any]) -> str:
-    return str(((content.get("body") or {}).get("storage") or {}).get("value") or "")
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -36,6 +36,7 @@ from confluence_mcp.confluence import cql as cqlb
 from confluence_mcp.confluence.client import ConfluenceClient
 from confluence_mcp.errors import BadRequest, NotFound, PolicyError
 from confluence_mcp.index.candidates import (
+    INDEXED_TYPES,
     attachment_signatures,
     changed_pages,
     comment_signatures,
@@ -78,8 +79,6 @@ class IndexReport(BaseModel):
     # Listed pages found indexed from another site (or address of it), so re-fetched from this one.
     other_site: int = 0
 
-
-INDEXED_TYPES = ("page", "blogpost")  # blog posts (announcements, decisions) are searched like pages
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import anyio
 
 from confluence_mcp.confluence.convert.window import markdown_window
 from confluence_mcp.confluence.users import UserNames, person_names, user_names_by_page
-from confluence_mcp.tools.content import storage_markdown
+from confluence_mcp.confluence.weblinks import storage_of
+from confluence_mcp.tools.content import CONVERT_IN_THREAD, storage_markdown
 from confluence_mcp.tools.context import KitRuntime
 from confluence_mcp.tools.models import PageComment
 
@@ -24,7 +25,6 @@ __all__ = ["COMMENT_CHARS", "MAX_COMMENTS", "comment_entry", "page_comments"]
 MAX_COMMENTS = 100  # comments per read: a busy page's discussion must not flood the model's context
 COMMENT_CHARS = 4_000  # markdown characters per comment
 _EXPAND = "body.storage,history,ancestors,extensions.inlineProperties,extensions.resolution"
-_CONVERT_IN_THREAD = 50_000  # characters of storage (all comments together) above which conversion leaves the loop
 _RESOLVED = {"resolved": True, "open": False, "reopened": False}
 
 
@@ -34,11 +34,11 @@ async def page_comments(kit: KitRuntime, page_id: str, space: str | None) -> tup
     client = kit.client
     listed = oldest_first([c async for c in client.comments(page_id, expand=_EXPAND, max_items=MAX_COMMENTS + 1)])
     kept = listed[:MAX_COMMENTS]
-    storages = [_storage(comment) for comment in kept]
+    storages = [storage_of(comment) for comment in kept]
     users = await user_names_by_page(client, storages)  # one lookup of every mentioned user, as for a page
     authors = await person_names(client, *[(c.get("history") or {}).get("createdBy") for c in kept])
     arguments = (storages, users, client.site_url, space, page_id)
-    if sum(map(len, storages)) > _CONVERT_IN_THREAD:
+    if sum(map(len, storages)) > CONVERT_IN_THREAD:  # all comments together
         markdowns = await anyio.to_thread.run_sync(_convert_all, *arguments)
     else:
         markdowns = _convert_all(*arguments)
@@ -82,9 +82,6 @@ def _reply_to(comment: dict[str, Any], page_id: str) -> str | None:
                and a.get("type", "comment") == "comment" and str(a["id"]) != page_id]
     return str(parents[-1]["id"]) if parents else None
 
-
-def _storage(comment: dict[str, Any]) -> str:
-    return str(((comment.get("body") or {}).get("storage") or {}).get("value") or "")
 
 
 def _created_at(comment: dict[str, Any]) -> datetime | None:

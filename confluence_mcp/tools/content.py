@@ -19,7 +19,7 @@ from pydantic import Field
 
 from confluence_mcp.confluence.convert.window import MarkdownWindow, markdown_window
 from confluence_mcp.confluence.users import UserNames, mentioned_user_names, person_names
-from confluence_mcp.confluence.weblinks import space_key_of
+from confluence_mcp.confluence.weblinks import space_key_of, storage_of
 from confluence_mcp.errors import BadRequest, ConfluenceError, ConfluenceMCPError, NotFound, PolicyError
 from confluence_mcp.tools.context import KitRuntime, current_kit
 from confluence_mcp.tools.markdown_cache import MarkdownCache
@@ -36,6 +36,7 @@ from confluence_mcp.tools.registry import tool
 from confluence_mcp.tools.write_support import load_page
 
 __all__ = [
+    "CONVERT_IN_THREAD",
     "MARKDOWN_CACHE",
     "get_page_attachments",
     "get_page_tree",
@@ -50,7 +51,7 @@ __all__ = [
 PageRefArg = Annotated[str, Field(min_length=1, description="Page id, page URL or tiny link.")]
 _PAGE_EXPAND = "body.storage,version,space,ancestors,metadata.labels,history"
 _TREE_CAP = 500  # nodes per tree answer; a tree cut short by it is flagged as truncated
-_CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
+CONVERT_IN_THREAD = 50_000  # characters of storage above which conversion leaves the event loop
 # Markdown per read: a longer page comes in parts, cut where blocks end, instead of flooding the model's context
 # (Claude Code, for one, refuses tool results over 25k tokens).
 READ_CHARS = 60_000
@@ -151,7 +152,7 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
-    storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    storage = storage_of(page)
     if section is not None:
         from confluence_mcp.confluence.convert import AmbiguousSection, SectionNotFound, section_storage
 
@@ -161,7 +162,7 @@ async def page_body(kit: KitRuntime, page_id: str, *, section: str | None = None
             raise section_problem(page_id, section, exc, instead="read the whole page") from exc
     users = await mentioned_user_names(kit.client, storage)  # `@Name`, not an account id
     arguments = (storage, kit.client.site_url, space, str(page["id"]), users)
-    if len(storage) > _CONVERT_IN_THREAD:
+    if len(storage) > CONVERT_IN_THREAD:
         markdown = await anyio.to_thread.run_sync(page_markdown, *arguments)
     else:
         markdown = page_markdown(*arguments)

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from confluence_mcp.confluence.convert.window import MarkdownWindow
 from confluence_mcp.confluence.images import FetchedImage, ImageScan, context_around, fetch_images, scan_images
 from confluence_mcp.confluence.users import mentioned_user_names
-from confluence_mcp.confluence.weblinks import space_key_of
+from confluence_mcp.confluence.weblinks import space_key_of, storage_of
 from confluence_mcp.errors import ConfluenceMCPError, IndexStoreError
 from confluence_mcp.index import llm
 from confluence_mcp.index.llm import LLMSource
@@ -166,7 +166,7 @@ async def _prepare_for(kit: KitRuntime, page_ref: str, context_radius: int, max_
     links = page.get("_links") or {}
     space = space_key_of(page, links.get("webui"))
     kit.require_space(space)
-    storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    storage = storage_of(page)
 
     parse_error: str | None = None
     users = await mentioned_user_names(kit.client, storage)  # `@Name`, as reads show

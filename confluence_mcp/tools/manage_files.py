@@ -19,6 +19,7 @@ import anyio
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
+from confluence_mcp.confluence.weblinks import storage_of
 from confluence_mcp.errors import BadRequest, PolicyError, VersionConflict
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref
 from confluence_mcp.tools.context import KitRuntime, current_kit
@@ -108,7 +109,7 @@ async def _show(kit: KitRuntime, page: dict[str, Any], name: str, snippet: str, 
     someone changed meanwhile loses nothing, so a version conflict re-reads the page and adds to the newer body."""
     page_id = str(page["id"])
     for attempt in range(attempts):
-        old = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+        old = storage_of(page)
         if shows_attachment(old, name):
             return None
         storage = snippet + old if position == "prepend" else old + snippet

@@ -24,6 +24,7 @@ from confluence_mcp.confluence.convert import (
     replace_section,
     unique_task_ids,
 )
+from confluence_mcp.confluence.weblinks import storage_of
 from confluence_mcp.errors import BadRequest, ConfluenceMCPError
 from confluence_mcp.tools.bulk import BulkResult, run_bulk
 from confluence_mcp.tools.content import PageRefArg, resolve_page_ref, section_problem
@@ -88,7 +89,7 @@ async def _update(kit: KitRuntime, page_id: str, *, new_title: str | None, new_b
     space = (page.get("space") or {}).get("key") or ""
     kit.require_space(space)
     read_version = int(page["version"]["number"])
-    old_storage = ((page.get("body") or {}).get("storage") or {}).get("value") or ""
+    old_storage = storage_of(page)
     if expected_version is not None and expected_version != read_version:
         # A retry of an edit that already landed (a timeout, a resent call) finds the page holding exactly what
         # it asks for: nothing to overwrite, so it is a no-op rather than a conflict. Anything else is refused.
