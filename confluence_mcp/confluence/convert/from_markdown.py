@@ -40,7 +40,7 @@ from .raw_html import (
     prose_as_text,
     render_inline_html,
 )
-from .table_cells import inline_html, render_table
+from .table_cells import BR_TAG, inline_html, render_table
 from .xhtml import (
     StorageParseError,
     escape_attribute,
@@ -59,7 +59,6 @@ EXPAND_KIND = "EXPAND"  # > [!EXPAND] Title  ⇄  expand macro
 _ADMONITION_LINE = re.compile(r"^\[!([A-Za-z]+)\][ \t]*([^\n]*)(?:\n|$)")
 _TASK_MARKER = re.compile(r"^\[([ xX])\](?:[ \t]+|$)")
 _ABSOLUTE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_BR_TAG = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 
 _SAFE_SCHEMES = ("http:", "https:", "mailto:", "confluence-")
 
@@ -119,7 +118,7 @@ def _plain_text(node: SyntaxTreeNode) -> str:
     """The text of an inline subtree with formatting and HTML tags dropped (for labels and titles)."""
     if node.type in ("text", "code_inline"):
         return node.content
-    if node.type in ("softbreak", "hardbreak") or (node.type == "html_inline" and _BR_TAG.match(node.content)):
+    if node.type in ("softbreak", "hardbreak") or (node.type == "html_inline" and BR_TAG.match(node.content)):
         return " "
     if node.type == "image":
         return node.content
@@ -300,12 +299,11 @@ class _StorageRenderer:
 
     # ---- inline -------------------------------------------------------------------------------------------
     def inline_children(self, node: SyntaxTreeNode) -> str:
-        if any(child.type == "html_inline" for child in node.children):  # in a cell, inside ** or a link too
-            return render_inline_html(node.children, self.inline, self.text, self.strict_html)
-        return "".join(self.inline(child) for child in node.children)
+        return self.inline_run(node.children, self.inline)
 
     def inline_run(self, nodes: list[SyntaxTreeNode], render: Callable[[SyntaxTreeNode], str]) -> str:
-        """A table cell's inline nodes (see `table_cells`): its tags paired as `inline_children` pairs them."""
+        """Inline nodes (a paragraph's, or a table cell's: see `table_cells`), raw HTML tags paired among them (in
+        a cell, inside ** or a link too)."""
         if any(node.type == "html_inline" for node in nodes):
             return render_inline_html(nodes, render, self.text, self.strict_html)
         return "".join(render(node) for node in nodes)

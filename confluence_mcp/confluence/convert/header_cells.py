@@ -7,9 +7,15 @@ that column for a new row, the stored cell's for an edited one (`table_merge`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-__all__ = ["body_rows", "column_kinds", "has_header_row", "with_kind"]
+__all__ = ["body_rows", "cell_tags", "column_kinds", "has_header_row", "with_kind"]
+
+
+def cell_tags(rows: Iterable[Iterable[Any]]) -> list[list[str]]:
+    """The tag of each cell (`th`, `td`) of parsed rows, row by row: what the functions below take."""
+    return [[str(cell.tag) for cell in row] for row in rows]
 
 
 def has_header_row(tags: Sequence[Sequence[str]]) -> bool:

@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element
 from .block_merge import merge_block, wrapped_like
 from .canonical import is_cell_block, is_ignorable
 from .element_parts import ElementParts, element_parts, same_tag
-from .table_align import align_rows
+from .table_align import align_rows, pair_most_shared
 from .visible import block_key, visible_text
 from .xhtml import parse_fragment, parse_top_level
 
@@ -125,10 +125,7 @@ def _pair_sharing(old: list[tuple[str, ...]], new: list[tuple[str, ...]], match:
         if match[j] is None:
             for text in set(texts) - {""}:
                 shared.update((i, j) for i in holders.get(text, [])[:_MOST_HOLDERS])
-    for (i, j), _ in sorted(shared.items(), key=lambda item: (-item[1], abs(item[0][0] - item[0][1]))):
-        if i not in taken and match[j] is None:
-            match[j] = i
-            taken.add(i)
+    pair_most_shared(shared, match, taken)
 
 
 def _spaced(items: list[str], match: list[int | None], stored: ElementParts) -> str:

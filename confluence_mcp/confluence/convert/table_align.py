@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from difflib import SequenceMatcher
 from itertools import pairwise
 from xml.etree.ElementTree import Element
 
 from .visible import visible_text
 
-__all__ = ["align_columns", "align_rows", "row_texts"]
+__all__ = ["align_columns", "align_rows", "pair_most_shared", "row_texts"]
 
 # Below this a changed row is taken for another row, not the stored one edited (difflib's ratio of their texts).
 _ALIKE = 0.5
@@ -126,8 +126,11 @@ def _pair_moved(old: Sequence[tuple[str, ...]], new: Sequence[tuple[str, ...]], 
     news = [j for j, i in enumerate(match) if i is None]
     if not olds or not news or len(olds) * len(news) > _MOST_PAIRS:
         return
-    shared = _shared_texts(old, new, olds, news)
-    taken: set[int] = set()
+    pair_most_shared(_shared_texts(old, new, olds, news), match, set())
+
+
+def pair_most_shared(shared: Mapping[tuple[int, int], float], match: list[int | None], taken: set[int]) -> None:
+    """Pair (stored i, new j) by how much they share, most first, then the nearest; each side paired once."""
     for (i, j), _ in sorted(shared.items(), key=lambda item: (-item[1], abs(item[0][0] - item[0][1]))):
         if i not in taken and match[j] is None:
             match[j] = i

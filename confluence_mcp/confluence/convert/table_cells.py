@@ -24,9 +24,9 @@ from markdown_it.tree import SyntaxTreeNode
 from .canonical import is_cell_block
 from .xhtml import StorageParseError, escape_text, parse_fragment
 
-__all__ = ["inline_html", "render_table"]
+__all__ = ["BR_TAG", "inline_html", "render_table"]
 
-_BR = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
+BR_TAG = re.compile(r"^<br\s*/?>$", re.IGNORECASE)
 _OPEN = re.compile(r'^<(ul|ol|li|p)(?:\s+start="(\d+)")?\s*>$', re.IGNORECASE)
 _CLOSE = re.compile(r"^</(ul|ol|li|p)\s*>$", re.IGNORECASE)
 _ITEM_ENDS = frozenset({"li", "/li", "/ul", "/ol"})
@@ -44,7 +44,7 @@ class InlineRenderer(Protocol):
 
 def inline_html(tag: str) -> str:
     """A tag in a cell: `<br>` breaks the line; any other (list tags out of place too) is literal text."""
-    return "<br/>" if _BR.match(tag) else escape_text(tag)
+    return "<br/>" if BR_TAG.match(tag) else escape_text(tag)
 
 
 def render_table(renderer: InlineRenderer, node: SyntaxTreeNode, parser: MarkdownIt) -> str:
@@ -77,7 +77,7 @@ def _tag(node: SyntaxTreeNode) -> tuple[str, str]:
     if node.type != "html_inline":
         return "", ""
     content = str(node.content)
-    if _BR.match(content):
+    if BR_TAG.match(content):
         return "br", ""
     opening = _OPEN.match(content)
     if opening and (opening.group(2) is None or opening.group(1).lower() == "ol"):

@@ -23,7 +23,7 @@ from xml.etree.ElementTree import Element
 
 from .canonical import is_cell_block, significant_attributes
 from .element_parts import ElementParts, element_parts, merge_content, same_tag
-from .header_cells import column_kinds, has_header_row, with_kind
+from .header_cells import cell_tags, column_kinds, has_header_row, with_kind
 from .table_align import align_columns, align_rows, row_texts
 from .visible import block_key, visible_text
 from .xhtml import parse_top_level
@@ -54,7 +54,7 @@ def _merge_table(old: str, new: str, keep: Keep) -> str | None:
         return None
     stored_rows = [*(old_head.elements if old_head else []), *old_body.elements]
     width = len(new_body.elements[0]) if new_body.elements else 0
-    header = has_header_row([[str(cell.tag) for cell in row] for row in new_body.elements])
+    header = has_header_row(cell_tags(new_body.elements))
     # Cloud's `thead` holds the header row: its rows align with the new header row, the body's with the rest.
     split = _split_header(new_body) if old_head is not None else None
     sections = [(old_body, new_body)] if old_head is None or split is None else [(old_head, split[0]),
@@ -100,7 +100,7 @@ def _sections(parts: ElementParts) -> tuple[int | None, int] | None:
 
 def _split_header(body: ElementParts) -> tuple[ElementParts, ElementParts] | None:
     """A `thead` of the body's header row, and the body without it; None when it has no header row."""
-    if not has_header_row([[str(cell.tag) for cell in row] for row in body.elements]):
+    if not has_header_row(cell_tags(body.elements)):
         return None
     head, rest = element_parts(f"<thead>{body.children[0]}</thead>"), element_parts(body.join(body.children[1:]))
     return None if head is None or rest is None else (head, rest)
@@ -172,7 +172,7 @@ def _stored_kinds(stored_rows: list[Element], new_table: ElementParts, new_body:
     if new_table.open != "<table>" or new_body.open != "<tbody>" or any(row.attrib for row in new_body.elements) \
             or any(cell.attrib or (index and cell.tag != "td") for index, row in enumerate(rows) for cell in row):
         return None
-    return column_kinds([[str(cell.tag) for cell in row] for row in stored_rows])
+    return column_kinds(cell_tags(stored_rows))
 
 
 def _shares_a_cell(stored_rows: list[Element], new_body: ElementParts, kinds: list[str | None],
@@ -212,7 +212,7 @@ def _merge_row(old: str, new: str, columns: list[int | None] | None, keep: Keep,
     if old_parts is None or new_parts is None:
         return new
     stored_kinds = stored_kinds and any(cell.tag == "td" for cell in new_parts.elements) \
-        and not has_header_row([[str(cell.tag) for cell in old_parts.elements]])
+        and not has_header_row(cell_tags([old_parts.elements]))
 
     def merge_cell(old_cell: str, new_cell: str) -> str:
         kind = _CELL_KIND.match(old_cell)

@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 
 from .canonical import cell_content, is_cell_block, is_ignorable, significant_attributes
 from .from_markdown import render_markdown
-from .header_cells import column_kinds, has_header_row
+from .header_cells import cell_tags, column_kinds, has_header_row
 from .links import encode_inline_storage
 from .markdownify_ext import StandInConverter, escape_markdown
 from .visible import renders_alike
@@ -55,7 +55,7 @@ def table_markdown(writer: _MarkdownWriter, table: Element) -> str | None:
         return None
     if any(significant_attributes(cell) for row in rows for cell in row):
         return None  # colspan, colours, alignment
-    tags = [[str(cell.tag) for cell in row] for row in rows]
+    tags = cell_tags(rows)
     header = has_header_row(tags)
     if None in column_kinds(tags):  # a header column is shown as plain cells; a stray `th` has no form
         return None
